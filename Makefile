@@ -1,0 +1,34 @@
+# Every target bootstraps .venv on first use; a fresh machine needs only Python 3.11+ and make.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test lint format bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+dev: $(STAMP)  ## Run the whole platform locally (starts local services when none are configured).
+	$(BIN)/platformctl dev
+
+test: $(STAMP)  ## Run the test suite (starts local services when none are configured).
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-2} $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## Lint with ruff.
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)  ## Run the benchmarks (by hand; results go to bench/RESULTS.md).
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) .dev/test .pytest_cache

@@ -1,0 +1,32 @@
+"""Alembic environment for one tenant schema, chosen with `-x schema=t_<id>`.
+
+`platformctl db upgrade` does not run this file: it drives the same history for every tenant from
+tenants.fleet. This file serves `alembic -c alembic.ini -n tenant ...` when authoring a migration.
+Tenant migrations are written without a schema; they run with search_path set to the tenant schema.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, pool
+
+from alembic import context
+from platform_core.settings import get_settings, to_sqlalchemy_url
+from tenants.fleet import configure_tenant_context
+
+config = context.config
+
+
+def run() -> None:
+    """Run tenant migrations against the schema named by -x schema=..."""
+    schema = context.get_x_argument(as_dictionary=True).get("schema")
+    if not schema:
+        raise SystemExit("pass the tenant schema: alembic -n tenant -x schema=t_<id> ...")
+    url = to_sqlalchemy_url(config.get_main_option("sqlalchemy.url") or get_settings().database_url)
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as conn:
+        configure_tenant_context(context, conn, schema)
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run()

@@ -1,0 +1,112 @@
+"""`platformctl dev`: the whole platform on one machine, with local services when none are configured."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from platform_core.cli.common import console, err_console
+from platform_core.errors import AppError
+from platform_core.settings import PROJECT_ROOT, get_settings
+
+DEMO_SLUG = "demo"
+
+
+def _prepare(database_url: str) -> None:
+    """Create the platform database if missing, migrate, and create the demo tenant."""
+    from platform_core.db.bootstrap import ensure_database
+    from platform_core.db.engines import Database
+    from tenants.fleet import upgrade_fleet
+    from tenants.service import TenantService
+
+    ensure_database(database_url)
+    get_settings.cache_clear()
+    settings = get_settings()
+    report = upgrade_fleet(settings, jobs=2)
+    console.print(f"migrated: public and {report.total} tenant schema(s) at {report.head}")
+    db = Database(settings, pool_size=1)
+    try:
+        service = TenantService(db, settings)
+        try:
+            service.get(DEMO_SLUG)
+        except AppError:
+            service.create(slug=DEMO_SLUG, name="Demo", owner_email="owner@demo.localhost")
+            console.print("created tenant 'demo'")
+    finally:
+        db.sync_engine.dispose()
+
+
+def dev(
+    port: Annotated[int, typer.Option(help="API port.")] = 8000,
+    root: Annotated[Path, typer.Option(help="Where local services keep their data.")] = PROJECT_ROOT / ".dev",
+) -> None:
+    """Start local services as needed, migrate, seed the demo tenant and serve the API with reload."""
+    from platform_core.devstack.stack import LocalStack  # dev extra only: not in production images
+
+    os.environ.setdefault("ENV", "development")
+    os.environ.setdefault("LOG_FORMAT", "console")
+    stack = LocalStack(
+        root,
+        database_url=os.environ.get("DATABASE_URL"),
+        redis_url=os.environ.get("REDIS_URL"),
+        tag="dev",
+    )
+    children: list[subprocess.Popen[bytes]] = []
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        with stack:
+            for service in stack.started:
+                console.print(f"started local {service.name}: {service.url}")
+            os.environ["DATABASE_URL"] = _platform_db_url(stack.database_url)
+            os.environ["REDIS_URL"] = stack.redis_url
+            _prepare(os.environ["DATABASE_URL"])
+            base = get_settings().base_domain
+            children.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "platform_core.cli.main", "serve", "--port", str(port), "--reload"],
+                    cwd=PROJECT_ROOT,
+                )
+            )
+            console.print(
+                f"\n[bold green]ready[/bold green]  http://{DEMO_SLUG}.{base}:{port}/docs   "
+                f"(health: http://{base}:{port}/readyz)   Ctrl-C stops everything\n"
+            )
+            while all(child.poll() is None for child in children):
+                time.sleep(0.5)
+            err_console.print("[red]a platform process exited; stopping[/red]")
+    except KeyboardInterrupt:
+        console.print("\nstopping…")
+    finally:
+        _stop_children(children)
+
+
+def _platform_db_url(url: str) -> str:
+    """Use a `platform` database on a server we started (its default database is `postgres`)."""
+    if url.endswith("/postgres"):
+        return url[: -len("postgres")] + "platform"
+    return url
+
+
+def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 10
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

@@ -1,0 +1,45 @@
+"""`platformctl`: the operator's command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from platform_core.cli import db as db_commands
+from platform_core.cli import dev as dev_commands
+from platform_core.cli import tenants as tenant_commands
+from platform_core.settings import get_settings
+
+app = typer.Typer(help="Run and operate the platform.", no_args_is_help=True, pretty_exceptions_enable=False)
+app.add_typer(db_commands.app, name="db")
+app.add_typer(tenant_commands.app, name="tenants")
+app.command("dev")(dev_commands.dev)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
+) -> None:
+    """Serve the API with uvicorn."""
+    import uvicorn
+
+    uvicorn.run(
+        "platform_core.asgi:app",
+        host=host,
+        port=port,
+        workers=None if reload else workers,
+        reload=reload,
+        reload_dirs=["platform_core", "tenants", "billing", "workers"] if reload else None,
+        proxy_headers=True,
+        forwarded_allow_ips=get_settings().forwarded_allow_ips,
+        log_config=None,
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,131 @@
+"""`platformctl tenants ...`: provisioning and lifecycle."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from platform_core.cli.common import console, database, fmt, reports_errors, settings
+from tenants.models import Tenant
+from tenants.service import TenantService
+
+app = typer.Typer(help="Create and manage tenants.", no_args_is_help=True)
+
+
+def _describe(tenant: Tenant) -> dict[str, str]:
+    return {
+        "id": str(tenant.id),
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "status": tenant.status,
+        "schema": tenant.schema_name,
+        "url": f"http://{tenant.slug}.{settings().base_domain}",
+        "owner_email": fmt(tenant.owner_email),
+        "suspended_reason": fmt(tenant.suspended_reason),
+        "schema_revision": fmt(tenant.schema_revision),
+        "migration_error": fmt(tenant.migration_error),
+        "created_at": fmt(tenant.created_at),
+        "deleted_at": fmt(tenant.deleted_at),
+        "purge_after": fmt(tenant.purge_after),
+    }
+
+
+def _print(tenant: Tenant, as_json: bool) -> None:
+    data = _describe(tenant)
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    for key, value in data.items():
+        console.print(f"[bold]{key:>17}[/bold]  {value}")
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.command("create")
+@reports_errors
+def create(
+    slug: str,
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    owner_email: Annotated[str | None, typer.Option(help="The owner's email.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a tenant and its schema (atomically)."""
+    with database() as db:
+        tenant = TenantService(db, settings()).create(slug=slug, name=name or slug, owner_email=owner_email)
+    _print(tenant, as_json)
+
+
+@app.command("list")
+@reports_errors
+def list_(
+    status: Annotated[str | None, typer.Option(help="Only tenants in this status.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List tenants."""
+    with database() as db:
+        tenants = TenantService(db, settings()).list(status=status)
+    if as_json:
+        console.print_json(json.dumps([_describe(t) for t in tenants]))
+        return
+    table = Table("slug", "name", "status", "revision", "created")
+    for t in tenants:
+        table.add_row(t.slug, t.name, t.status, fmt(t.schema_revision), fmt(t.created_at))
+    console.print(table)
+
+
+@app.command("show")
+@reports_errors
+def show(slug: str, as_json: JsonOpt = False) -> None:
+    """Show one tenant."""
+    with database() as db:
+        _print(TenantService(db, settings()).get(slug), as_json)
+
+
+@app.command("suspend")
+@reports_errors
+def suspend(slug: str, reason: Annotated[str, typer.Option(help="Shown to the tenant's users.")]) -> None:
+    """Suspend a tenant: its host answers 403 with the reason."""
+    with database() as db:
+        tenant = TenantService(db, settings()).suspend(slug, reason=reason)
+    console.print(f"suspended {tenant.slug}: {tenant.suspended_reason}")
+
+
+@app.command("resume")
+@reports_errors
+def resume(slug: str) -> None:
+    """Make a suspended tenant, or one awaiting deletion, active again."""
+    with database() as db:
+        tenant = TenantService(db, settings()).resume(slug)
+    console.print(f"resumed {tenant.slug}")
+
+
+@app.command("rename")
+@reports_errors
+def rename(slug: str, new_slug: str) -> None:
+    """Change a tenant's slug (subdomain); its data and schema stay."""
+    with database() as db:
+        tenant = TenantService(db, settings()).rename(slug, new_slug=new_slug)
+    console.print(f"renamed {slug} -> {tenant.slug}")
+
+
+@app.command("delete")
+@reports_errors
+def delete(
+    slug: str,
+    purge: Annotated[bool, typer.Option(help="Drop the schema of a tenant whose grace period is over.")] = False,
+    force: Annotated[bool, typer.Option(help="With --purge: do not wait for the grace period.")] = False,
+    grace_days: Annotated[int | None, typer.Option(help="Days to keep the data (default from settings).")] = None,
+) -> None:
+    """Mark a tenant for deletion (data kept for a grace period); with --purge, drop its schema."""
+    with database() as db:
+        service = TenantService(db, settings())
+        if purge:
+            tenant = service.purge(slug, force=force)
+            console.print(f"purged {tenant.slug}: schema {tenant.schema_name} dropped")
+            return
+        tenant = service.mark_deleted(slug, grace_days=grace_days)
+    console.print(f"{tenant.slug} marked for deletion; data kept until {fmt(tenant.purge_after)}")

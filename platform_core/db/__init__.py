@@ -1,0 +1,1 @@
+"""Database kernel: declarative bases, engines, tenant-bound sessions."""

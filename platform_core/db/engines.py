@@ -1,0 +1,123 @@
+"""Engines and sessions. The tenant schema is bound per session through schema_translate_map."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from platform_core.db.base import TENANT_SCHEMA
+from platform_core.errors import AppError
+from platform_core.settings import Settings
+
+_PLACEHOLDER = f'"{TENANT_SCHEMA}"'
+
+
+class TenantNotBoundError(AppError):
+    """A statement touched tenant tables with no tenant bound: a programming error, refused."""
+
+    status_code = 500
+    code = "tenant_not_bound"
+    message = "A tenant table was queried with no tenant bound."
+
+
+def refuse_unbound_tenant_sql(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    """Fail closed: refuse SQL that still names the tenant placeholder schema."""
+    if TENANT_SCHEMA in statement and _PLACEHOLDER in statement:
+        raise TenantNotBoundError
+
+
+def install_guards(engine: Engine) -> None:
+    """Attach the fail-closed guard to a (sync) engine."""
+    if not event.contains(engine, "before_cursor_execute", refuse_unbound_tenant_sql):
+        event.listen(engine, "before_cursor_execute", refuse_unbound_tenant_sql)
+
+
+def tenant_options(schema: str) -> dict[str, Any]:
+    """Execution options that bind the tenant placeholder schema to a real schema."""
+    return {"schema_translate_map": {TENANT_SCHEMA: schema}}
+
+
+def _connect_args(settings: Settings) -> dict[str, Any]:
+    options = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    return {"options": options, "application_name": "platform"}
+
+
+class Database:
+    """The process's engines: async for the API, sync for the CLI and workers; one pool each."""
+
+    def __init__(self, settings: Settings, *, pool_size: int | None = None) -> None:
+        url = settings.sync_database_url
+        size = pool_size or settings.db_pool_size
+        common: dict[str, Any] = {
+            "pool_size": size,
+            "max_overflow": settings.db_max_overflow,
+            "pool_recycle": settings.db_pool_recycle_seconds,
+            "pool_pre_ping": False,
+            "connect_args": _connect_args(settings),
+        }
+        self.settings = settings
+        self.async_engine: AsyncEngine = create_async_engine(url, **common)
+        install_guards(self.async_engine.sync_engine)
+        self._sync_engine: Engine | None = None
+        self._common = common
+        self._async_tenant_engines: dict[str, AsyncEngine] = {}
+        self._sync_tenant_engines: dict[str, Engine] = {}
+        self._async_sessions = async_sessionmaker(expire_on_commit=False, autoflush=False)
+        self._sync_sessions = sessionmaker(expire_on_commit=False, autoflush=False)
+
+    @property
+    def sync_engine(self) -> Engine:
+        """The synchronous engine, created on first use."""
+        if self._sync_engine is None:
+            self._sync_engine = create_engine(self.settings.sync_database_url, **self._common)
+            install_guards(self._sync_engine)
+        return self._sync_engine
+
+    def async_engine_for(self, schema: str | None) -> AsyncEngine:
+        """An engine copy (sharing the pool) that renders tenant tables into `schema`."""
+        if schema is None:
+            return self.async_engine
+        engine = self._async_tenant_engines.get(schema)
+        if engine is None:
+            if len(self._async_tenant_engines) > 10_000:
+                self._async_tenant_engines.clear()
+            engine = self.async_engine.execution_options(**tenant_options(schema))
+            self._async_tenant_engines[schema] = engine
+        return engine
+
+    def sync_engine_for(self, schema: str | None) -> Engine:
+        """A sync engine copy (sharing the pool) that renders tenant tables into `schema`."""
+        if schema is None:
+            return self.sync_engine
+        engine = self._sync_tenant_engines.get(schema)
+        if engine is None:
+            if len(self._sync_tenant_engines) > 10_000:
+                self._sync_tenant_engines.clear()
+            engine = self.sync_engine.execution_options(**tenant_options(schema))
+            self._sync_tenant_engines[schema] = engine
+        return engine
+
+    @asynccontextmanager
+    async def session(self, schema: str | None = None) -> AsyncIterator[AsyncSession]:
+        """An async session for one tenant (or only `public` when schema is None); caller commits."""
+        async with self._async_sessions(bind=self.async_engine_for(schema)) as session:
+            yield session
+
+    @contextmanager
+    def sync_session(self, schema: str | None = None) -> Iterator[Session]:
+        """A sync session for one tenant (or only `public`); caller commits."""
+        with self._sync_sessions(bind=self.sync_engine_for(schema)) as session:
+            yield session
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.async_engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()

@@ -1,0 +1,56 @@
+"""Liveness, readiness and metrics: host-agnostic, so probes can hit a pod by IP."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from platform_core.error_handlers import error_response
+
+router = APIRouter(tags=["health"])
+CHECK_TIMEOUT = 2.0
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Report that the process is up."""
+    return {"status": "ok"}
+
+
+async def _check_database(request: Request) -> None:
+    async with request.app.state.db.async_engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _check_redis(request: Request) -> None:
+    await request.app.state.redis.ping()
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
+    """Report whether the database and Redis answer; 503 naming the failing part otherwise."""
+    checks = {"database": _check_database, "redis": _check_redis}
+    failing: dict[str, str] = {}
+
+    async def run(name: str) -> None:
+        try:
+            await asyncio.wait_for(checks[name](request), CHECK_TIMEOUT)
+        except Exception as exc:
+            failing[name] = type(exc).__name__ if not str(exc) else str(exc)[:200]
+
+    await asyncio.gather(*(run(name) for name in checks))
+    if failing:
+        names = ", ".join(sorted(failing))
+        return error_response(503, "not_ready", f"Not ready: {names} unreachable.", {"failing": failing})
+    return {"status": "ok", "checks": {name: "ok" for name in checks}}
+
+
+@router.get("/metrics")
+async def metrics() -> Response:
+    """Expose Prometheus metrics."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

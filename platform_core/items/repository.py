@@ -1,0 +1,70 @@
+"""All item queries. The session is bound to one tenant's schema; no query here names a schema."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_core.items.models import Item
+from platform_core.items.schemas import ItemSort
+
+_ORDER = {
+    ItemSort.CREATED: (Item.created_at.asc(), Item.id.asc()),
+    ItemSort.CREATED_DESC: (Item.created_at.desc(), Item.id.desc()),
+    ItemSort.TITLE: (Item.title.asc(), Item.id.asc()),
+    ItemSort.TITLE_DESC: (Item.title.desc(), Item.id.desc()),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFilter:
+    """Filters for listing items."""
+
+    status: str | None = None
+    tag: str | None = None
+    q: str | None = None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(flt: ItemFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Item.deleted_at.is_(None)]
+    if flt.status:
+        conditions.append(Item.status == flt.status)
+    if flt.tag:
+        conditions.append(Item.tags.contains([flt.tag]))
+    if flt.q:
+        pattern = f"%{_escape_like(flt.q)}%"
+        conditions.append(or_(Item.title.ilike(pattern), Item.description.ilike(pattern)))
+    return conditions
+
+
+async def list_page(
+    session: AsyncSession, flt: ItemFilter, *, sort: ItemSort, offset: int, limit: int
+) -> tuple[list[Item], int]:
+    """One page of live items and the total count, in a single round trip."""
+    total = func.count().over().label("total")
+    stmt = select(Item, total).where(*_conditions(flt)).order_by(*_ORDER[sort]).offset(offset).limit(limit)
+    rows = (await session.execute(stmt)).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    if offset == 0:
+        return [], 0
+    count = await session.scalar(select(func.count()).select_from(Item).where(*_conditions(flt)))
+    return [], int(count or 0)
+
+
+async def get_live(session: AsyncSession, item_id: uuid.UUID) -> Item | None:
+    """A live (not soft-deleted) item by id."""
+    stmt = select(Item).where(Item.id == item_id, Item.deleted_at.is_(None))
+    return (await session.scalars(stmt)).first()
+
+
+def add(session: AsyncSession, item: Item) -> None:
+    """Stage a new item."""
+    session.add(item)

@@ -1,0 +1,55 @@
+"""HTTP routes for items, served on a tenant's host."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from platform_core.items import service as item_service
+from platform_core.items.dependencies import CurrentItem
+from platform_core.items.models import Item, ItemStatus
+from platform_core.items.repository import ItemFilter
+from platform_core.items.schemas import ItemCreate, ItemPage, ItemRead, ItemSort, ItemUpdate
+from platform_core.tenancy import TenantSessionDep
+
+router = APIRouter(prefix="/api/v1/items", tags=["items"])
+
+
+@router.get("", response_model=ItemPage)
+async def list_items(
+    session: TenantSessionDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    status: ItemStatus | None = None,
+    tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    sort: ItemSort = ItemSort.CREATED_DESC,
+) -> ItemPage:
+    """List live items, filtered by status, tag or text, paged and sorted."""
+    flt = ItemFilter(status=status.value if status else None, tag=tag.lower() if tag else None, q=q)
+    return await item_service.list_items(session, flt, sort=sort, page=page, page_size=page_size)
+
+
+@router.post("", status_code=201, response_model=ItemRead)
+async def create_item(body: ItemCreate, session: TenantSessionDep) -> Item:
+    """Create an item."""
+    return await item_service.create_item(session, body)
+
+
+@router.get("/{item_id}", response_model=ItemRead)
+async def get_item(item: CurrentItem) -> Item:
+    """Get one item."""
+    return item
+
+
+@router.patch("/{item_id}", response_model=ItemRead)
+async def update_item(item: CurrentItem, body: ItemUpdate, session: TenantSessionDep) -> Item:
+    """Change an item's fields."""
+    return await item_service.update_item(session, item, body)
+
+
+@router.delete("/{item_id}", status_code=204)
+async def delete_item(item: CurrentItem, session: TenantSessionDep) -> None:
+    """Delete an item (soft: it can no longer be read)."""
+    await item_service.delete_item(session, item)

@@ -1,0 +1,49 @@
+"""Item rules. Services never commit: the request does, once."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_core.db.base import utcnow
+from platform_core.items import repository as item_repository
+from platform_core.items.models import Item
+from platform_core.items.schemas import ItemCreate, ItemPage, ItemRead, ItemSort, ItemUpdate
+
+
+async def list_items(
+    session: AsyncSession, flt: item_repository.ItemFilter, *, sort: ItemSort, page: int, page_size: int
+) -> ItemPage:
+    """A page of the tenant's live items."""
+    items, total = await item_repository.list_page(
+        session, flt, sort=sort, offset=(page - 1) * page_size, limit=page_size
+    )
+    return ItemPage(
+        items=[ItemRead.model_validate(i) for i in items], total=total, page=page, page_size=page_size
+    )
+
+
+async def create_item(session: AsyncSession, body: ItemCreate) -> Item:
+    """Create an item."""
+    item = Item(title=body.title, description=body.description, status=body.status.value, tags=body.tags)
+    item_repository.add(session, item)
+    await session.flush()
+    await session.refresh(item)
+    return item
+
+
+async def update_item(session: AsyncSession, item: Item, body: ItemUpdate) -> Item:
+    """Apply a partial update."""
+    changes = body.model_dump(exclude_unset=True)
+    for field, value in changes.items():
+        if value is None and field in ("title", "status", "tags"):
+            continue  # these cannot be null; an explicit null leaves them unchanged
+        setattr(item, field, value.value if field == "status" else value)
+    await session.flush()
+    await session.refresh(item)
+    return item
+
+
+async def delete_item(session: AsyncSession, item: Item) -> None:
+    """Soft-delete an item: it disappears from every read."""
+    item.deleted_at = utcnow()
+    await session.flush()

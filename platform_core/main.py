@@ -1,0 +1,61 @@
+"""The app factory: assembles the kernel, the tenancy layer and the domain routers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI
+
+from platform_core.db.engines import Database
+from platform_core.error_handlers import install_error_handlers
+from platform_core.health.router import router as health_router
+from platform_core.items.router import router as items_router
+from platform_core.log import configure_logging
+from platform_core.middleware import RequestContextMiddleware
+from platform_core.observability import init_sentry
+from platform_core.settings import Settings, get_settings
+from tenants.resolution import HostResolver, listen_for_changes
+
+
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, access_log: bool = True
+) -> FastAPI:
+    """Build the ASGI app for the given settings (the process's settings by default)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    init_sentry(settings)
+    database = db or Database(settings)
+    resolver = HostResolver(database, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        listener = asyncio.create_task(listen_for_changes(settings, resolver.invalidate))
+        try:
+            yield
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await app.state.redis.aclose()
+            if db is None:
+                await database.dispose()
+
+    app = FastAPI(
+        title="SaaS Platform",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.tenant_resolver = resolver
+    app.state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
+    app.include_router(health_router)
+    app.include_router(items_router)
+    return app

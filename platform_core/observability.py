@@ -1,0 +1,32 @@
+"""Sentry set-up; the tenant is attached as a tag by the tenancy dependency via contextvars."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sentry_sdk
+
+from platform_core.context import request_id_var, tenant_slug_var
+from platform_core.settings import Settings
+
+
+def _tag_context(event: Any, hint: Any) -> Any:
+    tags = event.setdefault("tags", {})
+    if tenant := tenant_slug_var.get():
+        tags["tenant"] = tenant
+    if request_id := request_id_var.get():
+        tags["request_id"] = request_id
+    return event
+
+
+def init_sentry(settings: Settings) -> None:
+    """Start Sentry when a DSN is configured; expected 4xx errors are never reported."""
+    if not settings.sentry_dsn:
+        return
+    sentry_sdk.init(
+        dsn=settings.sentry_dsn,
+        environment=settings.env.value,
+        traces_sample_rate=0.0,
+        send_default_pii=False,
+        before_send=_tag_context,
+    )

@@ -1,0 +1,94 @@
+"""Platform settings, read once from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused outside development
+DEFAULT_RESERVED = (
+    "www,api,admin,app,apps,auth,billing,dashboard,docs,help,mail,static,status,support,"
+    "assets,cdn,console,login,platform,public,system,test,demo-admin"
+)
+
+
+class Environment(StrEnum):
+    """Where the platform runs."""
+
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform kernel; domains add their own prefixed settings classes."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/platform"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    base_domain: str = "localhost"
+    secret_key: str = DEV_SECRET_KEY
+    reserved_subdomains: str = DEFAULT_RESERVED
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=10, ge=0, le=200)
+    db_pool_recycle_seconds: int = Field(default=1800, ge=30)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    tenant_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    tenant_delete_grace_days: int = Field(default=30, ge=0)
+    migrations_dir: Path = PROJECT_ROOT / "alembic"
+    migration_jobs: int = Field(default=4, ge=1, le=64)
+    log_level: str = "INFO"
+    log_format: str = "json"
+    sentry_dsn: str = ""
+    request_id_header: str = "X-Request-ID"
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    @field_validator("base_domain")
+    @classmethod
+    def _normalise_domain(cls, value: str) -> str:
+        return value.strip().lower().rstrip(".")
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        relaxed = self.env in (Environment.DEVELOPMENT, Environment.TEST)
+        if not relaxed and (self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32):
+            raise ValueError(
+                    "SECRET_KEY must be set to a random value of 32+ characters outside development"
+                )
+        return self
+
+    @property
+    def reserved(self) -> frozenset[str]:
+        """Subdomains that serve platform endpoints and can never be tenant slugs."""
+        return frozenset(s.strip() for s in self.reserved_subdomains.split(",") if s.strip())
+
+    @property
+    def sync_database_url(self) -> str:
+        """The database URL with the psycopg 3 driver named for SQLAlchemy."""
+        return to_sqlalchemy_url(self.database_url)
+
+
+def to_sqlalchemy_url(url: str) -> str:
+    """Name the psycopg 3 driver in a plain `postgresql://` URL (SQLAlchemy's default is psycopg2)."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def to_libpq_url(url: str) -> str:
+    """Strip the SQLAlchemy driver name so psycopg can connect directly."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (cached)."""
+    return Settings()

@@ -1,0 +1,147 @@
+"""The kernel's view of tenancy: how a request gets its tenant and its tenant-bound session.
+
+The tenants package implements host resolution; the app factory stores its resolver on
+`app.state.tenant_resolver`, so the kernel depends on the protocol here and never imports tenants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_core.context import TenantContext, TenantStatus, tenant_id_var, tenant_slug_var
+from platform_core.db.engines import Database
+from platform_core.errors import AppError, Forbidden, Gone, NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class HostResolution:
+    """What a Host header names: a tenant, or the platform itself (apex or a reserved subdomain)."""
+
+    tenant: TenantContext | None
+    platform_name: str | None = None
+
+
+class TenantResolver(Protocol):
+    """Maps a Host header to a HostResolution; raises an AppError for bad or unknown hosts."""
+
+    async def resolve(self, host: str | None) -> HostResolution:
+        """Resolve a Host header."""
+        ...
+
+
+class TenantSuspended(Forbidden):
+    """The tenant is suspended."""
+
+    code = "tenant_suspended"
+
+
+class TenantDeleted(Gone):
+    """The tenant is scheduled for deletion."""
+
+    code = "tenant_deleted"
+    message = "This workspace has been deleted."
+
+
+class NoTenantAtHost(NotFound):
+    """The host serves no tenant."""
+
+    code = "tenant_not_found"
+    message = "No workspace exists at this address."
+
+
+def check_tenant_access(tenant: TenantContext) -> None:
+    """Refuse requests to tenants that are not active."""
+    if tenant.status is TenantStatus.ACTIVE:
+        return
+    if tenant.status is TenantStatus.SUSPENDED:
+        reason = tenant.suspended_reason or "no reason given"
+        raise TenantSuspended(f"This workspace is suspended: {reason}.", details={"reason": reason})
+    if tenant.status is TenantStatus.DELETING:
+        raise TenantDeleted
+    raise NoTenantAtHost
+
+
+async def resolve_host(request: Request) -> HostResolution:
+    """Resolve the request's Host header with the app's resolver."""
+    resolver: TenantResolver = request.app.state.tenant_resolver
+    return await resolver.resolve(request.headers.get("host"))
+
+
+async def _tenant_of(request: Request) -> TenantContext:
+    resolution = await resolve_host(request)
+    if resolution.tenant is None:
+        raise NoTenantAtHost
+    tenant = resolution.tenant
+    tenant_slug_var.set(tenant.slug)
+    tenant_id_var.set(str(tenant.id))
+    return tenant
+
+
+async def get_tenant(request: Request) -> TenantContext:
+    """The active tenant serving this request's host (404 unknown, 403 suspended, 410 deleted)."""
+    tenant = await _tenant_of(request)
+    check_tenant_access(tenant)
+    return tenant
+
+
+async def get_tenant_any_status(request: Request) -> TenantContext:
+    """The tenant at this host whatever its status (for billing and sign-in pages)."""
+    tenant = await _tenant_of(request)
+    if tenant.status in (TenantStatus.DELETED, TenantStatus.PROVISIONING):
+        raise NoTenantAtHost
+    return tenant
+
+
+async def require_platform_host(request: Request) -> str:
+    """Allow a route only on the apex or a reserved host; return which."""
+    resolution = await resolve_host(request)
+    if resolution.platform_name is None:
+        raise NotFound("No route matches this path.")
+    return resolution.platform_name
+
+
+TenantDep = Annotated[TenantContext, Depends(get_tenant)]
+AnyStatusTenantDep = Annotated[TenantContext, Depends(get_tenant_any_status)]
+PlatformHostDep = Annotated[str, Depends(require_platform_host)]
+
+
+def get_database(request: Request) -> Database:
+    """The app's Database."""
+    return request.app.state.db
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_tenant_session(tenant: TenantDep, db: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    """A session bound to the request's tenant; commits once after the handler, rolls back on error."""
+    async with db.session(tenant.schema_name) as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+async def get_public_session(db: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    """A session for the public schema only; commits after the handler."""
+    async with db.session(None) as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+# scope="function": commit before the response is sent, so a failed commit is the client's error too.
+TenantSessionDep = Annotated[AsyncSession, Depends(get_tenant_session, scope="function")]
+PublicSessionDep = Annotated[AsyncSession, Depends(get_public_session, scope="function")]
+
+__all__ = ["AppError", "HostResolution", "TenantDep", "TenantResolver", "TenantSessionDep"]

@@ -1,0 +1,314 @@
+"""Fleet migrations: `public` first, then every tenant schema, in parallel, resumable, with a report."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, Engine, MetaData, create_engine, pool, text, update
+
+from alembic import command
+from platform_core.db.alembic_config import alembic_config, head_revision, script_directory
+from platform_core.db.base import utcnow
+from platform_core.models import TenantBase
+from platform_core.settings import Settings
+from tenants.models import Tenant
+
+FLEET_LOCK_KEY = 0x5EED_F1EE  # pg advisory lock: one fleet migration at a time
+_SCHEMA = re.compile(r"^t_[0-9a-f]{32}$")
+_CHUNK = 500
+
+
+class FleetLocked(RuntimeError):
+    """Another fleet migration holds the lock."""
+
+
+@dataclass(frozen=True)
+class TenantRef:
+    """A tenant whose schema the fleet runner migrates."""
+
+    id: uuid.UUID
+    slug: str
+    schema: str
+
+
+@dataclass(frozen=True)
+class TenantResult:
+    """The outcome of migrating one tenant schema."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    from_revision: str | None
+    to_revision: str | None
+    duration_ms: float
+    error: str | None = None
+
+
+@dataclass
+class FleetReport:
+    """What a fleet migration did."""
+
+    head: str
+    total: int
+    skipped: int
+    results: list[TenantResult] = field(default_factory=list)
+    public_upgraded: bool = False
+    elapsed_s: float = 0.0
+
+    @property
+    def failed(self) -> list[TenantResult]:
+        """Tenants whose migration failed."""
+        return [r for r in self.results if r.error]
+
+    @property
+    def migrated(self) -> list[TenantResult]:
+        """Tenants migrated successfully in this run."""
+        return [r for r in self.results if not r.error]
+
+    def percentile_ms(self, q: float) -> float | None:
+        """Per-tenant duration percentile (0 < q < 1) over migrated tenants."""
+        durations = sorted(r.duration_ms for r in self.migrated)
+        if not durations:
+            return None
+        if len(durations) == 1:
+            return durations[0]
+        return statistics.quantiles(durations, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def check_schema_name(schema: str) -> str:
+    """Refuse anything but a derived tenant schema name (it is interpolated into SQL)."""
+    if not _SCHEMA.match(schema):
+        raise ValueError(f"not a tenant schema name: {schema!r}")
+    return schema
+
+
+@lru_cache(maxsize=1)
+def unqualified_tenant_metadata() -> MetaData:
+    """The tenant tables without a schema, as migrations see them (search_path names the tenant)."""
+    metadata = MetaData(naming_convention=TenantBase.metadata.naming_convention)
+    for table in TenantBase.metadata.sorted_tables:
+        table.to_metadata(metadata, schema=None)
+    return metadata
+
+
+def configure_tenant_context(context: EnvironmentContext, conn: Connection, schema: str) -> None:
+    """Point an Alembic environment at one tenant schema (search_path local to the transaction)."""
+    check_schema_name(schema)
+    if not conn.in_transaction():
+        conn.begin()
+    conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+    context.configure(
+        connection=conn,
+        target_metadata=unqualified_tenant_metadata(),
+        version_table_schema=schema,
+        include_schemas=False,
+        include_object=_not_version_table,
+        compare_type=True,
+    )
+
+
+def _not_version_table(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    return not (type_ == "table" and name == "alembic_version")
+
+
+def upgrade_public(settings: Settings) -> None:
+    """Migrate the public schema to head."""
+    cfg = alembic_config(settings.migrations_dir, "public", settings.sync_database_url)
+    command.upgrade(cfg, "head")
+
+
+def read_revisions(conn: Connection, schemas: Sequence[str]) -> dict[str, str | None]:
+    """Current Alembic revision of each schema (None when it has no version table), in few queries."""
+    stamped = {
+        row[0]
+        for row in conn.execute(
+            text(
+                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = 'alembic_version' AND n.nspname LIKE 't\\_%'"
+            )
+        )
+    }
+    revisions: dict[str, str | None] = dict.fromkeys(schemas)
+    present = [check_schema_name(s) for s in schemas if s in stamped]
+    for start in range(0, len(present), _CHUNK):
+        chunk = present[start : start + _CHUNK]
+        sql = " UNION ALL ".join(f"SELECT '{s}', version_num FROM \"{s}\".alembic_version" for s in chunk)
+        for schema, version in conn.execute(text(sql)):
+            revisions[schema] = version
+    return revisions
+
+
+def pending_tenants(engine: Engine, settings: Settings) -> tuple[str, list[TenantRef], dict[str, str | None]]:
+    """The tenant head, every tenant with a schema, and each one's current revision."""
+    head = head_revision(settings.migrations_dir, "tenant")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id, slug FROM public.tenant WHERE status <> 'deleted' ORDER BY created_at")
+        ).all()
+        tenants = [TenantRef(id=r.id, slug=r.slug, schema=f"t_{r.id.hex}") for r in rows]
+        revisions = read_revisions(conn, [t.schema for t in tenants])
+    return head, tenants, revisions
+
+
+# --- worker side: runs in a child process with its own engine ---------------------------------------
+_worker_engine: Engine | None = None
+_worker_dir: Path | None = None
+
+
+def _init_worker(url: str, migrations_dir: str) -> None:
+    global _worker_engine, _worker_dir
+    _worker_engine = create_engine(url, poolclass=pool.NullPool)
+    _worker_dir = Path(migrations_dir)
+
+
+def migrate_tenant(engine: Engine, migrations_dir: Path, tenant: TenantRef) -> TenantResult:
+    """Upgrade one tenant schema to head in one transaction; errors are returned, not raised."""
+    script = script_directory(migrations_dir, "tenant")
+    cfg = alembic_config(migrations_dir, "tenant")
+    start = time.perf_counter()
+    before: str | None = None
+    try:
+        with engine.connect() as conn, conn.begin():
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": tenant.schema})
+            before = MigrationContext.configure(
+                conn, opts={"version_table_schema": tenant.schema}
+            ).get_current_revision()
+
+            def upgrade(rev: Any, context: Any) -> Any:
+                return script._upgrade_revs("heads", rev)
+
+            with EnvironmentContext(cfg, script, fn=upgrade, destination_rev="heads") as env:
+                configure_tenant_context(env, conn, tenant.schema)
+                env.run_migrations()
+            after = MigrationContext.configure(
+                conn, opts={"version_table_schema": tenant.schema}
+            ).get_current_revision()
+        return TenantResult(tenant.id, tenant.slug, before, after, (time.perf_counter() - start) * 1000)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
+        return TenantResult(
+            tenant.id, tenant.slug, before, before, (time.perf_counter() - start) * 1000, message
+        )
+
+
+def _migrate_in_worker(tenant: TenantRef) -> TenantResult:
+    assert _worker_engine is not None
+    assert _worker_dir is not None
+    return migrate_tenant(_worker_engine, _worker_dir, tenant)
+
+
+# --- coordinator --------------------------------------------------------------------------------------
+def _record(conn: Connection, result: TenantResult) -> None:
+    conn.execute(
+        update(Tenant)
+        .where(Tenant.id == result.tenant_id)
+        .values(
+            schema_revision=result.to_revision,
+            migrated_at=utcnow() if not result.error else Tenant.migrated_at,
+            migration_duration_ms=round(result.duration_ms),
+            migration_error=result.error,
+        )
+    )
+
+
+def upgrade_fleet(
+    settings: Settings,
+    *,
+    jobs: int = 4,
+    include_public: bool = True,
+    only: Iterable[str] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_result: Callable[[TenantResult], None] | None = None,
+) -> FleetReport:
+    """Migrate public, then every tenant not at head with `jobs` processes; continue past failures."""
+    started = time.perf_counter()
+    engine = create_engine(settings.sync_database_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as lock_conn:
+            got = lock_conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": FLEET_LOCK_KEY}).scalar()
+            lock_conn.commit()
+            if not got:
+                raise FleetLocked("another `db upgrade` is running; try again when it finishes")
+            try:
+                if include_public:
+                    upgrade_public(settings)
+                head, tenants, revisions = pending_tenants(engine, settings)
+                if only is not None:
+                    wanted = set(only)
+                    tenants = [t for t in tenants if t.slug in wanted]
+                todo = [t for t in tenants if revisions.get(t.schema) != head]
+                report = FleetReport(head=head, total=len(tenants), skipped=len(tenants) - len(todo))
+                report.public_upgraded = include_public
+                if on_start:
+                    on_start(len(todo))
+                with engine.begin() as conn:
+                    _sync_recorded_heads(conn, [t for t in tenants if revisions.get(t.schema) == head], head)
+                for result in _run(settings, todo, jobs):
+                    with engine.begin() as conn:
+                        _record(conn, result)
+                    report.results.append(result)
+                    if on_result:
+                        on_result(result)
+            finally:
+                lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FLEET_LOCK_KEY})
+                lock_conn.commit()
+    finally:
+        engine.dispose()
+    report.elapsed_s = time.perf_counter() - started
+    return report
+
+
+def _sync_recorded_heads(conn: Connection, at_head: list[TenantRef], head: str) -> None:
+    """Record head on tenants found at head whose registry row says otherwise (e.g. after a crash)."""
+    ids = [t.id for t in at_head]
+    for start in range(0, len(ids), _CHUNK):
+        conn.execute(
+            update(Tenant)
+            .where(Tenant.id.in_(ids[start : start + _CHUNK]))
+            .where((Tenant.schema_revision.is_distinct_from(head)) | Tenant.migration_error.is_not(None))
+            .values(schema_revision=head, migration_error=None)
+        )
+
+
+def _run(settings: Settings, todo: list[TenantRef], jobs: int) -> Iterable[TenantResult]:
+    if not todo:
+        return
+    workers = max(1, min(jobs, len(todo)))
+    context = multiprocessing.get_context("spawn")  # the parent may run threads (progress bars)
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(settings.sync_database_url, str(settings.migrations_dir)),
+    ) as executor:
+        futures = [executor.submit(_migrate_in_worker, tenant) for tenant in todo]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def tenants_not_at_head(settings: Settings) -> tuple[str, list[tuple[TenantRef, str | None, str | None]]]:
+    """Tenants whose schema is not at head, with their revision and last recorded error."""
+    engine = create_engine(settings.sync_database_url, poolclass=pool.NullPool)
+    try:
+        head, tenants, revisions = pending_tenants(engine, settings)
+        with engine.connect() as conn:
+            errors = dict(conn.execute(text("SELECT id, migration_error FROM public.tenant")).all())
+    finally:
+        engine.dispose()
+    behind = [
+        (t, revisions.get(t.schema), errors.get(t.id)) for t in tenants if revisions.get(t.schema) != head
+    ]
+    return head, behind

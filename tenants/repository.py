@@ -1,0 +1,78 @@
+"""All queries on the tenant registry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Row, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import Session
+
+from platform_core.context import TenantStatus
+from tenants.models import Tenant, TenantDomain
+
+_LOOKUP_COLUMNS = (Tenant.id, Tenant.slug, Tenant.status, Tenant.suspended_reason)
+
+
+async def find_by_slug(conn: AsyncConnection, slug: str) -> Row | None:
+    """The live tenant with this slug (id, slug, status, suspended_reason), or None."""
+    stmt = select(*_LOOKUP_COLUMNS).where(Tenant.slug == slug, Tenant.status != TenantStatus.DELETED.value)
+    return (await conn.execute(stmt)).first()
+
+
+async def find_by_verified_domain(conn: AsyncConnection, domain: str) -> Row | None:
+    """The live tenant that a verified custom domain points at, or None."""
+    stmt = (
+        select(*_LOOKUP_COLUMNS)
+        .join(TenantDomain, TenantDomain.tenant_id == Tenant.id)
+        .where(
+            TenantDomain.domain == domain,
+            TenantDomain.verified_at.is_not(None),
+            Tenant.status != TenantStatus.DELETED.value,
+        )
+    )
+    return (await conn.execute(stmt)).first()
+
+
+def get_live_by_slug(session: Session, slug: str, *, for_update: bool = False) -> Tenant | None:
+    """The tenant with this slug that is not purged."""
+    stmt = select(Tenant).where(Tenant.slug == slug, Tenant.status != TenantStatus.DELETED.value)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).first()
+
+
+def get_by_id(session: Session, tenant_id: uuid.UUID) -> Tenant | None:
+    """The tenant with this id, whatever its status."""
+    return session.get(Tenant, tenant_id)
+
+
+def list_tenants(session: Session, *, status: str | None = None) -> Sequence[Tenant]:
+    """Tenants ordered by slug, optionally of one status."""
+    stmt = select(Tenant).order_by(Tenant.slug)
+    if status:
+        stmt = stmt.where(Tenant.status == status)
+    return session.scalars(stmt).all()
+
+
+def list_with_schema(session: Session) -> Sequence[Tenant]:
+    """Tenants whose schema exists (every status but purged), oldest first."""
+    stmt = select(Tenant).where(Tenant.status != TenantStatus.DELETED.value).order_by(Tenant.created_at)
+    return session.scalars(stmt).all()
+
+
+def list_domains(session: Session, tenant_id: uuid.UUID) -> Sequence[TenantDomain]:
+    """A tenant's custom domains."""
+    stmt = select(TenantDomain).where(TenantDomain.tenant_id == tenant_id).order_by(TenantDomain.domain)
+    return session.scalars(stmt).all()
+
+
+def get_domain(session: Session, domain: str) -> TenantDomain | None:
+    """A custom domain record."""
+    return session.scalars(select(TenantDomain).where(TenantDomain.domain == domain)).first()
+
+
+def notify_changed(session: Session, tenant_id: uuid.UUID) -> None:
+    """Tell every API process, on commit, to drop cached host resolutions."""
+    session.execute(text("SELECT pg_notify('tenant_changed', :id)"), {"id": str(tenant_id)})

@@ -1,0 +1,157 @@
+"""Tenant provisioning and lifecycle: the operations the CLI, the operator API and signup call."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateSchema, DropSchema
+
+from platform_core.context import TenantStatus, schema_name_for
+from platform_core.db.alembic_config import head_revision, script_directory
+from platform_core.db.base import utcnow
+from platform_core.db.engines import Database, tenant_options
+from platform_core.models import TenantBase
+from platform_core.settings import Settings
+from tenants import repository
+from tenants.exceptions import InvalidTenantState, SlugTaken, TenantNotFound
+from tenants.models import Tenant
+from tenants.slugs import validate_slug
+
+
+@dataclass(frozen=True)
+class TenantService:
+    """Tenant operations over one Database; each public method runs in its own transaction."""
+
+    db: Database
+    settings: Settings
+
+    def create(self, *, slug: str, name: str, owner_email: str | None = None) -> Tenant:
+        """Create a tenant and its schema at the tenant head, atomically: on failure nothing remains."""
+        validate_slug(slug, self.settings.reserved)
+        head = head_revision(self.settings.migrations_dir, "tenant")
+        with self.db.sync_session() as session, session.begin():
+            tenant = Tenant(
+                id=uuid.uuid4(),
+                slug=slug,
+                name=name.strip() or slug,
+                owner_email=owner_email,
+                status=TenantStatus.ACTIVE.value,
+                schema_revision=head,
+                migrated_at=utcnow(),
+            )
+            session.add(tenant)
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise SlugTaken(f"The slug {slug!r} is taken.", details={"slug": slug}) from exc
+            self._build_schema(session.connection(), tenant.schema_name)
+            repository.notify_changed(session, tenant.id)
+        return tenant
+
+    def _build_schema(self, conn: Connection, schema: str) -> None:
+        """Create the schema from the current tenant metadata and stamp the tenant Alembic head."""
+        conn.execute(CreateSchema(schema))
+        TenantBase.metadata.create_all(conn.execution_options(**tenant_options(schema)), checkfirst=False)
+        conn.execution_options(schema_translate_map=None)
+        context = MigrationContext.configure(conn, opts={"version_table_schema": schema})
+        context.stamp(script_directory(self.settings.migrations_dir, "tenant"), "heads")
+
+    def get(self, slug: str) -> Tenant:
+        """The live tenant with this slug."""
+        with self.db.sync_session() as session:
+            tenant = repository.get_live_by_slug(session, slug)
+        if tenant is None:
+            raise TenantNotFound(f"No tenant with slug {slug!r}.")
+        return tenant
+
+    def list(self, *, status: str | None = None) -> Sequence[Tenant]:
+        """All tenants, optionally of one status."""
+        with self.db.sync_session() as session:
+            return repository.list_tenants(session, status=status)
+
+    def suspend(self, slug: str, *, reason: str) -> Tenant:
+        """Suspend an active tenant: its hosts answer 403 with the reason."""
+        with self.db.sync_session() as session, session.begin():
+            tenant = self._locked(session, slug)
+            if tenant.status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
+                raise InvalidTenantState(f"A {tenant.status} tenant cannot be suspended.")
+            tenant.status = TenantStatus.SUSPENDED.value
+            tenant.suspended_reason = reason.strip() or "suspended by an operator"
+            repository.notify_changed(session, tenant.id)
+        return tenant
+
+    def resume(self, slug: str) -> Tenant:
+        """Make a suspended tenant, or one awaiting deletion, active again."""
+        with self.db.sync_session() as session, session.begin():
+            tenant = self._locked(session, slug)
+            if tenant.status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED, TenantStatus.DELETING):
+                raise InvalidTenantState(f"A {tenant.status} tenant cannot be resumed.")
+            tenant.status = TenantStatus.ACTIVE.value
+            tenant.suspended_reason = None
+            tenant.deleted_at = None
+            tenant.purge_after = None
+            repository.notify_changed(session, tenant.id)
+        return tenant
+
+    def rename(self, slug: str, *, new_slug: str) -> Tenant:
+        """Change a tenant's slug (its subdomain); the schema, derived from the id, stays."""
+        validate_slug(new_slug, self.settings.reserved)
+        with self.db.sync_session() as session, session.begin():
+            tenant = self._locked(session, slug)
+            tenant.slug = new_slug
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise SlugTaken(f"The slug {new_slug!r} is taken.", details={"slug": new_slug}) from exc
+            repository.notify_changed(session, tenant.id)
+        return tenant
+
+    def mark_deleted(self, slug: str, *, grace_days: int | None = None) -> Tenant:
+        """Start deletion: the tenant stops serving, and its data is kept for the grace period."""
+        days = self.settings.tenant_delete_grace_days if grace_days is None else grace_days
+        with self.db.sync_session() as session, session.begin():
+            tenant = self._locked(session, slug)
+            if tenant.status != TenantStatus.DELETING:
+                now = utcnow()
+                tenant.status = TenantStatus.DELETING.value
+                tenant.deleted_at = now
+                tenant.purge_after = now + timedelta(days=days)
+            repository.notify_changed(session, tenant.id)
+        return tenant
+
+    def purge(self, slug: str, *, force: bool = False) -> Tenant:
+        """Drop the schema of a tenant whose grace period is over; the registry row stays as `deleted`."""
+        with self.db.sync_session() as session, session.begin():
+            tenant = self._locked(session, slug)
+            if tenant.status != TenantStatus.DELETING or tenant.purge_after is None:
+                raise InvalidTenantState("Only a tenant marked for deletion can be purged; delete it first.")
+            if not force and tenant.purge_after > utcnow():
+                raise InvalidTenantState(
+                    f"The grace period ends at {tenant.purge_after.isoformat()}; purge then, or force it.",
+                    details={"purge_after": tenant.purge_after.isoformat()},
+                )
+            session.execute(DropSchema(tenant.schema_name, cascade=True, if_exists=True))
+            tenant.status = TenantStatus.DELETED.value
+            repository.notify_changed(session, tenant.id)
+        return tenant
+
+    def _locked(self, session: Session, slug: str) -> Tenant:
+        tenant = repository.get_live_by_slug(session, slug, for_update=True)
+        if tenant is None:
+            raise TenantNotFound(f"No tenant with slug {slug!r}.")
+        return tenant
+
+
+def schema_exists(conn: Connection, tenant_id: uuid.UUID) -> bool:
+    """Whether a tenant's schema exists."""
+    found = conn.execute(
+        text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema_name_for(tenant_id)}
+    ).first()
+    return found is not None
