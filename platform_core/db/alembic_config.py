@@ -16,6 +16,7 @@ def alembic_config(migrations_dir: Path, history: History, database_url: str | N
     """Build an Alembic Config for one history without needing alembic.ini."""
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir / history))
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", str(migrations_dir / history / "versions"))
     cfg.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     if database_url:

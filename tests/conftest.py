@@ -1,0 +1,204 @@
+"""Test set-up: services, a database per xdist worker, two provisioned tenants, per-test transactions.
+
+Services: `DATABASE_URL`/`REDIS_URL` when set (a server URL: each worker creates its own database on it),
+otherwise local PostgreSQL and Redis started once under `.dev/test` by the controlling process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import pool
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
+
+from platform_core.context import TenantContext, TenantStatus
+from platform_core.db.bootstrap import drop_database, ensure_database
+from platform_core.db.engines import Database, install_guards, tenant_options
+from platform_core.main import create_app
+from platform_core.settings import PROJECT_ROOT, Environment, Settings, get_settings, to_sqlalchemy_url
+from tenants.fleet import upgrade_public
+from tenants.models import Tenant
+from tenants.service import TenantService
+
+BASE_DOMAIN = "example.com"
+_STACK_KEY = "_platform_local_stack"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In the controlling process, start local services for what is not configured."""
+    if hasattr(config, "workerinput"):
+        return
+    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+        return
+    from platform_core.devstack.stack import LocalStack
+
+    stack = LocalStack(
+        PROJECT_ROOT / ".dev",
+        database_url=os.environ.get("DATABASE_URL"),
+        redis_url=os.environ.get("REDIS_URL"),
+        tag="test",
+    )
+    stack.__enter__()
+    setattr(config, _STACK_KEY, stack)
+    os.environ["DATABASE_URL"] = stack.database_url
+    os.environ["REDIS_URL"] = stack.redis_url
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the services this run started."""
+    stack = getattr(config, _STACK_KEY, None)
+    if stack is not None:
+        stack.__exit__(None, None, None)
+
+
+def _worker_database_url(worker_id: str, suffix: str = "") -> str:
+    url = make_url(to_sqlalchemy_url(os.environ["DATABASE_URL"]))
+    name = f"platform_test_{worker_id}{suffix}".replace("-", "_")
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def _worker_redis_url(worker_id: str) -> str:
+    base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
+    index = int(worker_id[2:]) + 1 if worker_id.startswith("gw") else 0
+    return f"{base}/{index % 16}"
+
+
+def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
+    """Settings for tests: test environment, quiet logs, the test base domain."""
+    values: dict[str, Any] = {
+        "env": Environment.TEST,
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "base_domain": BASE_DOMAIN,
+        "log_level": "WARNING",
+        "log_format": "console",
+        "tenant_cache_ttl_seconds": 30.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def settings(worker_id: str) -> Iterator[Settings]:
+    """This worker's settings, on a fresh database migrated to head."""
+    url = _worker_database_url(worker_id)
+    drop_database(url)
+    ensure_database(url)
+    test_settings = make_settings(url, _worker_redis_url(worker_id))
+    upgrade_public(test_settings)
+    get_settings.cache_clear()
+    yield test_settings
+
+
+@pytest.fixture(scope="session")
+def sync_db(settings: Settings) -> Iterator[Database]:
+    """A Database for sync work (provisioning, CLI-level services)."""
+    db = Database(settings, pool_size=2)
+    yield db
+    db.sync_engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def tenant_service(sync_db: Database, settings: Settings) -> TenantService:
+    """The tenant service on this worker's database."""
+    return TenantService(sync_db, settings)
+
+
+def _context(tenant: Tenant) -> TenantContext:
+    return TenantContext(
+        id=tenant.id, slug=tenant.slug, schema_name=tenant.schema_name, status=TenantStatus(tenant.status)
+    )
+
+
+@pytest.fixture(scope="session")
+def tenant_a(tenant_service: TenantService) -> TenantContext:
+    """Tenant `alpha`, provisioned once per worker."""
+    return _context(tenant_service.create(slug="alpha", name="Alpha"))
+
+
+@pytest.fixture(scope="session")
+def tenant_b(tenant_service: TenantService) -> TenantContext:
+    """Tenant `beta`, provisioned once per worker."""
+    return _context(tenant_service.create(slug="beta", name="Beta"))
+
+
+class TransactionalDatabase(Database):
+    """Sessions join one outer transaction that the test rolls back (SQLAlchemy's recipe)."""
+
+    def __init__(self, settings: Settings, connection: AsyncConnection) -> None:
+        super().__init__(settings, pool_size=1)
+        self.connection = connection
+
+    @asynccontextmanager
+    async def session(self, schema: str | None = None) -> AsyncIterator[AsyncSession]:
+        """A session on the test's connection, bound to `schema`, committing into a savepoint."""
+        # The options live on the shared connection: open sessions one at a time, never interleaved.
+        options = tenant_options(schema) if schema else {"schema_translate_map": None}
+        await self.connection.execution_options(**options)
+        async with AsyncSession(
+            bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        ) as session:
+            yield session
+
+
+@pytest.fixture
+async def connection(settings: Settings) -> AsyncIterator[AsyncConnection]:
+    """One connection inside a transaction that is rolled back after the test."""
+    engine = create_async_engine(settings.sync_database_url, poolclass=pool.NullPool)
+    install_guards(engine.sync_engine)
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            if transaction.is_active:
+                await transaction.rollback()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def db(settings: Settings, connection: AsyncConnection) -> AsyncIterator[TransactionalDatabase]:
+    """The app's Database for a test: every session joins the test transaction."""
+    database = TransactionalDatabase(settings, connection)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings, db: TransactionalDatabase, tenant_a: TenantContext, tenant_b: TenantContext) -> Any:
+    """The API app wired to the test transaction (lifespan not run: no background listener)."""
+    application = create_app(settings, db=db, access_log=False)
+    yield application
+    await application.state.redis.aclose()
+
+
+def client_for(app: Any, host: str) -> httpx.AsyncClient:
+    """An HTTP client that talks to the app as if it were served at `host`."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{host}")
+
+
+@pytest.fixture
+async def client_a(app: Any, tenant_a: TenantContext) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on tenant alpha's host."""
+    async with client_for(app, f"{tenant_a.slug}.{BASE_DOMAIN}") as client:
+        yield client
+
+
+@pytest.fixture
+async def client_b(app: Any, tenant_b: TenantContext) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on tenant beta's host."""
+    async with client_for(app, f"{tenant_b.slug}.{BASE_DOMAIN}") as client:
+        yield client
+
+
+@pytest.fixture
+async def platform_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on the apex host."""
+    async with client_for(app, BASE_DOMAIN) as client:
+        yield client
