@@ -4,27 +4,33 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
 from platform_core.context import request_id_var, tenant_id_var, tenant_slug_var
 
+_base_factory = logging.getLogRecordFactory()
 
-class ContextFilter(logging.Filter):
-    """Copy the request id and tenant from contextvars onto every record."""
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Attach context fields; never drops a record."""
-        record.request_id = request_id_var.get()
-        record.tenant = tenant_slug_var.get()
-        record.tenant_id = tenant_id_var.get()
-        return True
+def _record_with_context(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _base_factory(*args, **kwargs)
+    record.request_id = request_id_var.get()
+    record.tenant = tenant_slug_var.get()
+    record.tenant_id = tenant_id_var.get()
+    return record
+
+
+def install_context_fields() -> None:
+    """Give every log record, whatever its handler, the current request id and tenant."""
+    if logging.getLogRecordFactory() is not _record_with_context:
+        logging.setLogRecordFactory(_record_with_context)
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Route all logs to stdout, as JSON (production) or readable text (console)."""
+    install_context_fields()
     handler = logging.StreamHandler(sys.stdout)
-    handler.addFilter(ContextFilter())
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(

@@ -14,7 +14,7 @@ from platform_core.db.engines import Database
 from platform_core.error_handlers import install_error_handlers
 from platform_core.health.router import router as health_router
 from platform_core.items.router import router as items_router
-from platform_core.log import configure_logging
+from platform_core.log import install_context_fields
 from platform_core.middleware import RequestContextMiddleware
 from platform_core.observability import init_sentry
 from platform_core.settings import Settings, get_settings
@@ -26,7 +26,7 @@ def create_app(
 ) -> FastAPI:
     """Build the ASGI app for the given settings (the process's settings by default)."""
     settings = settings or get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    install_context_fields()
     init_sentry(settings)
     database = db or Database(settings)
     resolver = HostResolver(database, settings)

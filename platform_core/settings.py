@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_pool_recycle_seconds: int = Field(default=1800, ge=30)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    db_behind_pgbouncer: bool = (
+        False  # PgBouncer in transaction mode: no prepared statements, no startup options
+    )
     tenant_cache_ttl_seconds: float = Field(default=30.0, ge=0)
     tenant_delete_grace_days: int = Field(default=30, ge=0)
     migrations_dir: Path = PROJECT_ROOT / "alembic"
@@ -59,9 +62,7 @@ class Settings(BaseSettings):
     def _refuse_default_secret(self) -> Settings:
         relaxed = self.env in (Environment.DEVELOPMENT, Environment.TEST)
         if not relaxed and (self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32):
-            raise ValueError(
-                    "SECRET_KEY must be set to a random value of 32+ characters outside development"
-                )
+            raise ValueError("SECRET_KEY must be set to a random value of 32+ characters outside development")
         return self
 
     @property

@@ -85,7 +85,7 @@ def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settin
 
 
 @pytest.fixture(scope="session")
-def settings(worker_id: str) -> Iterator[Settings]:
+def settings(worker_id: str) -> Settings:
     """This worker's settings, on a fresh database migrated to head."""
     url = _worker_database_url(worker_id)
     drop_database(url)
@@ -93,7 +93,7 @@ def settings(worker_id: str) -> Iterator[Settings]:
     test_settings = make_settings(url, _worker_redis_url(worker_id))
     upgrade_public(test_settings)
     get_settings.cache_clear()
-    yield test_settings
+    return test_settings
 
 
 @pytest.fixture(scope="session")
@@ -171,7 +171,9 @@ async def db(settings: Settings, connection: AsyncConnection) -> AsyncIterator[T
 
 
 @pytest.fixture
-async def app(settings: Settings, db: TransactionalDatabase, tenant_a: TenantContext, tenant_b: TenantContext) -> Any:
+async def app(
+    settings: Settings, db: TransactionalDatabase, tenant_a: TenantContext, tenant_b: TenantContext
+) -> Any:
     """The API app wired to the test transaction (lifespan not run: no background listener)."""
     application = create_app(settings, db=db, access_log=False)
     yield application

@@ -24,7 +24,11 @@ def upgrade(
 ) -> None:
     """Migrate public, then every tenant schema not at head; exit 1 if any tenant failed."""
     progress = Progress(
-        TextColumn("[bold]tenants"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
+        TextColumn("[bold]tenants"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
     )
     task_id = progress.add_task("migrate", total=0)
 

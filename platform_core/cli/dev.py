@@ -75,7 +75,15 @@ def dev(
             base = get_settings().base_domain
             children.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "platform_core.cli.main", "serve", "--port", str(port), "--reload"],
+                    [
+                        sys.executable,
+                        "-m",
+                        "platform_core.cli.main",
+                        "serve",
+                        "--port",
+                        str(port),
+                        "--reload",
+                    ],
                     cwd=PROJECT_ROOT,
                 )
             )

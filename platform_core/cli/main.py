@@ -9,12 +9,19 @@ import typer
 from platform_core.cli import db as db_commands
 from platform_core.cli import dev as dev_commands
 from platform_core.cli import tenants as tenant_commands
+from platform_core.log import configure_logging
 from platform_core.settings import get_settings
 
 app = typer.Typer(help="Run and operate the platform.", no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(tenant_commands.app, name="tenants")
 app.command("dev")(dev_commands.dev)
+
+
+@app.callback()
+def main() -> None:
+    """Run and operate the platform."""
+    configure_logging(get_settings().log_level, get_settings().log_format)
 
 
 @app.command("serve")

@@ -116,9 +116,13 @@ def rename(slug: str, new_slug: str) -> None:
 @reports_errors
 def delete(
     slug: str,
-    purge: Annotated[bool, typer.Option(help="Drop the schema of a tenant whose grace period is over.")] = False,
+    purge: Annotated[
+        bool, typer.Option(help="Drop the schema of a tenant whose grace period is over.")
+    ] = False,
     force: Annotated[bool, typer.Option(help="With --purge: do not wait for the grace period.")] = False,
-    grace_days: Annotated[int | None, typer.Option(help="Days to keep the data (default from settings).")] = None,
+    grace_days: Annotated[
+        int | None, typer.Option(help="Days to keep the data (default from settings).")
+    ] = None,
 ) -> None:
     """Mark a tenant for deletion (data kept for a grace period); with --purge, drop its schema."""
     with database() as db:

@@ -14,7 +14,7 @@ from platform_core.db.base import TENANT_SCHEMA
 from platform_core.errors import AppError
 from platform_core.settings import Settings
 
-_PLACEHOLDER = f'"{TENANT_SCHEMA}"'
+_PLACEHOLDER = f"{TENANT_SCHEMA}."  # how SQLAlchemy renders an untranslated tenant table: __tenant__.item
 
 
 class TenantNotBoundError(AppError):
@@ -29,7 +29,7 @@ def refuse_unbound_tenant_sql(
     conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
 ) -> None:
     """Fail closed: refuse SQL that still names the tenant placeholder schema."""
-    if TENANT_SCHEMA in statement and _PLACEHOLDER in statement:
+    if _PLACEHOLDER in statement:
         raise TenantNotBoundError
 
 
@@ -45,8 +45,15 @@ def tenant_options(schema: str) -> dict[str, Any]:
 
 
 def _connect_args(settings: Settings) -> dict[str, Any]:
-    options = f"-c statement_timeout={settings.db_statement_timeout_ms}"
-    return {"options": options, "application_name": "platform"}
+    args: dict[str, Any] = {"application_name": "platform"}
+    if settings.db_behind_pgbouncer:
+        # PgBouncer in transaction mode moves transactions between server connections, where a
+        # statement prepared on one is unknown; it also rejects startup `options` (set the statement
+        # timeout on the database role instead).
+        args["prepare_threshold"] = None
+    else:
+        args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    return args
 
 
 class Database:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -28,7 +29,12 @@ async def test_update_changes_only_sent_fields(client_a, db, tenant_a):
     response = await client_a.patch(f"/api/v1/items/{item.id}", json={"status": "done", "title": "New"})
     assert response.status_code == 200
     body = response.json()
-    assert (body["title"], body["status"], body["description"], body["tags"]) == ("New", "done", "keep", ["x"])
+    assert (body["title"], body["status"], body["description"], body["tags"]) == (
+        "New",
+        "done",
+        "keep",
+        ["x"],
+    )
     assert body["updated_at"] >= body["created_at"]
 
 
@@ -43,7 +49,8 @@ async def test_delete_is_soft_and_hides_the_item(client_a, db, tenant_a):
         from platform_core.items.models import Item
 
         still_there = await session.get(Item, item.id)
-    assert still_there is not None and still_there.deleted_at is not None
+    assert still_there is not None
+    assert still_there.deleted_at is not None
 
 
 async def test_list_pages_with_total(client_a, db, tenant_a):
@@ -77,8 +84,10 @@ async def test_filter_by_status_tag_and_text(client_a, db, tenant_a):
 
 
 async def test_sort_by_title_and_created(client_a, db, tenant_a):
-    for title in ("banana", "apple", "cherry"):
-        await create_items(db, tenant_a, title=title)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for minute, title in enumerate(("banana", "apple", "cherry")):
+        # One test transaction means one now(): give each item its own creation time.
+        await create_items(db, tenant_a, title=title, created_at=start + timedelta(minutes=minute))
     asc = [i["title"] for i in (await client_a.get("/api/v1/items?sort=title")).json()["items"]]
     desc = [i["title"] for i in (await client_a.get("/api/v1/items?sort=-title")).json()["items"]]
     newest = [i["title"] for i in (await client_a.get("/api/v1/items")).json()["items"]]
@@ -150,7 +159,9 @@ class TestCrossTenant:
         assert response.json()["error"]["code"] == "item_not_found"
         assert (await client_a.get(f"/api/v1/items/{item.id}")).status_code == 200
 
-    async def test_update_from_other_tenant_is_404_and_changes_nothing(self, client_a, client_b, db, tenant_a):
+    async def test_update_from_other_tenant_is_404_and_changes_nothing(
+        self, client_a, client_b, db, tenant_a
+    ):
         [item] = await create_items(db, tenant_a, title="mine")
         response = await client_b.patch(f"/api/v1/items/{item.id}", json={"title": "stolen"})
         assert response.status_code == 404

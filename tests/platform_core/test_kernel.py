@@ -1,0 +1,131 @@
+"""Kernel behaviour: settings, the error format, request ids, health checks."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from platform_core.db.engines import Database
+from platform_core.main import create_app
+from platform_core.settings import DEV_SECRET_KEY, Environment, Settings, to_sqlalchemy_url
+from tests.conftest import BASE_DOMAIN, make_settings
+
+
+class TestSettings:
+    def test_default_secret_refused_in_production(self):
+        with pytest.raises(ValidationError, match="SECRET_KEY"):
+            Settings(env=Environment.PRODUCTION, secret_key=DEV_SECRET_KEY)
+
+    def test_short_secret_refused_in_production(self):
+        with pytest.raises(ValidationError, match="SECRET_KEY"):
+            Settings(env=Environment.PRODUCTION, secret_key="short")
+
+    def test_real_secret_accepted_in_production(self):
+        assert Settings(env=Environment.PRODUCTION, secret_key="k" * 40).secret_key == "k" * 40
+
+    def test_default_secret_allowed_in_development(self):
+        assert Settings(env=Environment.DEVELOPMENT).secret_key == DEV_SECRET_KEY
+
+    @pytest.mark.parametrize(
+        ("url", "expected"),
+        [
+            ("postgresql://u@h/db", "postgresql+psycopg://u@h/db"),
+            ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+            ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+        ],
+    )
+    def test_database_url_uses_psycopg3(self, url, expected):
+        assert to_sqlalchemy_url(url) == expected
+
+    def test_base_domain_normalised(self):
+        assert Settings(base_domain=" Example.COM. ").base_domain == "example.com"
+
+
+class TestRequestId:
+    async def test_generated_when_absent(self, client_a):
+        response = await client_a.get("/healthz")
+        assert len(response.headers["x-request-id"]) == 32
+
+    async def test_echoed_when_valid(self, client_a):
+        response = await client_a.get("/healthz", headers={"X-Request-ID": "abc-123.def"})
+        assert response.headers["x-request-id"] == "abc-123.def"
+
+    async def test_replaced_when_malformed(self, client_a):
+        response = await client_a.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+        assert response.headers["x-request-id"] != "bad id with spaces"
+        assert len(response.headers["x-request-id"]) == 32
+
+    async def test_in_log_lines(self, settings, db, caplog):
+        app = create_app(settings, db=db, access_log=True)
+        caplog.set_level(logging.INFO, logger="platform.access")
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
+            await client.get("/healthz", headers={"X-Request-ID": "trace-me"})
+        await app.state.redis.aclose()
+        records = [r for r in caplog.records if r.name == "platform.access"]
+        assert records
+        assert records[-1].request_id == "trace-me"
+        assert records[-1].status == 200
+
+
+class TestErrorFormat:
+    async def test_unhandled_error_is_500_in_error_format(self, app):
+        @app.get("/explode")
+        async def explode() -> None:
+            """Fail."""
+            raise ValueError("secret internals")
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url=f"http://{BASE_DOMAIN}") as client:
+            response = await client.get("/explode")
+        assert response.status_code == 500
+        assert response.json() == {
+            "error": {"code": "internal_error", "message": "An internal error occurred.", "details": None}
+        }
+
+
+class TestHealth:
+    async def test_healthz_on_any_host(self, app):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://10.0.0.7"
+        ) as client:
+            response = await client.get("/healthz")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+
+    async def test_readyz_ok(self, platform_client):
+        response = await platform_client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+    async def test_readyz_names_redis_when_down(self, settings):
+        broken = make_settings(settings.database_url, "redis://127.0.0.1:1/0")
+        database = Database(broken, pool_size=1)
+        app = create_app(broken, db=database, access_log=False)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
+            response = await client.get("/readyz")
+        await app.state.redis.aclose()
+        await database.dispose()
+        assert response.status_code == 503
+        error = response.json()["error"]
+        assert error["code"] == "not_ready"
+        assert set(error["details"]["failing"]) == {"redis"}
+
+    async def test_readyz_names_database_when_down(self, settings):
+        broken = make_settings("postgresql://postgres@127.0.0.1:1/none", settings.redis_url)
+        database = Database(broken, pool_size=1)
+        app = create_app(broken, db=database, access_log=False)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
+            response = await client.get("/readyz")
+        await app.state.redis.aclose()
+        await database.dispose()
+        assert response.status_code == 503
+        assert set(response.json()["error"]["details"]["failing"]) == {"database"}
+
+    async def test_metrics_exposed(self, client_a):
+        await client_a.get("/api/v1/items")
+        response = await client_a.get("/metrics")
+        assert response.status_code == 200
+        assert 'http_requests_total{method="GET",route="/api/v1/items",status="200"}' in response.text
