@@ -41,3 +41,15 @@ class InvalidDomain(Unprocessable):
     """The custom domain is not a valid host name."""
 
     code = "invalid_domain"
+
+
+class DomainTaken(Conflict):
+    """Another tenant has this custom domain."""
+
+    code = "domain_taken"
+
+
+class DomainNotFound(NotFound):
+    """No tenant has this custom domain."""
+
+    code = "domain_not_found"

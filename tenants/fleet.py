@@ -235,6 +235,7 @@ def upgrade_fleet(
 ) -> FleetReport:
     """Migrate public, then every tenant not at head with `jobs` processes; continue past failures."""
     started = time.perf_counter()
+    script_directory.cache_clear()  # read the revision files as they are now
     engine = create_engine(settings.sync_database_url, poolclass=pool.NullPool)
     try:
         with engine.connect() as lock_conn:
@@ -301,6 +302,7 @@ def _run(settings: Settings, todo: list[TenantRef], jobs: int) -> Iterable[Tenan
 
 def tenants_not_at_head(settings: Settings) -> tuple[str, list[tuple[TenantRef, str | None, str | None]]]:
     """Tenants whose schema is not at head, with their revision and last recorded error."""
+    script_directory.cache_clear()
     engine = create_engine(settings.sync_database_url, poolclass=pool.NullPool)
     try:
         head, tenants, revisions = pending_tenants(engine, settings)

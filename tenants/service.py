@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,9 +21,16 @@ from platform_core.db.engines import Database, tenant_options
 from platform_core.models import TenantBase
 from platform_core.settings import Settings
 from tenants import repository
-from tenants.exceptions import InvalidTenantState, SlugTaken, TenantNotFound
-from tenants.models import Tenant
-from tenants.slugs import validate_slug
+from tenants.exceptions import (
+    DomainNotFound,
+    DomainTaken,
+    InvalidDomain,
+    InvalidTenantState,
+    SlugTaken,
+    TenantNotFound,
+)
+from tenants.models import Tenant, TenantDomain
+from tenants.slugs import normalise_domain, validate_slug
 
 
 @dataclass(frozen=True)
@@ -141,6 +149,48 @@ class TenantService:
             tenant.status = TenantStatus.DELETED.value
             repository.notify_changed(session, tenant.id)
         return tenant
+
+    def add_domain(self, slug: str, domain: str) -> TenantDomain:
+        """Attach a custom domain to a tenant; it serves nothing until verified."""
+        name = normalise_domain(domain)
+        base = self.settings.base_domain
+        if name == base or name.endswith("." + base):
+            raise InvalidDomain(f"Subdomains of {base} are not custom domains.", details={"domain": name})
+        with self.db.sync_session() as session, session.begin():
+            tenant = self._locked(session, slug)
+            record = TenantDomain(tenant_id=tenant.id, domain=name, verification_token=secrets.token_hex(16))
+            session.add(record)
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise DomainTaken(f"The domain {name!r} is already attached to a tenant.") from exc
+        return record
+
+    def verify_domain(self, domain: str) -> TenantDomain:
+        """Mark a custom domain verified (an operator has checked its DNS); it starts serving."""
+        with self.db.sync_session() as session, session.begin():
+            record = self._domain(session, domain)
+            record.verified_at = record.verified_at or utcnow()
+            repository.notify_changed(session, record.tenant_id)
+        return record
+
+    def remove_domain(self, domain: str) -> None:
+        """Detach a custom domain; it stops serving at once."""
+        with self.db.sync_session() as session, session.begin():
+            record = self._domain(session, domain)
+            session.delete(record)
+            repository.notify_changed(session, record.tenant_id)
+
+    def list_domains(self, slug: str) -> Sequence[TenantDomain]:
+        """A tenant's custom domains."""
+        with self.db.sync_session() as session:
+            return repository.list_domains(session, self._locked(session, slug).id)
+
+    def _domain(self, session: Session, domain: str) -> TenantDomain:
+        record = repository.get_domain(session, normalise_domain(domain))
+        if record is None:
+            raise DomainNotFound(f"No tenant has the domain {domain!r}.")
+        return record
 
     def _locked(self, session: Session, slug: str) -> Tenant:
         tenant = repository.get_live_by_slug(session, slug, for_update=True)

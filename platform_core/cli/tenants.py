@@ -133,3 +133,47 @@ def delete(
             return
         tenant = service.mark_deleted(slug, grace_days=grace_days)
     console.print(f"{tenant.slug} marked for deletion; data kept until {fmt(tenant.purge_after)}")
+
+
+domains = typer.Typer(help="Custom domains of a tenant.", no_args_is_help=True)
+app.add_typer(domains, name="domains")
+
+
+@domains.command("add")
+@reports_errors
+def add_domain(slug: str, domain: str) -> None:
+    """Attach a custom domain; it serves once verified."""
+    with database() as db:
+        record = TenantService(db, settings()).add_domain(slug, domain)
+    console.print(f"added {record.domain} to {slug}; verification token: {record.verification_token}")
+    console.print(f"TXT record to ask for: _platform-verify.{record.domain} = {record.verification_token}")
+
+
+@domains.command("verify")
+@reports_errors
+def verify_domain(domain: str) -> None:
+    """Mark a custom domain verified (after checking its DNS): it starts serving the tenant."""
+    with database() as db:
+        record = TenantService(db, settings()).verify_domain(domain)
+    console.print(f"verified {record.domain}")
+
+
+@domains.command("remove")
+@reports_errors
+def remove_domain(domain: str) -> None:
+    """Detach a custom domain."""
+    with database() as db:
+        TenantService(db, settings()).remove_domain(domain)
+    console.print(f"removed {domain}")
+
+
+@domains.command("list")
+@reports_errors
+def list_domains(slug: str) -> None:
+    """List a tenant's custom domains."""
+    with database() as db:
+        records = TenantService(db, settings()).list_domains(slug)
+    table = Table("domain", "verified", "token")
+    for r in records:
+        table.add_row(r.domain, fmt(r.verified_at), r.verification_token)
+    console.print(table)

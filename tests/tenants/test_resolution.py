@@ -1,0 +1,150 @@
+"""Host resolution: subdomains, reserved names, custom domains, the cache and its invalidation."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from platform_core.db.engines import Database
+from platform_core.tenancy import NoTenantAtHost
+from tenants.exceptions import InvalidHost
+from tenants.resolution import HostResolver, listen_for_changes, parse_host
+from tests.conftest import BASE_DOMAIN
+
+
+class FakeClock:
+    """A clock the test moves by hand (time itself, not a service)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def resolver(settings):
+    database = Database(settings, pool_size=1)
+    clock = FakeClock()
+    yield HostResolver(database, settings, clock=clock), clock
+    await database.dispose()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Acme.Example.com:8000", "acme.example.com"),
+        ("acme.example.com.", "acme.example.com"),
+        ("a.b", "a.b"),
+    ],
+)
+def test_parse_host(raw, expected):
+    assert parse_host(raw) == expected
+
+
+@pytest.mark.parametrize("raw", [None, "", "acme.example.com:port", "bad_host", "a" * 301, "ex ample.com"])
+def test_malformed_hosts_rejected(raw):
+    with pytest.raises(InvalidHost):
+        parse_host(raw)
+
+
+async def test_subdomain_resolves_to_tenant(resolver, tenant_a):
+    host_resolver, _ = resolver
+    result = await host_resolver.resolve(f"{tenant_a.slug}.{BASE_DOMAIN}:443")
+    assert result.tenant is not None
+    assert result.tenant.id == tenant_a.id
+    assert result.tenant.schema_name == f"t_{tenant_a.id.hex}"
+
+
+@pytest.mark.parametrize(("host", "name"), [(BASE_DOMAIN, "apex"), (f"www.{BASE_DOMAIN}", "www")])
+async def test_apex_and_reserved_hosts_are_platform(resolver, host, name):
+    host_resolver, _ = resolver
+    result = await host_resolver.resolve(host)
+    assert result.tenant is None
+    assert result.platform_name == name
+
+
+@pytest.mark.parametrize(
+    "host",
+    [f"nobody.{BASE_DOMAIN}", f"a.b.{BASE_DOMAIN}", "example.org", f"{BASE_DOMAIN}.evil.com", "[::1]:80"],
+)
+async def test_unknown_hosts_are_404(resolver, tenant_a, host):
+    host_resolver, _ = resolver
+    with pytest.raises(NoTenantAtHost) as excinfo:
+        await host_resolver.resolve(host)
+    assert excinfo.value.status_code == 404
+
+
+async def test_warm_host_costs_no_query_until_ttl(resolver, tenant_a):
+    host_resolver, clock = resolver
+    host = f"{tenant_a.slug}.{BASE_DOMAIN}"
+    await host_resolver.resolve(host)
+    for _ in range(20):
+        await host_resolver.resolve(host)
+    assert host_resolver.lookups == 1
+    clock.now += 31
+    await host_resolver.resolve(host)
+    assert host_resolver.lookups == 2
+
+
+async def test_unknown_host_cached_briefly(resolver):
+    host_resolver, clock = resolver
+    for _ in range(5):
+        with pytest.raises(NoTenantAtHost):
+            await host_resolver.resolve(f"ghost.{BASE_DOMAIN}")
+    assert host_resolver.lookups == 1
+    clock.now += 6
+    with pytest.raises(NoTenantAtHost):
+        await host_resolver.resolve(f"ghost.{BASE_DOMAIN}")
+    assert host_resolver.lookups == 2
+
+
+async def test_custom_domain_serves_only_once_verified(resolver, tenant_service):
+    host_resolver, clock = resolver
+    slug = f"dom-{uuid.uuid4().hex[:8]}"
+    tenant = tenant_service.create(slug=slug, name="Dom")
+    domain = f"shop.{slug}.io"
+    tenant_service.add_domain(slug, domain)
+    with pytest.raises(NoTenantAtHost):
+        await host_resolver.resolve(domain)
+    tenant_service.verify_domain(domain)
+    host_resolver.invalidate()
+    result = await host_resolver.resolve(domain.upper())
+    assert result.tenant is not None
+    assert result.tenant.id == tenant.id
+    tenant_service.remove_domain(domain)
+    host_resolver.invalidate()
+    with pytest.raises(NoTenantAtHost):
+        await host_resolver.resolve(domain)
+
+
+async def test_notify_invalidates_cache_on_change(resolver, settings, tenant_service):
+    host_resolver, _ = resolver
+    slug = f"note-{uuid.uuid4().hex[:8]}"
+    tenant_service.create(slug=slug, name="Note")
+    host = f"{slug}.{BASE_DOMAIN}"
+    assert (await host_resolver.resolve(host)).tenant.status == "active"
+
+    ready = asyncio.Event()
+    invalidated = asyncio.Event()
+
+    def on_change() -> None:
+        host_resolver.invalidate()
+        invalidated.set()
+
+    listener = asyncio.create_task(listen_for_changes(settings, on_change, ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        await host_resolver.resolve(host)
+        invalidated.clear()
+        await asyncio.to_thread(tenant_service.suspend, slug, reason="unpaid invoice")
+        await asyncio.wait_for(invalidated.wait(), 10)
+        tenant = (await host_resolver.resolve(host)).tenant
+        assert tenant.status == "suspended"
+        assert tenant.suspended_reason == "unpaid invoice"
+    finally:
+        listener.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listener
