@@ -99,7 +99,7 @@ def test_no_op_upgrade_skips_every_tenant(run_cli):
 
 
 def test_failing_tenant_is_reported_others_continue_and_rerun_resumes(fleet, run_cli):
-    fleet_settings, (one, two, three) = fleet
+    fleet_settings, (one, two, _three) = fleet
     versions = fleet_settings.migrations_dir / "tenant" / "versions"
     old_head = _sql(fleet_settings, f'SELECT version_num FROM "{one.schema_name}".alembic_version')[0][0]
     (versions / "2026_11_22_f1ee7000beef_add_item_priority.py").write_text(NEW_REVISION.format(down=old_head))

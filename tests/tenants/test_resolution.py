@@ -102,7 +102,7 @@ async def test_unknown_host_cached_briefly(resolver):
 
 
 async def test_custom_domain_serves_only_once_verified(resolver, tenant_service):
-    host_resolver, clock = resolver
+    host_resolver, _ = resolver
     slug = f"dom-{uuid.uuid4().hex[:8]}"
     tenant = tenant_service.create(slug=slug, name="Dom")
     domain = f"shop.{slug}.io"
