@@ -40,9 +40,8 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0, le=200)
     db_pool_recycle_seconds: int = Field(default=1800, ge=30)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
-    db_behind_pgbouncer: bool = (
-        False  # PgBouncer in transaction mode: no prepared statements, no startup options
-    )
+    # Behind PgBouncer in transaction mode: no prepared statements, no startup options.
+    db_behind_pgbouncer: bool = False
     tenant_cache_ttl_seconds: float = Field(default=30.0, ge=0)
     tenant_delete_grace_days: int = Field(default=30, ge=0)
     migrations_dir: Path = PROJECT_ROOT / "alembic"

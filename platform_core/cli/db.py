@@ -17,7 +17,9 @@ app = typer.Typer(help="Database migrations for public and every tenant schema."
 
 @app.command("upgrade")
 def upgrade(
-    jobs: Annotated[int, typer.Option(min=1, max=64, help="Tenant schemas migrated in parallel.")] = 4,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Tenant schemas migrated in parallel [MIGRATION_JOBS].")
+    ] = None,
     tenant: Annotated[list[str] | None, typer.Option(help="Only these tenant slugs (repeatable).")] = None,
     skip_public: Annotated[bool, typer.Option(help="Do not migrate the public schema.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -44,7 +46,7 @@ def upgrade(
         with progress:
             report = upgrade_fleet(
                 settings(),
-                jobs=jobs,
+                jobs=jobs or settings().migration_jobs,
                 include_public=not skip_public,
                 only=tenant,
                 on_start=on_start,
