@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint format bench clean
+.PHONY: dev test lint format bench deploy-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,9 @@ format: $(STAMP)
 
 bench: $(STAMP)  ## Run the benchmarks (by hand; results go to bench/RESULTS.md).
 	$(BIN)/python -m bench.run_all
+
+deploy-check: $(STAMP)  ## Lint and render the Dockerfile, compose file and Helm chart.
+	$(BIN)/python -m pytest -n 0 tests/deploy
 
 clean:
 	rm -rf $(VENV) .dev/test .pytest_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pwd
 import shutil
@@ -25,6 +26,8 @@ SERVICE_USER = "embedded_postgres"
 
 # Servers we spawned from this process, kept so we can reap them (no zombies, no ResourceWarning).
 _children: dict[int, subprocess.Popen[bytes]] = {}
+
+logger = logging.getLogger("platform.devstack")
 
 
 @dataclass(frozen=True)
@@ -145,15 +148,24 @@ def _can_search(path: Path, account: Account) -> bool:
 
 
 def check_reachable(path: Path, account: Account | None) -> None:
-    """Raise LocalServiceError if the account cannot traverse every directory above path."""
+    """Let the service account reach path: add search permission (o+x, never read) where it is missing.
+
+    As root the servers run as an unprivileged account, which must traverse every directory above its
+    binaries and data. A checkout under a 0700 directory (a home or a mktemp dir) would block it; we
+    open such directories for search only (others can enter a path they already know, not list it),
+    and say which ones.
+    """
     if account is None:
         return
-    for parent in path.parents:
+    for parent in reversed(path.parents):
         if not _can_search(parent, account):
-            raise LocalServiceError(
-                f"running as root, the servers run as user {account.name}, which cannot reach {path}: "
-                f"{parent} is not searchable by it. We do not change permissions outside the stack's "
-                f"root: use a root below a searchable directory, or run `chmod o+x {parent}` yourself."
+            mode = stat.S_IMODE(parent.stat().st_mode)
+            parent.chmod(mode | stat.S_IXOTH)
+            logger.warning(
+                "devstack: added search permission (o+x) to %s so that user %s can reach %s",
+                parent,
+                account.name,
+                path,
             )
 
 

@@ -93,13 +93,13 @@ def _shutdown(data_dir: Path) -> None:
     found = _ours(data_dir)
     server = None if found is None else proc_.find_server(found[0], name=_NAME, cwd=data_dir / "data")
     if server is not None:
-        proc_.stop_process(server, [(signal.SIGTERM, 15.0)])  # SIGTERM saves the RDB (dev) and exits
+        proc_.stop_process(server, [(signal.SIGTERM, 30.0)])  # SIGTERM saves the RDB (dev) and exits
     proc_.kill_leftovers(data_dir / "data", _NAME)  # e.g. server.json lost but the server still running
     (data_dir / "server.json").unlink(missing_ok=True)
 
 
 def _start_once(data_dir: Path, port: int, log: Path, account: proc_.Account | None) -> int | None:
-    """Spawn redis-server with redis.conf and wait for PONG; return its pid, or None after cleaning up."""
+    """Spawn redis-server and wait until it reports its pid; return the pid, or None after cleaning up."""
     child = proc_.spawn(
         [str(_binary()), str(data_dir / "redis.conf")], log=log, cwd=data_dir / "data", account=account
     )
