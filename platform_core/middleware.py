@@ -63,7 +63,11 @@ class RequestContextMiddleware:
             LATENCY.labels(scope["method"], route).observe(elapsed)
             if self.access_log:
                 logger.info(
-                    "request",
+                    "%s %s %s %.1fms",
+                    scope["method"],
+                    scope["path"],
+                    status,
+                    elapsed * 1000,
                     extra={
                         "method": scope["method"],
                         "path": scope["path"],

@@ -11,10 +11,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
+import httpx
 import typer
 
 from platform_core.cli.common import console, err_console
 from platform_core.errors import AppError
+from platform_core.log import configure_logging
 from platform_core.settings import PROJECT_ROOT, get_settings
 
 DEMO_SLUG = "demo"
@@ -53,6 +55,8 @@ def dev(
 
     os.environ.setdefault("ENV", "development")
     os.environ.setdefault("LOG_FORMAT", "console")
+    get_settings.cache_clear()
+    configure_logging(get_settings().log_level, get_settings().log_format)
     stack = LocalStack(
         root,
         database_url=os.environ.get("DATABASE_URL"),
@@ -65,6 +69,7 @@ def dev(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)  # also when started in the background, where SIGINT is ignored
     try:
         with stack:
             for service in stack.started:
@@ -87,17 +92,32 @@ def dev(
                     cwd=PROJECT_ROOT,
                 )
             )
+            _wait_for_api(port, children)
             console.print(
                 f"\n[bold green]ready[/bold green]  http://{DEMO_SLUG}.{base}:{port}/docs   "
                 f"(health: http://{base}:{port}/readyz)   Ctrl-C stops everything\n"
             )
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
-            err_console.print("[red]a platform process exited; stopping[/red]")
+            codes = ", ".join(str(child.returncode) for child in children if child.returncode is not None)
+            err_console.print(f"[red]a platform process exited (code {codes}); stopping[/red]")
     except KeyboardInterrupt:
         console.print("\nstopping…")
     finally:
         _stop_children(children)
+
+
+def _wait_for_api(port: int, children: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
+    """Wait until the API answers /healthz, so `ready` is printed only when it is."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and all(child.poll() is None for child in children):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the API did not start; see its output above")
 
 
 def _platform_db_url(url: str) -> str:

@@ -1,0 +1,103 @@
+"""`platformctl dev` end to end: starts everything, serves the demo tenant, stops everything on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import psutil
+
+from platform_core.settings import PROJECT_ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(root, port: int) -> subprocess.Popen[str]:
+    unset = ("DATABASE_URL", "REDIS_URL", "ENV", "BASE_DOMAIN")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    return subprocess.Popen(
+        [sys.executable, "-m", "platform_core.cli.main", "dev", "--port", str(port), "--root", str(root)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_ready(process: subprocess.Popen[str], timeout: float = 120) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "ready" in line:
+            return lines
+    raise AssertionError("dev never became ready:\n" + "".join(lines))
+
+
+def _stop(process: subprocess.Popen[str]) -> set[int]:
+    """Ctrl-C the whole process group, as a terminal does; return every pid that was part of it."""
+    family = {process.pid} | {c.pid for c in psutil.Process(process.pid).children(recursive=True)}
+    os.killpg(process.pid, signal.SIGINT)
+    process.communicate(timeout=60)
+    return family
+
+
+def _alive(pids: set[int]) -> set[int]:
+    alive = set()
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                alive.add(pid)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path):
+    root = tmp_path / "devroot"
+    port = _free_port()
+    demo = {"host": f"demo.localhost:{port}"}
+
+    first = _start(root, port)
+    try:
+        output = "".join(_wait_ready(first))
+        assert f"http://demo.localhost:{port}/docs" in output
+        assert "started local postgres" in output
+        created = httpx.post(f"http://127.0.0.1:{port}/api/v1/items", json={"title": "kept"}, headers=demo)
+        assert created.status_code == 201
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        servers = {c.pid for c in psutil.Process(first.pid).children(recursive=True)}
+    finally:
+        family = _stop(first)
+    assert servers  # postgres, redis and the API were children of dev
+    deadline = time.monotonic() + 10
+    while _alive(family) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _alive(family) == set()
+
+    second = _start(root, port)
+    try:
+        _wait_ready(second)
+        items = httpx.get(f"http://127.0.0.1:{port}/api/v1/items", headers=demo).json()
+        assert [i["title"] for i in items["items"]] == ["kept"]
+    finally:
+        family = _stop(second)
+    deadline = time.monotonic() + 10
+    while _alive(family) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _alive(family) == set()
