@@ -14,9 +14,11 @@ from platform_core.db.engines import Database
 from platform_core.error_handlers import install_error_handlers
 from platform_core.health.router import router as health_router
 from platform_core.items.router import router as items_router
+from platform_core.jobs.router import router as jobs_router
 from platform_core.log import install_context_fields
 from platform_core.middleware import RequestContextMiddleware
 from platform_core.observability import init_sentry
+from platform_core.reports.router import router as reports_router
 from platform_core.settings import Settings, get_settings
 from tenants.resolution import HostResolver, listen_for_changes
 
@@ -58,4 +60,6 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
     app.include_router(health_router)
     app.include_router(items_router)
+    app.include_router(jobs_router)
+    app.include_router(reports_router)
     return app

@@ -23,10 +23,9 @@ def run() -> None:
         raise SystemExit("pass the tenant schema: alembic -n tenant -x schema=t_<id> ...")
     url = to_sqlalchemy_url(config.get_main_option("sqlalchemy.url") or get_settings().database_url)
     engine = create_engine(url, poolclass=pool.NullPool)
-    with engine.connect() as conn:
+    with engine.connect() as conn, conn.begin():  # one transaction, committed here
         configure_tenant_context(context, conn, schema)
-        with context.begin_transaction():
-            context.run_migrations()
+        context.run_migrations()
 
 
 run()

@@ -9,6 +9,7 @@ import typer
 from platform_core.cli import db as db_commands
 from platform_core.cli import dev as dev_commands
 from platform_core.cli import tenants as tenant_commands
+from platform_core.cli import workers as worker_commands
 from platform_core.log import configure_logging
 from platform_core.settings import get_settings
 
@@ -16,6 +17,9 @@ app = typer.Typer(help="Run and operate the platform.", no_args_is_help=True, pr
 app.add_typer(db_commands.app, name="db")
 app.add_typer(tenant_commands.app, name="tenants")
 app.command("dev")(dev_commands.dev)
+app.command("worker")(worker_commands.worker)
+app.command("beat")(worker_commands.beat)
+app.command("relay")(worker_commands.relay)
 
 
 @app.callback()

@@ -1,0 +1,45 @@
+"""All job queries (on a session bound to one tenant)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from platform_core.jobs.models import Job
+
+
+async def list_page(
+    session: AsyncSession, *, status: str | None, type_: str | None, offset: int, limit: int
+) -> tuple[list[Job], int]:
+    """A page of jobs, newest first, and the total, in one query."""
+    stmt = select(Job, func.count().over().label("total")).order_by(Job.created_at.desc(), Job.id.desc())
+    if status:
+        stmt = stmt.where(Job.status == status)
+    if type_:
+        stmt = stmt.where(Job.type == type_)
+    rows = (await session.execute(stmt.offset(offset).limit(limit))).all()
+    return [r[0] for r in rows], int(rows[0][1]) if rows else 0
+
+
+async def get(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
+    """A job by id."""
+    return await session.get(Job, job_id)
+
+
+def get_sync(session: Session, job_id: uuid.UUID) -> Job | None:
+    """A job by id (tasks)."""
+    return session.get(Job, job_id)
+
+
+def set_fields(session: Session, job_id: uuid.UUID, **values: object) -> None:
+    """Update a job's fields."""
+    session.execute(update(Job).where(Job.id == job_id).values(**values))
+
+
+def delete_finished_before(session: Session, cutoff: object) -> int:
+    """Delete finished jobs older than cutoff; return how many."""
+    result = session.execute(delete(Job).where(Job.finished_at.is_not(None), Job.finished_at < cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

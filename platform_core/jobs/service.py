@@ -1,0 +1,98 @@
+"""Job rules: create a job with its task in one transaction; track it from the task."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from celery.exceptions import Retry
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_core.context import TenantContext
+from platform_core.db.base import utcnow
+from platform_core.jobs import repository as job_repository
+from platform_core.jobs.exceptions import JobNotFound
+from platform_core.jobs.models import Job, JobStatus
+from platform_core.jobs.schemas import JobPage, JobRead
+from workers.base import TaskContext
+from workers.outbox.service import enqueue_async
+
+logger = logging.getLogger("platform.jobs")
+
+
+async def start_job(
+    session: AsyncSession, tenant: TenantContext, *, type_: str, task_name: str, params: dict[str, Any]
+) -> Job:
+    """Create a queued job and enqueue its task in the caller's transaction (both or neither)."""
+    job = Job(id=uuid.uuid4(), type=type_, status=JobStatus.QUEUED.value, progress=0, params=params)
+    session.add(job)
+    await session.flush()
+    await enqueue_async(session, task_name, tenant_id=tenant.id, job_id=str(job.id), **params)
+    await session.refresh(job)
+    return job
+
+
+async def list_jobs(
+    session: AsyncSession, *, status: str | None, type_: str | None, page: int, page_size: int
+) -> JobPage:
+    """A page of the tenant's jobs."""
+    jobs, total = await job_repository.list_page(
+        session, status=status, type_=type_, offset=(page - 1) * page_size, limit=page_size
+    )
+    return JobPage(
+        items=[JobRead.model_validate(j) for j in jobs], total=total, page=page, page_size=page_size
+    )
+
+
+class JobTracker:
+    """Handed to a task: reports progress now, and the outcome with the task's own transaction."""
+
+    def __init__(self, ctx: TaskContext, job_id: uuid.UUID) -> None:
+        self.ctx = ctx
+        self.job_id = job_id
+        self.result_url: str | None = None
+
+    def progress(self, percent: int) -> None:
+        """Record progress at once (its own short transaction), clamped to 0-100."""
+        with self.ctx.db.sync_session(self.ctx.schema) as side:
+            job_repository.set_fields(side, self.job_id, progress=max(0, min(100, int(percent))))
+            side.commit()
+
+    def _side(self, **values: object) -> None:
+        with self.ctx.db.sync_session(self.ctx.schema) as side:
+            job_repository.set_fields(side, self.job_id, **values)
+            side.commit()
+
+
+@contextmanager
+def track(ctx: TaskContext, job_id: str | uuid.UUID) -> Iterator[JobTracker]:
+    """Mark the job running, then succeeded with the task's commit, or failed if the task fails for good."""
+    key = uuid.UUID(str(job_id))
+    if job_repository.get_sync(ctx.session, key) is None:
+        raise JobNotFound(f"job {key} does not exist in this tenant")
+    tracker = JobTracker(ctx, key)
+    tracker._side(status=JobStatus.RUNNING.value, started_at=utcnow(), attempts=ctx.attempt + 1, error=None)
+    try:
+        yield tracker
+    except Retry as exc:
+        tracker._side(status=JobStatus.QUEUED.value, error=f"retrying: {exc.exc or exc}"[:2000])
+        raise
+    except BaseException as exc:
+        tracker._side(status=JobStatus.FAILED.value, error=_describe(exc), finished_at=utcnow())
+        raise
+    job_repository.set_fields(
+        ctx.session,
+        key,
+        status=JobStatus.SUCCEEDED.value,
+        progress=100,
+        result_url=tracker.result_url,
+        finished_at=utcnow(),
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}"[:2000] if text else type(exc).__name__

@@ -1,0 +1,20 @@
+"""Reports: files built in the background for a tenant."""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from platform_core.db.base import IdMixin, TenantBase, TimestampMixin
+
+
+class Report(IdMixin, TimestampMixin, TenantBase):
+    """A built report; its id is the id of the job that built it."""
+
+    __tablename__ = "report"
+
+    kind: Mapped[str] = mapped_column(String(50), nullable=False)
+    filename: Mapped[str] = mapped_column(String(200), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(100), nullable=False)
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    content: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

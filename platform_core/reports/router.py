@@ -1,0 +1,45 @@
+"""Reports API: request a report (a job), then download it."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from platform_core.jobs import service as job_service
+from platform_core.jobs.models import Job
+from platform_core.jobs.schemas import JobRead
+from platform_core.reports import repository as report_repository
+from platform_core.reports.exceptions import ReportNotFound
+from platform_core.reports.schemas import ReportCreate
+from platform_core.tenancy import TenantDep, TenantSessionDep
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+
+@router.post("", status_code=202, response_model=JobRead)
+async def create_report(body: ReportCreate, tenant: TenantDep, session: TenantSessionDep) -> Job:
+    """Start building a report; follow it at /api/v1/jobs/{id}."""
+    params = {"kind": body.kind.value}
+    if body.notify_email:
+        params["notify_email"] = str(body.notify_email)
+    return await job_service.start_job(
+        session,
+        tenant,
+        type_=f"report.{body.kind.value}",
+        task_name=f"reports.{body.kind.value}",
+        params=params,
+    )
+
+
+@router.get("/{report_id}/download")
+async def download_report(report_id: uuid.UUID, session: TenantSessionDep) -> Response:
+    """Download a built report."""
+    report = await report_repository.get(session, report_id)
+    if report is None:
+        raise ReportNotFound
+    return Response(
+        content=report.content,
+        media_type=report.content_type,
+        headers={"Content-Disposition": f'attachment; filename="{report.filename}"'},
+    )

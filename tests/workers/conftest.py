@@ -1,0 +1,186 @@
+"""Real Celery workers, a real outbox relay, real commits: the harness for work off the request path."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from platform_core.context import TenantContext, TenantStatus
+from platform_core.db.engines import Database
+from platform_core.settings import PROJECT_ROOT, Settings
+from tenants.service import TenantService
+from workers.celery_app import create_celery
+from workers.outbox.relay import OutboxRelay
+from workers.settings import CelerySettings, OutboxSettings
+
+VISIBILITY_TIMEOUT = 3  # seconds before Redis hands a dead worker's task to another worker
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll until predicate() is truthy; fail the test with a clear message at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+@pytest.fixture(scope="session")
+def worker_env(settings: Settings) -> dict[str, str]:
+    """Environment of worker and relay processes: this test worker's database and Redis."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "SMTP_", "OUTBOX_"))}
+    env.update(
+        {
+            "ENV": "test",
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "BASE_DOMAIN": settings.base_domain,
+            "LOG_LEVEL": "INFO",
+            "LOG_FORMAT": "console",
+            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+            "CELERY_EXTRA_TASK_MODULES": "tests.workers.probe_tasks",
+            "OUTBOX_SWEEP_SECONDS": "0.5",
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "PYTHONUNBUFFERED": "1",  # log lines reach the test as they happen
+        }
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def celery_settings() -> CelerySettings:
+    """Celery settings matching the worker processes'."""
+    return CelerySettings(
+        visibility_timeout=VISIBILITY_TIMEOUT, extra_task_modules="tests.workers.probe_tasks"
+    )
+
+
+@pytest.fixture(scope="session")
+def celery(settings: Settings, celery_settings: CelerySettings) -> Any:
+    """A Celery app on this test worker's broker, with every task module imported."""
+    app = create_celery(settings, celery_settings)
+    app.loader.import_default_modules()
+    redis.Redis.from_url(settings.redis_url).flushdb()  # a clean broker for this run
+    return app
+
+
+class WorkerProcess:
+    """A `platformctl worker` subprocess in its own process group."""
+
+    def __init__(
+        self, env: dict[str, str], name: str, log_path: Any, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.name = f"{name}-{uuid.uuid4().hex[:6]}@test"
+        self.log_path = log_path
+        args = [
+            sys.executable,
+            "-m",
+            "platform_core.cli.main",
+            "worker",
+            "--concurrency",
+            "1",
+            "--hostname",
+            self.name,
+        ]
+        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            args,
+            cwd=PROJECT_ROOT,
+            env={**env, **(extra_env or {})},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, app: Any, timeout: float = 60.0) -> None:
+        """Wait until the worker answers a broadcast ping."""
+
+        def answered() -> bool:
+            assert self.process.poll() is None, self.output()
+            return bool(app.control.ping(destination=[self.name], timeout=0.5))
+
+        wait_until(answered, timeout=timeout, interval=0.1)
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children)."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop gracefully (warm shutdown), or kill after a deadline."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+    def output(self, since: int = 0) -> str:
+        """What the worker logged so far (from offset `since`)."""
+        return self.log_path.read_text()[since:]
+
+    def mark(self) -> int:
+        """An offset into the log: pass it to output() to see only what comes after."""
+        return len(self.log_path.read_text())
+
+
+@pytest.fixture
+def start_worker(
+    worker_env: dict[str, str], celery: Any, tmp_path: Any
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Start worker processes for a test; all are stopped at its end."""
+    started: list[WorkerProcess] = []
+
+    def start(name: str = "w", extra_env: dict[str, str] | None = None, app: Any = None) -> WorkerProcess:
+        worker = WorkerProcess(worker_env, name, tmp_path / f"{name}-{len(started)}.log", extra_env)
+        started.append(worker)
+        worker.wait_ready(app or celery)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(worker_env: dict[str, str], celery: Any, tmp_path_factory: Any) -> Iterator[WorkerProcess]:
+    """One worker process shared by a module's tests (tests that kill workers start their own)."""
+    process = WorkerProcess(worker_env, "shared", tmp_path_factory.mktemp("worker") / "shared.log")
+    process.wait_ready(celery)
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def relay(settings: Settings, celery: Any) -> Iterator[OutboxRelay]:
+    """An outbox relay running in a thread of the test process."""
+    db = Database(settings, pool_size=2)
+    outbox_relay = OutboxRelay(db, celery, OutboxSettings(sweep_seconds=0.5))
+    stop = threading.Event()
+    thread = threading.Thread(target=outbox_relay.run, args=(stop,), daemon=True)
+    thread.start()
+    yield outbox_relay
+    stop.set()
+    thread.join(timeout=10)
+    db.sync_engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_tenant(tenant_service: TenantService) -> TenantContext:
+    """A tenant whose data is really committed (workers cannot see a test's open transaction)."""
+    tenant = tenant_service.create(slug=f"work-{uuid.uuid4().hex[:8]}", name="Work")
+    return TenantContext(tenant.id, tenant.slug, tenant.schema_name, TenantStatus.ACTIVE)

@@ -1,0 +1,29 @@
+"""One Database per worker process, created after the fork."""
+
+from __future__ import annotations
+
+import os
+
+from platform_core.db.engines import Database
+from platform_core.settings import get_settings
+
+_db: Database | None = None
+_pid: int | None = None
+
+
+def worker_database() -> Database:
+    """This process's Database (a forked child never reuses its parent's pool)."""
+    global _db, _pid
+    if _db is None or _pid != os.getpid():
+        _db = Database(get_settings(), pool_size=2)
+        _pid = os.getpid()
+    return _db
+
+
+def reset_worker_database() -> None:
+    """Forget the process's Database (tests that switch settings)."""
+    global _db, _pid
+    if _db is not None and _db._sync_engine is not None:
+        _db._sync_engine.dispose()
+    _db = None
+    _pid = None

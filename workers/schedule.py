@@ -1,0 +1,11 @@
+"""The beat schedule. Periodic work that concerns tenants fans out (see workers.fanout)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "outbox-sweep": {"task": "maintenance.outbox_sweep", "schedule": 30.0},
+    "outbox-cleanup": {"task": "maintenance.cleanup_outbox", "schedule": 3600.0},
+    "job-cleanup": {"task": "maintenance.fan_out_job_cleanup", "schedule": 24 * 3600.0},
+}
