@@ -1,0 +1,68 @@
+"""A report job end to end: HTTP request, outbox, relay, worker, job record, download; and isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+import pytest
+
+from platform_core.db.engines import Database
+from platform_core.main import create_app
+from tests.conftest import BASE_DOMAIN, client_for
+from tests.workers.conftest import wait_until
+
+
+@pytest.fixture
+async def live_app(settings):
+    """The real app on committed data (no test transaction): the worker must see what it wrote."""
+    database = Database(settings, pool_size=2)
+    app = create_app(settings, db=database, access_log=False)
+    yield app
+    await app.state.redis.aclose()
+    await database.dispose()
+
+
+async def test_report_job_runs_and_is_visible_only_to_its_tenant(
+    live_app, live_tenant, tenant_b, relay, worker
+):
+    async with client_for(live_app, f"{live_tenant.slug}.{BASE_DOMAIN}") as client:
+        for title in ("first", "second, with comma", "third"):
+            assert (
+                await client.post("/api/v1/items", json={"title": title, "tags": ["r"]})
+            ).status_code == 201
+        started = await client.post("/api/v1/reports", json={"kind": "items_csv"})
+        assert started.status_code == 202
+        job_id = started.json()["id"]
+
+        async def finished() -> dict | None:
+            job = (await client.get(f"/api/v1/jobs/{job_id}")).json()
+            return job if job["status"] in ("succeeded", "failed") else None
+
+        job = None
+        for _ in range(600):
+            job = await finished()
+            if job:
+                break
+            await asyncio.sleep(0.05)
+        assert job is not None, "the job never finished"
+        assert job["status"] == "succeeded", job
+        assert job["progress"] == 100
+        assert job["started_at"] is not None
+        assert job["finished_at"] is not None
+        download = await client.get(job["result_url"])
+        assert download.status_code == 200
+        assert download.headers["content-type"].startswith("text/csv")
+        rows = list(csv.DictReader(io.StringIO(download.text)))
+        assert sorted(r["title"] for r in rows) >= ["first", "second, with comma", "third"]
+
+    async with client_for(live_app, f"{tenant_b.slug}.{BASE_DOMAIN}") as other:
+        assert (await other.get(f"/api/v1/jobs/{job_id}")).status_code == 404
+        assert (await other.get(job["result_url"])).status_code == 404
+        assert job_id not in {j["id"] for j in (await other.get("/api/v1/jobs")).json()["items"]}
+
+
+def test_wait_until_fails_loudly():
+    with pytest.raises(AssertionError, match="not met"):
+        wait_until(lambda: False, timeout=0.1)
