@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -9,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -71,40 +72,49 @@ def dev(
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)  # also when started in the background, where SIGINT is ignored
     try:
-        with stack:
+        with contextlib.ExitStack() as services:
+            # ExitStack unwinds in reverse: the children (registered after the services) stop first.
+            services.enter_context(stack)
             for service in stack.started:
                 console.print(f"started local {service.name}: {service.url}")
             os.environ["DATABASE_URL"] = _platform_db_url(stack.database_url)
             os.environ["REDIS_URL"] = stack.redis_url
-            _prepare(os.environ["DATABASE_URL"])
-            base = get_settings().base_domain
-            children.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "platform_core.cli.main",
-                        "serve",
-                        "--port",
-                        str(port),
-                        "--reload",
-                    ],
-                    cwd=PROJECT_ROOT,
+            if not os.environ.get("SMTP_HOST"):
+                sink = services.enter_context(_mail_sink(root / "mail"))
+                os.environ.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port), "SMTP_TLS": "none"})
+                console.print(
+                    f"started local SMTP sink on 127.0.0.1:{sink.port}: mail is stored in {root / 'mail'}"
                 )
-            )
+            _prepare(os.environ["DATABASE_URL"])
+            services.callback(_stop_children, children)
+            base = get_settings().base_domain
+            children.append(_spawn("serve", "--port", str(port), "--reload"))
+            children.append(_spawn("worker", "--concurrency", "2"))
+            children.append(_spawn("relay"))
+            children.append(_spawn("beat", "--schedule-file", str(root / "dev" / "celerybeat-schedule")))
             _wait_for_api(port, children)
             console.print(
                 f"\n[bold green]ready[/bold green]  http://{DEMO_SLUG}.{base}:{port}/docs   "
-                f"(health: http://{base}:{port}/readyz)   Ctrl-C stops everything\n"
+                f"(health: http://{base}:{port}/readyz)   API, worker, relay and beat running; "
+                "Ctrl-C stops everything\n"
             )
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
             codes = ", ".join(str(child.returncode) for child in children if child.returncode is not None)
             err_console.print(f"[red]a platform process exited (code {codes}); stopping[/red]")
     except KeyboardInterrupt:
-        console.print("\nstopping…")
-    finally:
-        _stop_children(children)
+        console.print("\nstopped")
+
+
+def _spawn(*args: str) -> subprocess.Popen[bytes]:
+    """Start a `platformctl` command as a child with the current environment."""
+    return subprocess.Popen([sys.executable, "-m", "platform_core.cli.main", *args], cwd=PROJECT_ROOT)
+
+
+def _mail_sink(directory: Path) -> Any:
+    from workers.email.sink import MailSink  # aiosmtpd is a development dependency
+
+    return MailSink(directory)
 
 
 def _wait_for_api(port: int, children: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
@@ -130,7 +140,7 @@ def _platform_db_url(url: str) -> str:
 def _stop_children(children: list[subprocess.Popen[bytes]]) -> None:
     for child in children:
         if child.poll() is None:
-            child.send_signal(signal.SIGINT)
+            child.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 10
     for child in children:
         try:

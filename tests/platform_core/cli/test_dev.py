@@ -44,7 +44,7 @@ def _wait_ready(process: subprocess.Popen[str], timeout: float = 120) -> list[st
         if not line:
             break
         lines.append(line)
-        if "ready" in line:
+        if "/docs" in line:
             return lines
     raise AssertionError("dev never became ready:\n" + "".join(lines))
 

@@ -1,0 +1,111 @@
+"""A development SMTP server that accepts every message and stores it as an `.eml` file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from datetime import UTC, datetime
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+logger = logging.getLogger("platform.email.sink")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class EphemeralPortController(Controller):
+    """An aiosmtpd Controller that may listen on port 0 and then knows the port it was given."""
+
+    def _trigger_server(self) -> None:
+        if self.server is not None and self.server.sockets:
+            self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+def eml_name(subject: str | None, message_id: str | None, now: datetime | None = None) -> str:
+    """Return a file name for a message: UTC timestamp, then its subject (or Message-ID) made path-safe."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S.%fZ")
+    label = _UNSAFE.sub("-", subject or message_id or "").strip("-.")[:60].rstrip("-.")
+    return f"{stamp}-{label or 'message'}.eml"
+
+
+class _StoreHandler:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+        content = envelope.original_content or b""
+        headers = BytesParser(policy=default_policy).parsebytes(content, headersonly=True)
+        path = self._reserve(eml_name(headers["Subject"], headers["Message-ID"]))
+        # Postfix's delivery headers, so the envelope (Bcc included) shows in the file.
+        recipients = ", ".join(envelope.rcpt_tos)
+        prefix = f"Return-Path: <{envelope.mail_from}>\r\nX-Original-To: {recipients}\r\n".encode()
+        # Write aside, then rename over the reserved name: a reader never sees half a message.
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".incoming-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(prefix + content)
+        os.replace(tmp, path)
+        logger.info("mail from %s to %s saved to %s", envelope.mail_from, recipients, path)
+        return "250 Message accepted for delivery"
+
+    def _reserve(self, name: str) -> Path:
+        """Create an empty file of a name no other message has (`~2`, `~3`... on a clash)."""
+        stem, counter = name.removesuffix(".eml"), 1
+        while True:
+            path = self.directory / (name if counter == 1 else f"{stem}~{counter}.eml")
+            try:
+                path.touch(exist_ok=False)
+                return path
+            except FileExistsError:
+                counter += 1
+
+
+class MailSink:
+    """Receive mail on `host:port` (0: any free port) and store each message under `directory`."""
+
+    def __init__(self, directory: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.directory = Path(directory)
+        self.host = host
+        self._port = port
+        self._controller: EphemeralPortController | None = None
+
+    @property
+    def port(self) -> int:
+        """The port the sink listens on (the one it was given, once started on port 0)."""
+        return self._controller.port if self._controller is not None else self._port
+
+    def start(self) -> Self:
+        """Start listening in a background thread."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        controller = EphemeralPortController(
+            _StoreHandler(self.directory),
+            hostname=self.host,
+            port=self._port,
+            server_hostname="mail-sink.localhost",  # not socket.getfqdn(): it may wait on DNS
+        )
+        controller.start()
+        self._controller = controller
+        logger.info("mail sink listening on %s:%d, storing in %s", self.host, self.port, self.directory)
+        return self
+
+    def stop(self) -> None:
+        """Stop listening."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._port = self._controller.port
+            self._controller = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
