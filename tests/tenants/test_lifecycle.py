@@ -34,7 +34,7 @@ class TestCreate:
     def test_creates_schema_at_head(self, tenant_service, sync_db):
         tenant = tenant_service.create(slug=_slug("new"), name="New", owner_email="o@new.test")
         assert tenant.schema_name == f"t_{tenant.id.hex}"
-        assert _tables(sync_db, tenant.schema_name) == {"item", "alembic_version"}
+        assert _tables(sync_db, tenant.schema_name) == {"item", "job", "report", "alembic_version"}
         with sync_db.sync_session() as session:
             version = session.scalar(text(f'SELECT version_num FROM "{tenant.schema_name}".alembic_version'))
         assert version == tenant.schema_revision
