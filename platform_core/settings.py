@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     sentry_dsn: str = ""
     request_id_header: str = "X-Request-ID"
     forwarded_allow_ips: str = "127.0.0.1"
+    # How links in emails reach a tenant; {slug} and {base_domain} are filled in.
+    tenant_url_template: str = "https://{slug}.{base_domain}"
 
     @field_validator("base_domain")
     @classmethod
@@ -68,6 +70,10 @@ class Settings(BaseSettings):
     def reserved(self) -> frozenset[str]:
         """Subdomains that serve platform endpoints and can never be tenant slugs."""
         return frozenset(s.strip() for s in self.reserved_subdomains.split(",") if s.strip())
+
+    def tenant_url(self, slug: str, path: str = "") -> str:
+        """The absolute URL of a path on a tenant's host, for links sent outside the app."""
+        return self.tenant_url_template.format(slug=slug, base_domain=self.base_domain) + path
 
     @property
     def sync_database_url(self) -> str:

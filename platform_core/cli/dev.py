@@ -56,6 +56,7 @@ def dev(
 
     os.environ.setdefault("ENV", "development")
     os.environ.setdefault("LOG_FORMAT", "console")
+    os.environ.setdefault("TENANT_URL_TEMPLATE", f"http://{{slug}}.{{base_domain}}:{port}")
     get_settings.cache_clear()
     configure_logging(get_settings().log_level, get_settings().log_format)
     stack = LocalStack(

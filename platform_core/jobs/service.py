@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,7 +18,7 @@ from platform_core.jobs import repository as job_repository
 from platform_core.jobs.exceptions import JobNotFound
 from platform_core.jobs.models import Job, JobStatus
 from platform_core.jobs.schemas import JobPage, JobRead
-from workers.base import TaskContext
+from workers.base import TaskContext, tenant_task
 from workers.outbox.service import enqueue_async
 
 logger = logging.getLogger("platform.jobs")
@@ -91,6 +92,35 @@ def track(ctx: TaskContext, job_id: str | uuid.UUID) -> Iterator[JobTracker]:
         result_url=tracker.result_url,
         finished_at=utcnow(),
     )
+
+
+class BadTaskArguments(Exception):
+    """A job task was sent arguments its function does not take."""
+
+
+def job_task(name: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Declare a tenant task that works for a job: `fn(ctx, job, **kwargs)`, called with `job_id=...`.
+
+    The job is marked running, then succeeded with the task's commit or failed with the error, also
+    when the task was sent arguments it does not take (the job would otherwise stay queued forever).
+    """
+
+    def decorator(fn: Callable[..., Any]) -> Any:
+        signature = inspect.signature(fn)
+
+        @tenant_task(name, **options)
+        def run(ctx: TaskContext, *, job_id: str, **kwargs: Any) -> Any:
+            with track(ctx, job_id) as job:
+                try:
+                    signature.bind(ctx, job, **kwargs)
+                except TypeError as exc:
+                    raise BadTaskArguments(f"{name}: {exc}") from exc
+                return fn(ctx, job, **kwargs)
+
+        run.__doc__ = fn.__doc__
+        return run
+
+    return decorator
 
 
 def _describe(exc: BaseException) -> str:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import importlib
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -36,7 +38,35 @@ NAMESPACE = "saas"
 # Oldest Kubernetes the chart supports (Chart.yaml kubeVersion: >=1.25.0-0).
 MIN_KUBE = (1, 25)
 
-SECRET_ENV = re.compile(r"^(DATABASE_URL|REDIS_URL|SECRET_KEY|SENTRY_DSN|SMTP_PASSWORD|STRIPE_.*|AWS_.*)$")
+# Settings that live only in the existing Secret; the chart refuses them in `config`.
+SECRET_KEYS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "SENTRY_DSN",
+    "SMTP_PASSWORD",
+    "CELERY_BROKER_URL",
+    "CELERY_RESULT_BACKEND",
+)
+SECRET_ENV = re.compile(rf"^({'|'.join(SECRET_KEYS)}|STRIPE_.*|AWS_.*)$")
+# Non-secret settings of the worker, the outbox relay and email that the chart knows.
+WORK_CONFIG_KEYS = (
+    "CELERY_CONCURRENCY",
+    "CELERY_TASK_SOFT_TIME_LIMIT",
+    "CELERY_TASK_TIME_LIMIT",
+    "CELERY_VISIBILITY_TIMEOUT",
+    "OUTBOX_SWEEP_SECONDS",
+    "OUTBOX_BATCH_SIZE",
+    "OUTBOX_RETENTION_DAYS",
+    "OUTBOX_JOB_RETENTION_DAYS",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USERNAME",
+    "SMTP_TLS",
+    "SMTP_FROM_ADDRESS",
+    "SMTP_TIMEOUT",
+    "SMTP_MAX_RETRIES",
+)
 TOOLS = {
     "helm_python": "helm-python-sdk",
     "kubernetes_validate": "kubernetes-validate",
@@ -80,6 +110,7 @@ def _scenario(name: str) -> dict[str, Any]:
             "serviceAccount": {"create": False, "name": "platform-runtime"},
             "ingress": {"enabled": False},
             "beat": {"enabled": False},
+            "relay": {"enabled": False},
             "migrations": {"enabled": False},
             "api": {"pdb": {"enabled": False}},
             "worker": {"pdb": {"enabled": False}},
@@ -245,7 +276,7 @@ def test_compose_matches_the_compose_specification():
 def test_compose_runs_migrations_before_the_platform_services():
     compose = yaml.safe_load(COMPOSE.read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "api", "worker", "beat"}
+    assert set(services) == {"postgres", "redis", "migrate", "api", "worker", "relay", "beat"}
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
     for name in ("postgres", "redis", "api"):
@@ -254,17 +285,42 @@ def test_compose_runs_migrations_before_the_platform_services():
     assert services["migrate"]["restart"] == "no"
     for name in ("postgres", "redis"):
         assert services["migrate"]["depends_on"][name]["condition"] == "service_healthy"
-    expected = {"api": ["serve"], "worker": ["worker"], "beat": ["beat"]}
+    expected = {"api": ["serve"], "worker": ["worker"], "relay": ["relay"], "beat": ["beat"]}
     for name, command in expected.items():
         service = services[name]
         assert service["command"][: len(command)] == command
         assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        for backing in ("postgres", "redis"):
+            assert service["depends_on"][backing]["condition"] == "service_healthy", name
         assert service["build"]["dockerfile"] == "docker/Dockerfile"
-        assert service["read_only"] is True
-    for name in ("worker", "beat", "migrate"):
+        assert service["read_only"] is True, name
+        assert service["tmpfs"] == ["/tmp"], name
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+        env = service["environment"]
+        assert {"DATABASE_URL", "REDIS_URL"} <= set(env), f"{name} needs the database and the broker"
+    assert services["relay"]["command"] == ["relay"]
+    for name in ("worker", "relay", "beat", "migrate"):
         assert services[name]["healthcheck"] == {"disable": True}, "the image HEALTHCHECK is for the API"
     assert "replicas" not in services["beat"].get("deploy", {})
     assert "scale" not in services["beat"]
+
+
+def test_beat_schedule_file_is_on_the_writable_tmp_in_compose_and_chart():
+    compose_beat = yaml.safe_load(COMPOSE.read_text())["services"]["beat"]
+    command = compose_beat["command"]
+    assert command[0] == "beat"
+    compose_file = command[command.index("--schedule-file") + 1]
+    assert compose_beat["tmpfs"] == ["/tmp"]
+    assert compose_beat["working_dir"] == "/tmp"
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["beat"]["workingDir"] == "/tmp"
+    assert compose_file == values["beat"]["scheduleFile"] == "/tmp/celerybeat-schedule"
+    for scenario, expected in (("minimal", "/tmp/celerybeat-schedule"), ("full", "/tmp/beat-schedule")):
+        container = _pod(component(render(scenario), "Deployment", "beat"))["containers"][0]
+        args = container["args"]
+        assert args[:3] == ["beat", "--schedule-file", expected], scenario
+        assert container["workingDir"] == "/tmp"
 
 
 # --- Helm: lint and schemas ---------------------------------------------------------------------
@@ -303,20 +359,57 @@ def test_rendered_manifests_match_kubernetes_schemas(scenario):
     assert not errors, "\n".join(errors)
 
 
+def _schema_accepts(helm: ModuleType, chart: Any, values: dict[str, Any]) -> bool:
+    try:
+        chart.validate_schema(values)
+    except helm.HelmError:
+        return False
+    return True
+
+
 def test_values_schema_rejects_typos_and_inline_secrets():
     helm = _module("helm_python")
     with helm.Chart.load(str(CHART)) as chart:
         chart.validate_schema(copy.deepcopy(MINIMAL))
         bad_values = [
-            {"config": {"DATABASE_URL": "postgresql://user:password@db/platform"}},
+            *({"config": {key: "x://user:password@host"}} for key in SECRET_KEYS),
             {"config": {"STRIPE_API_KEY": "sk_live_x"}},
+            {"config": {"AWS_SECRET_ACCESS_KEY": "x"}},
             {"beat": {"replicaCount": 2}},
+            {"beat": {"scheduleFile": "celerybeat-schedule"}},
+            {"beat": {"scheduleFile": "/app/celerybeat-schedule"}},
+            {"beat": {"scheduleFile": "/tmp/beat/schedule"}},
             {"api": {"replicas": 3}},
+            {"relay": {"replicas": 2}},
+            {"relay": {"replicaCount": -1}},
+            {"relay": {"enabled": "yes"}},
+            {"relay": {"autoscaling": {"enabled": True}}},
             {"config": {"LOG_FORMAT": "xml"}},
+            {"config": {"SMTP_TLS": "true"}},
+            {"config": {"SMTP_PORT": 70000}},
+            {"config": {"SMTP_PORT": "smtp"}},
+            {"config": {"CELERY_CONCURRENCY": 0}},
+            {"config": {"CELERY_CONCURRENCY": "four"}},
+            {"config": {"OUTBOX_BATCH_SIZE": 10000}},
+            {"config": {"OUTBOX_SWEEP_SECONDS": 0}},
+            {"config": {"SMTP_MAX_RETRIES": -1}},
         ]
-        for bad in bad_values:
-            with pytest.raises(helm.HelmError):
-                chart.validate_schema({**copy.deepcopy(MINIMAL), **bad})
+        accepted = [bad for bad in bad_values if _schema_accepts(helm, chart, {**MINIMAL, **bad})]
+        assert not accepted, f"the schema accepted {accepted}"
+        good_config = {
+            "CELERY_CONCURRENCY": "8",
+            "CELERY_VISIBILITY_TIMEOUT": 7200,
+            "OUTBOX_SWEEP_SECONDS": 0.5,
+            "OUTBOX_BATCH_SIZE": "",
+            "SMTP_PORT": "465",
+            "SMTP_TLS": "ssl",
+            "SMTP_MAX_RETRIES": 0,
+            "SMTP_TIMEOUT": "2.5",
+        }
+        values = copy.deepcopy(MINIMAL)
+        values["config"].update(good_config)
+        chart.validate_schema(values)
+        chart.validate_schema({**copy.deepcopy(MINIMAL), "relay": {"enabled": False, "replicaCount": 0}})
 
 
 def test_required_values_fail_with_a_clear_message():
@@ -409,6 +502,78 @@ def test_worker_gets_time_to_finish_tasks_and_no_heavy_probe():
     probe = _pod(component(render("full"), "Deployment", "worker"))["containers"][0]["livenessProbe"]
     assert "exec" in probe, "a configured worker probe is rendered"
     assert "inspect" not in " ".join(probe["exec"]["command"])
+
+
+@pytest.mark.parametrize("scenario", ["minimal", "full"])
+def test_relay_is_a_hardened_light_deployment_that_may_run_twice(scenario):
+    docs = render(scenario)
+    relay = component(docs, "Deployment", "relay")
+    assert relay in workloads(docs), "covered by test_every_workload_is_hardened_and_sized"
+    replicas = {"minimal": 1, "full": 2}[scenario]
+    assert relay["spec"]["replicas"] == replicas
+    # Not a singleton: a rolling update may run old and new relays side by side.
+    assert relay["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert relay["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    labels = relay["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/component"] == "relay"
+    assert relay["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    pod = _pod(relay)
+    assert pod["terminationGracePeriodSeconds"] == 30
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    assert container["name"] == "relay"
+    assert container["args"] == ["relay"]
+    assert container["image"] == _pod(component(docs, "Deployment", "worker"))["containers"][0]["image"]
+    assert "ports" not in container, "the relay serves no HTTP"
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        assert probe not in container
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    worker = _pod(component(docs, "Deployment", "worker"))["containers"][0]
+    assert container["envFrom"] == worker["envFrom"], "same settings (DATABASE_URL, REDIS_URL) as the worker"
+    assert container["resources"]["requests"]
+    assert container["resources"]["limits"]
+    targets = [
+        hpa["spec"]["scaleTargetRef"]["name"] for hpa in by_kind(docs, "HorizontalPodAutoscaler").values()
+    ]
+    assert relay["metadata"]["name"] not in targets
+    pdbs = by_kind(docs, "PodDisruptionBudget")
+    assert (relay["metadata"]["name"] in pdbs) == (replicas > 1), "a budget only for more than one relay"
+    if scenario == "full":
+        assert pod["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
+        assert pdbs[relay["metadata"]["name"]]["spec"]["maxUnavailable"] == 1
+
+
+def test_relay_can_be_disabled_and_beat_remains_the_fallback():
+    docs = render("bare")
+    assert f"{RELEASE}-platform-relay" not in by_kind(docs, "Deployment")
+    values = {**copy.deepcopy(MINIMAL), "relay": {"enabled": False}}
+    files = _render_raw(values)
+    docs = _documents(files)
+    assert f"{RELEASE}-platform-relay" not in by_kind(docs, "Deployment")
+    assert f"{RELEASE}-platform-relay" not in by_kind(docs, "PodDisruptionBudget")
+    assert f"{RELEASE}-platform-beat" in by_kind(docs, "Deployment")
+    notes = next(text for path, text in files.items() if path.endswith("NOTES.txt"))
+    assert "relay is disabled" in notes
+    assert "fallback sweep" in notes
+    values = {**copy.deepcopy(MINIMAL), "relay": {"replicaCount": 3, "pdb": {"enabled": False}}}
+    docs = _documents(_render_raw(values))
+    assert component(docs, "Deployment", "relay")["spec"]["replicas"] == 3
+    assert f"{RELEASE}-platform-relay" not in by_kind(docs, "PodDisruptionBudget")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_notes_mention_the_relay(scenario):
+    notes = next(text for path, text in _rendered_files(scenario).items() if path.endswith("NOTES.txt"))
+    if scenario == "bare":  # relay and beat both disabled
+        assert "relay and Celery beat are both disabled" in notes
+    else:
+        assert f"{RELEASE}-platform-relay" in notes
+        assert "not a singleton" in notes
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -511,8 +676,8 @@ def test_service_and_budgets_select_the_right_pods(scenario):
         selector = pdb["spec"]["selector"]["matchLabels"]
         assert [n for n, d in deployments.items() if selects(selector, d)] == [name]
         assert ("minAvailable" in pdb["spec"]) != ("maxUnavailable" in pdb["spec"])
-    expected_pdbs = set() if scenario == "bare" else {f"{RELEASE}-platform-api", f"{RELEASE}-platform-worker"}
-    assert set(by_kind(docs, "PodDisruptionBudget")) == expected_pdbs
+    expected = {"minimal": {"api", "worker"}, "full": {"api", "worker", "relay"}, "bare": set()}[scenario]
+    assert set(by_kind(docs, "PodDisruptionBudget")) == {f"{RELEASE}-platform-{c}" for c in expected}
 
 
 def test_autoscaling_is_optional_and_owns_the_replica_count():
@@ -556,7 +721,84 @@ def test_no_secret_is_rendered_or_inlined(scenario):
             assert not inlined, f"{workload['metadata']['name']} inlines {inlined}"
 
 
-def test_secret_settings_in_config_are_refused():
+@pytest.mark.parametrize("key", [*SECRET_KEYS, "STRIPE_API_KEY", "AWS_SECRET_ACCESS_KEY"])
+def test_secret_settings_in_config_are_refused(key):
     values = copy.deepcopy(MINIMAL)
-    values["config"]["SECRET_KEY"] = "not-here"
-    assert "SECRET_KEY" in render_error(values)
+    values["config"][key] = "x://user:password@host"
+    assert key in render_error(values)
+
+
+@pytest.fixture(scope="module")
+def chart_without_schema(tmp_path_factory) -> Path:
+    """A copy of the chart without values.schema.json, as with `helm template --skip-schema-validation`."""
+    copied = tmp_path_factory.mktemp("chart") / "platform"
+    shutil.copytree(CHART, copied)
+    (copied / "values.schema.json").unlink()
+    return copied
+
+
+@pytest.mark.parametrize("key", [*SECRET_KEYS, "STRIPE_API_KEY", "AWS_SECRET_ACCESS_KEY"])
+def test_templates_refuse_secret_settings_even_without_the_schema(chart_without_schema, key):
+    helm = _module("helm_python")
+    values = copy.deepcopy(MINIMAL)
+    with helm.Chart.load(str(chart_without_schema)) as chart:
+        chart.render(copy.deepcopy(values), name=RELEASE, namespace=NAMESPACE)  # renders at all
+        values["config"][key] = "x://user:password@host"
+        with pytest.raises(helm.HelmError) as excinfo:
+            chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    assert f"config.{key} is a secret setting" in str(excinfo.value)
+
+
+def test_secret_lists_of_chart_and_values_agree():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    refused = re.compile(schema["properties"]["config"]["propertyNames"]["not"]["pattern"])
+    for key in (*SECRET_KEYS, "STRIPE_WEBHOOK_SECRET", "AWS_ACCESS_KEY_ID"):
+        assert refused.match(key), f"the schema lets config.{key} through"
+    for key in (*WORK_CONFIG_KEYS, "CELERY_BROKER", "SMTP_PASSWORD_FILE", "BASE_DOMAIN"):
+        assert not refused.match(key), f"the schema refuses the non-secret config.{key}"
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    values_text = (CHART / "values.yaml").read_text()
+    for key in SECRET_KEYS:
+        assert f'"{key}"' in helpers, f"_helpers.tpl does not refuse {key}"
+        assert key in values_text, f"values.yaml does not list {key} as a secret setting"
+
+
+# --- Helm: configuration keys -------------------------------------------------------------------
+
+
+def test_worker_relay_and_email_settings_are_known_config_keys():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["config"]
+    schema = json.loads((CHART / "values.schema.json").read_text())["properties"]["config"]["properties"]
+    for key in WORK_CONFIG_KEYS:
+        assert key in values, f"values.yaml config does not list {key}"
+        assert values[key] == "", f"{key} defaults to the application's default (empty)"
+        assert key in schema, f"values.schema.json config does not know {key}"
+    # Empty values are left out of the ConfigMap: the application defaults apply.
+    config = component(render("minimal"), "ConfigMap", "config")["data"]
+    assert not set(WORK_CONFIG_KEYS) & set(config)
+
+
+def _application_settings() -> dict[str, type]:
+    from workers.email.settings import EmailSettings
+    from workers.settings import CelerySettings, OutboxSettings
+
+    return {"CELERY_": CelerySettings, "OUTBOX_": OutboxSettings, "SMTP_": EmailSettings}
+
+
+def test_config_keys_name_real_settings_and_the_full_values_are_accepted(monkeypatch):
+    classes = _application_settings()
+    for key in WORK_CONFIG_KEYS + SECRET_KEYS:
+        prefix = next((p for p in classes if key.startswith(p)), None)
+        if prefix is not None:
+            field = key.removeprefix(prefix).lower()
+            assert field in classes[prefix].model_fields, f"{key} is no setting of {classes[prefix].__name__}"
+    config = component(render("full"), "ConfigMap", "config")["data"]
+    assert set(WORK_CONFIG_KEYS) <= set(config), "ci/full-values.yaml sets every worker, relay and email key"
+    assert config["OUTBOX_SWEEP_SECONDS"] == "2.5"
+    assert config["CELERY_CONCURRENCY"] == "4"
+    for name in list(os.environ):
+        if name.startswith(tuple(classes)):
+            monkeypatch.delenv(name)
+    for prefix, settings_class in classes.items():
+        fields = {k.removeprefix(prefix).lower(): v for k, v in config.items() if k.startswith(prefix)}
+        settings_class(_env_file=None, **fields)  # raises on a value the application refuses

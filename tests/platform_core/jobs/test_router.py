@@ -77,7 +77,7 @@ async def test_create_report_writes_job_and_outbox_row_together(client_a, db, te
     ]
 
 
-async def test_create_report_bad_input_changes_nothing(client_a, db):
+async def test_create_report_bad_input_changes_nothing(client_a, db, tenant_a):
     for body in (
         {"kind": "pdf"},
         {"kind": "items_csv", "notify_email": "not-an-email"},
@@ -87,7 +87,8 @@ async def test_create_report_bad_input_changes_nothing(client_a, db):
         assert response.status_code == 422
     assert (await client_a.get("/api/v1/jobs")).json()["total"] == 0
     async with db.session(None) as session:
-        assert (await session.scalars(select(OutboxMessage))).all() == []
+        written = select(OutboxMessage).where(OutboxMessage.tenant_id == tenant_a.id)
+        assert (await session.scalars(written)).all() == []
 
 
 async def test_report_download_and_isolation(client_a, client_b, db, tenant_a):
