@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import uuid
 
 import pytest
 
 from platform_core.db.engines import Database
+from platform_core.jobs.models import Job
 from platform_core.main import create_app
 from tests.conftest import BASE_DOMAIN, client_for
 from tests.workers.conftest import wait_until
+from workers.outbox.service import enqueue
 
 
 @pytest.fixture
@@ -66,3 +69,21 @@ async def test_report_job_runs_and_is_visible_only_to_its_tenant(
 def test_wait_until_fails_loudly():
     with pytest.raises(AssertionError, match="not met"):
         wait_until(lambda: False, timeout=0.1)
+
+
+def test_job_sent_bad_arguments_fails_with_a_clear_error(sync_db, live_tenant, relay, worker):
+    job_id = uuid.uuid4()
+    with sync_db.sync_session(live_tenant.schema_name) as session:
+        session.add(Job(id=job_id, type="report.items_csv", status="queued", params={}))
+        enqueue(session, "reports.items_csv", tenant_id=live_tenant.id, job_id=str(job_id), colour="red")
+        session.commit()
+
+    def failed() -> Job | None:
+        with sync_db.sync_session(live_tenant.schema_name) as session:
+            job = session.get(Job, job_id)
+            return job if job is not None and job.status == "failed" else None
+
+    job = wait_until(failed)
+    assert "BadTaskArguments" in job.error
+    assert "colour" in job.error
+    assert job.finished_at is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import timedelta
 
 import psycopg
@@ -77,6 +78,16 @@ class OutboxRelay:
             if handled < self.settings.batch_size:
                 return total
 
+    def _wait(self, conn: psycopg.Connection, stop: threading.Event) -> None:
+        """Return on the first NOTIFY, after the sweep interval, or soon after `stop` is set."""
+        deadline = time.monotonic() + self.settings.sweep_seconds
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            for _ in conn.notifies(timeout=min(remaining, 0.5), stop_after=1):
+                return
+
     def run(self, stop: threading.Event) -> None:
         """Publish as rows commit (LISTEN) and every sweep interval, until `stop` is set."""
         delay = 0.5
@@ -87,9 +98,7 @@ class OutboxRelay:
                     delay = 0.5
                     while not stop.is_set():
                         self.drain()
-                        # Wake on the first NOTIFY or after the sweep interval, whichever comes first.
-                        for _ in conn.notifies(timeout=self.settings.sweep_seconds, stop_after=1):
-                            pass
+                        self._wait(conn, stop)
             except Exception as exc:  # database or broker down: keep trying, nothing is lost
                 logger.warning("outbox relay error: %s; retrying in %.1fs", exc, delay)
                 stop.wait(delay)

@@ -112,7 +112,8 @@ fails when a secret setting was put into config instead of the existing Secret.
 */}}
 {{- define "platform.configData" -}}
 {{- $_ := include "platform.baseDomain" . }}
-{{- $secretKeys := list "DATABASE_URL" "REDIS_URL" "SECRET_KEY" "SENTRY_DSN" "SMTP_PASSWORD" }}
+{{- /* Keep in step with values.schema.json (config.propertyNames) and values.yaml. */}}
+{{- $secretKeys := list "DATABASE_URL" "REDIS_URL" "SECRET_KEY" "SENTRY_DSN" "SMTP_PASSWORD" "CELERY_BROKER_URL" "CELERY_RESULT_BACKEND" }}
 {{- $data := dict }}
 {{- range $key, $value := .Values.config }}
 {{- if or (has $key $secretKeys) (hasPrefix "STRIPE_" $key) (hasPrefix "AWS_" $key) }}
