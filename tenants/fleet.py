@@ -170,7 +170,9 @@ _worker_dir: Path | None = None
 
 def _init_worker(url: str, migrations_dir: str) -> None:
     global _worker_engine, _worker_dir
-    _worker_engine = create_engine(url, poolclass=pool.NullPool)
+    # One connection kept for the worker's whole share of tenants: a new backend per tenant would pay
+    # the connection set-up and a cold catalog cache (large with thousands of schemas) every time.
+    _worker_engine = create_engine(url, pool_size=1, max_overflow=0)
     _worker_dir = Path(migrations_dir)
 
 
