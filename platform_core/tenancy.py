@@ -7,6 +7,7 @@ The tenants package implements host resolution; the app factory stores its resol
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -118,26 +119,27 @@ def get_database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-async def get_tenant_session(tenant: TenantDep, db: DatabaseDep) -> AsyncIterator[AsyncSession]:
-    """A session bound to the request's tenant; commits once after the handler, rolls back on error."""
-    async with db.session(tenant.schema_name) as session:
+@asynccontextmanager
+async def _committing_session(db: Database, schema: str | None) -> AsyncIterator[AsyncSession]:
+    async with db.session(schema) as session:
         try:
             yield session
         except BaseException:
             await session.rollback()
             raise
         await session.commit()
+
+
+async def get_tenant_session(tenant: TenantDep, db: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    """A session bound to the request's tenant; commits once after the handler, rolls back on error."""
+    async with _committing_session(db, tenant.schema_name) as session:
+        yield session
 
 
 async def get_public_session(db: DatabaseDep) -> AsyncIterator[AsyncSession]:
     """A session for the public schema only; commits after the handler."""
-    async with db.session(None) as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+    async with _committing_session(db, None) as session:
+        yield session
 
 
 # scope="function": commit before the response is sent, so a failed commit is the client's error too.

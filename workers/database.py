@@ -23,7 +23,7 @@ def worker_database() -> Database:
 def reset_worker_database() -> None:
     """Forget the process's Database (tests that switch settings)."""
     global _db, _pid
-    if _db is not None and _db._sync_engine is not None:
-        _db._sync_engine.dispose()
+    if _db is not None:
+        _db.dispose_sync()
     _db = None
     _pid = None

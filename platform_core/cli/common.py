@@ -32,8 +32,7 @@ def database(pool_size: int = 2) -> Iterator[Database]:
     try:
         yield db
     finally:
-        if db._sync_engine is not None:
-            db._sync_engine.dispose()
+        db.dispose_sync()
 
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -123,8 +123,12 @@ class Database:
         with self._sync_sessions(bind=self.sync_engine_for(schema)) as session:
             yield session
 
+    def dispose_sync(self) -> None:
+        """Close the sync engine's pooled connections, if it was ever used."""
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.async_engine.dispose()
-        if self._sync_engine is not None:
-            self._sync_engine.dispose()
+        self.dispose_sync()

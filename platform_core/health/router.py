@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -50,7 +51,24 @@ async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
     return {"status": "ok", "checks": {name: "ok" for name in checks}}
 
 
-@router.get("/metrics")
-async def metrics() -> Response:
-    """Expose Prometheus metrics."""
+def _is_internal_host(host: str | None) -> bool:
+    """An IP address or localhost: how Prometheus reaches a pod, never how a browser reaches a tenant."""
+    name = (host or "").strip().lower()
+    if name.startswith("["):
+        return True
+    name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
+    if name == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+@router.get("/metrics", response_model=None)
+async def metrics(request: Request) -> Response:
+    """Expose Prometheus metrics to scrapers that address the pod directly (404 through the ingress)."""
+    if not _is_internal_host(request.headers.get("host")):
+        return error_response(404, "not_found", "No route matches this path.")
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

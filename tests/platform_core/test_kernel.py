@@ -124,8 +124,18 @@ class TestHealth:
         assert response.status_code == 503
         assert set(response.json()["error"]["details"]["failing"]) == {"database"}
 
-    async def test_metrics_exposed(self, client_a):
+    async def test_metrics_exposed_to_scrapers_by_pod_address(self, app, client_a):
         await client_a.get("/api/v1/items")
-        response = await client_a.get("/metrics")
-        assert response.status_code == 200
+        for host in ("10.0.0.7:8000", "127.0.0.1", "localhost:8000", "[::1]:8000"):
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url=f"http://{host}"
+            ) as c:
+                response = await c.get("/metrics")
+            assert response.status_code == 200, host
         assert 'http_requests_total{method="GET",route="/api/v1/items",status="200"}' in response.text
+
+    async def test_metrics_not_served_on_public_hosts(self, client_a, platform_client):
+        for client in (client_a, platform_client):
+            response = await client.get("/metrics")
+            assert response.status_code == 404
+            assert response.json()["error"]["code"] == "not_found"
