@@ -1,0 +1,1 @@
+"""Benchmarks: tenancy overhead, provisioning, fleet migrations (`make bench`)."""

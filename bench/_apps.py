@@ -1,0 +1,88 @@
+"""The two ASGI apps that bench.tenancy_overhead serves with uvicorn (`--factory`), configured by env.
+
+BENCH_DATABASE_URL, BENCH_REDIS_URL: the benchmark's database and Redis.
+BENCH_TENANT_SCHEMA: the tenant schema the bare app reads (the full app finds it from the Host header).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from platform_core.db.engines import tenant_options
+from platform_core.items import service as item_service
+from platform_core.items.models import ItemStatus
+from platform_core.items.repository import ItemFilter
+from platform_core.items.schemas import ItemPage, ItemSort
+from platform_core.log import configure_logging
+from platform_core.main import create_app
+from platform_core.settings import Environment, Settings
+
+
+def _settings() -> Settings:
+    return Settings(
+        env=Environment.TEST,
+        database_url=os.environ["BENCH_DATABASE_URL"],
+        redis_url=os.environ["BENCH_REDIS_URL"],
+        base_domain=os.environ.get("BENCH_BASE_DOMAIN", "example.com"),
+        log_level="WARNING",
+        log_format="console",
+    )
+
+
+def full_app() -> FastAPI:
+    """The platform app exactly as create_app builds it (middleware, host resolution, tenant session)."""
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings, access_log=False)
+
+
+def bare_app() -> FastAPI:
+    """One route running the same item listing on a plain AsyncSession: no tenancy, no middleware.
+
+    The engine has the platform's pool settings and connect arguments; the tenant schema is fixed on
+    it once with schema_translate_map, so the SQL sent is byte-for-byte the full app's.
+    """
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_format)
+    engine = create_async_engine(
+        settings.sync_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_recycle=settings.db_pool_recycle_seconds,
+        pool_pre_ping=False,
+        connect_args={
+            "application_name": "platform",
+            "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
+        },
+    )
+    bound = engine.execution_options(**tenant_options(os.environ["BENCH_TENANT_SCHEMA"]))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/api/v1/items", response_model=ItemPage)
+    async def list_items(
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+        status: ItemStatus | None = None,
+        tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
+        q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+        sort: ItemSort = ItemSort.CREATED_DESC,
+    ) -> Any:
+        flt = ItemFilter(status=status.value if status else None, tag=tag.lower() if tag else None, q=q)
+        async with AsyncSession(bind=bound, expire_on_commit=False, autoflush=False) as session:
+            result = await item_service.list_items(session, flt, sort=sort, page=page, page_size=page_size)
+            await session.commit()
+        return result
+
+    return app

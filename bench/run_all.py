@@ -1,0 +1,147 @@
+"""Run every benchmark and (re)write bench/RESULTS.md: `make bench`, or `python -m bench.run_all`.
+
+    python -m bench.run_all [--only tenancy_overhead,tenancy_overhead_pool16,provisioning,fleet_migration]
+
+Services come from DATABASE_URL/REDIS_URL, or are started locally (see bench/README.md). A benchmark
+that fails is reported as failed in RESULTS.md and the others still run; the exit status is 1 then.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bench import fleet_migration, provisioning, tenancy_overhead
+from bench._common import (
+    BENCH_DIR,
+    Report,
+    Timer,
+    code_version,
+    command_line,
+    log,
+    machine_facts,
+    now_iso,
+    services,
+)
+from platform_core.settings import PROJECT_ROOT
+
+# name -> (module, function, arguments). The tenancy benchmark runs twice: with the platform's pool
+# settings (the goal), and with a pool as large as the load's concurrency, which removes the pool churn
+# from both apps and so isolates what tenancy itself costs.
+BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, ...]]] = {
+    "tenancy_overhead": ("bench.tenancy_overhead", tenancy_overhead.run, ("--rounds", "8")),
+    "tenancy_overhead_pool16": (
+        "bench.tenancy_overhead",
+        tenancy_overhead.run,
+        ("--rounds", "8", "--pool-size", "16"),
+    ),
+    "provisioning": ("bench.provisioning", provisioning.run, ()),
+    "fleet_migration": ("bench.fleet_migration", fleet_migration.run, ()),
+}
+
+
+def relative_paths(text: str) -> str:
+    """Strip this machine's absolute paths (project, Python, temp dir) from a traceback."""
+    for prefix, name in (
+        (str(PROJECT_ROOT) + "/", ""),
+        (sys.prefix + "/", "<venv>/"),
+        (sys.base_prefix + "/", "<python>/"),
+        (tempfile.gettempdir() + "/", "<tmp>/"),
+    ):
+        text = text.replace(prefix, name)
+    return text
+
+
+def render(
+    reports: list[Report],
+    failures: dict[str, str],
+    facts: dict[str, str],
+    started: str,
+    elapsed: float,
+    service_source: str,
+    version: str,
+) -> str:
+    """RESULTS.md."""
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `python -m bench.run_all` (`make bench`); do not edit by hand. How to run and read "
+        "them: bench/README.md.",
+        "",
+        "- command: `make bench` (= `.venv/bin/python -m bench.run_all`); each section names the command "
+        "that reruns it alone",
+        f"- date: {started} (UTC), total run time {elapsed:.0f} s",
+        f"- code: commit {version} (at the start of the run)",
+        f"- services: {service_source}",
+        f"- machine: {facts['cores']} cores ({facts['cpu']}), {facts['os']}, Python {facts['python']}, "
+        f"PostgreSQL {facts['postgresql']} (autovacuum {facts['autovacuum']}), loopback",
+        "- the machine is shared and noisy: throughput is compared as ratios within one run, with the "
+        "baseline and candidate interleaved, and medians are reported",
+        "",
+        "## Goals",
+        "",
+        "| benchmark | goal | target | measured | met |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for report in reports:
+        for goal in report.goals:
+            met = "yes" if goal.met else "NO"
+            lines.append(
+                f"| {report.title.split(':')[0]} | {goal.name} | {goal.target} | {goal.measured} | {met} |"
+            )
+    for name, error in failures.items():
+        lines.append(f"| {name} | (benchmark failed) | | {error.splitlines()[-1][:120]} | NO |")
+    lines.append("")
+    for report in reports:
+        lines.append(report.markdown())
+    for name, error in failures.items():
+        lines += [f"## {name}: FAILED", "", "```", error.rstrip(), "```", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmarks and write RESULTS.md; return the exit status."""
+    parser = argparse.ArgumentParser(prog="bench.run_all", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated benchmark names")
+    parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md")
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = set(names) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
+
+    started = now_iso()
+    version = code_version()
+    service_source = (
+        "PostgreSQL and Redis from DATABASE_URL/REDIS_URL (loopback)"
+        if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")
+        else "local PostgreSQL and Redis started under .dev/bench (LocalStack)"
+    )
+    reports: list[Report] = []
+    failures: dict[str, str] = {}
+    with Timer() as total, services() as (database_url, _redis_url):
+        facts = machine_facts(database_url)
+        for name in names:
+            log(f"=== {name}")
+            module, run, argv = BENCHMARKS[name]
+            try:
+                report = run(argv)
+            except Exception:
+                failures[name] = relative_paths(traceback.format_exc())
+                log(f"{name} failed:\n{failures[name]}")
+                continue
+            report.command = command_line(module, argv)
+            reports.append(report)
+            print(report.markdown(), flush=True)
+    args.output.write_text(render(reports, failures, facts, started, total.elapsed, service_source, version))
+    log(f"wrote {args.output.name} ({total.elapsed:.0f} s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
