@@ -1,6 +1,6 @@
 """Run every benchmark and (re)write bench/RESULTS.md: `make bench`, or `python -m bench.run_all`.
 
-    python -m bench.run_all [--only tenancy_overhead,tenancy_overhead_pool16,provisioning,fleet_migration]
+    python -m bench.run_all [--only tenancy_overhead,tenancy_overhead_pool16,provisioning,fleet_migration,outbox_delivery]
 
 Services come from DATABASE_URL/REDIS_URL, or are started locally (see bench/README.md). A benchmark
 that fails is reported as failed in RESULTS.md and the others still run; the exit status is 1 then.
@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import fleet_migration, provisioning, tenancy_overhead
+from bench import fleet_migration, outbox_delivery, provisioning, tenancy_overhead
 from bench._common import (
     BENCH_DIR,
     Report,
@@ -42,6 +42,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
     ),
     "provisioning": ("bench.provisioning", provisioning.run, ()),
     "fleet_migration": ("bench.fleet_migration", fleet_migration.run, ()),
+    "outbox_delivery": ("bench.outbox_delivery", outbox_delivery.run, ()),
 }
 
 

@@ -111,8 +111,8 @@ AnyStatusTenantDep = Annotated[TenantContext, Depends(get_tenant_any_status)]
 PlatformHostDep = Annotated[str, Depends(require_platform_host)]
 
 
-def get_database(request: Request) -> Database:
-    """The app's Database."""
+async def get_database(request: Request) -> Database:
+    """The app's Database (async: a plain `def` dependency would cost a thread-pool hop per request)."""
     return request.app.state.db
 
 

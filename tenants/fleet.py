@@ -259,12 +259,13 @@ def upgrade_fleet(
                     on_start(len(todo))
                 with engine.begin() as conn:
                     _sync_recorded_heads(conn, [t for t in tenants if revisions.get(t.schema) == head], head)
-                for result in _run(settings, todo, jobs):
-                    with engine.begin() as conn:
-                        _record(conn, result)
-                    report.results.append(result)
-                    if on_result:
-                        on_result(result)
+                with engine.connect() as recorder:  # one connection records every result
+                    for result in _run(settings, todo, jobs):
+                        _record(recorder, result)
+                        recorder.commit()
+                        report.results.append(result)
+                        if on_result:
+                            on_result(result)
             finally:
                 lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FLEET_LOCK_KEY})
                 lock_conn.commit()
