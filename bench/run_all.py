@@ -1,6 +1,6 @@
 """Run every benchmark and (re)write bench/RESULTS.md: `make bench`, or `python -m bench.run_all`.
 
-    python -m bench.run_all [--only tenancy_overhead,tenancy_overhead_pool16,provisioning,fleet_migration,outbox_delivery]
+    python -m bench.run_all [--only NAME,NAME...]   (names: see BENCHMARKS below)
 
 Services come from DATABASE_URL/REDIS_URL, or are started locally (see bench/README.md). A benchmark
 that fails is reported as failed in RESULTS.md and the others still run; the exit status is 1 then.
