@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from platform_core.db.engines import Database
+from platform_core.db.unit_of_work import UnitOfWorkMiddleware
 from platform_core.error_handlers import install_error_handlers
 from platform_core.health.router import router as health_router
 from platform_core.items.router import router as items_router
@@ -57,6 +58,7 @@ def create_app(
     app.state.tenant_resolver = resolver
     app.state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     install_error_handlers(app)
+    app.add_middleware(UnitOfWorkMiddleware)  # added first, so it runs inside the request context
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
     app.include_router(health_router)
     app.include_router(items_router)

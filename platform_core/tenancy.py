@@ -6,7 +6,6 @@ The tenants package implements host resolution; the app factory stores its resol
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.context import TenantContext, TenantStatus, tenant_id_var, tenant_slug_var
 from platform_core.db.engines import Database
+from platform_core.db.unit_of_work import open_request_session
 from platform_core.errors import AppError, Forbidden, Gone, NotFound
 
 
@@ -122,37 +122,25 @@ async def get_database(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
-async def get_tenant_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session bound to the request's tenant; commits once after the handler, rolls back on error.
+async def get_tenant_session(request: Request) -> AsyncSession:
+    """The request's session, bound to its tenant; UnitOfWorkMiddleware commits it before responding.
 
     It resolves the tenant itself rather than through sub-dependencies: every dependency FastAPI
     solves costs CPU on the hottest path (measured in bench/tenancy_overhead.py).
     """
     tenant = await get_tenant(request)
     db: Database = request.app.state.db
-    async with db.session(tenant.schema_name) as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+    return await open_request_session(request.scope, db.session(tenant.schema_name))
 
 
-async def get_public_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A session for the public schema only; commits after the handler."""
+async def get_public_session(request: Request) -> AsyncSession:
+    """The request's session on the public schema only; committed like the tenant session."""
     db: Database = request.app.state.db
-    async with db.session(None) as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+    return await open_request_session(request.scope, db.session(None))
 
 
-# scope="function": commit before the response is sent, so a failed commit is the client's error too.
-TenantSessionDep = Annotated[AsyncSession, Depends(get_tenant_session, scope="function")]
-PublicSessionDep = Annotated[AsyncSession, Depends(get_public_session, scope="function")]
+# One session per request (see platform_core/db/unit_of_work.py for when it commits).
+TenantSessionDep = Annotated[AsyncSession, Depends(get_tenant_session)]
+PublicSessionDep = Annotated[AsyncSession, Depends(get_public_session)]
 
 __all__ = ["AppError", "HostResolution", "TenantDep", "TenantResolver", "TenantSessionDep"]

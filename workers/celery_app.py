@@ -42,7 +42,14 @@ def create_celery(settings: Settings | None = None, celery_settings: CelerySetti
         task_routes=(route_task,),
         task_always_eager=cs.always_eager,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": cs.visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": cs.visibility_timeout,
+            # Scan for tasks of dead workers every interval (not every 10th), and do not let a worker
+            # killed while scanning block the others for kombu's default five minutes.
+            "unacked_restore_interval": cs.unacked_restore_interval,
+            "unacked_restore_throttle": 1,
+            "unacked_mutex_expire": max(30, min(300, cs.visibility_timeout)),
+        },
         result_backend_transport_options={"visibility_timeout": cs.visibility_timeout},
         worker_hijack_root_logger=False,
         worker_send_task_events=False,

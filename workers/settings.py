@@ -19,6 +19,8 @@ class CelerySettings(BaseSettings):
     task_time_limit: int = Field(default=360, ge=1)
     # Redis only: a task held by a dead worker comes back after this; keep it above the longest task.
     visibility_timeout: int = Field(default=3600, ge=1)
+    # Redis only: how often a worker looks for such tasks (kombu's default scan is every ~100 s).
+    unacked_restore_interval: int = Field(default=10, ge=1)
     concurrency: int = Field(default=2, ge=1)
     always_eager: bool = False
     # Comma-separated modules with more tasks to load (plugins; the tests load their probe tasks so).

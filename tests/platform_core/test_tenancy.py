@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
+from platform_core.errors import Conflict
+from platform_core.items.models import Item
+from platform_core.tenancy import TenantSessionDep
 from tests.conftest import BASE_DOMAIN, client_for
 
 
@@ -33,3 +38,36 @@ async def test_tenant_routes_refuse_hosts_that_are_not_a_tenant(app, tenant_a, h
 async def test_host_with_port_and_uppercase_reaches_the_tenant(app, tenant_a):
     async with client_for(app, f"{tenant_a.slug.upper()}.{BASE_DOMAIN}:8443") as client:
         assert (await client.get("/api/v1/items")).status_code == 200
+
+
+async def test_a_failed_commit_is_a_500_not_a_success(app, client_a, db, tenant_a):
+    """The session commits before the response starts: a commit that fails cannot look like a 201."""
+    taken = uuid.uuid4()
+    async with db.session(tenant_a.schema_name) as session:
+        session.add(Item(id=taken, title="first", tags=[]))
+        await session.commit()
+
+    @app.post("/clash", status_code=201)
+    async def clash(session: TenantSessionDep) -> dict[str, str]:
+        """Stage a row whose primary key is taken; the failure surfaces only at commit."""
+        session.add(Item(id=taken, title="second", tags=[]))
+        return {"status": "created"}
+
+    response = await client_a.post("/clash")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    titles = [i["title"] for i in (await client_a.get("/api/v1/items")).json()["items"]]
+    assert titles == ["first"]
+
+
+async def test_an_error_response_rolls_back_what_the_handler_wrote(app, client_a):
+    @app.post("/write-then-refuse")
+    async def write_then_refuse(session: TenantSessionDep) -> None:
+        """Write, then fail with an expected error."""
+        session.add(Item(title="must not stay", tags=[]))
+        await session.flush()
+        raise Conflict("refused after writing")
+
+    response = await client_a.post("/write-then-refuse")
+    assert response.status_code == 409
+    assert (await client_a.get("/api/v1/items")).json()["total"] == 0

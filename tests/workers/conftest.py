@@ -51,6 +51,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "console",
             "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
             "CELERY_EXTRA_TASK_MODULES": "tests.workers.probe_tasks",
             "OUTBOX_SWEEP_SECONDS": "0.5",
             "PYTHONPATH": str(PROJECT_ROOT),

@@ -33,14 +33,29 @@ def _start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def _stop_relay(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=20)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+@pytest.fixture
+def start_relay(worker_env):
+    """Start `platformctl relay` subprocesses; every one is stopped at the end, whatever happens."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start() -> subprocess.Popen[bytes]:
+        started.append(_start_relay(worker_env))
+        return started[-1]
+
+    yield start
+    for process in started:
+        _stop_relay(process)
 
 
 def test_worker_killed_mid_task_runs_again_on_another_worker_effect_once(
-    sync_db, settings, live_tenant, worker_env, start_worker
+    sync_db, settings, live_tenant, start_relay, start_worker
 ):
-    relay = _start_relay(worker_env)
+    start_relay()
     first = start_worker("first")
     marker = f"killed-{uuid.uuid4().hex[:8]}"
     message_id = _enqueue_committed(
@@ -58,23 +73,19 @@ def test_worker_killed_mid_task_runs_again_on_another_worker_effect_once(
             select(func.count()).select_from(TaskRun).where(TaskRun.task_id == str(message_id))
         )
     assert runs == 1
-    _stop_relay(relay)
 
 
-def test_relay_down_between_commit_and_publish_loses_nothing(sync_db, live_tenant, worker_env, start_worker):
+def test_relay_down_between_commit_and_publish_loses_nothing(sync_db, live_tenant, start_relay, start_worker):
     start_worker()
-    relay_process = _start_relay(worker_env)
+    relay_process = start_relay()
     os.killpg(relay_process.pid, signal.SIGKILL)  # the relay dies...
     relay_process.wait(timeout=10)
     marker = f"relay-{uuid.uuid4().hex[:8]}"
     message_id = _enqueue_committed(sync_db, "probe.effect", tenant_id=live_tenant.id, marker=marker)
     with sync_db.sync_session() as session:  # ...after the commit, before any publish
         assert session.get(OutboxMessage, message_id).published_at is None
-    restarted = _start_relay(worker_env)
-    try:
-        wait_until(lambda: _items_titled(sync_db, live_tenant, marker) == 1, timeout=60)
-    finally:
-        _stop_relay(restarted)
+    start_relay()
+    wait_until(lambda: _items_titled(sync_db, live_tenant, marker) == 1, timeout=60)
 
 
 def _rabbitmq_reachable() -> bool:
