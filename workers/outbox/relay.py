@@ -45,13 +45,16 @@ class OutboxRelay:
                 .with_for_update(skip_locked=True)
             ).all()
             sent = []
-            for row in rows:
-                if not self.known(row.task_name):
-                    self._park(row, f"unknown task {row.task_name!r}")
-                    continue
-                # The row id is the task id: publishing the same row twice runs the effect once.
-                self.app.send_task(row.task_name, kwargs=row.kwargs, task_id=str(row.id))
-                sent.append(row.id)
+            with self.app.producer_or_acquire() as producer:  # one broker connection for the batch
+                for row in rows:
+                    if not self.known(row.task_name):
+                        self._park(row, f"unknown task {row.task_name!r}")
+                        continue
+                    # The row id is the task id: publishing the same row twice runs the effect once.
+                    self.app.send_task(
+                        row.task_name, kwargs=row.kwargs, task_id=str(row.id), producer=producer
+                    )
+                    sent.append(row.id)
             if sent:
                 session.execute(
                     update(OutboxMessage)
