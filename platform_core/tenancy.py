@@ -114,14 +114,6 @@ AnyStatusTenantDep = Annotated[TenantContext, Depends(get_tenant_any_status)]
 PlatformHostDep = Annotated[str, Depends(require_platform_host)]
 
 
-async def get_database(request: Request) -> Database:
-    """The app's Database (async: a plain `def` dependency would cost a thread-pool hop per request)."""
-    return request.app.state.db
-
-
-DatabaseDep = Annotated[Database, Depends(get_database)]
-
-
 async def get_tenant_session(request: Request) -> AsyncSession:
     """The request's session, bound to its tenant; UnitOfWorkMiddleware commits it before responding.
 

@@ -43,22 +43,11 @@ def get_live_by_slug(session: Session, slug: str, *, for_update: bool = False) -
     return session.scalars(stmt).first()
 
 
-def get_by_id(session: Session, tenant_id: uuid.UUID) -> Tenant | None:
-    """The tenant with this id, whatever its status."""
-    return session.get(Tenant, tenant_id)
-
-
 def list_tenants(session: Session, *, status: str | None = None) -> Sequence[Tenant]:
     """Tenants ordered by slug, optionally of one status."""
     stmt = select(Tenant).order_by(Tenant.slug)
     if status:
         stmt = stmt.where(Tenant.status == status)
-    return session.scalars(stmt).all()
-
-
-def list_with_schema(session: Session) -> Sequence[Tenant]:
-    """Tenants whose schema exists (every status but purged), oldest first."""
-    stmt = select(Tenant).where(Tenant.status != TenantStatus.DELETED.value).order_by(Tenant.created_at)
     return session.scalars(stmt).all()
 
 

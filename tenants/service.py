@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
 
-from platform_core.context import TenantStatus, schema_name_for
+from platform_core.context import TenantStatus
 from platform_core.db.alembic_config import head_revision, script_directory
 from platform_core.db.base import utcnow
 from platform_core.db.engines import Database, tenant_options
@@ -197,11 +197,3 @@ class TenantService:
         if tenant is None:
             raise TenantNotFound(f"No tenant with slug {slug!r}.")
         return tenant
-
-
-def schema_exists(conn: Connection, tenant_id: uuid.UUID) -> bool:
-    """Whether a tenant's schema exists."""
-    found = conn.execute(
-        text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema_name_for(tenant_id)}
-    ).first()
-    return found is not None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from celery import Task, shared_task
@@ -39,7 +39,6 @@ class TaskContext:
     task: Task
     task_id: str
     tenant: TenantContext | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def attempt(self) -> int:
@@ -120,29 +119,25 @@ def _run(
             tenant_id_var.set(None)
 
 
-def tenant_task(name: str, *, runnable: frozenset = RUNNABLE, **options: Any) -> Callable[[F], Task]:
-    """Declare a task that works on one tenant's data; it is called with `tenant_id=...`."""
-
+def _declare(
+    name: str, options: dict[str, Any], *, tenant_bound: bool, runnable: frozenset
+) -> Callable[[F], Task]:
     def decorator(fn: F) -> Task:
         @shared_task(name=name, bind=True, **options)
         def task(self: Task, **kwargs: Any) -> Any:
-            return _run(self, fn, kwargs, tenant_bound=True, runnable=runnable)
+            return _run(self, fn, kwargs, tenant_bound=tenant_bound, runnable=runnable)
 
         task.__doc__ = fn.__doc__
         return task
 
     return decorator
+
+
+def tenant_task(name: str, *, runnable: frozenset = RUNNABLE, **options: Any) -> Callable[[F], Task]:
+    """Declare a task that works on one tenant's data; it is called with `tenant_id=...`."""
+    return _declare(name, options, tenant_bound=True, runnable=runnable)
 
 
 def platform_task(name: str, **options: Any) -> Callable[[F], Task]:
     """Declare a task that works on shared (public) data only."""
-
-    def decorator(fn: F) -> Task:
-        @shared_task(name=name, bind=True, **options)
-        def task(self: Task, **kwargs: Any) -> Any:
-            return _run(self, fn, kwargs, tenant_bound=False, runnable=RUNNABLE)
-
-        task.__doc__ = fn.__doc__
-        return task
-
-    return decorator
+    return _declare(name, options, tenant_bound=False, runnable=RUNNABLE)

@@ -18,12 +18,3 @@ def worker_database() -> Database:
         _db = Database(get_settings(), pool_size=2)
         _pid = os.getpid()
     return _db
-
-
-def reset_worker_database() -> None:
-    """Forget the process's Database (tests that switch settings)."""
-    global _db, _pid
-    if _db is not None:
-        _db.dispose_sync()
-    _db = None
-    _pid = None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -42,6 +44,13 @@ def _print(tenant: Tenant, as_json: bool) -> None:
         console.print(f"[bold]{key:>17}[/bold]  {value}")
 
 
+@contextmanager
+def tenant_service() -> Iterator[TenantService]:
+    """The tenant service on a database opened for one command."""
+    with database() as db:
+        yield TenantService(db, settings())
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
@@ -54,8 +63,8 @@ def create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a tenant and its schema (atomically)."""
-    with database() as db:
-        tenant = TenantService(db, settings()).create(slug=slug, name=name or slug, owner_email=owner_email)
+    with tenant_service() as service:
+        tenant = service.create(slug=slug, name=name or slug, owner_email=owner_email)
     _print(tenant, as_json)
 
 
@@ -66,8 +75,8 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List tenants."""
-    with database() as db:
-        tenants = TenantService(db, settings()).list(status=status)
+    with tenant_service() as service:
+        tenants = service.list(status=status)
     if as_json:
         console.print_json(json.dumps([_describe(t) for t in tenants]))
         return
@@ -81,16 +90,16 @@ def list_(
 @reports_errors
 def show(slug: str, as_json: JsonOpt = False) -> None:
     """Show one tenant."""
-    with database() as db:
-        _print(TenantService(db, settings()).get(slug), as_json)
+    with tenant_service() as service:
+        _print(service.get(slug), as_json)
 
 
 @app.command("suspend")
 @reports_errors
 def suspend(slug: str, reason: Annotated[str, typer.Option(help="Shown to the tenant's users.")]) -> None:
     """Suspend a tenant: its host answers 403 with the reason."""
-    with database() as db:
-        tenant = TenantService(db, settings()).suspend(slug, reason=reason)
+    with tenant_service() as service:
+        tenant = service.suspend(slug, reason=reason)
     console.print(f"suspended {tenant.slug}: {tenant.suspended_reason}")
 
 
@@ -98,8 +107,8 @@ def suspend(slug: str, reason: Annotated[str, typer.Option(help="Shown to the te
 @reports_errors
 def resume(slug: str) -> None:
     """Make a suspended tenant, or one awaiting deletion, active again."""
-    with database() as db:
-        tenant = TenantService(db, settings()).resume(slug)
+    with tenant_service() as service:
+        tenant = service.resume(slug)
     console.print(f"resumed {tenant.slug}")
 
 
@@ -107,8 +116,8 @@ def resume(slug: str) -> None:
 @reports_errors
 def rename(slug: str, new_slug: str) -> None:
     """Change a tenant's slug (subdomain); its data and schema stay."""
-    with database() as db:
-        tenant = TenantService(db, settings()).rename(slug, new_slug=new_slug)
+    with tenant_service() as service:
+        tenant = service.rename(slug, new_slug=new_slug)
     console.print(f"renamed {slug} -> {tenant.slug}")
 
 
@@ -125,8 +134,7 @@ def delete(
     ] = None,
 ) -> None:
     """Mark a tenant for deletion (data kept for a grace period); with --purge, drop its schema."""
-    with database() as db:
-        service = TenantService(db, settings())
+    with tenant_service() as service:
         if purge:
             tenant = service.purge(slug, force=force)
             console.print(f"purged {tenant.slug}: schema {tenant.schema_name} dropped")
@@ -143,8 +151,8 @@ app.add_typer(domains, name="domains")
 @reports_errors
 def add_domain(slug: str, domain: str) -> None:
     """Attach a custom domain; it serves once verified."""
-    with database() as db:
-        record = TenantService(db, settings()).add_domain(slug, domain)
+    with tenant_service() as service:
+        record = service.add_domain(slug, domain)
     console.print(f"added {record.domain} to {slug}; verification token: {record.verification_token}")
     console.print(f"TXT record to ask for: _platform-verify.{record.domain} = {record.verification_token}")
 
@@ -153,8 +161,8 @@ def add_domain(slug: str, domain: str) -> None:
 @reports_errors
 def verify_domain(domain: str) -> None:
     """Mark a custom domain verified (after checking its DNS): it starts serving the tenant."""
-    with database() as db:
-        record = TenantService(db, settings()).verify_domain(domain)
+    with tenant_service() as service:
+        record = service.verify_domain(domain)
     console.print(f"verified {record.domain}")
 
 
@@ -162,8 +170,8 @@ def verify_domain(domain: str) -> None:
 @reports_errors
 def remove_domain(domain: str) -> None:
     """Detach a custom domain."""
-    with database() as db:
-        TenantService(db, settings()).remove_domain(domain)
+    with tenant_service() as service:
+        service.remove_domain(domain)
     console.print(f"removed {domain}")
 
 
@@ -171,8 +179,8 @@ def remove_domain(domain: str) -> None:
 @reports_errors
 def list_domains(slug: str) -> None:
     """List a tenant's custom domains."""
-    with database() as db:
-        records = TenantService(db, settings()).list_domains(slug)
+    with tenant_service() as service:
+        records = service.list_domains(slug)
     table = Table("domain", "verified", "token")
     for r in records:
         table.add_row(r.domain, fmt(r.verified_at), r.verification_token)

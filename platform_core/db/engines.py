@@ -56,6 +56,16 @@ def _connect_args(settings: Settings) -> dict[str, Any]:
     return args
 
 
+def _copy_for(cache: dict[str, Any], schema: str, make: Any) -> Any:
+    """The cached engine copy bound to `schema` (bounded: cleared past 10,000 schemas)."""
+    engine = cache.get(schema)
+    if engine is None:
+        if len(cache) > 10_000:
+            cache.clear()
+        engine = cache[schema] = make(**tenant_options(schema))
+    return engine
+
+
 class Database:
     """The process's engines: async for the API, sync for the CLI and workers; one pool each."""
 
@@ -91,25 +101,13 @@ class Database:
         """An engine copy (sharing the pool) that renders tenant tables into `schema`."""
         if schema is None:
             return self.async_engine
-        engine = self._async_tenant_engines.get(schema)
-        if engine is None:
-            if len(self._async_tenant_engines) > 10_000:
-                self._async_tenant_engines.clear()
-            engine = self.async_engine.execution_options(**tenant_options(schema))
-            self._async_tenant_engines[schema] = engine
-        return engine
+        return _copy_for(self._async_tenant_engines, schema, self.async_engine.execution_options)
 
     def sync_engine_for(self, schema: str | None) -> Engine:
         """A sync engine copy (sharing the pool) that renders tenant tables into `schema`."""
         if schema is None:
             return self.sync_engine
-        engine = self._sync_tenant_engines.get(schema)
-        if engine is None:
-            if len(self._sync_tenant_engines) > 10_000:
-                self._sync_tenant_engines.clear()
-            engine = self.sync_engine.execution_options(**tenant_options(schema))
-            self._sync_tenant_engines[schema] = engine
-        return engine
+        return _copy_for(self._sync_tenant_engines, schema, self.sync_engine.execution_options)
 
     @asynccontextmanager
     async def session(self, schema: str | None = None) -> AsyncIterator[AsyncSession]:

@@ -8,8 +8,10 @@ import io
 import uuid
 
 import pytest
+from sqlalchemy import delete
 
 from platform_core.db.engines import Database
+from platform_core.items.models import Item
 from platform_core.jobs.models import Job
 from platform_core.main import create_app
 from tests.conftest import BASE_DOMAIN, client_for
@@ -87,3 +89,29 @@ def test_job_sent_bad_arguments_fails_with_a_clear_error(sync_db, live_tenant, r
     assert "BadTaskArguments" in job.error
     assert "colour" in job.error
     assert job.finished_at is not None
+
+
+async def test_report_holds_only_its_own_tenants_items(
+    live_app, live_tenant, tenant_b, sync_db, relay, worker
+):
+    other_title = f"beta-secret-{uuid.uuid4().hex[:8]}"
+    with sync_db.sync_session(tenant_b.schema_name) as session:
+        session.add(Item(title=other_title, tags=[]))
+        session.commit()
+    async with client_for(live_app, f"{live_tenant.slug}.{BASE_DOMAIN}") as client:
+        own_title = f"alpha-own-{uuid.uuid4().hex[:8]}"
+        assert (await client.post("/api/v1/items", json={"title": own_title})).status_code == 201
+        job_id = (await client.post("/api/v1/reports", json={"kind": "items_csv"})).json()["id"]
+        job = None
+        for _ in range(600):
+            job = (await client.get(f"/api/v1/jobs/{job_id}")).json()
+            if job["status"] in ("succeeded", "failed"):
+                break
+            await asyncio.sleep(0.05)
+        assert job["status"] == "succeeded", job
+        titles = {r["title"] for r in csv.DictReader(io.StringIO((await client.get(job["result_url"])).text))}
+    assert own_title in titles
+    assert other_title not in titles
+    with sync_db.sync_session(tenant_b.schema_name) as session:
+        session.execute(delete(Item).where(Item.title == other_title))
+        session.commit()
