@@ -6,10 +6,11 @@ import logging
 
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 
 from platform_core.db.engines import Database
-from platform_core.main import create_app
+from platform_core.main import add_routes, create_app
 from platform_core.settings import DEV_SECRET_KEY, Environment, Settings, to_sqlalchemy_url
 from tests.conftest import BASE_DOMAIN, make_settings
 
@@ -139,3 +140,21 @@ class TestHealth:
             response = await client.get("/metrics")
             assert response.status_code == 404
             assert response.json()["error"]["code"] == "not_found"
+
+
+class TestRoutes:
+    def test_every_router_path_served_flat_and_documented(self, app):
+        paths = {getattr(route, "path", None) for route in app.router.routes}
+        assert {"/api/v1/items", "/api/v1/items/{item_id}", "/api/v1/jobs", "/healthz"} <= paths
+        assert "/api/v1/items/{item_id}" in app.openapi()["paths"]
+
+    def test_nested_router_refused(self):
+        outer, inner = APIRouter(), APIRouter()
+
+        @inner.get("/x")
+        async def x() -> None:
+            """A route in a nested router."""
+
+        outer.include_router(inner)
+        with pytest.raises(TypeError, match="plain routes"):
+            add_routes(FastAPI(), outer)
