@@ -31,6 +31,7 @@ class TenantContext:
     schema_name: str
     status: TenantStatus
     suspended_reason: str | None = None
+    name: str = ""
 
 
 def schema_name_for(tenant_id: uuid.UUID) -> str:

@@ -47,6 +47,10 @@ class Unauthorized(AppError):
     code = "unauthorized"
     message = "Authentication is required."
 
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"WWW-Authenticate": "Bearer"})
+        super().__init__(message, **kwargs)
+
 
 class PaymentRequired(AppError):
     """The plan does not allow this."""

@@ -11,6 +11,8 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
 
+from platform_core.auth.router import router as auth_router
+from platform_core.auth.throttle import Throttle
 from platform_core.db.engines import Database
 from platform_core.db.unit_of_work import UnitOfWorkMiddleware
 from platform_core.error_handlers import install_error_handlers
@@ -21,7 +23,9 @@ from platform_core.log import install_context_fields
 from platform_core.middleware import RequestContextMiddleware
 from platform_core.observability import init_sentry
 from platform_core.reports.router import router as reports_router
+from platform_core.security.tokens import SigningKeys
 from platform_core.settings import Settings, get_settings
+from platform_core.users.router import router as users_router
 from tenants.resolution import HostResolver, listen_for_changes
 
 
@@ -57,11 +61,13 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     app.state.tenant_resolver = resolver
+    app.state.signing_keys = SigningKeys.parse(settings.signing_keys_spec)
+    app.state.throttle = Throttle(settings)
     app.state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware)  # added first, so it runs inside the request context
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
-    add_routes(app, health_router, items_router, jobs_router, reports_router)
+    add_routes(app, health_router, auth_router, users_router, items_router, jobs_router, reports_router)
     return app
 
 

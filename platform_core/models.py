@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+from platform_core.api_keys import models as api_keys_models
+from platform_core.audit import models as audit_models
+from platform_core.auth import models as auth_models
 from platform_core.db.base import PublicBase, TenantBase
+from platform_core.invitations import models as invitations_models
 from platform_core.items import models as items_models
 from platform_core.jobs import models as jobs_models
+from platform_core.operators import models as operators_models
 from platform_core.reports import models as reports_models
+from platform_core.tenant_settings import models as tenant_settings_models
+from platform_core.users import models as users_models
 from tenants import models as tenants_models
 from workers import models as workers_models
 
 __all__ = [
     "PublicBase",
     "TenantBase",
+    "api_keys_models",
+    "audit_models",
+    "auth_models",
+    "invitations_models",
     "items_models",
     "jobs_models",
+    "operators_models",
     "reports_models",
+    "tenant_settings_models",
     "tenants_models",
+    "users_models",
     "workers_models",
 ]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from platform_core.security.tokens import SigningKeys
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused outside development
@@ -53,6 +56,25 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1"
     # How links in emails reach a tenant; {slug} and {base_domain} are filled in.
     tenant_url_template: str = "https://{slug}.{base_domain}"
+    # The reserved subdomain that serves the operator API (admin.<BASE_DOMAIN>).
+    operator_host: str = "admin"
+
+    # Identity: access-token signing keys `kid:secret,...` (the first signs, all verify); empty means
+    # one key derived from SECRET_KEY, which is refused outside development anyway.
+    jwt_keys: str = ""
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
+    operator_token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    email_verification_ttl_hours: int = Field(default=48, ge=1)
+    password_reset_ttl_hours: int = Field(default=2, ge=1)
+    set_password_ttl_hours: int = Field(default=72, ge=1)
+    invitation_ttl_hours: int = Field(default=168, ge=1)
+    # Login throttling in Redis (the `limits` notation): attempts per client IP, and failed attempts
+    # per account (tenant + email, whether or not the account exists).
+    login_limit_per_ip: str = "30/minute"
+    login_limit_per_account: str = "5/15minutes"
+    # Password-reset and verification emails per account, so nobody can mail-bomb an address.
+    email_link_limit_per_account: str = "5/hour"
 
     @field_validator("base_domain")
     @classmethod
@@ -64,7 +86,16 @@ class Settings(BaseSettings):
         relaxed = self.env in (Environment.DEVELOPMENT, Environment.TEST)
         if not relaxed and (self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32):
             raise ValueError("SECRET_KEY must be set to a random value of 32+ characters outside development")
+        SigningKeys.parse(self.signing_keys_spec)  # ValueError names what is wrong with JWT_KEYS
         return self
+
+    @property
+    def signing_keys_spec(self) -> str:
+        """JWT_KEYS, or one key derived from SECRET_KEY when none are configured."""
+        if self.jwt_keys.strip():
+            return self.jwt_keys
+        derived = hashlib.sha256(f"jwt:{self.secret_key}".encode()).hexdigest()
+        return f"k0:{derived}"
 
     @property
     def reserved(self) -> frozenset[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, MetaData, create_engine, pool, text, update
+from sqlalchemy import BLANK_SCHEMA, Connection, Engine, MetaData, create_engine, pool, text, update
 
 from alembic import command
 from platform_core.db.alembic_config import alembic_config, head_revision, script_directory
@@ -94,11 +94,16 @@ def check_schema_name(schema: str) -> str:
 
 
 @lru_cache(maxsize=1)
+def _unqualified(table: Any, to_schema: Any, constraint: Any, referred_schema: Any) -> Any:
+    return BLANK_SCHEMA
+
+
 def unqualified_tenant_metadata() -> MetaData:
     """The tenant tables without a schema, as migrations see them (search_path names the tenant)."""
     metadata = MetaData(naming_convention=TenantBase.metadata.naming_convention)
     for table in TenantBase.metadata.sorted_tables:
-        table.to_metadata(metadata, schema=None)
+        # Foreign keys between tenant tables lose the placeholder schema too.
+        table.to_metadata(metadata, schema=None, referred_schema_fn=_unqualified)
     return metadata
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from platform_core.context import TenantStatus
 from tenants.models import Tenant, TenantDomain
 
-_LOOKUP_COLUMNS = (Tenant.id, Tenant.slug, Tenant.status, Tenant.suspended_reason)
+_LOOKUP_COLUMNS = (Tenant.id, Tenant.slug, Tenant.name, Tenant.status, Tenant.suspended_reason)
 
 
 async def find_by_slug(conn: AsyncConnection, slug: str) -> Row | None:

@@ -103,6 +103,7 @@ class HostResolver:
             schema_name=schema_name_for(tenant_id),
             status=TenantStatus(row.status),
             suspended_reason=row.suspended_reason,
+            name=row.name,
         )
         return HostResolution(tenant=tenant)
 

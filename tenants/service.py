@@ -30,6 +30,7 @@ from tenants.exceptions import (
     TenantNotFound,
 )
 from tenants.models import Tenant, TenantDomain
+from tenants.owner import OwnerAccount, prepare_owner, seed_tenant_schema, send_set_password_email
 from tenants.slugs import normalise_domain, validate_slug
 
 
@@ -40,16 +41,24 @@ class TenantService:
     db: Database
     settings: Settings
 
-    def create(self, *, slug: str, name: str, owner_email: str | None = None) -> Tenant:
-        """Create a tenant and its schema at the tenant head, atomically: on failure nothing remains."""
+    def create(
+        self, *, slug: str, name: str, owner_email: str | None = None, owner_password: str | None = None
+    ) -> Tenant:
+        """Create a tenant and its schema at the tenant head, atomically: on failure nothing remains.
+
+        With `owner_email`, the owner account is created in the same transaction: with
+        `owner_password` it can sign in at once; without, a set-password link is emailed (through the
+        outbox, so the email leaves only if the tenant exists).
+        """
         validate_slug(slug, self.settings.reserved)
+        owner = prepare_owner(owner_email, owner_password) if owner_email else None
         head = head_revision(self.settings.migrations_dir, "tenant")
         with self.db.sync_session() as session, session.begin():
             tenant = Tenant(
                 id=uuid.uuid4(),
                 slug=slug,
                 name=name.strip() or slug,
-                owner_email=owner_email,
+                owner_email=owner.email if owner else None,
                 status=TenantStatus.ACTIVE.value,
                 schema_revision=head,
                 migrated_at=utcnow(),
@@ -59,14 +68,19 @@ class TenantService:
                 session.flush()
             except IntegrityError as exc:
                 raise SlugTaken(f"The slug {slug!r} is taken.", details={"slug": slug}) from exc
-            self._build_schema(session.connection(), tenant.schema_name)
+            self._build_schema(session.connection(), tenant.schema_name, tenant, owner)
+            if owner and owner.password_hash is None:
+                send_set_password_email(session, self.settings, tenant, owner)
             repository.notify_changed(session, tenant.id)
         return tenant
 
-    def _build_schema(self, conn: Connection, schema: str) -> None:
-        """Create the schema from the current tenant metadata and stamp the tenant Alembic head."""
+    def _build_schema(
+        self, conn: Connection, schema: str, tenant: Tenant, owner: OwnerAccount | None
+    ) -> None:
+        """Create the schema from the current tenant metadata, seed it, and stamp the tenant head."""
         conn.execute(CreateSchema(schema))
         TenantBase.metadata.create_all(conn.execution_options(**tenant_options(schema)), checkfirst=False)
+        seed_tenant_schema(conn, owner, self.settings)
         conn.execution_options(schema_translate_map=None)
         context = MigrationContext.configure(conn, opts={"version_table_schema": schema})
         context.stamp(script_directory(self.settings.migrations_dir, "tenant"), "heads")

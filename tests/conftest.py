@@ -17,14 +17,17 @@ from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 
+from platform_core.auth.permissions import builtin_role_id
 from platform_core.context import TenantContext, TenantStatus
 from platform_core.db.bootstrap import drop_database, ensure_database
 from platform_core.db.engines import Database, install_guards, tenant_options
 from platform_core.main import create_app
 from platform_core.settings import PROJECT_ROOT, Environment, Settings, get_settings, to_sqlalchemy_url
+from platform_core.users.models import User
 from tenants.fleet import upgrade_public
 from tenants.models import Tenant
 from tenants.service import TenantService
+from tests.factories import UserFactory, access_token, create_user
 
 BASE_DOMAIN = "example.com"
 _STACK_KEY = "_platform_local_stack"
@@ -112,7 +115,11 @@ def tenant_service(sync_db: Database, settings: Settings) -> TenantService:
 
 def _context(tenant: Tenant) -> TenantContext:
     return TenantContext(
-        id=tenant.id, slug=tenant.slug, schema_name=tenant.schema_name, status=TenantStatus(tenant.status)
+        id=tenant.id,
+        slug=tenant.slug,
+        schema_name=tenant.schema_name,
+        status=TenantStatus(tenant.status),
+        name=tenant.name,
     )
 
 
@@ -185,17 +192,72 @@ def client_for(app: Any, host: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{host}")
 
 
+def host_of(tenant: TenantContext) -> str:
+    """The host a tenant is served at in tests."""
+    return f"{tenant.slug}.{BASE_DOMAIN}"
+
+
+def signed_in(app: Any, tenant: TenantContext, token: str) -> httpx.AsyncClient:
+    """A client on a tenant's host sending `token` as its bearer credentials."""
+    client = client_for(app, host_of(tenant))
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def owner_client(
+    app: Any, settings: Settings, sync_db: Database, tenant: Any, host: str | None = None
+) -> httpx.AsyncClient:
+    """A client signed in as a new owner of a committed tenant (a TenantContext or a Tenant row)."""
+    user = UserFactory.build(role_id=builtin_role_id("owner"))
+    with sync_db.sync_session(tenant.schema_name) as session:
+        session.add(user)
+        session.commit()
+    client = client_for(app, host or f"{tenant.slug}.{BASE_DOMAIN}")
+    client.headers["Authorization"] = f"Bearer {access_token(settings, tenant, user.id)}"
+    return client
+
+
 @pytest.fixture
-async def client_a(app: Any, tenant_a: TenantContext) -> AsyncIterator[httpx.AsyncClient]:
-    """A client on tenant alpha's host."""
-    async with client_for(app, f"{tenant_a.slug}.{BASE_DOMAIN}") as client:
+async def owner_a(db: TransactionalDatabase, tenant_a: TenantContext) -> User:
+    """An owner of tenant alpha (inside the test transaction)."""
+    return await create_user(db, tenant_a, role="owner", email="owner@alpha.example.org")
+
+
+@pytest.fixture
+async def owner_b(db: TransactionalDatabase, tenant_b: TenantContext) -> User:
+    """An owner of tenant beta (inside the test transaction)."""
+    return await create_user(db, tenant_b, role="owner", email="owner@beta.example.org")
+
+
+@pytest.fixture
+async def client_a(
+    app: Any, settings: Settings, tenant_a: TenantContext, owner_a: User
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on tenant alpha's host, signed in as its owner."""
+    async with signed_in(app, tenant_a, access_token(settings, tenant_a, owner_a.id)) as client:
         yield client
 
 
 @pytest.fixture
-async def client_b(app: Any, tenant_b: TenantContext) -> AsyncIterator[httpx.AsyncClient]:
-    """A client on tenant beta's host."""
-    async with client_for(app, f"{tenant_b.slug}.{BASE_DOMAIN}") as client:
+async def client_b(
+    app: Any, settings: Settings, tenant_b: TenantContext, owner_b: User
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on tenant beta's host, signed in as its owner."""
+    async with signed_in(app, tenant_b, access_token(settings, tenant_b, owner_b.id)) as client:
+        yield client
+
+
+@pytest.fixture
+async def anon_a(app: Any, tenant_a: TenantContext) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on tenant alpha's host with no credentials."""
+    async with client_for(app, host_of(tenant_a)) as client:
+        yield client
+
+
+@pytest.fixture
+async def anon_b(app: Any, tenant_b: TenantContext) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on tenant beta's host with no credentials."""
+    async with client_for(app, host_of(tenant_b)) as client:
         yield client
 
 

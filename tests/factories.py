@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import uuid
 from typing import Any
 
 import factory
 
+from platform_core.auth.permissions import builtin_role_id
 from platform_core.context import TenantContext
+from platform_core.db.base import utcnow
 from platform_core.items.models import Item, ItemStatus
+from platform_core.security.passwords import hash_password
+from platform_core.security.tokens import SigningKeys, issue_access_token, tenant_audience
+from platform_core.settings import Settings
+from platform_core.users.models import Role, User
 
 
 class ItemFactory(factory.Factory):
@@ -29,3 +37,57 @@ async def create_items(db: Any, tenant: TenantContext, count: int = 1, **fields:
         session.add_all(items)
         await session.commit()
     return items
+
+
+PASSWORD = "correct horse battery staple"
+
+
+@functools.cache
+def password_hash() -> str:
+    """The argon2id hash of PASSWORD, computed once per test process."""
+    return hash_password(PASSWORD)
+
+
+class UserFactory(factory.Factory):
+    """Builds a verified, active User with PASSWORD; pass `role="admin"` etc. to `create_user`."""
+
+    class Meta:
+        model = User
+
+    id = factory.LazyFunction(uuid.uuid4)
+    email = factory.LazyFunction(lambda: f"user-{uuid.uuid4().hex[:12]}@example.org")
+    full_name = factory.Faker("name")
+    password_hash = factory.LazyFunction(password_hash)
+    is_active = True
+    email_verified_at = factory.LazyFunction(utcnow)
+
+
+async def create_user(db: Any, tenant: TenantContext, *, role: str = "owner", **fields: Any) -> User:
+    """Persist a user with a built-in role (by name) or a role id (`role_id=`) in a tenant."""
+    fields.setdefault("role_id", builtin_role_id(role))
+    user = UserFactory.build(**fields)
+    async with db.session(tenant.schema_name) as session:
+        session.add(user)
+        await session.commit()
+    return user
+
+
+async def create_role(db: Any, tenant: TenantContext, name: str, permissions: list[str]) -> Role:
+    """Persist a custom role in a tenant."""
+    role = Role(id=uuid.uuid4(), name=name, description="", permissions=permissions, builtin=False)
+    async with db.session(tenant.schema_name) as session:
+        session.add(role)
+        await session.commit()
+    return role
+
+
+def access_token(settings: Settings, tenant: TenantContext, user_id: uuid.UUID, **overrides: Any) -> str:
+    """A valid access token for a user of `tenant` (a fresh session id unless `sid` is given)."""
+    claims: dict[str, Any] = {"tid": str(tenant.id), "sid": str(uuid.uuid4())}
+    claims.update(overrides)
+    return issue_access_token(
+        SigningKeys.parse(settings.signing_keys_spec),
+        subject=str(user_id),
+        audience=tenant_audience(tenant.id),
+        **claims,
+    )

@@ -63,12 +63,12 @@ def load_tenant(db: Database, tenant_id: Any) -> TenantContext:
         raise TaskDropped(f"tenant_id {tenant_id!r} is not a UUID") from exc
     with db.sync_session() as session:
         row = session.execute(
-            select(Tenant.slug, Tenant.status, Tenant.suspended_reason).where(Tenant.id == key)
+            select(Tenant.slug, Tenant.name, Tenant.status, Tenant.suspended_reason).where(Tenant.id == key)
         ).first()
     if row is None:
         raise TaskDropped(f"tenant {key} does not exist")
     status = TenantStatus(row.status)
-    return TenantContext(key, row.slug, schema_name_for(key), status, row.suspended_reason)
+    return TenantContext(key, row.slug, schema_name_for(key), status, row.suspended_reason, row.name)
 
 
 def claim(session: Session, task_id: str, task_name: str, tenant_id: uuid.UUID | None) -> bool:

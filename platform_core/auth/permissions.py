@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from enum import StrEnum
+from typing import Any
 
 
 class Permission(StrEnum):
@@ -25,6 +27,7 @@ class Permission(StrEnum):
 
 
 ALL = frozenset(Permission)
+_NAMES = frozenset(p.value for p in Permission)
 _READS = frozenset({Permission.ITEMS_READ, Permission.MEMBERS_READ, Permission.JOBS_READ})
 
 BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
@@ -50,3 +53,43 @@ def parse_permissions(values: list[str]) -> frozenset[Permission]:
 def can_grant(granter: frozenset[Permission], wanted: frozenset[Permission]) -> bool:
     """A member can only hand out permissions they hold themselves."""
     return wanted <= granter
+
+
+ROLE_DESCRIPTIONS = {
+    "owner": "Everything, including billing; a tenant always keeps at least one owner.",
+    "admin": "Everything except billing.",
+    "member": "Works with items, uploads and reports; reads members and billing.",
+    "viewer": "Reads items, members and jobs.",
+}
+_ROLE_NAMESPACE = uuid.UUID("6f1f8a52-2d0e-4c3a-9a8e-0b7c4f6d2e10")
+
+
+def builtin_role_id(name: str) -> uuid.UUID:
+    """The id of a built-in role: the same in every tenant, so code can name it without a query."""
+    return uuid.uuid5(_ROLE_NAMESPACE, name)
+
+
+def builtin_role_rows() -> list[dict[str, Any]]:
+    """The built-in roles as rows of the `role` table (migrations and provisioning insert these)."""
+    return [
+        {
+            "id": builtin_role_id(name),
+            "name": name,
+            "description": ROLE_DESCRIPTIONS[name],
+            "permissions": sorted(permissions),
+            "builtin": True,
+        }
+        for name, permissions in BUILTIN_ROLES.items()
+    ]
+
+
+def role_permissions(name: str, builtin: bool, stored: list[str]) -> frozenset[Permission]:
+    """What a role grants: the code's catalogue for built-in roles, the stored list for custom ones."""
+    if builtin and name in BUILTIN_ROLES:
+        return BUILTIN_ROLES[name]
+    return known_permissions(stored)
+
+
+def known_permissions(values: list[str]) -> frozenset[Permission]:
+    """The stored names that still name a permission (one removed from the code grants nothing)."""
+    return frozenset(Permission(v) for v in values if v in _NAMES)

@@ -20,6 +20,8 @@ from platform_core.errors import AppError
 from platform_core.log import configure_logging
 from platform_core.settings import PROJECT_ROOT, get_settings
 
+DEMO_OWNER_EMAIL = "owner@example.com"
+DEMO_OWNER_PASSWORD = "demo-owner-password"  # noqa: S105 - the local demo tenant's published password
 DEMO_SLUG = "demo"
 
 
@@ -41,7 +43,9 @@ def _prepare(database_url: str) -> None:
         try:
             service.get(DEMO_SLUG)
         except AppError:
-            service.create(slug=DEMO_SLUG, name="Demo", owner_email="owner@demo.localhost")
+            service.create(
+                slug=DEMO_SLUG, name="Demo", owner_email=DEMO_OWNER_EMAIL, owner_password=DEMO_OWNER_PASSWORD
+            )
             console.print("created tenant 'demo'")
     finally:
         db.sync_engine.dispose()
@@ -98,6 +102,8 @@ def dev(
                 f"\n[bold green]ready[/bold green]  http://{DEMO_SLUG}.{base}:{port}/docs   "
                 f"(health: http://{base}:{port}/readyz)   API, worker, relay and beat running; "
                 "Ctrl-C stops everything\n"
+                f"sign in to demo as {DEMO_OWNER_EMAIL} / {DEMO_OWNER_PASSWORD} "
+                "(POST /api/v1/auth/token; or Authorize in /docs)\n"
             )
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)

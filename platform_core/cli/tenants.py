@@ -59,13 +59,30 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 def create(
     slug: str,
     name: Annotated[str, typer.Option(help="Display name.")] = "",
-    owner_email: Annotated[str | None, typer.Option(help="The owner's email.")] = None,
+    owner_email: Annotated[
+        str | None, typer.Option(help="The owner's email: the account is created with the tenant.")
+    ] = None,
+    owner_password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="OWNER_PASSWORD",
+            help="The owner's password, for scripts (prefer the OWNER_PASSWORD variable to the flag); "
+            "without it the owner is emailed a set-password link.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a tenant and its schema (atomically)."""
+    """Create a tenant, its schema and its owner account (atomically)."""
+    if owner_password and not owner_email:
+        raise typer.BadParameter("--owner-password needs --owner-email")
     with tenant_service() as service:
-        tenant = service.create(slug=slug, name=name or slug, owner_email=owner_email)
+        tenant = service.create(
+            slug=slug, name=name or slug, owner_email=owner_email, owner_password=owner_password
+        )
     _print(tenant, as_json)
+    if owner_email and not as_json:
+        how = "can sign in now" if owner_password else "was emailed a link to choose a password"
+        console.print(f"owner {tenant.owner_email} {how}")
 
 
 @app.command("list")

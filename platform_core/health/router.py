@@ -11,9 +11,10 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from platform_core.auth.dependencies import PUBLIC
 from platform_core.error_handlers import error_response
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[PUBLIC])
 CHECK_TIMEOUT = 2.0
 
 

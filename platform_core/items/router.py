@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from platform_core.auth.dependencies import ItemsRead, ItemsWrite
 from platform_core.items import service as item_service
 from platform_core.items.dependencies import CurrentItem
 from platform_core.items.models import Item, ItemStatus
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/api/v1/items", tags=["items"])
 
 @router.get("", response_model=ItemPage)
 async def list_items(
+    principal: ItemsRead,
     session: TenantSessionDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -32,24 +34,26 @@ async def list_items(
 
 
 @router.post("", status_code=201, response_model=ItemRead)
-async def create_item(body: ItemCreate, session: TenantSessionDep) -> Item:
+async def create_item(principal: ItemsWrite, body: ItemCreate, session: TenantSessionDep) -> Item:
     """Create an item."""
     return await item_service.create_item(session, body)
 
 
 @router.get("/{item_id}", response_model=ItemRead)
-async def get_item(item: CurrentItem) -> Item:
+async def get_item(principal: ItemsRead, item: CurrentItem) -> Item:
     """Get one item."""
     return item
 
 
 @router.patch("/{item_id}", response_model=ItemRead)
-async def update_item(item: CurrentItem, body: ItemUpdate, session: TenantSessionDep) -> Item:
+async def update_item(
+    principal: ItemsWrite, item: CurrentItem, body: ItemUpdate, session: TenantSessionDep
+) -> Item:
     """Change an item's fields."""
     return await item_service.update_item(session, item, body)
 
 
 @router.delete("/{item_id}", status_code=204)
-async def delete_item(item: CurrentItem, session: TenantSessionDep) -> None:
+async def delete_item(principal: ItemsWrite, item: CurrentItem, session: TenantSessionDep) -> None:
     """Delete an item (soft: it can no longer be read)."""
     await item_service.delete_item(session, item)

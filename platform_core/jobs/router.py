@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from platform_core.auth.dependencies import JobsRead
 from platform_core.jobs import service as job_service
 from platform_core.jobs.dependencies import CurrentJob
 from platform_core.jobs.models import Job, JobStatus
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 
 @router.get("", response_model=JobPage)
 async def list_jobs(
+    principal: JobsRead,
     session: TenantSessionDep,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -30,6 +32,6 @@ async def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobRead)
-async def get_job(job: CurrentJob) -> Job:
+async def get_job(principal: JobsRead, job: CurrentJob) -> Job:
     """Get one job: status, progress, result link or error."""
     return job

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from platform_core.auth.dependencies import ReportsRun
 from platform_core.jobs import service as job_service
 from platform_core.jobs.models import Job
 from platform_core.jobs.schemas import JobRead
@@ -18,7 +19,9 @@ router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 
 @router.post("", status_code=202, response_model=JobRead)
-async def create_report(body: ReportCreate, tenant: TenantDep, session: TenantSessionDep) -> Job:
+async def create_report(
+    principal: ReportsRun, body: ReportCreate, tenant: TenantDep, session: TenantSessionDep
+) -> Job:
     """Start building a report; follow it at /api/v1/jobs/{id}."""
     params = {"kind": body.kind.value}
     if body.notify_email:
@@ -33,7 +36,7 @@ async def create_report(body: ReportCreate, tenant: TenantDep, session: TenantSe
 
 
 @router.get("/{report_id}/download")
-async def download_report(report_id: uuid.UUID, session: TenantSessionDep) -> Response:
+async def download_report(principal: ReportsRun, report_id: uuid.UUID, session: TenantSessionDep) -> Response:
     """Download a built report."""
     report = await report_repository.get(session, report_id)
     if report is None:

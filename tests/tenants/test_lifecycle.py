@@ -7,10 +7,11 @@ import uuid
 import pytest
 from sqlalchemy import select, text
 
+from platform_core.db.base import TenantBase
 from platform_core.items.models import Item
 from tenants.exceptions import InvalidSlug, InvalidTenantState, SlugTaken, TenantNotFound
 from tenants.models import Tenant
-from tests.conftest import BASE_DOMAIN, client_for
+from tests.conftest import BASE_DOMAIN, client_for, owner_client
 
 
 def _slug(prefix: str) -> str:
@@ -32,9 +33,11 @@ def _tables(sync_db, schema: str) -> set[str]:
 
 class TestCreate:
     def test_creates_schema_at_head(self, tenant_service, sync_db):
-        tenant = tenant_service.create(slug=_slug("new"), name="New", owner_email="o@new.test")
+        tenant = tenant_service.create(slug=_slug("new"), name="New", owner_email="o@new.example.com")
         assert tenant.schema_name == f"t_{tenant.id.hex}"
-        assert _tables(sync_db, tenant.schema_name) == {"item", "job", "report", "alembic_version"}
+        tables = {table.name for table in TenantBase.metadata.tables.values()}
+        assert {"item", "user_account", "role"} <= tables
+        assert _tables(sync_db, tenant.schema_name) == tables | {"alembic_version"}
         with sync_db.sync_session() as session:
             version = session.scalar(text(f'SELECT version_num FROM "{tenant.schema_name}".alembic_version'))
         assert version == tenant.schema_revision
@@ -73,11 +76,11 @@ class TestCreate:
 
 
 class TestLifecycleOverHttp:
-    async def test_suspend_then_resume(self, app, tenant_service):
+    async def test_suspend_then_resume(self, app, settings, sync_db, tenant_service):
         slug = _slug("sus")
-        tenant_service.create(slug=slug, name="Sus")
+        tenant = tenant_service.create(slug=slug, name="Sus")
         tenant_service.suspend(slug, reason="payment overdue")
-        async with client_for(app, f"{slug}.{BASE_DOMAIN}") as client:
+        async with owner_client(app, settings, sync_db, tenant) as client:
             response = await client.get("/api/v1/items")
             assert response.status_code == 403
             error = response.json()["error"]
@@ -87,7 +90,7 @@ class TestLifecycleOverHttp:
             app.state.tenant_resolver.invalidate()
             assert (await client.get("/api/v1/items")).status_code == 200
 
-    async def test_rename_moves_the_host_and_keeps_the_data(self, app, tenant_service, sync_db):
+    async def test_rename_moves_the_host_and_keeps_the_data(self, app, settings, tenant_service, sync_db):
         old, new = _slug("old"), _slug("new")
         tenant = tenant_service.create(slug=old, name="Mover")
         with sync_db.sync_session(tenant.schema_name) as session:
@@ -96,10 +99,10 @@ class TestLifecycleOverHttp:
         renamed = tenant_service.rename(old, new_slug=new)
         assert renamed.schema_name == tenant.schema_name
         app.state.tenant_resolver.invalidate()
-        async with client_for(app, f"{new}.{BASE_DOMAIN}") as client:
+        async with owner_client(app, settings, sync_db, renamed) as client:
             body = (await client.get("/api/v1/items")).json()
         assert [i["title"] for i in body["items"]] == ["survives rename"]
-        async with client_for(app, f"{old}.{BASE_DOMAIN}") as client:
+        async with owner_client(app, settings, sync_db, renamed, host=f"{old}.{BASE_DOMAIN}") as client:
             assert (await client.get("/api/v1/items")).status_code == 404
 
     def test_rename_to_taken_or_invalid_slug_fails(self, tenant_service, tenant_a):

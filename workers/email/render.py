@@ -26,6 +26,7 @@ TEMPLATES: dict[str, frozenset[str]] = {
     "verify_email": frozenset({"verify_url", "expires_in_hours"}),
     "invitation": frozenset({"tenant_name", "inviter_name", "role", "accept_url", "expires_in_hours"}),
     "password_reset": frozenset({"reset_url", "expires_in_hours"}),
+    "set_password": frozenset({"tenant_name", "set_password_url", "expires_in_hours"}),
     "report_ready": frozenset({"tenant_name", "report_name", "download_url", "expires_in_hours"}),
     "payment_failed": frozenset({"tenant_name", "amount", "billing_url"}),
     "webhook_endpoint_disabled": frozenset({"tenant_name", "endpoint_url", "failure_count", "settings_url"}),

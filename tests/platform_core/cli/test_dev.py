@@ -12,6 +12,7 @@ import time
 import httpx
 import psutil
 
+from platform_core.cli.dev import DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD
 from platform_core.settings import PROJECT_ROOT
 
 
@@ -68,16 +69,28 @@ def _alive(pids: set[int]) -> set[int]:
     return alive
 
 
+def _sign_in(port: int, host: dict[str, str]) -> dict[str, str]:
+    """Sign in as the demo owner printed by `platformctl dev`; return headers carrying the token."""
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/api/v1/auth/token",
+        data={"username": DEMO_OWNER_EMAIL, "password": DEMO_OWNER_PASSWORD},
+        headers=host,
+    )
+    assert response.status_code == 200, response.text
+    return {**host, "authorization": f"Bearer {response.json()['access_token']}"}
+
+
 def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path):
     root = tmp_path / "devroot"
     port = _free_port()
-    demo = {"host": f"demo.localhost:{port}"}
+    host = {"host": f"demo.localhost:{port}"}
 
     first = _start(root, port)
     try:
         output = "".join(_wait_ready(first))
         assert f"http://demo.localhost:{port}/docs" in output
         assert "started local postgres" in output
+        demo = _sign_in(port, host)
         created = httpx.post(f"http://127.0.0.1:{port}/api/v1/items", json={"title": "kept"}, headers=demo)
         assert created.status_code == 201
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
@@ -93,6 +106,7 @@ def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path)
     second = _start(root, port)
     try:
         _wait_ready(second)
+        demo = _sign_in(port, host)
         items = httpx.get(f"http://127.0.0.1:{port}/api/v1/items", headers=demo).json()
         assert [i["title"] for i in items["items"]] == ["kept"]
     finally:

@@ -26,7 +26,9 @@ def run(settings, monkeypatch):
 
 def test_create_show_list(run):
     slug = f"cli-{uuid.uuid4().hex[:8]}"
-    created = run("tenants", "create", slug, "--name", "CLI Co", "--owner-email", "boss@cli.test", "--json")
+    created = run(
+        "tenants", "create", slug, "--name", "CLI Co", "--owner-email", "boss@cli-co.example.com", "--json"
+    )
     assert created.exit_code == 0, created.output
     data = json.loads(created.output)
     assert (data["slug"], data["name"], data["status"]) == (slug, "CLI Co", "active")

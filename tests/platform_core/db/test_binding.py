@@ -4,30 +4,48 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 
 import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
 
+from platform_core.auth.permissions import builtin_role_id
 from platform_core.db.engines import Database, TenantNotBoundError
 from platform_core.items.models import Item
 from platform_core.main import create_app
 from platform_core.tenancy import TenantSessionDep
 from tests.conftest import BASE_DOMAIN, make_settings
+from tests.factories import UserFactory, access_token
 from tests.support.pgbouncer import find_pgbouncer, pgbouncer
 
 
+@dataclass(frozen=True)
+class BoundTenant:
+    """A committed tenant and an owner's access token for it."""
+
+    id: uuid.UUID
+    slug: str
+    schema_name: str
+    token: str
+
+
 @pytest.fixture(scope="module")
-def bound_tenants(tenant_service, sync_db):
+def bound_tenants(tenant_service, sync_db, settings):
     """Two tenants with committed items of their own (real commits: binding is about real connections)."""
     suffix = uuid.uuid4().hex[:6]
     tenants = [tenant_service.create(slug=f"bind-{n}-{suffix}", name=n) for n in ("one", "two")]
+    bound = []
     for tenant in tenants:
+        owner = UserFactory.build(role_id=builtin_role_id("owner"))
         with sync_db.sync_session(tenant.schema_name) as session:
             session.add_all(Item(title=f"{tenant.slug} #{i}", tags=[tenant.slug]) for i in range(5))
+            session.add(owner)
             session.commit()
-    return tenants
+        token = access_token(settings, tenant, owner.id)
+        bound.append(BoundTenant(tenant.id, tenant.slug, tenant.schema_name, token))
+    return bound
 
 
 def _app_with_pool(settings, *, size: int, **overrides):
@@ -43,9 +61,8 @@ async def _interleave(app, tenants, rounds: int = 40) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://unused") as client:
 
         async def fetch(tenant):
-            response = await client.get(
-                "/api/v1/items", params={"page_size": 100}, headers={"host": f"{tenant.slug}.{BASE_DOMAIN}"}
-            )
+            headers = {"host": f"{tenant.slug}.{BASE_DOMAIN}", "authorization": f"Bearer {tenant.token}"}
+            response = await client.get("/api/v1/items", params={"page_size": 100}, headers=headers)
             assert response.status_code == 200, response.text
             return tenant, response.json()
 

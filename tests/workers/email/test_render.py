@@ -14,6 +14,7 @@ from workers.email.render import TEMPLATE_DIR, TEMPLATES, environment, render_em
 SAMPLE: dict[str, Any] = {
     "verify_url": "https://app.example.com/verify?token=v-123&u=1",
     "reset_url": "https://app.example.com/reset?token=r-456",
+    "set_password_url": "https://acme.example.com/set-password?token=s-321",
     "accept_url": "https://acme.example.com/invitations/i-789",
     "download_url": "https://files.example.com/reports/r.csv?sig=abc&exp=1",
     "billing_url": "https://acme.example.com/billing",

@@ -1,0 +1,102 @@
+"""How routes declare who may call them: one dependency per permission, or an explicit marker.
+
+Every route of the app carries exactly one of these (a test walks the routes and fails otherwise):
+`require(Permission.X)` for tenant data, `current_user` for a signed-in user's own account,
+`public` for routes that need no credentials (sign-in, health), and the operator dependency for
+the operator API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from platform_core.auth.permissions import Permission
+from platform_core.auth.principal import Principal, PrincipalKind, authenticate, client_ip
+from platform_core.auth.service import AuthScope
+from platform_core.auth.sessions import Client
+from platform_core.errors import Forbidden
+from platform_core.tenancy import get_tenant
+
+GATE_ATTRIBUTE = "__platform_gate__"
+
+
+class PermissionDenied(Forbidden):
+    """The caller lacks the permission a route requires."""
+
+    code = "permission_denied"
+
+
+class UserSessionRequired(Forbidden):
+    """The route acts on a user's own account; an API key cannot use it."""
+
+    code = "user_session_required"
+    message = "This endpoint needs a signed-in user, not an API key."
+
+
+def mark_gate(dependency: Callable[..., object], gate: str) -> None:
+    """Tag a dependency as a gate so the route-walking test can recognise it."""
+    setattr(dependency, GATE_ATTRIBUTE, gate)
+
+
+def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency that authenticates the caller and requires `permission` (403 otherwise)."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate(request)
+        if permission not in principal.permissions:
+            raise PermissionDenied(
+                f"This needs the `{permission.value}` permission.", details={"permission": permission.value}
+            )
+        return principal
+
+    dependency.__name__ = f"require_{permission.name.lower()}"
+    mark_gate(dependency, f"permission:{permission.value}")
+    return dependency
+
+
+async def current_user(request: Request) -> Principal:
+    """The signed-in user (not an API key): for routes on the caller's own account."""
+    principal = await authenticate(request)
+    if principal.kind is not PrincipalKind.USER:
+        raise UserSessionRequired
+    return principal
+
+
+async def public() -> None:
+    """Mark a route as deliberately open: it needs no credentials."""
+
+
+mark_gate(current_user, "user")
+mark_gate(public, "public")
+
+PUBLIC = Depends(public)
+CurrentUser = Annotated[Principal, Depends(current_user)]
+ItemsRead = Annotated[Principal, Depends(require(Permission.ITEMS_READ))]
+ItemsWrite = Annotated[Principal, Depends(require(Permission.ITEMS_WRITE))]
+JobsRead = Annotated[Principal, Depends(require(Permission.JOBS_READ))]
+ReportsRun = Annotated[Principal, Depends(require(Permission.REPORTS_RUN))]
+MembersRead = Annotated[Principal, Depends(require(Permission.MEMBERS_READ))]
+MembersManage = Annotated[Principal, Depends(require(Permission.MEMBERS_MANAGE))]
+RolesManage = Annotated[Principal, Depends(require(Permission.ROLES_MANAGE))]
+ApiKeysManage = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
+AuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+TenantSettingsManage = Annotated[Principal, Depends(require(Permission.TENANT_SETTINGS))]
+
+
+async def get_auth_scope(request: Request) -> AuthScope:
+    """The tenant, keys, throttle and client of a sign-in request."""
+    tenant = await get_tenant(request)
+    state = request.app.state
+    return AuthScope(
+        settings=state.settings,
+        keys=state.signing_keys,
+        tenant=tenant,
+        client=Client(ip=client_ip(request), user_agent=request.headers.get("user-agent")),
+        throttle=state.throttle,
+    )
+
+
+AuthScopeDep = Annotated[AuthScope, Depends(get_auth_scope)]

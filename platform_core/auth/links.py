@@ -1,0 +1,57 @@
+"""Single-use, expiring tokens sent by email: verification, password reset, first password."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_core.auth.exceptions import ExpiredLink, InvalidLink
+from platform_core.auth.models import LinkPurpose, OneTimeToken
+from platform_core.db.base import utcnow
+from platform_core.security.tokens import hash_opaque_token, new_opaque_token
+from platform_core.users.models import User
+
+
+async def create_link_token(session: AsyncSession, user: User, purpose: LinkPurpose, ttl_hours: int) -> str:
+    """Store a new link token (replacing the user's unused ones of this purpose); return it."""
+    now = utcnow()
+    await session.execute(
+        update(OneTimeToken)
+        .where(
+            OneTimeToken.user_id == user.id,
+            OneTimeToken.purpose == purpose.value,
+            OneTimeToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
+    token = new_opaque_token()
+    session.add(
+        OneTimeToken(
+            user_id=user.id,
+            purpose=purpose.value,
+            token_hash=hash_opaque_token(token),
+            expires_at=now + timedelta(hours=ttl_hours),
+        )
+    )
+    await session.flush()
+    return token
+
+
+async def consume_link_token(session: AsyncSession, token: str, purposes: set[LinkPurpose]) -> User:
+    """Spend a link token of one of `purposes` and return its user; 400 when invalid, used or expired."""
+    row = (
+        await session.execute(
+            select(OneTimeToken).where(OneTimeToken.token_hash == hash_opaque_token(token)).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None or row.used_at is not None or LinkPurpose(row.purpose) not in purposes:
+        raise InvalidLink
+    if row.expires_at <= utcnow():
+        raise ExpiredLink
+    row.used_at = utcnow()
+    user = await session.get(User, row.user_id, with_for_update=True)
+    if user is None:
+        raise InvalidLink
+    return user

@@ -1,0 +1,161 @@
+"""Sign-in endpoints on a tenant's host: tokens, refresh, sign-out, sign-up, emailed links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from platform_core.auth import service as auth_service
+from platform_core.auth.dependencies import PUBLIC, AuthScopeDep, CurrentUser
+from platform_core.auth.exceptions import InvalidCredentials
+from platform_core.auth.schemas import (
+    Accepted,
+    EmailRequest,
+    RefreshRequest,
+    ResetPasswordRequest,
+    SignInRequest,
+    SignUpRequest,
+    TokenRequest,
+    TokenResponse,
+)
+from platform_core.auth.sessions import RefreshTokenReused, TokenPair
+from platform_core.tenancy import TenantSessionDep
+from platform_core.users import repository as user_repository
+from platform_core.users.schemas import MeRead, me_read
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_TOKEN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": SignInRequest.model_json_schema()},
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["username", "password"],
+                    "properties": {
+                        "grant_type": {"type": "string", "enum": ["password"]},
+                        "username": {"type": "string", "description": "The account's email."},
+                        "password": {"type": "string"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+async def _read_sign_in(request: Request) -> SignInRequest:
+    """The credentials of an OAuth2 password form or of a JSON body; 422 when malformed."""
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith(_FORM_TYPES):
+            form = await request.form()
+            data: Any = {"email": form.get("username"), "password": form.get("password")}
+            grant = form.get("grant_type")
+            if grant not in (None, "", "password"):
+                raise RequestValidationError(
+                    [
+                        {
+                            "loc": ("body", "grant_type"),
+                            "msg": "Only the password grant is supported.",
+                            "type": "value_error",
+                        }
+                    ]
+                )
+            return SignInRequest.model_validate(data)
+        return SignInRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**err, "loc": ("body", *err.get("loc", ()))} for err in exc.errors(include_url=False)]
+        ) from exc
+
+
+def _token_response(pair: TokenPair) -> TokenResponse:
+    return TokenResponse(
+        access_token=pair.access_token, expires_in=pair.expires_in, refresh_token=pair.refresh_token
+    )
+
+
+@router.post("/token", response_model=TokenResponse, dependencies=[PUBLIC], openapi_extra=_TOKEN_BODY)
+async def issue_token(request: Request, scope: AuthScopeDep, session: TenantSessionDep) -> TokenResponse:
+    """Sign in with email and password (OAuth2 password form or JSON); returns a token pair."""
+    credentials = await _read_sign_in(request)
+    try:
+        pair = await auth_service.sign_in(
+            session, scope, email=credentials.email, password=credentials.password
+        )
+    except InvalidCredentials:
+        await session.commit()  # the failed attempt stays in the audit log although the answer is 401
+        raise
+    return _token_response(pair)
+
+
+@router.post("/refresh", response_model=TokenResponse, dependencies=[PUBLIC])
+async def refresh_token(
+    body: RefreshRequest, scope: AuthScopeDep, session: TenantSessionDep
+) -> TokenResponse:
+    """Trade a refresh token for a new pair; a token works once, and reusing one signs its session out."""
+    try:
+        pair = await auth_service.refresh(session, scope, refresh_token=body.refresh_token)
+    except RefreshTokenReused:
+        await session.commit()  # keep the revocation although the answer is 401
+        raise
+    return _token_response(pair)
+
+
+@router.post("/logout", status_code=204)
+async def sign_out(principal: CurrentUser, session: TenantSessionDep) -> Response:
+    """Sign out: the session's refresh and access tokens stop working."""
+    await auth_service.sign_out(session, principal)
+    return Response(status_code=204)
+
+
+@router.post("/signup", status_code=201, response_model=MeRead, dependencies=[PUBLIC])
+async def sign_up(body: SignUpRequest, scope: AuthScopeDep, session: TenantSessionDep) -> MeRead:
+    """Create an account when the workspace allows sign-up; a verification link is emailed."""
+    user = await auth_service.sign_up(
+        session, scope, email=body.email, password=body.password, full_name=body.full_name
+    )
+    refreshed = await user_repository.get(session, user.id)
+    assert refreshed is not None
+    return me_read(refreshed)
+
+
+@router.post("/verify-email", response_model=MeRead, dependencies=[PUBLIC])
+async def verify_email(body: TokenRequest, scope: AuthScopeDep, session: TenantSessionDep) -> MeRead:
+    """Confirm an email address with the token of a verification link."""
+    user = await auth_service.verify_email(session, scope, token=body.token)
+    loaded = await user_repository.get(session, user.id)
+    assert loaded is not None
+    return me_read(loaded)
+
+
+@router.post("/resend-verification", status_code=202, response_model=Accepted, dependencies=[PUBLIC])
+async def resend_verification(body: EmailRequest, scope: AuthScopeDep, session: TenantSessionDep) -> Accepted:
+    """Email a new verification link if the address has an unverified account (same answer otherwise)."""
+    user = await user_repository.get_by_email(session, body.email)
+    if user is not None and user.email_verified_at is None and user.password_hash is not None:
+        await auth_service.send_verification(session, scope, user)
+    return Accepted(detail="If that address has an unverified account, a new link is on its way.")
+
+
+@router.post("/forgot-password", status_code=202, response_model=Accepted, dependencies=[PUBLIC])
+async def forgot_password(body: EmailRequest, scope: AuthScopeDep, session: TenantSessionDep) -> Accepted:
+    """Email a password-reset link if the account exists (the answer is the same either way)."""
+    await auth_service.request_password_reset(session, scope, email=body.email)
+    return Accepted(detail="If that address has an account, a reset link is on its way.")
+
+
+@router.post("/reset-password", status_code=204, dependencies=[PUBLIC])
+async def reset_password(
+    body: ResetPasswordRequest, scope: AuthScopeDep, session: TenantSessionDep
+) -> Response:
+    """Choose a new password with the token of a reset or set-password link; all sessions end."""
+    await auth_service.reset_password(session, scope, token=body.token, password=body.password)
+    return Response(status_code=204)

@@ -1,0 +1,232 @@
+"""Sign-in, sessions, passwords and email verification for a tenant's users. Services never commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_core.audit import service as audit
+from platform_core.audit.service import Actor, ActorType, AuditAction
+from platform_core.auth import links, sessions
+from platform_core.auth.exceptions import EmailNotVerified, InvalidCredentials, SignupClosed, WrongPassword
+from platform_core.auth.models import LinkPurpose
+from platform_core.auth.permissions import builtin_role_id
+from platform_core.auth.principal import Principal
+from platform_core.auth.sessions import Client, TokenPair
+from platform_core.auth.throttle import Throttle
+from platform_core.context import TenantContext
+from platform_core.db.base import utcnow
+from platform_core.errors import Conflict
+from platform_core.security.passwords import hash_password, needs_rehash, verify_password
+from platform_core.security.tokens import SigningKeys
+from platform_core.settings import Settings
+from platform_core.tenant_settings import service as tenant_settings_service
+from platform_core.users import repository as user_repository
+from platform_core.users.models import User
+from workers.email.tasks import send_email_later_async
+
+
+class EmailTaken(Conflict):
+    """An account with this email already exists in the tenant."""
+
+    code = "email_taken"
+    message = "An account with this email already exists."
+
+
+@dataclass(frozen=True, slots=True)
+class AuthScope:
+    """Everything the auth service needs to know about the request's tenant and client."""
+
+    settings: Settings
+    keys: SigningKeys
+    tenant: TenantContext
+    client: Client
+    throttle: Throttle
+
+    @property
+    def throttle_scope(self) -> str:
+        """Throttle counters are per tenant: the same email is a different account elsewhere."""
+        return str(self.tenant.id)
+
+
+async def sign_in(session: AsyncSession, scope: AuthScope, *, email: str, password: str) -> TokenPair:
+    """Check a password and open a session; the same time and answer for unknown emails."""
+    email = user_repository.normalize_email(email)
+    await scope.throttle.sign_in_attempt(scope=scope.throttle_scope, ip=scope.client.ip, account=email)
+    user = await user_repository.get_by_email(session, email)
+    valid = verify_password(user.password_hash if user else None, password)
+    if user is None or not valid or not user.is_active:
+        await scope.throttle.sign_in_failed(scope=scope.throttle_scope, account=email)
+        await audit.record(
+            session,
+            AuditAction.SIGN_IN_FAILED,
+            Actor(ActorType.ANONYMOUS, ip=scope.client.ip, label=email),
+            target_type="user" if user else None,
+            target_id=user.id if user else None,
+        )
+        raise InvalidCredentials
+    if user.email_verified_at is None:
+        raise EmailNotVerified
+    await scope.throttle.sign_in_succeeded(scope=scope.throttle_scope, account=email)
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    pair = await sessions.open_session(session, scope.settings, scope.keys, scope.tenant, user, scope.client)
+    await audit.record(
+        session,
+        AuditAction.SIGN_IN,
+        _user_actor(user, scope.client),
+        target_type="session",
+        target_id=pair.session_id,
+    )
+    return pair
+
+
+async def refresh(session: AsyncSession, scope: AuthScope, *, refresh_token: str) -> TokenPair:
+    """Rotate a refresh token into a new pair; a reused token revokes its family (caller commits)."""
+    try:
+        row = await sessions.rotate(session, refresh_token)
+    except sessions.RefreshTokenReused as exc:
+        await audit.record(
+            session,
+            AuditAction.REFRESH_REUSE,
+            Actor(ActorType.ANONYMOUS, ip=scope.client.ip),
+            target_type="session",
+            target_id=(exc.details or {}).get("session_id"),
+        )
+        raise
+    user = await user_repository.get(session, row.user_id)
+    if user is None or not user.is_active:
+        raise sessions.InvalidRefreshToken
+    return await sessions.open_session(
+        session, scope.settings, scope.keys, scope.tenant, user, scope.client, family_id=row.family_id
+    )
+
+
+async def sign_out(session: AsyncSession, principal: Principal) -> None:
+    """End the caller's session: its refresh tokens and access tokens stop working."""
+    if principal.session_id is not None:
+        await sessions.revoke_family(session, principal.session_id)
+    await audit.record(
+        session, AuditAction.SIGN_OUT, principal.actor, target_type="session", target_id=principal.session_id
+    )
+
+
+async def change_password(
+    session: AsyncSession, principal: Principal, *, current_password: str, new_password: str
+) -> None:
+    """Change the caller's password and sign out every other session."""
+    user = await user_repository.get(session, principal.user_id, lock=True)
+    if user is None or not verify_password(user.password_hash, current_password):
+        raise WrongPassword
+    user.password_hash = hash_password(new_password)
+    user.password_changed_at = utcnow()
+    await sessions.revoke_user_sessions(session, user.id, keep=principal.session_id)
+    await audit.record(
+        session, AuditAction.PASSWORD_CHANGED, principal.actor, target_type="user", target_id=user.id
+    )
+
+
+async def request_password_reset(session: AsyncSession, scope: AuthScope, *, email: str) -> None:
+    """Email a reset link if the account exists; answer the same either way."""
+    email = user_repository.normalize_email(email)
+    if not await scope.throttle.email_link(scope=scope.throttle_scope, account=email, purpose="reset"):
+        return  # silently: the answer must not differ from the normal one
+    user = await user_repository.get_by_email(session, email)
+    if user is None or not user.is_active:
+        return
+    ttl = scope.settings.password_reset_ttl_hours
+    token = await links.create_link_token(session, user, LinkPurpose.RESET_PASSWORD, ttl)
+    await send_email_later_async(
+        session,
+        to=user.email,
+        template="password_reset",
+        context={"reset_url": _link(scope, "/reset-password", token), "expires_in_hours": ttl},
+        tenant_id=scope.tenant.id,
+    )
+
+
+async def reset_password(session: AsyncSession, scope: AuthScope, *, token: str, password: str) -> User:
+    """Set a new password from a reset (or first-password) link; every session is signed out."""
+    new_hash = hash_password(password)  # check the rules before spending the link
+    user = await links.consume_link_token(
+        session, token, {LinkPurpose.RESET_PASSWORD, LinkPurpose.SET_PASSWORD}
+    )
+    user.password_hash = new_hash
+    user.password_changed_at = utcnow()
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()  # the link reached the inbox: the address is proven
+    await sessions.revoke_user_sessions(session, user.id)
+    await audit.record(
+        session,
+        AuditAction.PASSWORD_RESET,
+        _user_actor(user, scope.client),
+        target_type="user",
+        target_id=user.id,
+    )
+    return user
+
+
+async def sign_up(
+    session: AsyncSession, scope: AuthScope, *, email: str, password: str, full_name: str
+) -> User:
+    """Create a member account (role member) when the tenant allows sign-up; email a verification link."""
+    if not (await tenant_settings_service.get(session)).allow_signup:
+        raise SignupClosed
+    email = user_repository.normalize_email(email)
+    password_hash = hash_password(password)
+    if await user_repository.get_by_email(session, email) is not None:
+        raise EmailTaken(details={"email": email})
+    user = User(
+        email=email,
+        full_name=full_name.strip(),
+        password_hash=password_hash,
+        role_id=builtin_role_id("member"),
+    )
+    session.add(user)
+    await session.flush()
+    await send_verification(session, scope, user)
+    await audit.record(
+        session, AuditAction.SIGN_UP, _user_actor(user, scope.client), target_type="user", target_id=user.id
+    )
+    return user
+
+
+async def send_verification(session: AsyncSession, scope: AuthScope, user: User) -> bool:
+    """Email a verification link (at most a few per hour per address); False when throttled."""
+    if not await scope.throttle.email_link(scope=scope.throttle_scope, account=user.email, purpose="verify"):
+        return False
+    ttl = scope.settings.email_verification_ttl_hours
+    token = await links.create_link_token(session, user, LinkPurpose.VERIFY_EMAIL, ttl)
+    await send_email_later_async(
+        session,
+        to=user.email,
+        template="verify_email",
+        context={"verify_url": _link(scope, "/verify-email", token), "expires_in_hours": ttl},
+        tenant_id=scope.tenant.id,
+    )
+    return True
+
+
+async def verify_email(session: AsyncSession, scope: AuthScope, *, token: str) -> User:
+    """Mark the address of a verification link's user as verified."""
+    user = await links.consume_link_token(session, token, {LinkPurpose.VERIFY_EMAIL})
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        await audit.record(
+            session,
+            AuditAction.EMAIL_VERIFIED,
+            _user_actor(user, scope.client),
+            target_type="user",
+            target_id=user.id,
+        )
+    return user
+
+
+def _link(scope: AuthScope, path: str, token: str) -> str:
+    return scope.settings.tenant_url(scope.tenant.slug, f"{path}?token={token}")
+
+
+def _user_actor(user: User, client: Client) -> Actor:
+    return Actor(ActorType.USER, user.id, user.email, client.ip)

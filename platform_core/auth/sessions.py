@@ -1,0 +1,122 @@
+"""Sign-in sessions: an access token plus a refresh-token family that rotates on every use."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_core.auth.exceptions import InvalidRefreshToken
+from platform_core.auth.models import RefreshToken
+from platform_core.context import TenantContext
+from platform_core.db.base import utcnow
+from platform_core.security.tokens import (
+    SigningKeys,
+    hash_opaque_token,
+    issue_access_token,
+    new_opaque_token,
+    tenant_audience,
+)
+from platform_core.settings import Settings
+from platform_core.users.models import User
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    """What a sign-in or refresh returns."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: uuid.UUID
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """Where a request comes from, for refresh-token records and the audit log."""
+
+    ip: str | None
+    user_agent: str | None
+
+
+class RefreshTokenReused(InvalidRefreshToken):
+    """A spent refresh token came back: its whole family is revoked."""
+
+    code = "refresh_token_reused"
+    message = "This refresh token was already used; every session it belonged to is signed out."
+
+
+async def open_session(
+    session: AsyncSession,
+    settings: Settings,
+    keys: SigningKeys,
+    tenant: TenantContext,
+    user: User,
+    client: Client,
+    *,
+    family_id: uuid.UUID | None = None,
+) -> TokenPair:
+    """Issue an access token and a refresh token (a new family unless one is continued)."""
+    family = family_id or uuid.uuid4()
+    refresh = new_opaque_token()
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family,
+            token_hash=hash_opaque_token(refresh),
+            expires_at=utcnow() + timedelta(days=settings.refresh_token_ttl_days),
+            ip=client.ip,
+            user_agent=(client.user_agent or "")[:300] or None,
+        )
+    )
+    access = issue_access_token(
+        keys,
+        subject=str(user.id),
+        audience=tenant_audience(tenant.id),
+        ttl_seconds=settings.access_token_ttl_seconds,
+        tid=str(tenant.id),
+        sid=str(family),
+    )
+    return TokenPair(access, refresh, settings.access_token_ttl_seconds, family)
+
+
+async def rotate(session: AsyncSession, token: str) -> RefreshToken:
+    """Spend a refresh token and return its row; reuse of a spent one revokes its family."""
+    row = (
+        await session.execute(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(token)).with_for_update()
+        )
+    ).scalar_one_or_none()
+    now = utcnow()
+    if row is None or row.revoked_at is not None:
+        raise InvalidRefreshToken
+    if row.used_at is not None:
+        await revoke_family(session, row.family_id)
+        raise RefreshTokenReused(details={"session_id": str(row.family_id)})
+    if row.expires_at <= now:
+        raise InvalidRefreshToken
+    row.used_at = now
+    return row
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+    """Revoke every refresh token of one session; its access tokens stop working at once too."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+async def revoke_user_sessions(
+    session: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None = None
+) -> None:
+    """Revoke all of a user's sessions, except `keep` (the one changing the password)."""
+    stmt = update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+    if keep is not None:
+        stmt = stmt.where(RefreshToken.family_id != keep)
+    await session.execute(stmt.values(revoked_at=utcnow()))

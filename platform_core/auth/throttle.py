@@ -1,0 +1,66 @@
+"""Sign-in throttling in Redis, so every API process counts the same attempts (the `limits` library).
+
+Two limits: attempts per client IP (every attempt counts), and failed attempts per account, keyed by
+tenant and email whether or not the account exists (so a 429 reveals nothing about accounts).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import FixedWindowRateLimiter
+
+from platform_core.errors import RateLimited
+from platform_core.settings import Settings
+
+
+class TooManyAttempts(RateLimited):
+    """Too many attempts; the Retry-After header says when to try again."""
+
+    code = "too_many_attempts"
+
+
+def _storage_uri(redis_url: str) -> str:
+    return redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
+
+
+class Throttle:
+    """Fixed-window counters in Redis for sign-in and emailed-link requests."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._storage = RedisStorage(_storage_uri(settings.redis_url), implementation="redispy")
+        self._limiter = FixedWindowRateLimiter(self._storage)
+        self.per_ip: RateLimitItem = parse(settings.login_limit_per_ip)
+        self.per_account: RateLimitItem = parse(settings.login_limit_per_account)
+        self.email_links: RateLimitItem = parse(settings.email_link_limit_per_account)
+
+    async def _refuse(self, item: RateLimitItem, *keys: str) -> None:
+        reset_time, _ = await self._limiter.get_window_stats(item, *keys)
+        retry_after = max(1, math.ceil(reset_time - time.time()))
+        raise TooManyAttempts(
+            f"Too many attempts. Try again in {retry_after} seconds.",
+            details={"retry_after": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+    async def sign_in_attempt(self, *, scope: str, ip: str | None, account: str) -> None:
+        """Count an attempt from `ip`; refuse it when the IP or the account is over its limit."""
+        if ip and not await self._limiter.hit(self.per_ip, "sign-in-ip", ip):
+            await self._refuse(self.per_ip, "sign-in-ip", ip)
+        if not await self._limiter.test(self.per_account, "sign-in-account", scope, account):
+            await self._refuse(self.per_account, "sign-in-account", scope, account)
+
+    async def sign_in_failed(self, *, scope: str, account: str) -> None:
+        """Count a failed sign-in against the account."""
+        await self._limiter.hit(self.per_account, "sign-in-account", scope, account)
+
+    async def sign_in_succeeded(self, *, scope: str, account: str) -> None:
+        """Forget the account's failures once its owner signs in."""
+        await self._limiter.clear(self.per_account, "sign-in-account", scope, account)
+
+    async def email_link(self, *, scope: str, account: str, purpose: str) -> bool:
+        """Whether another emailed link of `purpose` may go to `account` now (and count it)."""
+        return await self._limiter.hit(self.email_links, f"email-{purpose}", scope, account)

@@ -1,0 +1,104 @@
+"""Members: change a role, remove someone, leave. The last owner stays; nobody grants beyond their own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_core.audit import service as audit
+from platform_core.audit.service import AuditAction
+from platform_core.auth.permissions import Permission, builtin_role_id, role_permissions
+from platform_core.auth.principal import Principal
+from platform_core.members.exceptions import (
+    CannotGrant,
+    LastOwner,
+    MemberNotFound,
+    MemberOutranksYou,
+    UnknownRole,
+)
+from platform_core.users import repository as user_repository
+from platform_core.users.models import Role, User
+
+OWNER_ROLE_ID = builtin_role_id("owner")
+
+
+def grants(role: Role) -> frozenset[Permission]:
+    """What a role row grants."""
+    return role_permissions(role.name, role.builtin, role.permissions)
+
+
+def check_can_grant(principal: Principal, wanted: frozenset[Permission]) -> None:
+    """Refuse handing out any permission the caller does not hold, naming the missing ones."""
+    missing = wanted - principal.permissions
+    if missing:
+        raise CannotGrant(details={"missing_permissions": sorted(p.value for p in missing)})
+
+
+async def list_members(session: AsyncSession, *, page: int, page_size: int) -> tuple[Sequence[User], int]:
+    """One page of members and the total."""
+    return await user_repository.list_page(session, offset=(page - 1) * page_size, limit=page_size)
+
+
+async def get_member(session: AsyncSession, member_id: uuid.UUID, *, lock: bool = False) -> User:
+    """A member of this tenant; 404 otherwise."""
+    user = await user_repository.get(session, member_id, lock=lock)
+    if user is None:
+        raise MemberNotFound
+    return user
+
+
+async def _keep_an_owner(session: AsyncSession, member: User) -> None:
+    if member.role_id == OWNER_ROLE_ID and await user_repository.count_owners(session, lock=True) <= 1:
+        raise LastOwner
+
+
+async def change_role(
+    session: AsyncSession, principal: Principal, member_id: uuid.UUID, role_name: str
+) -> User:
+    """Give a member another role, within what the caller may grant."""
+    member = await get_member(session, member_id, lock=True)
+    role = await user_repository.get_role_by_name(session, role_name.strip())
+    if role is None:
+        raise UnknownRole(details={"role": role_name})
+    if not grants(member.role) <= principal.permissions:
+        raise MemberOutranksYou
+    check_can_grant(principal, grants(role))
+    if role.id == member.role_id:
+        return member
+    if role.id != OWNER_ROLE_ID:
+        await _keep_an_owner(session, member)
+    previous = member.role.name
+    member.role_id = role.id
+    await session.flush()
+    await session.refresh(member, attribute_names=["role"])
+    await audit.record(
+        session,
+        AuditAction.MEMBER_ROLE_CHANGED,
+        principal.actor,
+        target_type="user",
+        target_id=member.id,
+        details={"email": member.email, "from": previous, "to": role.name},
+    )
+    return member
+
+
+async def remove(session: AsyncSession, principal: Principal, member_id: uuid.UUID) -> None:
+    """Remove a member: their sessions and API keys end with the account."""
+    member = await get_member(session, member_id, lock=True)
+    if member.id != principal.user_id and not grants(member.role) <= principal.permissions:
+        raise MemberOutranksYou
+    await _keep_an_owner(session, member)
+    email, role = member.email, member.role.name
+    await session.delete(member)
+    await session.flush()
+    action = AuditAction.MEMBER_LEFT if member_id == principal.user_id else AuditAction.MEMBER_REMOVED
+    await audit.record(
+        session,
+        action,
+        principal.actor,
+        target_type="user",
+        target_id=member_id,
+        details={"email": email, "role": role},
+    )

@@ -1,0 +1,67 @@
+"""User and role queries in the request's tenant schema."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from platform_core.auth.permissions import builtin_role_id
+from platform_core.users.models import Role, User
+
+
+def normalize_email(email: str) -> str:
+    """Emails are compared and stored lower-cased and trimmed."""
+    return email.strip().lower()
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    """The user with this email, with their role."""
+    stmt = select(User).options(joinedload(User.role)).where(User.email == normalize_email(email))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User | None:
+    """The user with this id, with their role."""
+    stmt = select(User).options(joinedload(User.role)).where(User.id == user_id)
+    if lock:
+        stmt = stmt.with_for_update(of=User)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_page(session: AsyncSession, *, offset: int, limit: int) -> tuple[Sequence[User], int]:
+    """One page of members by email, and the total, in one round trip."""
+    total = func.count().over().label("total")
+    stmt = select(User, total).options(joinedload(User.role)).order_by(User.email).offset(offset).limit(limit)
+    rows = (await session.execute(stmt)).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    count = (await session.execute(select(func.count()).select_from(User))).scalar_one()
+    return [], int(count)
+
+
+async def count_owners(session: AsyncSession, *, lock: bool = False) -> int:
+    """How many active owners the tenant has (locking their rows when asked, to serialise changes)."""
+    owner = builtin_role_id("owner")
+    if lock:
+        ids = (
+            await session.execute(
+                select(User.id).where(User.role_id == owner, User.is_active.is_(True)).with_for_update()
+            )
+        ).all()
+        return len(ids)
+    stmt = select(func.count()).select_from(User).where(User.role_id == owner, User.is_active.is_(True))
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def get_role(session: AsyncSession, role_id: uuid.UUID) -> Role | None:
+    """A role by id."""
+    return await session.get(Role, role_id)
+
+
+async def get_role_by_name(session: AsyncSession, name: str) -> Role | None:
+    """A role by its (unique) name."""
+    return (await session.execute(select(Role).where(Role.name == name))).scalar_one_or_none()

@@ -1,0 +1,54 @@
+"""The signed-in user's own account: profile, password, leaving the workspace."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from platform_core.audit import service as audit
+from platform_core.audit.service import AuditAction
+from platform_core.auth import service as auth_service
+from platform_core.auth.dependencies import CurrentUser
+from platform_core.auth.schemas import ChangePasswordRequest
+from platform_core.members import service as member_service
+from platform_core.tenancy import TenantSessionDep
+from platform_core.users.schemas import MeRead, MeUpdate, me_read
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+
+@router.get("/me", response_model=MeRead)
+async def get_me(principal: CurrentUser, session: TenantSessionDep) -> MeRead:
+    """The signed-in user's account, role and permissions."""
+    return me_read(await member_service.get_member(session, principal.user_id))
+
+
+@router.patch("/me", response_model=MeRead)
+async def update_me(principal: CurrentUser, body: MeUpdate, session: TenantSessionDep) -> MeRead:
+    """Change the signed-in user's profile."""
+    user = await member_service.get_member(session, principal.user_id, lock=True)
+    if body.full_name is not None and body.full_name.strip() != user.full_name:
+        user.full_name = body.full_name.strip()
+        await audit.record(
+            session, AuditAction.PROFILE_UPDATED, principal.actor, target_type="user", target_id=user.id
+        )
+    await session.flush()
+    await session.refresh(user)
+    return me_read(await member_service.get_member(session, principal.user_id))
+
+
+@router.post("/me/password", status_code=204)
+async def change_password(
+    principal: CurrentUser, body: ChangePasswordRequest, session: TenantSessionDep
+) -> Response:
+    """Change the password; every other session of the user is signed out."""
+    await auth_service.change_password(
+        session, principal, current_password=body.current_password, new_password=body.new_password
+    )
+    return Response(status_code=204)
+
+
+@router.delete("/me", status_code=204)
+async def leave(principal: CurrentUser, session: TenantSessionDep) -> Response:
+    """Leave the workspace (the last owner cannot): the account is deleted."""
+    await member_service.remove(session, principal, principal.user_id)
+    return Response(status_code=204)
