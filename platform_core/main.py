@@ -11,6 +11,8 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI
 from starlette.routing import Route
 
+from platform_core.api_keys.router import router as api_keys_router
+from platform_core.audit.router import router as audit_router
 from platform_core.auth.router import router as auth_router
 from platform_core.auth.throttle import Throttle
 from platform_core.db.engines import Database
@@ -18,13 +20,18 @@ from platform_core.db.unit_of_work import UnitOfWorkMiddleware
 from platform_core.error_handlers import install_error_handlers
 from platform_core.health.router import router as health_router
 from platform_core.items.router import router as items_router
+from platform_core.invitations.router import router as invitations_router
 from platform_core.jobs.router import router as jobs_router
+from platform_core.members.router import router as members_router
+from platform_core.operators.router import router as operators_router
 from platform_core.log import install_context_fields
 from platform_core.middleware import RequestContextMiddleware
 from platform_core.observability import init_sentry
 from platform_core.reports.router import router as reports_router
+from platform_core.roles.router import router as roles_router
 from platform_core.security.tokens import SigningKeys
 from platform_core.settings import Settings, get_settings
+from platform_core.tenant_settings.router import router as tenant_settings_router
 from platform_core.users.router import router as users_router
 from tenants.resolution import HostResolver, listen_for_changes
 
@@ -67,7 +74,22 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware)  # added first, so it runs inside the request context
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
-    add_routes(app, health_router, auth_router, users_router, items_router, jobs_router, reports_router)
+    add_routes(
+        app,
+        health_router,
+        auth_router,
+        users_router,
+        members_router,
+        invitations_router,
+        roles_router,
+        api_keys_router,
+        audit_router,
+        tenant_settings_router,
+        operators_router,
+        items_router,
+        jobs_router,
+        reports_router,
+    )
     return app
 
 

@@ -1,0 +1,7 @@
+"""HTTP routes: Members of the tenant."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/api/v1/members", tags=["members"])
