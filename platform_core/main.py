@@ -19,14 +19,14 @@ from platform_core.db.engines import Database
 from platform_core.db.unit_of_work import UnitOfWorkMiddleware
 from platform_core.error_handlers import install_error_handlers
 from platform_core.health.router import router as health_router
-from platform_core.items.router import router as items_router
 from platform_core.invitations.router import router as invitations_router
+from platform_core.items.router import router as items_router
 from platform_core.jobs.router import router as jobs_router
-from platform_core.members.router import router as members_router
-from platform_core.operators.router import router as operators_router
 from platform_core.log import install_context_fields
+from platform_core.members.router import router as members_router
 from platform_core.middleware import RequestContextMiddleware
 from platform_core.observability import init_sentry
+from platform_core.operators.router import router as operators_router
 from platform_core.reports.router import router as reports_router
 from platform_core.roles.router import router as roles_router
 from platform_core.security.tokens import SigningKeys
