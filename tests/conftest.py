@@ -183,8 +183,17 @@ async def app(
 ) -> Any:
     """The API app wired to the test transaction (lifespan not run: no background listener)."""
     application = create_app(settings, db=db, access_log=False)
+    await forget_throttles(application)
     yield application
     await application.state.redis.aclose()
+
+
+async def forget_throttles(app: Any) -> None:
+    """Delete this worker's sign-in throttle counters: every test starts with a clean slate."""
+    redis = app.state.redis
+    keys = [key async for key in redis.scan_iter(match="LIMITS*")]
+    if keys:
+        await redis.delete(*keys)
 
 
 def client_for(app: Any, host: str) -> httpx.AsyncClient:

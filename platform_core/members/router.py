@@ -1,7 +1,50 @@
-"""HTTP routes: Members of the tenant."""
+"""HTTP routes: the tenant's members (listing needs members:read; changes need members:manage)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from platform_core.auth.dependencies import MembersManage, MembersRead
+from platform_core.members import service as member_service
+from platform_core.tenancy import TenantSessionDep
+from platform_core.users.schemas import MemberPage, MemberRead, MemberUpdate, member_read
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"])
+
+
+@router.get("", response_model=MemberPage)
+async def list_members(
+    principal: MembersRead,
+    session: TenantSessionDep,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> MemberPage:
+    """List the members, by email."""
+    users, total = await member_service.list_members(session, page=page, page_size=page_size)
+    return MemberPage(items=[member_read(u) for u in users], total=total, page=page, page_size=page_size)
+
+
+@router.get("/{member_id}", response_model=MemberRead)
+async def get_member(principal: MembersRead, member_id: uuid.UUID, session: TenantSessionDep) -> MemberRead:
+    """Get one member."""
+    return member_read(await member_service.get_member(session, member_id))
+
+
+@router.patch("/{member_id}", response_model=MemberRead)
+async def update_member(
+    principal: MembersManage, member_id: uuid.UUID, body: MemberUpdate, session: TenantSessionDep
+) -> MemberRead:
+    """Change a member's role (never to one granting more than you hold; the last owner stays owner)."""
+    return member_read(await member_service.change_role(session, principal, member_id, body.role))
+
+
+@router.delete("/{member_id}", status_code=204)
+async def remove_member(
+    principal: MembersManage, member_id: uuid.UUID, session: TenantSessionDep
+) -> Response:
+    """Remove a member; their sessions and API keys stop working at once."""
+    await member_service.remove(session, principal, member_id)
+    return Response(status_code=204)

@@ -1,0 +1,64 @@
+"""Invitation queries in the request's tenant schema."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from platform_core.invitations.models import Invitation
+
+
+def _open() -> list:
+    return [Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)]
+
+
+async def get(session: AsyncSession, invitation_id: uuid.UUID, *, lock: bool = False) -> Invitation | None:
+    """An invitation by id, with its role."""
+    stmt = select(Invitation).options(joinedload(Invitation.role)).where(Invitation.id == invitation_id)
+    if lock:
+        stmt = stmt.with_for_update(of=Invitation)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_open_for_email(session: AsyncSession, email: str) -> Invitation | None:
+    """The open (not accepted, not revoked) invitation of an address, locked."""
+    stmt = select(Invitation).where(Invitation.email == email, *_open()).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def get_by_token_hash(session: AsyncSession, token_hash: str) -> Invitation | None:
+    """An invitation by the hash of its token, locked, with its role."""
+    stmt = (
+        select(Invitation)
+        .options(joinedload(Invitation.role))
+        .where(Invitation.token_hash == token_hash)
+        .with_for_update(of=Invitation)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def list_page(
+    session: AsyncSession, *, open_only: bool, offset: int, limit: int
+) -> tuple[Sequence[Invitation], int]:
+    """One page of invitations, newest first, and the total."""
+    conditions = _open() if open_only else []
+    total = func.count().over().label("total")
+    stmt = (
+        select(Invitation, total)
+        .options(joinedload(Invitation.role))
+        .where(*conditions)
+        .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    rows = (await session.execute(stmt)).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    count = (
+        await session.execute(select(func.count()).select_from(Invitation).where(*conditions))
+    ).scalar_one()
+    return [], int(count)

@@ -1,0 +1,199 @@
+"""Invitations: invite an address with a role, resend, revoke, accept (which creates the account)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_core.audit import service as audit
+from platform_core.audit.service import Actor, ActorType, AuditAction
+from platform_core.auth import sessions
+from platform_core.auth.exceptions import ExpiredLink, InvalidLink
+from platform_core.auth.principal import Principal
+from platform_core.auth.service import AuthScope
+from platform_core.auth.sessions import TokenPair
+from platform_core.db.base import utcnow
+from platform_core.invitations import repository as invitation_repository
+from platform_core.invitations.exceptions import AlreadyInvited, AlreadyMember, InvitationNotFound
+from platform_core.invitations.models import Invitation
+from platform_core.invitations.schemas import InvitationStatus, status_of
+from platform_core.members.exceptions import UnknownRole
+from platform_core.members.service import check_can_grant, grants
+from platform_core.security.passwords import hash_password
+from platform_core.security.tokens import hash_opaque_token, new_opaque_token
+from platform_core.users import repository as user_repository
+from platform_core.users.models import User
+from workers.email.tasks import send_email_later_async
+
+
+async def invite(
+    session: AsyncSession, scope: AuthScope, principal: Principal, *, email: str, role_name: str
+) -> Invitation:
+    """Invite an address with a role the caller may grant; the invitation is emailed."""
+    email = user_repository.normalize_email(email)
+    role = await user_repository.get_role_by_name(session, role_name.strip())
+    if role is None:
+        raise UnknownRole(details={"role": role_name})
+    check_can_grant(principal, grants(role))
+    if await user_repository.get_by_email(session, email) is not None:
+        raise AlreadyMember(details={"email": email})
+    existing = await invitation_repository.get_open_for_email(session, email)
+    if existing is not None:
+        if status_of(existing) is not InvitationStatus.EXPIRED:
+            raise AlreadyInvited(details={"email": email, "invitation_id": str(existing.id)})
+        existing.revoked_at = utcnow()  # an expired invitation is closed by a new one
+    token = new_opaque_token()
+    invitation = Invitation(
+        id=uuid.uuid4(),
+        email=email,
+        role_id=role.id,
+        invited_by_id=principal.user_id,
+        token_hash=hash_opaque_token(token),
+        expires_at=utcnow() + timedelta(hours=scope.settings.invitation_ttl_hours),
+    )
+    try:
+        async with session.begin_nested():
+            session.add(invitation)
+    except IntegrityError as exc:  # a concurrent invitation of the same address won the race
+        raise AlreadyInvited(details={"email": email}) from exc
+    await _send(session, scope, principal, invitation, role.name, token)
+    await audit.record(
+        session,
+        AuditAction.INVITATION_CREATED,
+        principal.actor,
+        target_type="invitation",
+        target_id=invitation.id,
+        details={"email": email, "role": role.name},
+    )
+    return await _loaded(session, invitation.id)
+
+
+async def list_invitations(
+    session: AsyncSession, *, open_only: bool, page: int, page_size: int
+) -> tuple[Sequence[Invitation], int]:
+    """One page of invitations and the total."""
+    return await invitation_repository.list_page(
+        session, open_only=open_only, offset=(page - 1) * page_size, limit=page_size
+    )
+
+
+async def get_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation:
+    """An invitation of this tenant; 404 otherwise."""
+    invitation = await invitation_repository.get(session, invitation_id)
+    if invitation is None:
+        raise InvitationNotFound
+    return invitation
+
+
+async def _open_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation:
+    invitation = await invitation_repository.get(session, invitation_id, lock=True)
+    if invitation is None or status_of(invitation) in (InvitationStatus.ACCEPTED, InvitationStatus.REVOKED):
+        raise InvitationNotFound
+    return invitation
+
+
+async def resend(
+    session: AsyncSession, scope: AuthScope, principal: Principal, invitation_id: uuid.UUID
+) -> Invitation:
+    """Send a fresh link (the old one stops working) with a new expiry."""
+    invitation = await _open_invitation(session, invitation_id)
+    check_can_grant(principal, grants(invitation.role))
+    token = new_opaque_token()
+    invitation.token_hash = hash_opaque_token(token)
+    invitation.expires_at = utcnow() + timedelta(hours=scope.settings.invitation_ttl_hours)
+    await _send(session, scope, principal, invitation, invitation.role.name, token)
+    await audit.record(
+        session,
+        AuditAction.INVITATION_RESENT,
+        principal.actor,
+        target_type="invitation",
+        target_id=invitation.id,
+        details={"email": invitation.email},
+    )
+    return await _loaded(session, invitation.id)
+
+
+async def revoke(session: AsyncSession, principal: Principal, invitation_id: uuid.UUID) -> None:
+    """Revoke an open invitation: its link stops working."""
+    invitation = await _open_invitation(session, invitation_id)
+    invitation.revoked_at = utcnow()
+    await audit.record(
+        session,
+        AuditAction.INVITATION_REVOKED,
+        principal.actor,
+        target_type="invitation",
+        target_id=invitation.id,
+        details={"email": invitation.email},
+    )
+
+
+async def accept(
+    session: AsyncSession, scope: AuthScope, *, token: str, password: str, full_name: str
+) -> tuple[User, TokenPair]:
+    """Create the invited account with its password and sign it in."""
+    password_hash = hash_password(password)  # the rules are checked before the link is spent
+    invitation = await invitation_repository.get_by_token_hash(session, hash_opaque_token(token))
+    if invitation is None or invitation.accepted_at is not None or invitation.revoked_at is not None:
+        raise InvalidLink
+    if invitation.expires_at <= utcnow():
+        raise ExpiredLink
+    if await user_repository.get_by_email(session, invitation.email) is not None:
+        raise AlreadyMember(details={"email": invitation.email})
+    now = utcnow()
+    user = User(
+        email=invitation.email,
+        full_name=full_name.strip(),
+        password_hash=password_hash,
+        role_id=invitation.role_id,
+        email_verified_at=now,  # the link reached the inbox
+        password_changed_at=now,
+        last_login_at=now,
+    )
+    session.add(user)
+    invitation.accepted_at = now
+    await session.flush()
+    await audit.record(
+        session,
+        AuditAction.INVITATION_ACCEPTED,
+        Actor(ActorType.USER, user.id, user.email, scope.client.ip),
+        target_type="invitation",
+        target_id=invitation.id,
+        details={"role": invitation.role.name},
+    )
+    pair = await sessions.open_session(session, scope.settings, scope.keys, scope.tenant, user, scope.client)
+    return user, pair
+
+
+async def _send(
+    session: AsyncSession,
+    scope: AuthScope,
+    principal: Principal,
+    invitation: Invitation,
+    role: str,
+    token: str,
+) -> None:
+    await send_email_later_async(
+        session,
+        to=invitation.email,
+        template="invitation",
+        context={
+            "tenant_name": scope.tenant.name or scope.tenant.slug,
+            "inviter_name": principal.email,
+            "role": role,
+            "accept_url": scope.settings.tenant_url(scope.tenant.slug, f"/accept-invitation?token={token}"),
+            "expires_in_hours": scope.settings.invitation_ttl_hours,
+        },
+        tenant_id=scope.tenant.id,
+    )
+
+
+async def _loaded(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation:
+    await session.flush()
+    invitation = await invitation_repository.get(session, invitation_id)
+    assert invitation is not None
+    await session.refresh(invitation)
+    return invitation

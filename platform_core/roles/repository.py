@@ -1,0 +1,46 @@
+"""Role queries in the request's tenant schema."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_core.invitations.models import Invitation
+from platform_core.users.models import Role, User
+
+
+async def list_roles(session: AsyncSession) -> Sequence[Role]:
+    """Every role: built-in first, then by name."""
+    stmt = select(Role).order_by(Role.builtin.desc(), Role.name)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def get(session: AsyncSession, role_id: uuid.UUID, *, lock: bool = False) -> Role | None:
+    """A role by id."""
+    return await session.get(Role, role_id, with_for_update=lock)
+
+
+async def name_taken(session: AsyncSession, name: str, *, other_than: uuid.UUID | None = None) -> bool:
+    """Whether a role other than `other_than` has this name."""
+    stmt = select(Role.id).where(Role.name == name)
+    if other_than is not None:
+        stmt = stmt.where(Role.id != other_than)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def usage(session: AsyncSession, role_id: uuid.UUID) -> tuple[int, int]:
+    """How many members, and how many open invitations, have the role."""
+    members = select(func.count()).select_from(User).where(User.role_id == role_id).scalar_subquery()
+    invitations = (
+        select(func.count())
+        .select_from(Invitation)
+        .where(
+            Invitation.role_id == role_id, Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)
+        )
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(members, invitations))).one()
+    return int(row[0]), int(row[1])

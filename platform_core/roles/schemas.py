@@ -1,0 +1,63 @@
+"""What the API shows and accepts for roles."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from platform_core.auth.permissions import role_permissions
+from platform_core.users.models import Role
+
+_NAME = Field(pattern=r"^[a-z][a-z0-9_-]{1,49}$", description="2-50 lowercase letters, digits, - or _.")
+
+
+class RoleRead(BaseModel):
+    """A role and what it grants."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+    permissions: list[str]
+    builtin: bool
+    created_at: datetime
+
+
+class RoleCreate(BaseModel):
+    """A new custom role."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = _NAME
+    description: str = Field(default="", max_length=200)
+    permissions: list[str] = Field(max_length=100)
+
+
+class RoleUpdate(BaseModel):
+    """Changes to a custom role; omitted fields stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = _NAME
+    description: str | None = Field(default=None, max_length=200)
+    permissions: list[str] | None = Field(default=None, max_length=100)
+
+
+class PermissionRead(BaseModel):
+    """One permission of the catalogue."""
+
+    name: str
+
+
+def role_read(role: Role) -> RoleRead:
+    """Render a role with the permissions it grants today."""
+    granted = role_permissions(role.name, role.builtin, role.permissions)
+    return RoleRead(
+        id=role.id,
+        name=role.name,
+        description=role.description,
+        permissions=sorted(p.value for p in granted),
+        builtin=role.builtin,
+        created_at=role.created_at,
+    )

@@ -1,0 +1,252 @@
+"""Password change, forgot/reset, self-signup and email verification, with the links read from the outbox."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from platform_core.api_keys.models import ApiKey
+from platform_core.auth.models import OneTimeToken
+from platform_core.db.base import utcnow
+from platform_core.security.tokens import hash_opaque_token, new_opaque_token
+from platform_core.tenant_settings.models import TenantSettings
+from tests.conftest import signed_in
+from tests.factories import PASSWORD, create_user
+from tests.platform_core.auth.test_sign_in import audit_actions, sign_in
+from tests.support.mail import link_tokens, only_link_token, queued_emails
+
+NEW_PASSWORD = "a brand new passphrase"
+
+
+async def allow_signup(db, tenant) -> None:
+    """Turn on self-signup for a tenant (inside the test transaction)."""
+    async with db.session(tenant.schema_name) as session:
+        session.add(TenantSettings(id=1, allow_signup=True))
+        await session.commit()
+
+
+class TestChangePassword:
+    async def test_change_signs_out_other_sessions_but_not_this_one(self, app, anon_a, db, tenant_a):
+        user = await create_user(db, tenant_a, role="member")
+        here = (await sign_in(anon_a, user.email)).json()
+        elsewhere = (await sign_in(anon_a, user.email)).json()
+        async with signed_in(app, tenant_a, here["access_token"]) as client:
+            body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+            assert (await client.post("/api/v1/users/me/password", json=body)).status_code == 204
+            assert (await client.get("/api/v1/users/me")).status_code == 200
+        async with signed_in(app, tenant_a, elsewhere["access_token"]) as other:
+            assert (await other.get("/api/v1/users/me")).status_code == 401
+        assert (
+            await anon_a.post("/api/v1/auth/refresh", json={"refresh_token": elsewhere["refresh_token"]})
+        ).status_code == 401
+        assert (await sign_in(anon_a, user.email)).status_code == 401
+        assert (await sign_in(anon_a, user.email, NEW_PASSWORD)).status_code == 200
+        assert "auth.password_changed" in await audit_actions(db, tenant_a)
+
+    @pytest.mark.parametrize(
+        ("current", "new", "status", "code"),
+        [
+            ("wrong current password", NEW_PASSWORD, 403, "wrong_password"),
+            (PASSWORD, "short", 422, "invalid_password"),
+            (PASSWORD, "x" * 129, 422, "invalid_password"),
+        ],
+    )
+    async def test_bad_change_is_refused_and_changes_nothing(
+        self, client_a, anon_a, owner_a, current, new, status, code
+    ):
+        response = await client_a.post(
+            "/api/v1/users/me/password", json={"current_password": current, "new_password": new}
+        )
+        assert response.status_code == status
+        assert response.json()["error"]["code"] == code
+        assert (await sign_in(anon_a, owner_a.email)).status_code == 200
+
+    async def test_api_keys_cannot_change_passwords(self, app, db, tenant_a, owner_a):
+        secret = "pk_" + new_opaque_token()
+        async with db.session(tenant_a.schema_name) as session:
+            session.add(
+                ApiKey(
+                    name="ci",
+                    prefix=secret[:12],
+                    secret_hash=hash_opaque_token(secret),
+                    scopes=["items:read"],
+                    created_by_id=owner_a.id,
+                )
+            )
+            await session.commit()
+        async with signed_in(app, tenant_a, secret) as client:
+            assert (await client.get("/api/v1/items")).status_code == 200
+            response = await client.post(
+                "/api/v1/users/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
+            )
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "user_session_required"
+
+
+class TestForgotAndReset:
+    async def test_reset_link_sets_a_new_password_and_signs_out_everywhere(self, anon_a, db, tenant_a):
+        user = await create_user(db, tenant_a, role="member")
+        session_before = (await sign_in(anon_a, user.email)).json()
+        response = await anon_a.post("/api/v1/auth/forgot-password", json={"email": user.email.upper()})
+        assert response.status_code == 202
+        token = await only_link_token(db, "password_reset", "reset_url", user.email)
+        reset = await anon_a.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": NEW_PASSWORD}
+        )
+        assert reset.status_code == 204
+        assert (await sign_in(anon_a, user.email, NEW_PASSWORD)).status_code == 200
+        assert (
+            await anon_a.post("/api/v1/auth/refresh", json={"refresh_token": session_before["refresh_token"]})
+        ).status_code == 401
+        again = await anon_a.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": "yet another passphrase"}
+        )
+        assert again.status_code == 400
+        assert again.json()["error"]["code"] == "invalid_link"
+
+    async def test_unknown_email_gets_the_same_answer_and_no_email(self, anon_a, db, tenant_a):
+        response = await anon_a.post(
+            "/api/v1/auth/forgot-password", json={"email": "nobody@alpha.example.org"}
+        )
+        known = await create_user(db, tenant_a, role="member")
+        known_response = await anon_a.post("/api/v1/auth/forgot-password", json={"email": known.email})
+        assert response.status_code == known_response.status_code == 202
+        assert response.json() == known_response.json()
+        assert await queued_emails(db, "password_reset", "nobody@alpha.example.org") == []
+
+    async def test_expired_link_is_refused_and_a_weak_password_keeps_the_link(self, anon_a, db, tenant_a):
+        user = await create_user(db, tenant_a, role="member")
+        await anon_a.post("/api/v1/auth/forgot-password", json={"email": user.email})
+        token = await only_link_token(db, "password_reset", "reset_url", user.email)
+        weak = await anon_a.post("/api/v1/auth/reset-password", json={"token": token, "password": "short"})
+        assert weak.status_code == 422
+        async with db.session(tenant_a.schema_name) as session:
+            await session.execute(update(OneTimeToken).values(expires_at=utcnow() - timedelta(minutes=1)))
+            await session.commit()
+        expired = await anon_a.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": NEW_PASSWORD}
+        )
+        assert expired.status_code == 400
+        assert expired.json()["error"]["code"] == "expired_link"
+        assert (await sign_in(anon_a, user.email)).status_code == 200
+
+    async def test_a_new_reset_link_replaces_the_old_one(self, anon_a, db, tenant_a):
+        user = await create_user(db, tenant_a, role="member")
+        await anon_a.post("/api/v1/auth/forgot-password", json={"email": user.email})
+        first = await only_link_token(db, "password_reset", "reset_url", user.email)
+        await anon_a.post("/api/v1/auth/forgot-password", json={"email": user.email})
+        (second,) = await link_tokens(db, "password_reset", "reset_url", user.email) - {first}
+        old = await anon_a.post(
+            "/api/v1/auth/reset-password", json={"token": first, "password": NEW_PASSWORD}
+        )
+        assert old.status_code == 400
+        assert (
+            await anon_a.post("/api/v1/auth/reset-password", json={"token": second, "password": NEW_PASSWORD})
+        ).status_code == 204
+
+    async def test_reset_links_are_rate_limited_per_address(self, anon_a, db, tenant_a):
+        user = await create_user(db, tenant_a, role="member")
+        for _ in range(7):
+            assert (
+                await anon_a.post("/api/v1/auth/forgot-password", json={"email": user.email})
+            ).status_code == 202
+        assert len(await queued_emails(db, "password_reset", user.email)) == 5
+
+    async def test_reset_token_of_tenant_a_is_unknown_on_tenant_b(self, anon_a, anon_b, db, tenant_a):
+        user = await create_user(db, tenant_a, role="member")
+        await anon_a.post("/api/v1/auth/forgot-password", json={"email": user.email})
+        token = await only_link_token(db, "password_reset", "reset_url", user.email)
+        response = await anon_b.post(
+            "/api/v1/auth/reset-password", json={"token": token, "password": NEW_PASSWORD}
+        )
+        assert response.status_code == 400
+
+
+class TestSignUpAndVerification:
+    async def test_sign_up_is_closed_by_default(self, anon_a):
+        response = await anon_a.post(
+            "/api/v1/auth/signup", json={"email": "new@example.org", "password": NEW_PASSWORD}
+        )
+        assert response.status_code == 403
+        assert response.json()["error"]["code"] == "signup_closed"
+
+    async def test_sign_up_then_verify_then_sign_in(self, anon_a, db, tenant_a):
+        await allow_signup(db, tenant_a)
+        created = await anon_a.post(
+            "/api/v1/auth/signup",
+            json={"email": "New@Example.org", "password": NEW_PASSWORD, "full_name": "Newt"},
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["role"] == "member"
+        assert created.json()["email_verified"] is False
+        assert (await sign_in(anon_a, "new@example.org", NEW_PASSWORD)).json()["error"][
+            "code"
+        ] == "email_not_verified"
+        token = await only_link_token(db, "verify_email", "verify_url", "new@example.org")
+        verified = await anon_a.post("/api/v1/auth/verify-email", json={"token": token})
+        assert verified.status_code == 200
+        assert verified.json()["email_verified"] is True
+        assert (await sign_in(anon_a, "new@example.org", NEW_PASSWORD)).status_code == 200
+        assert (await anon_a.post("/api/v1/auth/verify-email", json={"token": token})).status_code == 400
+        actions = await audit_actions(db, tenant_a)
+        assert {"auth.sign_up", "auth.email_verified"} <= set(actions)
+
+    async def test_resend_verification_sends_a_new_link_only_to_unverified_accounts(
+        self, anon_a, db, tenant_a
+    ):
+        await allow_signup(db, tenant_a)
+        await anon_a.post("/api/v1/auth/signup", json={"email": "late@example.org", "password": NEW_PASSWORD})
+        first = await only_link_token(db, "verify_email", "verify_url", "late@example.org")
+        assert (
+            await anon_a.post("/api/v1/auth/resend-verification", json={"email": "late@example.org"})
+        ).status_code == 202
+        (second,) = await link_tokens(db, "verify_email", "verify_url", "late@example.org") - {first}
+        assert (await anon_a.post("/api/v1/auth/verify-email", json={"token": first})).status_code == 400
+        assert (await anon_a.post("/api/v1/auth/verify-email", json={"token": second})).status_code == 200
+        verified = await create_user(db, tenant_a, role="member")
+        assert (
+            await anon_a.post("/api/v1/auth/resend-verification", json={"email": verified.email})
+        ).status_code == 202
+        assert await queued_emails(db, "verify_email", verified.email) == []
+
+    @pytest.mark.parametrize(
+        ("body", "code"),
+        [
+            ({"email": "weak@example.org", "password": "short"}, "invalid_password"),
+            ({"email": "not-an-email", "password": NEW_PASSWORD}, "validation_error"),
+            ({"email": "x@example.org", "password": NEW_PASSWORD, "role": "owner"}, "validation_error"),
+        ],
+    )
+    async def test_bad_sign_ups_are_422_and_create_nothing(self, anon_a, db, tenant_a, body, code):
+        await allow_signup(db, tenant_a)
+        response = await anon_a.post("/api/v1/auth/signup", json=body)
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == code
+        assert await queued_emails(db, "verify_email") == []
+
+    async def test_an_existing_email_is_409(self, anon_a, db, tenant_a, owner_a):
+        await allow_signup(db, tenant_a)
+        response = await anon_a.post(
+            "/api/v1/auth/signup", json={"email": owner_a.email, "password": NEW_PASSWORD}
+        )
+        assert response.status_code == 409
+        assert response.json()["error"]["code"] == "email_taken"
+
+    async def test_sign_up_on_tenant_b_follows_tenant_b_settings(self, anon_b, db, tenant_a):
+        await allow_signup(db, tenant_a)
+        response = await anon_b.post(
+            "/api/v1/auth/signup", json={"email": "b@example.org", "password": NEW_PASSWORD}
+        )
+        assert response.status_code == 403
+
+
+class TestProfile:
+    async def test_update_own_name(self, client_a, db, tenant_a):
+        response = await client_a.patch("/api/v1/users/me", json={"full_name": "  Grace Hopper "})
+        assert response.status_code == 200
+        assert response.json()["full_name"] == "Grace Hopper"
+        assert "user.profile_updated" in await audit_actions(db, tenant_a)
+        bad = await client_a.patch("/api/v1/users/me", json={"email": "elsewhere@example.org"})
+        assert bad.status_code == 422
