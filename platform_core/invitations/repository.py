@@ -16,11 +16,15 @@ def _open() -> list:
     return [Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)]
 
 
-async def get(session: AsyncSession, invitation_id: uuid.UUID, *, lock: bool = False) -> Invitation | None:
-    """An invitation by id, with its role."""
+async def get(
+    session: AsyncSession, invitation_id: uuid.UUID, *, lock: bool = False, reload: bool = False
+) -> Invitation | None:
+    """An invitation by id, with its role (`reload` refreshes an instance already in the session)."""
     stmt = select(Invitation).options(joinedload(Invitation.role)).where(Invitation.id == invitation_id)
     if lock:
         stmt = stmt.with_for_update(of=Invitation)
+    if reload:
+        stmt = stmt.execution_options(populate_existing=True)
     return (await session.execute(stmt)).scalar_one_or_none()
 
 

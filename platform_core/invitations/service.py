@@ -192,8 +192,8 @@ async def _send(
 
 
 async def _loaded(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation:
+    """The invitation as stored (server defaults included), with its role."""
     await session.flush()
-    invitation = await invitation_repository.get(session, invitation_id)
+    invitation = await invitation_repository.get(session, invitation_id, reload=True)
     assert invitation is not None
-    await session.refresh(invitation)
     return invitation

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from platform_core.auth.permissions import role_permissions
 from platform_core.users.models import Role
 
-_NAME = Field(pattern=r"^[a-z][a-z0-9_-]{1,49}$", description="2-50 lowercase letters, digits, - or _.")
+_NAME_PATTERN = r"^[a-z][a-z0-9_-]{1,49}$"
+_NAME_HELP = "2-50 lowercase letters, digits, - or _, starting with a letter."
 
 
 class RoleRead(BaseModel):
@@ -29,7 +30,7 @@ class RoleCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = _NAME
+    name: str = Field(pattern=_NAME_PATTERN, description=_NAME_HELP)
     description: str = Field(default="", max_length=200)
     permissions: list[str] = Field(max_length=100)
 
@@ -39,7 +40,7 @@ class RoleUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = _NAME
+    name: str | None = Field(default=None, pattern=_NAME_PATTERN, description=_NAME_HELP)
     description: str | None = Field(default=None, max_length=200)
     permissions: list[str] | None = Field(default=None, max_length=100)
 
