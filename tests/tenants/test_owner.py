@@ -1,0 +1,140 @@
+"""A new tenant's owner: created with the tenant, by password or by an emailed set-password link."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from platform_core.auth.permissions import builtin_role_id
+from platform_core.cli.main import app as cli
+from platform_core.errors import AppError
+from platform_core.settings import get_settings
+from platform_core.users.models import Role, User
+from tenants.models import Tenant
+from tests.conftest import client_for, host_of
+from tests.support.mail import token_in
+from workers.email.tasks import SEND_TASK
+from workers.models import OutboxMessage
+
+PASSWORD = "the owner's own passphrase"
+
+
+def _slug() -> str:
+    return f"own-{uuid.uuid4().hex[:8]}"
+
+
+def _owner(sync_db, tenant) -> User:
+    with sync_db.sync_session(tenant.schema_name) as session:
+        return session.execute(select(User)).scalar_one()
+
+
+def _set_password_email(sync_db, tenant_id: uuid.UUID) -> dict:
+    with sync_db.sync_session() as session:
+        rows = (
+            session.execute(
+                select(OutboxMessage.kwargs).where(
+                    OutboxMessage.task_name == SEND_TASK, OutboxMessage.tenant_id == tenant_id
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_every_new_schema_has_the_builtin_roles(tenant_service, sync_db):
+    tenant = tenant_service.create(slug=_slug(), name="Roles")
+    with sync_db.sync_session(tenant.schema_name) as session:
+        roles = {r.name: r for r in session.execute(select(Role)).scalars()}
+    assert set(roles) == {"owner", "admin", "member", "viewer"}
+    assert all(r.builtin and r.id == builtin_role_id(r.name) for r in roles.values())
+
+
+async def test_owner_with_a_password_signs_in_at_once(app, tenant_service, sync_db):
+    tenant = tenant_service.create(
+        slug=_slug(), name="Scripted", owner_email="Boss@Example.com", owner_password=PASSWORD
+    )
+    owner = _owner(sync_db, tenant)
+    assert (owner.email, owner.role_id) == ("boss@example.com", builtin_role_id("owner"))
+    assert owner.email_verified_at is not None
+    async with client_for(app, host_of(tenant)) as client:
+        response = await client.post(
+            "/api/v1/auth/token", json={"email": "boss@example.com", "password": PASSWORD}
+        )
+    assert response.status_code == 200
+
+
+async def test_owner_without_a_password_gets_a_set_password_link(app, tenant_service, sync_db):
+    tenant = tenant_service.create(slug=_slug(), name="Linked Co", owner_email="founder@example.com")
+    owner = _owner(sync_db, tenant)
+    assert owner.password_hash is None
+    email = _set_password_email(sync_db, tenant.id)
+    assert email["template"] == "set_password"
+    assert email["to"] == ["founder@example.com"]
+    assert email["context"]["tenant_name"] == "Linked Co"
+    url = email["context"]["set_password_url"]
+    assert url.startswith(f"https://{tenant.slug}.example.com/set-password?token=")
+    async with client_for(app, host_of(tenant)) as client:
+        before = await client.post(
+            "/api/v1/auth/token", json={"email": "founder@example.com", "password": PASSWORD}
+        )
+        assert before.status_code == 401
+        chosen = await client.post(
+            "/api/v1/auth/reset-password", json={"token": token_in(url), "password": PASSWORD}
+        )
+        assert chosen.status_code == 204
+        after = await client.post(
+            "/api/v1/auth/token", json={"email": "founder@example.com", "password": PASSWORD}
+        )
+    assert after.status_code == 200
+
+
+@pytest.mark.parametrize(("email", "password"), [("not-an-email", None), ("ok@example.com", "short")])
+def test_bad_owner_details_create_nothing(tenant_service, sync_db, email, password):
+    slug = _slug()
+    with pytest.raises(AppError) as raised:
+        tenant_service.create(slug=slug, name="Bad", owner_email=email, owner_password=password)
+    assert raised.value.status_code == 422
+    assert raised.value.code in ("invalid_owner_email", "invalid_password")
+    with sync_db.sync_session() as session:
+        assert session.scalar(select(Tenant).where(Tenant.slug == slug)) is None
+
+
+@pytest.fixture
+def run(settings, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("BASE_DOMAIN", settings.base_domain)
+    monkeypatch.setenv("ENV", "test")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args, **kw: runner.invoke(cli, list(args), **kw)
+    get_settings.cache_clear()
+
+
+def test_cli_creates_the_owner_from_the_environment(run, sync_db):
+    slug = _slug()
+    result = run(
+        "tenants",
+        "create",
+        slug,
+        "--owner-email",
+        "ops@example.com",
+        "--json",
+        env={"OWNER_PASSWORD": PASSWORD},
+    )
+    assert result.exit_code == 0, result.output
+    tenant_id = uuid.UUID(json.loads(result.output)["id"])
+    with sync_db.sync_session(f"t_{tenant_id.hex}") as session:
+        owner = session.execute(select(User)).scalar_one()
+    assert owner.password_hash is not None
+    weak = run("tenants", "create", _slug(), "--owner-email", "ops@example.com", "--owner-password", "short")
+    assert weak.exit_code == 1
+    assert "invalid_password" in weak.output
+    alone = run("tenants", "create", _slug(), "--owner-password", PASSWORD)
+    assert alone.exit_code != 0
