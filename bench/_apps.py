@@ -7,13 +7,17 @@ BENCH_TENANT_SCHEMA: the tenant schema the bare app reads (the full app finds it
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import FastAPI, Query
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
+from platform_core.auth.dependencies import ItemsRead, ItemsWrite
+from platform_core.auth.permissions import ALL
+from platform_core.auth.principal import Principal, PrincipalKind
 from platform_core.db.engines import tenant_options
 from platform_core.items import service as item_service
 from platform_core.items.models import ItemStatus
@@ -36,10 +40,30 @@ def _settings() -> Settings:
 
 
 def full_app() -> FastAPI:
-    """The platform app exactly as create_app builds it (middleware, host resolution, tenant session)."""
+    """The platform app exactly as create_app builds it: middleware, host resolution, tenant session,
+    and authentication (requests need a bearer token)."""
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     return create_app(settings, access_log=False)
+
+
+def tenant_app_without_auth() -> FastAPI:
+    """The platform app with the items permission check answered by a fixed owner principal.
+
+    Everything else is create_app's: this is what tenancy costs on its own (bench.tenancy_overhead),
+    and the baseline that authentication is measured against (bench.auth_overhead).
+    """
+    app = full_app()
+    owner = Principal(
+        kind=PrincipalKind.USER,
+        user_id=uuid.UUID(int=0),
+        email="bench@example.com",
+        permissions=ALL,
+        role="owner",
+    )
+    for alias in (ItemsRead, ItemsWrite):
+        app.dependency_overrides[get_args(alias)[1].dependency] = lambda: owner
+    return app
 
 
 def bare_app() -> FastAPI:

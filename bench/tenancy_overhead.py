@@ -4,9 +4,11 @@ Both apps run under uvicorn in their own process (one worker, access log off, lo
 loopback port and are loaded in turn, ABAB..., with a fixed concurrency for a fixed time per round:
 with `wrk` when it is installed (Debian package `wrk`), else with an httpx.AsyncClient load loop.
 The full app resolves the tenant from the Host header (`acme.example.com`), binds its schema with
-schema_translate_map and goes through the request middleware; the bare app (bench/_apps.py) has one
-route that calls the same service function on a plain AsyncSession over an engine with the same pool
-settings and the schema fixed on it. The result is the ratio full/bare of requests per second.
+schema_translate_map and goes through the request middleware; its permission check is answered by
+a fixed principal (authentication is measured on its own by bench.auth_overhead); the bare app
+(bench/_apps.py) has one route that calls the same service function on a plain AsyncSession over an
+engine with the same pool settings and the schema fixed on it. The result is the ratio full/bare of
+requests per second.
 
     python -m bench.tenancy_overhead [--rounds 10] [--duration 5] [--concurrency 16]
 """
@@ -62,8 +64,10 @@ STATS_DELAY_S = 1.2
 class Loader(Protocol):
     """A load generator: (requests per second, requests done) for one run."""
 
-    def __call__(self, url: str, *, concurrency: int, duration: float) -> tuple[float, int]:
-        """Load `url` for `duration` seconds with `concurrency` connections."""
+    def __call__(
+        self, url: str, *, concurrency: int, duration: float, headers: dict[str, str] | None = None
+    ) -> tuple[float, int]:
+        """Load `url` for `duration` seconds with `concurrency` connections (Host: the tenant's)."""
         ...
 
 
@@ -82,8 +86,10 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(name: str, factory: str, env: dict[str, str]) -> Iterator[Server]:
-    """Run `factory` under uvicorn until the block ends; wait until it answers."""
+def serve(
+    name: str, factory: str, env: dict[str, str], headers: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Run `factory` under uvicorn until the block ends; wait until it answers (with `headers`)."""
     port = free_port()
     command = [
         sys.executable,
@@ -107,7 +113,7 @@ def serve(name: str, factory: str, env: dict[str, str]) -> Iterator[Server]:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} app exited with {process.returncode}")
             try:
-                response = httpx.get(server.url, headers={"Host": HOST}, timeout=2)
+                response = httpx.get(server.url, headers={"Host": HOST, **(headers or {})}, timeout=2)
                 if response.status_code == 200:
                     break
                 raise RuntimeError(f"{name} app answered {response.status_code}: {response.text[:300]}")
@@ -131,17 +137,14 @@ _NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 _SOCKET_ERRORS = re.compile(r"Socket errors:.*")
 
 
-def load_wrk(url: str, *, concurrency: int, duration: float) -> tuple[float, int]:
+def load_wrk(
+    url: str, *, concurrency: int, duration: float, headers: dict[str, str] | None = None
+) -> tuple[float, int]:
     """Requests per second and requests done in one wrk run; raises if any response was not 2xx."""
-    command = [
-        "wrk",
-        "-t1",
-        f"-c{concurrency}",
-        f"-d{max(1, round(duration))}s",
-        "-H",
-        f"Host: {HOST}",
-        url,
-    ]
+    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s"]
+    for name, value in {"Host": HOST, **(headers or {})}.items():
+        command += ["-H", f"{name}: {value}"]
+    command.append(url)
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     if (bad := _NON_2XX.search(out)) or (bad := _SOCKET_ERRORS.search(out)):
         raise RuntimeError(f"wrk saw errors: {bad.group(0)}\n{out}")
@@ -151,9 +154,12 @@ def load_wrk(url: str, *, concurrency: int, duration: float) -> tuple[float, int
     return float(rps.group(1)), int(count.group(1))
 
 
-async def _load_httpx(url: str, concurrency: int, duration: float) -> tuple[float, int]:
+async def _load_httpx(
+    url: str, concurrency: int, duration: float, headers: dict[str, str] | None
+) -> tuple[float, int]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, headers={"Host": HOST}, timeout=10) as client:
+    sent = {"Host": HOST, **(headers or {})}
+    async with httpx.AsyncClient(limits=limits, headers=sent, timeout=10) as client:
         deadline = time.perf_counter() + duration
         done = 0
 
@@ -170,9 +176,11 @@ async def _load_httpx(url: str, concurrency: int, duration: float) -> tuple[floa
         return done / (time.perf_counter() - start), done
 
 
-def load_httpx(url: str, *, concurrency: int, duration: float) -> tuple[float, int]:
+def load_httpx(
+    url: str, *, concurrency: int, duration: float, headers: dict[str, str] | None = None
+) -> tuple[float, int]:
     """Requests per second from an in-process httpx load loop (when wrk is not installed)."""
-    return asyncio.run(_load_httpx(url, concurrency, duration))
+    return asyncio.run(_load_httpx(url, concurrency, duration, headers))
 
 
 def cpu_seconds(pid: int) -> float:
@@ -205,11 +213,19 @@ class Round:
     connections_opened: int
 
 
-def measure(server: Server, load: Loader, database_url: str, *, concurrency: int, duration: float) -> Round:
+def measure(
+    server: Server,
+    load: Loader,
+    database_url: str,
+    *,
+    concurrency: int,
+    duration: float,
+    headers: dict[str, str] | None = None,
+) -> Round:
     """One round against one server: req/s, server CPU ms per request, DB connections it opened."""
     sessions = sessions_opened(database_url)
     before = cpu_seconds(server.process.pid)
-    rps, count = load(server.url, concurrency=concurrency, duration=duration)
+    rps, count = load(server.url, concurrency=concurrency, duration=duration, headers=headers)
     cpu_ms = (cpu_seconds(server.process.pid) - before) * 1000 / max(count, 1)
     time.sleep(STATS_DELAY_S)
     return Round(rps, cpu_ms, sessions_opened(database_url) - sessions)
@@ -270,7 +286,7 @@ def run(argv: Sequence[str] = ()) -> Report:
         if args.pool_size:
             env["DB_POOL_SIZE"] = str(args.pool_size)
         with (
-            serve("full", "bench._apps:full_app", env) as full,
+            serve("full", "bench._apps:tenant_app_without_auth", env) as full,
             serve("bare", "bench._apps:bare_app", env) as bare,
         ):
             full_body = httpx.get(full.url, headers={"Host": HOST}).json()

@@ -1,7 +1,31 @@
-"""HTTP routes: The tenant's audit log."""
+"""HTTP routes: the tenant's audit log, read-only (it is append-only; nothing here writes)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from platform_core.audit import repository as audit_repository
+from platform_core.audit.schemas import AuditEventFilter, AuditEventPage, audit_event_read
+from platform_core.auth.dependencies import AuditRead
+from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+@router.get("", response_model=AuditEventPage)
+async def list_audit_events(
+    principal: AuditRead,
+    session: TenantSessionDep,
+    flt: Annotated[AuditEventFilter, Query()],
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> AuditEventPage:
+    """List audit events, newest first, filtered by action, actor, target or time."""
+    events, total = await audit_repository.list_page(
+        session, flt, offset=(page - 1) * page_size, limit=page_size
+    )
+    return AuditEventPage(
+        items=[audit_event_read(e) for e in events], total=total, page=page, page_size=page_size
+    )

@@ -14,7 +14,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from fastapi import Request
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.api_keys.models import ApiKey
@@ -27,7 +27,7 @@ from platform_core.errors import Unauthorized
 from platform_core.security.tokens import (
     InvalidToken,
     SigningKeys,
-    decode_access_token,
+    VerifiedTokenCache,
     hash_opaque_token,
     tenant_audience,
 )
@@ -37,6 +37,8 @@ from platform_core.users.models import Role, User
 API_KEY_PREFIX = "pk_"
 SCOPE_KEY = "platform.principal"
 _LAST_USED_RESOLUTION = timedelta(minutes=5)
+# Clients send the same access token for its whole life: verify its signature once per process.
+VERIFIED = VerifiedTokenCache()
 
 
 class NotAuthenticated(Unauthorized):
@@ -122,23 +124,28 @@ async def authenticate(request: Request) -> Principal:
     return principal
 
 
+# Built once: constructing a statement costs more CPU than running it (bench/auth_overhead.py).
+_SESSION_REVOKED = exists().where(
+    RefreshToken.family_id == bindparam("session_id"), RefreshToken.revoked_at.is_not(None)
+)
+_USER_STATE = (
+    select(User.email, Role.name, Role.builtin, Role.permissions)
+    .join(Role, Role.id == User.role_id)
+    .where(User.id == bindparam("user_id"), User.is_active.is_(True), ~_SESSION_REVOKED)
+)
+
+
 async def principal_from_access_token(
     session: AsyncSession, keys: SigningKeys, tenant: TenantContext, token: str, *, ip: str | None
 ) -> Principal:
     """Verify an access token for this tenant and load its user, role and session state."""
-    claims = decode_access_token(keys, token, audience=tenant_audience(tenant.id))
+    claims = VERIFIED.decode(keys, token, audience=tenant_audience(tenant.id))
     try:
         user_id = uuid.UUID(claims.subject)
         session_id = uuid.UUID(str(claims.extra["sid"]))
     except (ValueError, KeyError) as exc:
         raise InvalidToken from exc
-    revoked = exists().where(RefreshToken.family_id == session_id, RefreshToken.revoked_at.is_not(None))
-    stmt = (
-        select(User.email, Role.name, Role.builtin, Role.permissions)
-        .join(Role, Role.id == User.role_id)
-        .where(User.id == user_id, User.is_active.is_(True), ~revoked)
-    )
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(_USER_STATE, {"user_id": user_id, "session_id": session_id})).first()
     if row is None:
         raise InvalidToken
     email, role, builtin, stored = row
@@ -153,27 +160,29 @@ async def principal_from_access_token(
     )
 
 
+_API_KEY_STATE = (
+    select(
+        ApiKey.id,
+        ApiKey.name,
+        ApiKey.scopes,
+        ApiKey.expires_at,
+        ApiKey.revoked_at,
+        ApiKey.last_used_at,
+        User.id,
+        User.email,
+        Role.name,
+        Role.builtin,
+        Role.permissions,
+    )
+    .join(User, User.id == ApiKey.created_by_id)
+    .join(Role, Role.id == User.role_id)
+    .where(ApiKey.secret_hash == bindparam("secret_hash"), User.is_active.is_(True))
+)
+
+
 async def principal_from_api_key(session: AsyncSession, token: str, *, ip: str | None) -> Principal:
     """Load an API key by its hash; it holds its scopes, within what its creator holds today."""
-    stmt = (
-        select(
-            ApiKey.id,
-            ApiKey.name,
-            ApiKey.scopes,
-            ApiKey.expires_at,
-            ApiKey.revoked_at,
-            ApiKey.last_used_at,
-            User.id,
-            User.email,
-            Role.name,
-            Role.builtin,
-            Role.permissions,
-        )
-        .join(User, User.id == ApiKey.created_by_id)
-        .join(Role, Role.id == User.role_id)
-        .where(ApiKey.secret_hash == hash_opaque_token(token), User.is_active.is_(True))
-    )
-    row = (await session.execute(stmt)).first()
+    row = (await session.execute(_API_KEY_STATE, {"secret_hash": hash_opaque_token(token)})).first()
     now = utcnow()
     if row is None:
         raise InvalidApiKey

@@ -8,6 +8,7 @@ import typer
 
 from platform_core.cli import db as db_commands
 from platform_core.cli import dev as dev_commands
+from platform_core.cli import operators as operator_commands
 from platform_core.cli import tenants as tenant_commands
 from platform_core.cli import workers as worker_commands
 from platform_core.log import configure_logging
@@ -16,6 +17,7 @@ from platform_core.settings import get_settings
 app = typer.Typer(help="Run and operate the platform.", no_args_is_help=True, pretty_exceptions_enable=False)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(tenant_commands.app, name="tenants")
+app.add_typer(operator_commands.app, name="operators")
 app.command("dev")(dev_commands.dev)
 app.command("worker")(worker_commands.worker)
 app.command("beat")(worker_commands.beat)

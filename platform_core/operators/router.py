@@ -2,6 +2,128 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter(prefix="/api/v1/operator", tags=["operators"])
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from platform_core.auth.dependencies import PUBLIC
+from platform_core.context import TenantStatus
+from platform_core.operators import service as operator_service
+from platform_core.operators.dependencies import (
+    CurrentOperator,
+    OperatorHost,
+    OperatorScopeDep,
+    OperatorTenant,
+    SignInCredentials,
+    TenantSlug,
+    json_body,
+    tenant_session,
+)
+from platform_core.operators.models import Operator
+from platform_core.operators.schemas import (
+    OperatorRead,
+    OperatorSignInRequest,
+    OperatorTokenResponse,
+    SuspendRequest,
+    TenantMemberPage,
+    TenantPage,
+    TenantRead,
+)
+from platform_core.tenancy import PublicSessionDep
+from tenants.models import Tenant
+
+router = APIRouter(prefix="/api/v1/operator", tags=["operators"], dependencies=[OperatorHost])
+
+Page = Annotated[int, Query(ge=1, le=100_000)]
+PageSize = Annotated[int, Query(ge=1, le=100)]
+SuspendBody = Annotated[SuspendRequest, Depends(json_body(SuspendRequest))]
+
+
+def _json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI text for a JSON body that a dependency reads."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+_TOKEN_BODY = _json_body(OperatorSignInRequest)
+_TOKEN_BODY["requestBody"]["content"]["application/x-www-form-urlencoded"] = {
+    "schema": {
+        "type": "object",
+        "required": ["username", "password"],
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["password"]},
+            "username": {"type": "string", "description": "The operator's email."},
+            "password": {"type": "string"},
+        },
+    }
+}
+
+
+@router.post(
+    "/auth/token", response_model=OperatorTokenResponse, dependencies=[PUBLIC], openapi_extra=_TOKEN_BODY
+)
+async def issue_operator_token(
+    credentials: SignInCredentials, scope: OperatorScopeDep, session: PublicSessionDep
+) -> OperatorTokenResponse:
+    """Sign in as an operator with email and password (OAuth2 password form or JSON)."""
+    issued = await operator_service.sign_in(
+        session, scope, email=credentials.email, password=credentials.password
+    )
+    return OperatorTokenResponse(access_token=issued.access_token, expires_in=issued.expires_in)
+
+
+@router.get("/me", response_model=OperatorRead)
+async def get_operator_me(operator: CurrentOperator) -> Operator:
+    """Get the signed-in operator's account."""
+    return operator
+
+
+@router.get("/tenants", response_model=TenantPage)
+async def list_tenants(
+    operator: CurrentOperator,
+    session: PublicSessionDep,
+    page: Page = 1,
+    page_size: PageSize = 20,
+    status: TenantStatus | None = None,
+) -> TenantPage:
+    """List tenants by slug, optionally of one status."""
+    return await operator_service.list_tenants(session, status=status, page=page, page_size=page_size)
+
+
+@router.get("/tenants/{slug}", response_model=TenantRead)
+async def get_tenant(operator: CurrentOperator, tenant: OperatorTenant) -> Tenant:
+    """Get one tenant by slug."""
+    return tenant
+
+
+@router.post("/tenants/{slug}/suspend", response_model=TenantRead, openapi_extra=_json_body(SuspendRequest))
+async def suspend_tenant(
+    operator: CurrentOperator, slug: TenantSlug, body: SuspendBody, scope: OperatorScopeDep
+) -> Tenant:
+    """Suspend a tenant: its hosts answer 403 with the reason, and its audit log records who did it."""
+    by = operator_service.actor(operator, scope.ip)
+    return await operator_service.suspend_tenant(scope, by, slug=slug, reason=body.reason)
+
+
+@router.post("/tenants/{slug}/resume", response_model=TenantRead)
+async def resume_tenant(operator: CurrentOperator, slug: TenantSlug, scope: OperatorScopeDep) -> Tenant:
+    """Make a suspended tenant, or one awaiting deletion, active again (recorded in its audit log)."""
+    return await operator_service.resume_tenant(scope, operator_service.actor(operator, scope.ip), slug=slug)
+
+
+@router.get("/tenants/{slug}/members", response_model=TenantMemberPage)
+async def list_tenant_members(
+    request: Request,
+    operator: CurrentOperator,
+    tenant: OperatorTenant,
+    page: Page = 1,
+    page_size: PageSize = 20,
+) -> TenantMemberPage:
+    """List a tenant's users by email, with their role."""
+    session = await tenant_session(request, tenant)
+    return await operator_service.list_members(session, page=page, page_size=page_size)

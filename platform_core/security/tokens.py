@@ -12,6 +12,7 @@ import hmac
 import secrets
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,6 +121,42 @@ def decode_access_token(keys: SigningKeys, token: str, *, audience: str, leeway:
         expires_at=int(claims["exp"]),
         extra={k: v for k, v in claims.items() if k not in known},
     )
+
+
+class VerifiedTokenCache:
+    """Access tokens already verified, so a client's next request skips the signature check.
+
+    Parsing and verifying a JWT with PyJWT costs more CPU than the database query that follows it
+    (bench/auth_overhead.py). A cached token is accepted only with the very same SigningKeys object
+    (rotating keys replaces the object, so tokens of a removed key are verified again and refused),
+    the same audience, and only until it expires. Bounded: least recently used entries go first.
+    """
+
+    def __init__(self, max_entries: int = 10_000, leeway: int = 10) -> None:
+        self._entries: OrderedDict[tuple[str, str], tuple[SigningKeys, AccessClaims]] = OrderedDict()
+        self.max_entries = max_entries
+        self.leeway = leeway
+
+    def decode(self, keys: SigningKeys, token: str, *, audience: str) -> AccessClaims:
+        """decode_access_token, remembered per token; InvalidToken once it has expired."""
+        key = (audience, token)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is keys:
+            self._entries.move_to_end(key)
+            claims = entry[1]
+            if claims.expires_at + self.leeway <= time.time():
+                del self._entries[key]
+                raise InvalidToken
+            return claims
+        claims = decode_access_token(keys, token, audience=audience, leeway=self.leeway)
+        self._entries[key] = (keys, claims)
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return claims
+
+    def clear(self) -> None:
+        """Forget every verified token."""
+        self._entries.clear()
 
 
 def new_opaque_token() -> str:

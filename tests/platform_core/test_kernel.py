@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from typing import get_args
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 
+from platform_core.auth.dependencies import ItemsRead
+from platform_core.auth.permissions import ALL
+from platform_core.auth.principal import Principal, PrincipalKind
 from platform_core.db.engines import Database
-from platform_core.main import add_routes, create_app
+from platform_core.main import ROUTERS, add_routes, create_app
 from platform_core.settings import DEV_SECRET_KEY, Environment, Settings, to_sqlalchemy_url
 from tests.conftest import BASE_DOMAIN, make_settings
 
@@ -156,5 +161,23 @@ class TestRoutes:
             """A route in a nested router."""
 
         outer.include_router(inner)
-        with pytest.raises(TypeError, match="plain routes"):
+        with pytest.raises(TypeError, match="API routes"):
             add_routes(FastAPI(), outer)
+
+    def test_flat_routes_document_the_same_api_as_include_router(self, app):
+        reference = FastAPI(title=app.title, version=app.version)
+        for router in ROUTERS:
+            reference.include_router(router)
+        assert app.openapi() == reference.openapi()
+
+    async def test_dependency_overrides_apply_to_flat_routes(self, app, anon_a):
+        assert (await anon_a.get("/api/v1/items")).status_code == 401
+        gate = get_args(ItemsRead)[1].dependency
+        app.dependency_overrides[gate] = lambda: Principal(
+            kind=PrincipalKind.USER,
+            user_id=uuid.uuid4(),
+            email="x@example.org",
+            permissions=ALL,
+            role="owner",
+        )
+        assert (await anon_a.get("/api/v1/items")).status_code == 200

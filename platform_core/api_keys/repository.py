@@ -1,0 +1,47 @@
+"""All API key queries. The session is bound to one tenant's schema; no query here names a schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from platform_core.api_keys.models import ApiKey
+
+
+async def list_page(session: AsyncSession, *, offset: int, limit: int) -> tuple[list[ApiKey], int]:
+    """One page of keys, newest first, and the total, in one round trip."""
+    total = func.count().over().label("total")
+    stmt = (
+        select(ApiKey, total).order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).offset(offset).limit(limit)
+    )
+    rows = (await session.execute(stmt)).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    if offset == 0:
+        return [], 0
+    count = await session.scalar(select(func.count()).select_from(ApiKey))
+    return [], int(count or 0)
+
+
+async def get(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
+    """A key by id."""
+    return await session.get(ApiKey, key_id)
+
+
+def add(session: AsyncSession, key: ApiKey) -> None:
+    """Stage a new key."""
+    session.add(key)
+
+
+async def revoke(session: AsyncSession, key_id: uuid.UUID, *, at: datetime) -> datetime | None:
+    """Revoke a key unless it already is; the revocation time if this call revoked it, else None."""
+    stmt = (
+        update(ApiKey)
+        .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=at)
+        .returning(ApiKey.revoked_at)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()

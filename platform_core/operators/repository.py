@@ -1,0 +1,68 @@
+"""All queries of the operator domain: operator accounts, and the tenant registry as operators page it.
+
+Operator accounts are read with async sessions by the API and with sync sessions by the CLI; both run
+the same statements.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from platform_core.context import TenantStatus
+from platform_core.operators.models import Operator
+from tenants.models import Tenant
+
+
+def _by_email(email: str) -> Select[tuple[Operator]]:
+    return select(Operator).where(Operator.email == email)
+
+
+async def get_by_email(session: AsyncSession, email: str) -> Operator | None:
+    """The operator with this (normalised) email, active or not."""
+    return (await session.execute(_by_email(email))).scalar_one_or_none()
+
+
+async def get_active(session: AsyncSession, operator_id: uuid.UUID) -> Operator | None:
+    """The operator with this id if it is active."""
+    stmt = select(Operator).where(Operator.id == operator_id, Operator.is_active.is_(True))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def find_by_email(session: Session, email: str, *, lock: bool = False) -> Operator | None:
+    """The operator with this (normalised) email, for the CLI."""
+    stmt = _by_email(email)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def list_operators(session: Session) -> Sequence[Operator]:
+    """Every operator, by email, for the CLI."""
+    return session.execute(select(Operator).order_by(Operator.email)).scalars().all()
+
+
+async def list_tenants_page(
+    session: AsyncSession, *, status: TenantStatus | None, offset: int, limit: int
+) -> tuple[Sequence[Tenant], int]:
+    """One page of tenants by slug (optionally of one status), and the total, in one round trip."""
+    total = func.count().over().label("total")
+    stmt = select(Tenant, total).order_by(Tenant.slug, Tenant.created_at).offset(offset).limit(limit)
+    count = select(func.count()).select_from(Tenant)
+    if status is not None:
+        stmt = stmt.where(Tenant.status == status.value)
+        count = count.where(Tenant.status == status.value)
+    rows = (await session.execute(stmt)).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    return [], int((await session.execute(count)).scalar_one())
+
+
+async def get_live_tenant(session: AsyncSession, slug: str) -> Tenant | None:
+    """The tenant with this slug that is not purged."""
+    stmt = select(Tenant).where(Tenant.slug == slug, Tenant.status != TenantStatus.DELETED.value)
+    return (await session.execute(stmt)).scalar_one_or_none()

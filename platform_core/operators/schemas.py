@@ -1,0 +1,108 @@
+"""Request and response bodies of the operator API."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+
+from platform_core.context import TenantStatus
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OperatorSignInRequest(_Body):
+    """An operator's email and password (the JSON form of the OAuth2 password grant)."""
+
+    email: EmailStr
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class OperatorTokenResponse(BaseModel):
+    """An operator access token; there is no refresh token: sign in again when it expires."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type
+    expires_in: int
+
+
+class OperatorRead(BaseModel):
+    """An operator account."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    full_name: str
+    is_active: bool
+    last_login_at: datetime | None
+
+
+class TenantRead(BaseModel):
+    """A tenant as operators see it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    status: TenantStatus
+    suspended_reason: str | None
+    owner_email: str | None
+    schema_name: str
+    schema_revision: str | None
+    migration_error: str | None
+    created_at: datetime
+    deleted_at: datetime | None
+    purge_after: datetime | None
+
+
+class TenantPage(BaseModel):
+    """One page of tenants, by slug."""
+
+    items: list[TenantRead]
+    total: int
+    page: int
+    page_size: int
+
+
+class SuspendRequest(_Body):
+    """Why a tenant is suspended: its users see the reason."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+    @field_validator("reason")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if _CONTROL.search(value):
+            raise ValueError("The reason cannot contain control characters.")
+        return value
+
+
+class TenantMemberRead(BaseModel):
+    """A user of a tenant, as operators see it."""
+
+    id: uuid.UUID
+    email: str
+    full_name: str
+    role: str
+    is_active: bool
+    email_verified: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class TenantMemberPage(BaseModel):
+    """One page of a tenant's users, by email."""
+
+    items: list[TenantMemberRead]
+    total: int
+    page: int
+    page_size: int

@@ -1,0 +1,216 @@
+"""Operator accounts, operator sign-in, and what operators do to tenants. Services never commit.
+
+Operators live in `public` and sign in on the reserved operator host only. Their access tokens carry
+the audience OPERATOR_AUDIENCE, which no tenant route accepts (tenant routes require `tenant:<id>`),
+and tenant tokens are refused here for the same reason. There are no operator refresh tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import anyio
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from platform_core.audit import service as audit
+from platform_core.audit.service import Actor, ActorType, AuditAction
+from platform_core.auth.throttle import Throttle
+from platform_core.context import TenantStatus
+from platform_core.db.base import utcnow
+from platform_core.operators import repository
+from platform_core.operators.exceptions import (
+    InvalidOperatorEmail,
+    OperatorEmailTaken,
+    OperatorInvalidCredentials,
+    OperatorNotFound,
+)
+from platform_core.operators.models import Operator
+from platform_core.operators.schemas import TenantMemberPage, TenantMemberRead, TenantPage, TenantRead
+from platform_core.security.passwords import hash_password, needs_rehash, verify_password
+from platform_core.security.tokens import InvalidToken, SigningKeys, decode_access_token, issue_access_token
+from platform_core.settings import Settings
+from platform_core.users import repository as user_repository
+from tenants.exceptions import TenantNotFound
+from tenants.models import Tenant
+from tenants.service import TenantService
+
+logger = logging.getLogger("platform.operators")
+
+OPERATOR_AUDIENCE = "platform:operator"
+THROTTLE_SCOPE = "operator"  # sign-in counters of operators, apart from every tenant's
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorScope:
+    """What operator sign-in and tenant lifecycle changes need to know about the request."""
+
+    settings: Settings
+    keys: SigningKeys
+    throttle: Throttle
+    ip: str | None
+    tenants: TenantService
+    # Opens the request's session bound to a tenant schema (committed with the request).
+    tenant_session: Callable[[str], Awaitable[AsyncSession]]
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """An operator access token and its lifetime in seconds."""
+
+    access_token: str
+    expires_in: int
+
+
+def normalize_email(email: str) -> str:
+    """Validate an email address (syntax only) and return it lower-cased."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise InvalidOperatorEmail(f"The email is not valid: {exc}", details={"email": email}) from exc
+
+
+def actor(operator: Operator, ip: str | None) -> Actor:
+    """The operator as a tenant's audit log records it."""
+    return Actor(ActorType.OPERATOR, operator.id, operator.email, ip)
+
+
+# Sign-in and tokens (API)
+
+
+async def sign_in(session: AsyncSession, scope: OperatorScope, *, email: str, password: str) -> IssuedToken:
+    """Check an operator's password and issue an access token; the same time and answer for unknown emails."""
+    email = email.strip().lower()
+    await scope.throttle.sign_in_attempt(scope=THROTTLE_SCOPE, ip=scope.ip, account=email)
+    operator = await repository.get_by_email(session, email)
+    valid = verify_password(operator.password_hash if operator else None, password)
+    if operator is None or not valid or not operator.is_active:
+        await scope.throttle.sign_in_failed(scope=THROTTLE_SCOPE, account=email)
+        logger.warning("operator sign-in failed for %s from %s", email, scope.ip)
+        raise OperatorInvalidCredentials
+    await scope.throttle.sign_in_succeeded(scope=THROTTLE_SCOPE, account=email)
+    if needs_rehash(operator.password_hash):
+        operator.password_hash = hash_password(password)
+    operator.last_login_at = utcnow()
+    ttl = scope.settings.operator_token_ttl_seconds
+    token = issue_access_token(
+        scope.keys, subject=str(operator.id), audience=OPERATOR_AUDIENCE, ttl_seconds=ttl
+    )
+    logger.info("operator %s signed in from %s", operator.email, scope.ip)
+    return IssuedToken(access_token=token, expires_in=ttl)
+
+
+async def authenticate(session: AsyncSession, keys: SigningKeys, token: str) -> Operator:
+    """The active operator an operator access token names; InvalidToken otherwise."""
+    claims = decode_access_token(keys, token, audience=OPERATOR_AUDIENCE)
+    try:
+        operator_id = uuid.UUID(claims.subject)
+    except ValueError as exc:
+        raise InvalidToken from exc
+    operator = await repository.get_active(session, operator_id)
+    if operator is None:
+        raise InvalidToken
+    return operator
+
+
+# Operator accounts (CLI)
+
+
+def create_operator(session: Session, *, email: str, password: str, full_name: str = "") -> Operator:
+    """Create an operator account; InvalidPassword, InvalidOperatorEmail or OperatorEmailTaken otherwise."""
+    address = normalize_email(email)
+    password_hash = hash_password(password)
+    if repository.find_by_email(session, address) is not None:
+        raise OperatorEmailTaken(details={"email": address})
+    operator = Operator(email=address, full_name=full_name.strip(), password_hash=password_hash)
+    session.add(operator)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # created concurrently
+        raise OperatorEmailTaken(details={"email": address}) from exc
+    return operator
+
+
+def list_operators(session: Session) -> Sequence[Operator]:
+    """Every operator account, by email."""
+    return repository.list_operators(session)
+
+
+def set_active(session: Session, *, email: str, active: bool) -> Operator:
+    """Activate or deactivate an operator; a deactivated operator's tokens stop working at once."""
+    operator = repository.find_by_email(session, normalize_email(email), lock=True)
+    if operator is None:
+        raise OperatorNotFound(details={"email": email})
+    operator.is_active = active
+    return operator
+
+
+# Tenants (API)
+
+
+async def list_tenants(
+    session: AsyncSession, *, status: TenantStatus | None, page: int, page_size: int
+) -> TenantPage:
+    """One page of tenants by slug, optionally of one status."""
+    tenants, total = await repository.list_tenants_page(
+        session, status=status, offset=(page - 1) * page_size, limit=page_size
+    )
+    items = [TenantRead.model_validate(t) for t in tenants]
+    return TenantPage(items=items, total=total, page=page, page_size=page_size)
+
+
+async def get_tenant(session: AsyncSession, slug: str) -> Tenant:
+    """The live tenant with this slug; TenantNotFound otherwise."""
+    tenant = await repository.get_live_tenant(session, slug)
+    if tenant is None:
+        raise TenantNotFound(f"No tenant with slug {slug!r}.")
+    return tenant
+
+
+async def list_members(session: AsyncSession, *, page: int, page_size: int) -> TenantMemberPage:
+    """One page of the users of the tenant `session` is bound to, by email."""
+    users, total = await user_repository.list_page(session, offset=(page - 1) * page_size, limit=page_size)
+    items = [
+        TenantMemberRead(
+            id=user.id,
+            email=user.email,
+            full_name=user.full_name,
+            role=user.role.name,
+            is_active=user.is_active,
+            email_verified=user.email_verified_at is not None,
+            created_at=user.created_at,
+            last_login_at=user.last_login_at,
+        )
+        for user in users
+    ]
+    return TenantMemberPage(items=items, total=total, page=page, page_size=page_size)
+
+
+async def suspend_tenant(scope: OperatorScope, by: Actor, *, slug: str, reason: str) -> Tenant:
+    """Suspend a tenant with the tenant service's rules, then record it in the tenant's audit log."""
+    tenant = await anyio.to_thread.run_sync(partial(scope.tenants.suspend, slug, reason=reason))
+    await _audit(scope, tenant, AuditAction.TENANT_SUSPENDED, by, {"reason": tenant.suspended_reason})
+    return tenant
+
+
+async def resume_tenant(scope: OperatorScope, by: Actor, *, slug: str) -> Tenant:
+    """Make a tenant active again with the tenant service's rules, and record it in its audit log."""
+    tenant = await anyio.to_thread.run_sync(partial(scope.tenants.resume, slug))
+    await _audit(scope, tenant, AuditAction.TENANT_RESUMED, by, {})
+    return tenant
+
+
+async def _audit(
+    scope: OperatorScope, tenant: Tenant, action: AuditAction, by: Actor, details: dict[str, object]
+) -> None:
+    # The tenant service commits the change in its own transaction (and notifies every API process);
+    # the event follows in the request's transaction, in the tenant's own schema.
+    session = await scope.tenant_session(tenant.schema_name)
+    await audit.record(session, action, by, target_type="tenant", target_id=tenant.id, details=details)
+    logger.info("%s %s by operator %s", action.value, tenant.slug, by.label)
