@@ -264,6 +264,9 @@ def run(argv: Sequence[str] = ()) -> Report:
     parser.add_argument(
         "--pool-size", type=int, default=None, help="DB_POOL_SIZE for both apps (default: the platform's)"
     )
+    parser.add_argument(
+        "--report-only", action="store_true", help="report the ratio without checking it against the goal"
+    )
     args = parser.parse_args(list(argv))
     loader_name = args.loader
     if loader_name == "auto":
@@ -387,9 +390,12 @@ def run(argv: Sequence[str] = ()) -> Report:
             f"{args.duration:.0f} s round; each a PostgreSQL backend start, ~8 ms here). This churn "
             f"costs {who}; `--pool-size {args.concurrency}` removes it from both."
         )
-    report.goals.append(
-        Goal("full/bare throughput", f">= {GOAL_RATIO:.2f}", f"{ratio:.3f}", ratio >= GOAL_RATIO)
-    )
+    if args.report_only:
+        report.goals.append(Goal("full/bare throughput (reported)", "report", f"{ratio:.3f}", True))
+    else:
+        report.goals.append(
+            Goal("full/bare throughput", f">= {GOAL_RATIO:.2f}", f"{ratio:.3f}", ratio >= GOAL_RATIO)
+        )
     return report
 
 
