@@ -87,6 +87,8 @@ class Settings(BaseSettings):
         if not relaxed and (self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32):
             raise ValueError("SECRET_KEY must be set to a random value of 32+ characters outside development")
         SigningKeys.parse(self.signing_keys_spec)  # ValueError names what is wrong with JWT_KEYS
+        if self.operator_host not in self.reserved:
+            raise ValueError(f"OPERATOR_HOST {self.operator_host!r} must be one of RESERVED_SUBDOMAINS")
         return self
 
     @property

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
 
+from platform_core.audit.service import Actor, ActorType, AuditAction, event_insert
 from platform_core.context import TenantStatus
 from platform_core.db.alembic_config import head_revision, script_directory
 from platform_core.db.base import utcnow
@@ -32,6 +33,9 @@ from tenants.exceptions import (
 from tenants.models import Tenant, TenantDomain
 from tenants.owner import OwnerAccount, prepare_owner, seed_tenant_schema, send_set_password_email
 from tenants.slugs import normalise_domain, validate_slug
+
+# Who changed a tenant when the caller names nobody: an operator at the command line.
+CLI = Actor(ActorType.OPERATOR, label="platformctl")
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,14 @@ class TenantService:
         context = MigrationContext.configure(conn, opts={"version_table_schema": schema})
         context.stamp(script_directory(self.settings.migrations_dir, "tenant"), "heads")
 
+    @staticmethod
+    def _audit(session: Session, tenant: Tenant, action: AuditAction, by: Actor, details: dict) -> None:
+        """Record a lifecycle change in the tenant's own audit log, in the change's transaction."""
+        session.connection().execute(
+            event_insert(action, by, target_type="tenant", target_id=tenant.id, details=details),
+            execution_options=tenant_options(tenant.schema_name),
+        )
+
     def get(self, slug: str) -> Tenant:
         """The live tenant with this slug."""
         with self.db.sync_session() as session:
@@ -98,23 +110,26 @@ class TenantService:
         with self.db.sync_session() as session:
             return repository.list_tenants(session, status=status)
 
-    def suspend(self, slug: str, *, reason: str) -> Tenant:
-        """Suspend an active tenant: its hosts answer 403 with the reason."""
+    def suspend(self, slug: str, *, reason: str, by: Actor = CLI) -> Tenant:
+        """Suspend an active tenant: its hosts answer 403 with the reason (recorded in its audit log)."""
         with self.db.sync_session() as session, session.begin():
             tenant = self._locked(session, slug)
             if tenant.status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
                 raise InvalidTenantState(f"A {tenant.status} tenant cannot be suspended.")
             tenant.status = TenantStatus.SUSPENDED.value
             tenant.suspended_reason = reason.strip() or "suspended by an operator"
+            details = {"reason": tenant.suspended_reason}
+            self._audit(session, tenant, AuditAction.TENANT_SUSPENDED, by, details)
             repository.notify_changed(session, tenant.id)
         return tenant
 
-    def resume(self, slug: str) -> Tenant:
-        """Make a suspended tenant, or one awaiting deletion, active again."""
+    def resume(self, slug: str, *, by: Actor = CLI) -> Tenant:
+        """Make a suspended tenant, or one awaiting deletion, active again (recorded in its audit log)."""
         with self.db.sync_session() as session, session.begin():
             tenant = self._locked(session, slug)
             if tenant.status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED, TenantStatus.DELETING):
                 raise InvalidTenantState(f"A {tenant.status} tenant cannot be resumed.")
+            self._audit(session, tenant, AuditAction.TENANT_RESUMED, by, {"from": tenant.status})
             tenant.status = TenantStatus.ACTIVE.value
             tenant.suspended_reason = None
             tenant.deleted_at = None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.audit.models import AuditEvent
@@ -66,6 +66,29 @@ class Actor:
 ANONYMOUS = Actor(ActorType.ANONYMOUS)
 
 
+def event_insert(
+    action: AuditAction,
+    actor: Actor,
+    *,
+    target_type: str | None = None,
+    target_id: uuid.UUID | str | None = None,
+    details: dict[str, Any] | None = None,
+) -> Insert:
+    """The INSERT of one audit event (for a connection bound to the tenant's schema)."""
+    return insert(AuditEvent).values(
+        id=uuid.uuid4(),
+        action=action.value,
+        actor_type=actor.type.value,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        target_type=target_type,
+        target_id=str(target_id) if target_id is not None else None,
+        ip=actor.ip,
+        request_id=request_id_var.get(),
+        details=details or {},
+    )
+
+
 async def record(
     session: AsyncSession,
     action: AuditAction,
@@ -77,16 +100,5 @@ async def record(
 ) -> None:
     """Append one event in the session's transaction (it is kept only if the transaction commits)."""
     await session.execute(
-        insert(AuditEvent).values(
-            id=uuid.uuid4(),
-            action=action.value,
-            actor_type=actor.type.value,
-            actor_id=actor.id,
-            actor_label=actor.label,
-            target_type=target_type,
-            target_id=str(target_id) if target_id is not None else None,
-            ip=actor.ip,
-            request_id=request_id_var.get(),
-            details=details or {},
-        )
+        event_insert(action, actor, target_type=target_type, target_id=target_id, details=details)
     )

@@ -19,8 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from platform_core.audit import service as audit
-from platform_core.audit.service import Actor, ActorType, AuditAction
+from platform_core.audit.service import Actor, ActorType
 from platform_core.auth.throttle import Throttle
 from platform_core.context import TenantStatus
 from platform_core.db.base import utcnow
@@ -193,24 +192,14 @@ async def list_members(session: AsyncSession, *, page: int, page_size: int) -> T
 
 
 async def suspend_tenant(scope: OperatorScope, by: Actor, *, slug: str, reason: str) -> Tenant:
-    """Suspend a tenant with the tenant service's rules, then record it in the tenant's audit log."""
-    tenant = await anyio.to_thread.run_sync(partial(scope.tenants.suspend, slug, reason=reason))
-    await _audit(scope, tenant, AuditAction.TENANT_SUSPENDED, by, {"reason": tenant.suspended_reason})
+    """Suspend a tenant with the tenant service's rules; its audit log records it in the same commit."""
+    tenant = await anyio.to_thread.run_sync(partial(scope.tenants.suspend, slug, reason=reason, by=by))
+    logger.info("tenant %s suspended by operator %s", tenant.slug, by.label)
     return tenant
 
 
 async def resume_tenant(scope: OperatorScope, by: Actor, *, slug: str) -> Tenant:
-    """Make a tenant active again with the tenant service's rules, and record it in its audit log."""
-    tenant = await anyio.to_thread.run_sync(partial(scope.tenants.resume, slug))
-    await _audit(scope, tenant, AuditAction.TENANT_RESUMED, by, {})
+    """Make a tenant active again with the tenant service's rules (recorded in its audit log)."""
+    tenant = await anyio.to_thread.run_sync(partial(scope.tenants.resume, slug, by=by))
+    logger.info("tenant %s resumed by operator %s", tenant.slug, by.label)
     return tenant
-
-
-async def _audit(
-    scope: OperatorScope, tenant: Tenant, action: AuditAction, by: Actor, details: dict[str, object]
-) -> None:
-    # The tenant service commits the change in its own transaction (and notifies every API process);
-    # the event follows in the request's transaction, in the tenant's own schema.
-    session = await scope.tenant_session(tenant.schema_name)
-    await audit.record(session, action, by, target_type="tenant", target_id=tenant.id, details=details)
-    logger.info("%s %s by operator %s", action.value, tenant.slug, by.label)

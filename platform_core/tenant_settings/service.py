@@ -18,16 +18,6 @@ async def get(session: AsyncSession) -> TenantSettings:
     return row if row is not None else TenantSettings(id=1, allow_signup=False)
 
 
-async def get_for_update(session: AsyncSession) -> TenantSettings:
-    """The settings row, locked, created with the defaults if missing."""
-    row = await session.get(TenantSettings, 1, with_for_update=True)
-    if row is None:
-        row = TenantSettings(id=1, allow_signup=False)
-        session.add(row)
-        await session.flush()
-    return row
-
-
 async def _lock_or_create(session: AsyncSession) -> TenantSettings:
     """The settings row, locked; inserted with the defaults first if missing (safe when concurrent)."""
     await session.execute(pg_insert(TenantSettings).values(id=1, allow_signup=False).on_conflict_do_nothing())

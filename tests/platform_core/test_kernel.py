@@ -181,3 +181,19 @@ class TestRoutes:
             role="owner",
         )
         assert (await anon_a.get("/api/v1/items")).status_code == 200
+
+
+class TestIdentitySettings:
+    def test_malformed_jwt_keys_refused(self):
+        with pytest.raises(ValidationError, match="32"):
+            Settings(jwt_keys="k1:short")
+
+    def test_operator_host_must_be_reserved(self):
+        with pytest.raises(ValidationError, match="OPERATOR_HOST"):
+            Settings(operator_host="acme")
+
+    def test_default_signing_key_derives_from_the_secret(self):
+        one = Settings(secret_key="a" * 40).signing_keys_spec
+        two = Settings(secret_key="b" * 40).signing_keys_spec
+        assert one != two
+        assert Settings(jwt_keys="k9:" + "z" * 32).signing_keys_spec == "k9:" + "z" * 32

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import select, text
 
+from platform_core.audit.models import AuditEvent
 from platform_core.db.base import TenantBase
 from platform_core.items.models import Item
 from tenants.exceptions import InvalidSlug, InvalidTenantState, SlugTaken, TenantNotFound
@@ -152,3 +153,20 @@ class TestLifecycleOverHttp:
     def test_unknown_tenant(self, tenant_service):
         with pytest.raises(TenantNotFound):
             tenant_service.suspend("no-such-tenant", reason="x")
+
+
+def test_suspend_and_resume_are_recorded_in_the_tenants_audit_log(tenant_service, sync_db):
+    slug = _slug("aud")
+    tenant = tenant_service.create(slug=slug, name="Audited")
+    tenant_service.suspend(slug, reason="chargeback")
+    tenant_service.resume(slug)
+    with sync_db.sync_session(tenant.schema_name) as session:
+        events = session.execute(
+            select(AuditEvent.action, AuditEvent.actor_type, AuditEvent.actor_label, AuditEvent.details)
+        ).all()
+    assert sorted(events) == sorted(
+        [
+            ("tenant.suspended", "operator", "platformctl", {"reason": "chargeback"}),
+            ("tenant.resumed", "operator", "platformctl", {"from": "suspended"}),
+        ]
+    )

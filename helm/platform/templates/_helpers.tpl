@@ -113,7 +113,7 @@ fails when a secret setting was put into config instead of the existing Secret.
 {{- define "platform.configData" -}}
 {{- $_ := include "platform.baseDomain" . }}
 {{- /* Keep in step with values.schema.json (config.propertyNames) and values.yaml. */}}
-{{- $secretKeys := list "DATABASE_URL" "REDIS_URL" "SECRET_KEY" "SENTRY_DSN" "SMTP_PASSWORD" "CELERY_BROKER_URL" "CELERY_RESULT_BACKEND" }}
+{{- $secretKeys := list "DATABASE_URL" "REDIS_URL" "SECRET_KEY" "JWT_KEYS" "SENTRY_DSN" "SMTP_PASSWORD" "CELERY_BROKER_URL" "CELERY_RESULT_BACKEND" }}
 {{- $data := dict }}
 {{- range $key, $value := .Values.config }}
 {{- if or (has $key $secretKeys) (hasPrefix "STRIPE_" $key) (hasPrefix "AWS_" $key) }}
