@@ -3,8 +3,9 @@
 Two uvicorn processes serve the same platform app (bench/_apps.py), loaded in turn ABAB... like
 bench.tenancy_overhead: one authenticates every request (bearer access token: signature, expiry and
 tenant audience checked, then one indexed query for the user, role and session state), the other has
-the items permission check answered by a fixed principal. The ratio authenticated/unauthenticated of
-requests per second of `GET /api/v1/items?page_size=20` is the goal (>= 0.85). Then sign-in latency:
+`authenticate` answering a fixed principal (the permission check still runs). The ratio
+authenticated/unauthenticated of requests per second of `GET /api/v1/items?page_size=20` is the goal
+(>= 0.85). Then sign-in latency:
 sequential `POST /api/v1/auth/token` calls against the authenticating server (argon2id verification
 dominates), reported with the hashing parameters and the time of one hash in this process.
 
@@ -160,7 +161,8 @@ def run(argv: Sequence[str] = ()) -> Report:
             f"in turn by `{loader_name}` with {args.concurrency} connections, {args.duration:.0f} s per "
             f"round, {args.rounds} alternating rounds after a {args.warmup:.0f} s warm-up. One authenticates "
             "each request with an access token (JWT checks + one indexed query: user, role, session "
-            "not revoked); the other has the permission check answered by a fixed principal. Both return "
+            "not revoked); the other has `authenticate` answer a fixed principal (the permission check "
+            "still runs). Both return "
             f"the same page (checked). Sign-in: {args.logins} sequential POST /api/v1/auth/token with the "
             f"JSON body against the authenticating server; argon2id time_cost={params.time_cost}, "
             f"memory_cost={params.memory_cost} KiB, parallelism={params.parallelism}."

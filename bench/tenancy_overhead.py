@@ -4,8 +4,8 @@ Both apps run under uvicorn in their own process (one worker, access log off, lo
 loopback port and are loaded in turn, ABAB..., with a fixed concurrency for a fixed time per round:
 with `wrk` when it is installed (Debian package `wrk`), else with an httpx.AsyncClient load loop.
 The full app resolves the tenant from the Host header (`acme.example.com`), binds its schema with
-schema_translate_map and goes through the request middleware; its permission check is answered by
-a fixed principal (authentication is measured on its own by bench.auth_overhead); the bare app
+schema_translate_map and goes through the request middleware; its `authenticate` answers a fixed
+principal (authentication is measured on its own by bench.auth_overhead); the bare app
 (bench/_apps.py) has one route that calls the same service function on a plain AsyncSession over an
 engine with the same pool settings and the schema fixed on it. The result is the ratio full/bare of
 requests per second.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from billing import models as billing_models
 from platform_core.api_keys import models as api_keys_models
 from platform_core.audit import models as audit_models
 from platform_core.auth import models as auth_models
@@ -22,6 +23,7 @@ __all__ = [
     "api_keys_models",
     "audit_models",
     "auth_models",
+    "billing_models",
     "invitations_models",
     "items_models",
     "jobs_models",
