@@ -26,6 +26,7 @@ from platform_core.items.schemas import ItemPage, ItemSort
 from platform_core.log import configure_logging
 from platform_core.main import create_app
 from platform_core.settings import Environment, Settings
+from platform_core.tenancy import get_tenant_session
 
 
 def _settings() -> Settings:
@@ -62,9 +63,11 @@ def tenant_app_without_auth() -> FastAPI:
         email="bench@example.com",
         permissions=ALL,
         role="owner",
+        tenant_id=uuid.UUID(int=0),
     )
 
     async def fixed_principal(request: Request) -> Principal:
+        await get_tenant_session(request)  # the host and the session, as authenticate resolves them
         return owner
 
     auth_dependencies.authenticate = fixed_principal  # type: ignore[assignment]

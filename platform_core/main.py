@@ -11,8 +11,13 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
+from billing.access import BillingAccessPolicy
+from billing.router import router as billing_router
+from billing.router import webhook_router as stripe_webhook_router
+from billing.settings import get_billing_settings
 from platform_core.api_keys.router import router as api_keys_router
 from platform_core.audit.router import router as audit_router
+from platform_core.auth.cache import PRINCIPALS
 from platform_core.auth.router import router as auth_router
 from platform_core.auth.throttle import Throttle
 from platform_core.db.engines import Database
@@ -37,7 +42,10 @@ from tenants.resolution import HostResolver, listen_for_changes
 
 # Every router the API serves, in matching order.
 ROUTERS: tuple[APIRouter, ...] = (
-    health_router,
+    # Tenant data first: Starlette tries routes in order, so the busiest paths match soonest.
+    items_router,
+    jobs_router,
+    reports_router,
     auth_router,
     users_router,
     members_router,
@@ -46,11 +54,19 @@ ROUTERS: tuple[APIRouter, ...] = (
     api_keys_router,
     audit_router,
     tenant_settings_router,
+    billing_router,
+    stripe_webhook_router,
     operators_router,
-    items_router,
-    jobs_router,
-    reports_router,
+    health_router,
 )
+
+
+def forget_principals(tenant_id: str | None) -> None:
+    """Drop cached principals of one tenant (all of them when None): another process changed them."""
+    if tenant_id is None:
+        PRINCIPALS.clear()
+    else:
+        PRINCIPALS.invalidate_tenant(tenant_id)
 
 
 def create_app(
@@ -65,7 +81,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        listener = asyncio.create_task(listen_for_changes(settings, resolver.invalidate))
+        listener = asyncio.create_task(
+            listen_for_changes(settings, resolver.invalidate, on_auth_change=forget_principals)
+        )
         try:
             yield
         finally:
@@ -87,6 +105,8 @@ def create_app(
     app.state.tenant_resolver = resolver
     app.state.signing_keys = SigningKeys.parse(settings.signing_keys_spec)
     app.state.throttle = Throttle(settings)
+    app.state.access_policy = BillingAccessPolicy(settings, get_billing_settings())
+    PRINCIPALS.ttl = settings.principal_cache_ttl_seconds
     app.state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware)  # added first, so it runs inside the request context

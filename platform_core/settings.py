@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # one key derived from SECRET_KEY, which is refused outside development anyway.
     jwt_keys: str = ""
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    # How long a resolved principal may be reused by a process (changes through the API invalidate it
+    # at once in every process; this bounds changes made by hand in the database). 0 disables it.
+    principal_cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     operator_token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
     email_verification_ttl_hours: int = Field(default=48, ge=1)

@@ -5,26 +5,42 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import Row, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
+from billing.models import BillingAccount
 from platform_core.context import TenantStatus
 from tenants.models import Tenant, TenantDomain
 
-_LOOKUP_COLUMNS = (Tenant.id, Tenant.slug, Tenant.name, Tenant.status, Tenant.suspended_reason)
+# What a request needs to know about its tenant, billing state included (cached per process, and
+# invalidated by NOTIFY whenever the tenant or its billing account changes).
+_LOOKUP_COLUMNS = (
+    Tenant.id,
+    Tenant.slug,
+    Tenant.name,
+    Tenant.status,
+    Tenant.suspended_reason,
+    BillingAccount.plan_key,
+    BillingAccount.status.label("billing_status"),
+    BillingAccount.past_due_since,
+)
+
+
+def _lookup() -> Select:
+    return select(*_LOOKUP_COLUMNS).outerjoin(BillingAccount, BillingAccount.tenant_id == Tenant.id)
 
 
 async def find_by_slug(conn: AsyncConnection, slug: str) -> Row | None:
-    """The live tenant with this slug (id, slug, status, suspended_reason), or None."""
-    stmt = select(*_LOOKUP_COLUMNS).where(Tenant.slug == slug, Tenant.status != TenantStatus.DELETED.value)
+    """The live tenant with this slug (and its billing state), or None."""
+    stmt = _lookup().where(Tenant.slug == slug, Tenant.status != TenantStatus.DELETED.value)
     return (await conn.execute(stmt)).first()
 
 
 async def find_by_verified_domain(conn: AsyncConnection, domain: str) -> Row | None:
     """The live tenant that a verified custom domain points at, or None."""
     stmt = (
-        select(*_LOOKUP_COLUMNS)
+        _lookup()
         .join(TenantDomain, TenantDomain.tenant_id == Tenant.id)
         .where(
             TenantDomain.domain == domain,

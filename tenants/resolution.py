@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import psycopg
 
+from platform_core.auth.cache import AUTH_CHANNEL
 from platform_core.context import TenantContext, TenantStatus, schema_name_for
 from platform_core.db.engines import Database
 from platform_core.settings import Settings, to_libpq_url
@@ -104,26 +105,41 @@ class HostResolver:
             status=TenantStatus(row.status),
             suspended_reason=row.suspended_reason,
             name=row.name,
+            plan_key=row.plan_key,
+            billing_status=row.billing_status or "none",
+            past_due_since=row.past_due_since,
         )
         return HostResolution(tenant=tenant)
 
 
 async def listen_for_changes(
-    settings: Settings, on_change: Callable[[], None], *, ready: asyncio.Event | None = None
+    settings: Settings,
+    on_change: Callable[[], None],
+    *,
+    ready: asyncio.Event | None = None,
+    on_auth_change: Callable[[str | None], None] | None = None,
 ) -> None:
-    """Drop cached resolutions whenever a tenant changes (LISTEN); reconnect with backoff forever."""
+    """Drop cached resolutions whenever a tenant changes, and cached principals whenever a tenant's
+    access changes (LISTEN on both channels); reconnect with backoff forever."""
     delay = 0.5
     while True:
         try:
             conn = await psycopg.AsyncConnection.connect(to_libpq_url(settings.database_url), autocommit=True)
             async with conn:
                 await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                on_change()  # changes missed while disconnected
+                if on_auth_change is not None:
+                    await conn.execute(f"LISTEN {AUTH_CHANNEL}")
+                    on_auth_change(None)  # changes missed while disconnected: forget everything
+                on_change()
                 if ready is not None:
                     ready.set()
                 delay = 0.5
-                async for _ in conn.notifies():
-                    on_change()
+                async for notice in conn.notifies():
+                    if notice.channel == AUTH_CHANNEL:
+                        if on_auth_change is not None:
+                            on_auth_change(notice.payload)
+                    else:
+                        on_change()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # keep listening through database restarts

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -17,10 +18,12 @@ from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 
+from billing.models import BillingAccount
+from platform_core.auth.cache import PRINCIPALS
 from platform_core.auth.permissions import builtin_role_id
 from platform_core.context import TenantContext, TenantStatus
 from platform_core.db.bootstrap import drop_database, ensure_database
-from platform_core.db.engines import Database, install_guards, tenant_options
+from platform_core.db.engines import Database, guarded_url, tenant_options
 from platform_core.main import create_app
 from platform_core.settings import PROJECT_ROOT, Environment, Settings, get_settings, to_sqlalchemy_url
 from platform_core.users.models import User
@@ -123,16 +126,23 @@ def _context(tenant: Tenant) -> TenantContext:
     )
 
 
-@pytest.fixture(scope="session")
-def tenant_a(tenant_service: TenantService) -> TenantContext:
-    """Tenant `alpha`, provisioned once per worker."""
-    return _context(tenant_service.create(slug="alpha", name="Alpha"))
+def subscribed(sync_db: Database, tenant: Tenant, plan: str = "pro", status: str = "active") -> TenantContext:
+    """Give a committed tenant a billing account on `plan` in `status`; return its context."""
+    with sync_db.sync_session() as session, session.begin():
+        session.merge(BillingAccount(tenant_id=tenant.id, plan_key=plan, status=status))
+    return replace(_context(tenant), plan_key=plan, billing_status=status)
 
 
 @pytest.fixture(scope="session")
-def tenant_b(tenant_service: TenantService) -> TenantContext:
-    """Tenant `beta`, provisioned once per worker."""
-    return _context(tenant_service.create(slug="beta", name="Beta"))
+def tenant_a(tenant_service: TenantService, sync_db: Database) -> TenantContext:
+    """Tenant `alpha`, provisioned once per worker, subscribed to the pro plan."""
+    return subscribed(sync_db, tenant_service.create(slug="alpha", name="Alpha"))
+
+
+@pytest.fixture(scope="session")
+def tenant_b(tenant_service: TenantService, sync_db: Database) -> TenantContext:
+    """Tenant `beta`, provisioned once per worker, subscribed to the pro plan."""
+    return subscribed(sync_db, tenant_service.create(slug="beta", name="Beta"))
 
 
 class TransactionalDatabase(Database):
@@ -157,8 +167,7 @@ class TransactionalDatabase(Database):
 @pytest.fixture
 async def connection(settings: Settings) -> AsyncIterator[AsyncConnection]:
     """One connection inside a transaction that is rolled back after the test."""
-    engine = create_async_engine(settings.sync_database_url, poolclass=pool.NullPool)
-    install_guards(engine.sync_engine)
+    engine = create_async_engine(guarded_url(settings.sync_database_url), poolclass=pool.NullPool)
     async with engine.connect() as conn:
         transaction = await conn.begin()
         try:
@@ -184,6 +193,7 @@ async def app(
     """The API app wired to the test transaction (lifespan not run: no background listener)."""
     application = create_app(settings, db=db, access_log=False)
     await forget_throttles(application)
+    PRINCIPALS.clear()  # tests change users and keys by hand, too
     yield application
     await application.state.redis.aclose()
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
+from billing.dependencies import ApiKeysFeature
 from platform_core.api_keys import service as api_key_service
 from platform_core.api_keys.dependencies import CurrentApiKey
 from platform_core.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead, api_key_read
@@ -29,7 +30,11 @@ async def list_api_keys(
 
 @router.post("", status_code=201, response_model=ApiKeyCreated)
 async def create_api_key(
-    principal: ApiKeysManage, body: ApiKeyCreate, session: TenantSessionDep, response: Response
+    principal: ApiKeysManage,
+    plan: ApiKeysFeature,
+    body: ApiKeyCreate,
+    session: TenantSessionDep,
+    response: Response,
 ) -> ApiKeyCreated:
     """Create an API key within your own permissions; its secret is shown in this response only."""
     response.headers["Cache-Control"] = "no-store"

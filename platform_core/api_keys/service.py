@@ -15,6 +15,7 @@ from platform_core.api_keys.models import ApiKey
 from platform_core.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, api_key_read
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
+from platform_core.auth.cache import auth_changed
 from platform_core.auth.permissions import Permission
 from platform_core.auth.principal import API_KEY_PREFIX, Principal
 from platform_core.db.base import utcnow
@@ -96,6 +97,7 @@ async def revoke_api_key(session: AsyncSession, principal: Principal, key: ApiKe
     revoked_at = await api_key_repository.revoke(session, key.id, at=utcnow())
     if revoked_at is None:
         return
+    await auth_changed(session, principal.tenant_id)
     await audit.record(
         session,
         AuditAction.API_KEY_REVOKED,

@@ -9,7 +9,7 @@ the operator API.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
@@ -17,10 +17,19 @@ from platform_core.auth.permissions import Permission
 from platform_core.auth.principal import Principal, PrincipalKind, authenticate, client_ip
 from platform_core.auth.service import AuthScope
 from platform_core.auth.sessions import Client
+from platform_core.context import TenantContext
 from platform_core.errors import Forbidden
 from platform_core.tenancy import get_tenant
 
 GATE_ATTRIBUTE = "__platform_gate__"
+
+
+class AccessPolicy(Protocol):
+    """What the tenant as a whole may do now (billing implements it): raises an AppError to refuse."""
+
+    def __call__(self, tenant: TenantContext, permission: Permission, method: str) -> None:
+        """Refuse `permission` for this request's method, or return."""
+        ...
 
 
 class PermissionDenied(Forbidden):
@@ -50,6 +59,9 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
             raise PermissionDenied(
                 f"This needs the `{permission.value}` permission.", details={"permission": permission.value}
             )
+        policy: AccessPolicy | None = request.app.state.access_policy
+        if policy is not None:
+            policy(request.scope["platform.tenant"], permission, request.method)
         return principal
 
     dependency.__name__ = f"require_{permission.name.lower()}"
@@ -84,6 +96,8 @@ RolesManage = Annotated[Principal, Depends(require(Permission.ROLES_MANAGE))]
 ApiKeysManage = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
 AuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
 TenantSettingsManage = Annotated[Principal, Depends(require(Permission.TENANT_SETTINGS))]
+BillingReadDep = Annotated[Principal, Depends(require(Permission.BILLING_READ))]
+BillingManage = Annotated[Principal, Depends(require(Permission.BILLING_MANAGE))]
 
 
 async def get_auth_scope(request: Request) -> AuthScope:

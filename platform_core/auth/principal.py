@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.api_keys.models import ApiKey
 from platform_core.audit.service import Actor, ActorType
+from platform_core.auth.cache import PRINCIPALS
 from platform_core.auth.models import RefreshToken
 from platform_core.auth.permissions import Permission, known_permissions, role_permissions
 from platform_core.context import TenantContext
@@ -71,6 +72,7 @@ class Principal:
     email: str
     permissions: frozenset[Permission]
     role: str
+    tenant_id: uuid.UUID
     session_id: uuid.UUID | None = None
     api_key_id: uuid.UUID | None = None
     api_key_name: str | None = None
@@ -116,7 +118,7 @@ async def authenticate(request: Request) -> Principal:
     tenant: TenantContext = request.scope["platform.tenant"]
     ip = client_ip(request)
     if token.startswith(API_KEY_PREFIX):
-        principal = await principal_from_api_key(session, token, ip=ip)
+        principal = await principal_from_api_key(session, token, tenant, ip=ip)
     else:
         keys: SigningKeys = request.app.state.signing_keys
         principal = await principal_from_access_token(session, keys, tenant, token, ip=ip)
@@ -145,9 +147,14 @@ async def principal_from_access_token(
         session_id = uuid.UUID(str(claims.extra["sid"]))
     except (ValueError, KeyError) as exc:
         raise InvalidToken from exc
-    row = (await session.execute(_USER_STATE, {"user_id": user_id, "session_id": session_id})).first()
+    cache_key = ("user", tenant.id, user_id, session_id)
+    row = PRINCIPALS.get(cache_key)
     if row is None:
-        raise InvalidToken
+        row = (await session.execute(_USER_STATE, {"user_id": user_id, "session_id": session_id})).first()
+        if row is None:
+            raise InvalidToken
+        row = tuple(row)
+        PRINCIPALS.put(tenant.id, cache_key, row)
     email, role, builtin, stored = row
     return Principal(
         kind=PrincipalKind.USER,
@@ -155,6 +162,7 @@ async def principal_from_access_token(
         email=email,
         permissions=role_permissions(role, builtin, stored),
         role=role,
+        tenant_id=tenant.id,
         session_id=session_id,
         ip=ip,
     )
@@ -180,17 +188,25 @@ _API_KEY_STATE = (
 )
 
 
-async def principal_from_api_key(session: AsyncSession, token: str, *, ip: str | None) -> Principal:
+async def principal_from_api_key(
+    session: AsyncSession, token: str, tenant: TenantContext, *, ip: str | None
+) -> Principal:
     """Load an API key by its hash; it holds its scopes, within what its creator holds today."""
-    row = (await session.execute(_API_KEY_STATE, {"secret_hash": hash_opaque_token(token)})).first()
+    secret_hash = hash_opaque_token(token)
+    cache_key = ("api_key", tenant.id, secret_hash)
+    row = PRINCIPALS.get(cache_key)
     now = utcnow()
     if row is None:
-        raise InvalidApiKey
-    key_id, name, scopes, expires_at, revoked_at, last_used_at, user_id, email, role, builtin, stored = row
+        found = (await session.execute(_API_KEY_STATE, {"secret_hash": secret_hash})).first()
+        if found is None:
+            raise InvalidApiKey
+        row = tuple(found)
+        if row[5] is None or now - row[5] > _LAST_USED_RESOLUTION:  # last_used_at, kept coarse
+            await session.execute(update(ApiKey).where(ApiKey.id == row[0]).values(last_used_at=now))
+        PRINCIPALS.put(tenant.id, cache_key, row)
+    key_id, name, scopes, expires_at, revoked_at, _last_used, user_id, email, role, builtin, stored = row
     if revoked_at is not None or (expires_at is not None and expires_at <= now):
         raise InvalidApiKey
-    if last_used_at is None or now - last_used_at > _LAST_USED_RESOLUTION:
-        await session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
     granted = role_permissions(role, builtin, stored)
     scoped = known_permissions(scopes)
     return Principal(
@@ -199,6 +215,7 @@ async def principal_from_api_key(session: AsyncSession, token: str, *, ip: str |
         email=email,
         permissions=scoped & granted,
         role=role,
+        tenant_id=tenant.id,
         api_key_id=key_id,
         api_key_name=name,
         ip=ip,

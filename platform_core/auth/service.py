@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.dependencies import check_seats
 from platform_core.audit import service as audit
 from platform_core.audit.service import Actor, ActorType, AuditAction
 from platform_core.auth import links, sessions
@@ -18,6 +19,7 @@ from platform_core.auth.throttle import Throttle
 from platform_core.context import TenantContext
 from platform_core.db.base import utcnow
 from platform_core.errors import Conflict
+from platform_core.invitations import repository as invitation_repository
 from platform_core.security.passwords import hash_password, needs_rehash, verify_password
 from platform_core.security.tokens import SigningKeys
 from platform_core.settings import Settings
@@ -86,7 +88,7 @@ async def sign_in(session: AsyncSession, scope: AuthScope, *, email: str, passwo
 async def refresh(session: AsyncSession, scope: AuthScope, *, refresh_token: str) -> TokenPair:
     """Rotate a refresh token into a new pair; a reused token revokes its family (caller commits)."""
     try:
-        row = await sessions.rotate(session, refresh_token)
+        row = await sessions.rotate(session, refresh_token, scope.tenant.id)
     except sessions.RefreshTokenReused as exc:
         await audit.record(
             session,
@@ -107,7 +109,7 @@ async def refresh(session: AsyncSession, scope: AuthScope, *, refresh_token: str
 async def sign_out(session: AsyncSession, principal: Principal) -> None:
     """End the caller's session: its refresh tokens and access tokens stop working."""
     if principal.session_id is not None:
-        await sessions.revoke_family(session, principal.session_id)
+        await sessions.revoke_family(session, principal.tenant_id, principal.session_id)
     await audit.record(
         session, AuditAction.SIGN_OUT, principal.actor, target_type="session", target_id=principal.session_id
     )
@@ -122,7 +124,7 @@ async def change_password(
         raise WrongPassword
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
-    await sessions.revoke_user_sessions(session, user.id, keep=principal.session_id)
+    await sessions.revoke_user_sessions(session, principal.tenant_id, user.id, keep=principal.session_id)
     await audit.record(
         session, AuditAction.PASSWORD_CHANGED, principal.actor, target_type="user", target_id=user.id
     )
@@ -157,7 +159,7 @@ async def reset_password(session: AsyncSession, scope: AuthScope, *, token: str,
     user.password_changed_at = utcnow()
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()  # the link reached the inbox: the address is proven
-    await sessions.revoke_user_sessions(session, user.id)
+    await sessions.revoke_user_sessions(session, scope.tenant.id, user.id)
     await audit.record(
         session,
         AuditAction.PASSWORD_RESET,
@@ -178,6 +180,7 @@ async def sign_up(
     password_hash = hash_password(password)
     if await user_repository.get_by_email(session, email) is not None:
         raise EmailTaken(details={"email": email})
+    check_seats(scope.tenant, await invitation_repository.seats_used(session))
     user = User(
         email=email,
         full_name=full_name.strip(),

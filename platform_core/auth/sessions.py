@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from platform_core.auth.cache import auth_changed
 from platform_core.auth.exceptions import InvalidRefreshToken
 from platform_core.auth.models import RefreshToken
 from platform_core.context import TenantContext
@@ -84,7 +85,7 @@ async def open_session(
     return TokenPair(access, refresh, settings.access_token_ttl_seconds, family)
 
 
-async def rotate(session: AsyncSession, token: str) -> RefreshToken:
+async def rotate(session: AsyncSession, token: str, tenant_id: uuid.UUID) -> RefreshToken:
     """Spend a refresh token and return its row; reuse of a spent one revokes its family."""
     row = (
         await session.execute(
@@ -95,7 +96,7 @@ async def rotate(session: AsyncSession, token: str) -> RefreshToken:
     if row is None or row.revoked_at is not None:
         raise InvalidRefreshToken
     if row.used_at is not None:
-        await revoke_family(session, row.family_id)
+        await revoke_family(session, tenant_id, row.family_id)
         raise RefreshTokenReused(details={"session_id": str(row.family_id)})
     if row.expires_at <= now:
         raise InvalidRefreshToken
@@ -103,8 +104,9 @@ async def rotate(session: AsyncSession, token: str) -> RefreshToken:
     return row
 
 
-async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
+async def revoke_family(session: AsyncSession, tenant_id: uuid.UUID, family_id: uuid.UUID) -> None:
     """Revoke every refresh token of one session; its access tokens stop working at once too."""
+    await auth_changed(session, tenant_id)
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
@@ -113,9 +115,10 @@ async def revoke_family(session: AsyncSession, family_id: uuid.UUID) -> None:
 
 
 async def revoke_user_sessions(
-    session: AsyncSession, user_id: uuid.UUID, *, keep: uuid.UUID | None = None
+    session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID, *, keep: uuid.UUID | None = None
 ) -> None:
     """Revoke all of a user's sessions, except `keep` (the one changing the password)."""
+    await auth_changed(session, tenant_id)
     stmt = update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
     if keep is not None:
         stmt = stmt.where(RefreshToken.family_id != keep)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 # Tenant tables are declared in this placeholder schema. A session bound to a tenant translates it to
 # `t_<id>` (schema_translate_map); a statement that still names it was sent with no tenant bound and is
-# refused before it reaches the database (see engines.refuse_unbound_tenant_sql).
+# refused before it reaches the database (see platform_core/db/dialect.py).
 TENANT_SCHEMA = "__tenant__"
 PUBLIC_SCHEMA = "public"
 

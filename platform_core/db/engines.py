@@ -6,38 +6,15 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from platform_core.db.base import TENANT_SCHEMA
-from platform_core.errors import AppError
+from platform_core.db.dialect import TenantNotBoundError, guarded_url
 from platform_core.settings import Settings
 
-_PLACEHOLDER = f"{TENANT_SCHEMA}."  # how SQLAlchemy renders an untranslated tenant table: __tenant__.item
-
-
-class TenantNotBoundError(AppError):
-    """A statement touched tenant tables with no tenant bound: a programming error, refused."""
-
-    status_code = 500
-    code = "tenant_not_bound"
-    message = "A tenant table was queried with no tenant bound."
-
-
-def refuse_unbound_tenant_sql(
-    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
-) -> None:
-    """Fail closed: refuse SQL that still names the tenant placeholder schema."""
-    if _PLACEHOLDER in statement:
-        raise TenantNotBoundError
-
-
-def install_guards(engine: Engine) -> None:
-    """Attach the fail-closed guard to a (sync) engine."""
-    if not event.contains(engine, "before_cursor_execute", refuse_unbound_tenant_sql):
-        event.listen(engine, "before_cursor_execute", refuse_unbound_tenant_sql)
-
+__all__ = ["Database", "TenantNotBoundError", "guarded_url", "tenant_options"]
 
 def tenant_options(schema: str) -> dict[str, Any]:
     """Execution options that bind the tenant placeholder schema to a real schema."""
@@ -70,7 +47,7 @@ class Database:
     """The process's engines: async for the API, sync for the CLI and workers; one pool each."""
 
     def __init__(self, settings: Settings, *, pool_size: int | None = None) -> None:
-        url = settings.sync_database_url
+        url = guarded_url(settings.sync_database_url)
         size = pool_size or settings.db_pool_size
         common: dict[str, Any] = {
             "pool_size": size,
@@ -81,7 +58,6 @@ class Database:
         }
         self.settings = settings
         self.async_engine: AsyncEngine = create_async_engine(url, **common)
-        install_guards(self.async_engine.sync_engine)
         self._sync_engine: Engine | None = None
         self._common = common
         self._async_tenant_engines: dict[str, AsyncEngine] = {}
@@ -93,8 +69,7 @@ class Database:
     def sync_engine(self) -> Engine:
         """The synchronous engine, created on first use."""
         if self._sync_engine is None:
-            self._sync_engine = create_engine(self.settings.sync_database_url, **self._common)
-            install_guards(self._sync_engine)
+            self._sync_engine = create_engine(guarded_url(self.settings.sync_database_url), **self._common)
         return self._sync_engine
 
     def async_engine_for(self, schema: str | None) -> AsyncEngine:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from platform_core.invitations.models import Invitation
+from platform_core.users.models import User
 
 
 def _open() -> list:
@@ -43,6 +44,18 @@ async def get_by_token_hash(session: AsyncSession, token_hash: str) -> Invitatio
         .with_for_update(of=Invitation)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def seats_used(session: AsyncSession) -> int:
+    """Members plus open, unexpired invitations: each holds a seat of the plan."""
+    members = select(func.count()).select_from(User).scalar_subquery()
+    pending = (
+        select(func.count())
+        .select_from(Invitation)
+        .where(*_open(), Invitation.expires_at > func.now())
+        .scalar_subquery()
+    )
+    return int((await session.execute(select(members + pending))).scalar_one())
 
 
 async def list_page(

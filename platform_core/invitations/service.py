@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing.dependencies import check_seats
 from platform_core.audit import service as audit
 from platform_core.audit.service import Actor, ActorType, AuditAction
 from platform_core.auth import sessions
@@ -46,6 +47,7 @@ async def invite(
         if status_of(existing) is not InvitationStatus.EXPIRED:
             raise AlreadyInvited(details={"email": email, "invitation_id": str(existing.id)})
         existing.revoked_at = utcnow()  # an expired invitation is closed by a new one
+    check_seats(scope.tenant, await invitation_repository.seats_used(session))
     token = new_opaque_token()
     invitation = Invitation(
         id=uuid.uuid4(),

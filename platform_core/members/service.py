@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
+from platform_core.auth.cache import auth_changed
 from platform_core.auth.permissions import Permission, builtin_role_id, role_permissions
 from platform_core.auth.principal import Principal
 from platform_core.members.exceptions import (
@@ -71,6 +72,7 @@ async def change_role(
         await _keep_an_owner(session, member)
     previous = member.role.name
     member.role_id = role.id
+    await auth_changed(session, principal.tenant_id)
     await session.flush()
     await session.refresh(member, attribute_names=["role"])
     await audit.record(
@@ -91,6 +93,7 @@ async def remove(session: AsyncSession, principal: Principal, member_id: uuid.UU
         raise MemberOutranksYou
     await _keep_an_owner(session, member)
     email, role = member.email, member.role.name
+    await auth_changed(session, principal.tenant_id)
     await session.delete(member)
     await session.flush()
     action = AuditAction.MEMBER_LEFT if member_id == principal.user_id else AuditAction.MEMBER_REMOVED

@@ -6,6 +6,7 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from billing.dependencies import ReportsFeature
 from platform_core.auth.dependencies import ReportsRun
 from platform_core.jobs import service as job_service
 from platform_core.jobs.models import Job
@@ -13,14 +14,14 @@ from platform_core.jobs.schemas import JobRead
 from platform_core.reports import repository as report_repository
 from platform_core.reports.exceptions import ReportNotFound
 from platform_core.reports.schemas import ReportCreate
-from platform_core.tenancy import TenantDep, TenantSessionDep
+from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 
 @router.post("", status_code=202, response_model=JobRead)
 async def create_report(
-    principal: ReportsRun, body: ReportCreate, tenant: TenantDep, session: TenantSessionDep
+    principal: ReportsRun, tenant: ReportsFeature, body: ReportCreate, session: TenantSessionDep
 ) -> Job:
     """Start building a report; follow it at /api/v1/jobs/{id}."""
     params = {"kind": body.kind.value}

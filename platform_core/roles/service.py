@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
+from platform_core.auth.cache import auth_changed
 from platform_core.auth.permissions import BUILTIN_ROLES, Permission, parse_permissions
 from platform_core.auth.principal import Principal
 from platform_core.members.service import check_can_grant, grants
@@ -98,6 +99,7 @@ async def update_role(
         role.description = body.description.strip()
         changes["description"] = True
     if changes:
+        await auth_changed(session, principal.tenant_id)
         await session.flush()
         await audit.record(
             session,
@@ -120,6 +122,7 @@ async def delete_role(session: AsyncSession, principal: Principal, role_id: uuid
     if members or invitations:
         raise RoleInUse(details={"members": members, "open_invitations": invitations})
     name = role.name
+    await auth_changed(session, principal.tenant_id)
     await session.delete(role)
     await session.flush()
     await audit.record(

@@ -179,6 +179,7 @@ class TestRoutes:
             email="x@example.org",
             permissions=ALL,
             role="owner",
+            tenant_id=uuid.uuid4(),
         )
         assert (await anon_a.get("/api/v1/items")).status_code == 200
 

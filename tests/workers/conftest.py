@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 import redis
 
-from platform_core.context import TenantContext, TenantStatus
+from platform_core.context import TenantContext
 from platform_core.db.engines import Database
 from platform_core.settings import PROJECT_ROOT, Settings
 from tenants.service import TenantService
+from tests.conftest import subscribed
 from workers.celery_app import create_celery
 from workers.outbox.relay import OutboxRelay
 from workers.settings import CelerySettings, OutboxSettings
@@ -181,7 +182,7 @@ def relay(settings: Settings, celery: Any) -> Iterator[OutboxRelay]:
 
 
 @pytest.fixture(scope="module")
-def live_tenant(tenant_service: TenantService) -> TenantContext:
+def live_tenant(tenant_service: TenantService, sync_db: Database) -> TenantContext:
     """A tenant whose data is really committed (workers cannot see a test's open transaction)."""
     tenant = tenant_service.create(slug=f"work-{uuid.uuid4().hex[:8]}", name="Work")
-    return TenantContext(tenant.id, tenant.slug, tenant.schema_name, TenantStatus.ACTIVE)
+    return subscribed(sync_db, tenant)

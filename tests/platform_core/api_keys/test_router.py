@@ -10,6 +10,7 @@ from sqlalchemy import delete, select, update
 
 from platform_core.api_keys.models import ApiKey
 from platform_core.audit.models import AuditEvent
+from platform_core.auth.cache import PRINCIPALS
 from platform_core.auth.permissions import builtin_role_id
 from platform_core.security.tokens import hash_opaque_token, new_opaque_token
 from platform_core.users.models import User
@@ -239,6 +240,8 @@ class TestUsingAKey:
                     update(User).where(User.id == owner_a.id).values(role_id=builtin_role_id("viewer"))
                 )
                 await session.commit()
+            # A change made by hand in the database reaches API processes by NOTIFY (test_principal_cache).
+            PRINCIPALS.invalidate_tenant(tenant_a.id)
             demoted = await by_key.post(ITEMS, json={"title": "after"})
             assert demoted.status_code == 403
             assert demoted.json()["error"]["code"] == "permission_denied"

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from platform_core.audit.models import AuditEvent
+from platform_core.auth.cache import PRINCIPALS
 from platform_core.auth.models import RefreshToken
 from platform_core.main import create_app
 from platform_core.security.tokens import SigningKeys, issue_access_token, tenant_audience
@@ -240,6 +241,8 @@ class TestAccessTokens:
         async with db.session(tenant_a.schema_name) as session:
             await session.execute(update(User).where(User.id == user.id).values(is_active=False))
             await session.commit()
+        # A change made by hand in the database reaches API processes by NOTIFY (test_principal_cache).
+        PRINCIPALS.invalidate_tenant(tenant_a.id)
         assert (await self._me(anon_a, token)).status_code == 401
 
 

@@ -160,3 +160,10 @@ async def test_binding_holds_behind_pgbouncer_transaction_mode(settings, bound_t
         finally:
             await app.state.redis.aclose()
             await database.dispose()
+
+
+def test_the_guarded_dialect_keeps_the_compiled_cache(sync_db):
+    """Statements compile once per shape (a dialect subclass without the flag would compile every time)."""
+    assert sync_db.sync_engine.dialect.supports_statement_cache is True
+    assert sync_db.async_engine.dialect.supports_statement_cache is True
+    assert sync_db.sync_engine.dialect.driver == "psycopg"

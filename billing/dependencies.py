@@ -1,0 +1,60 @@
+"""Entitlement gates for routes, next to the permission gates: features of the plan, seats."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from billing.access import plan_of
+from billing.catalog import Feature
+from platform_core.context import TenantContext
+from platform_core.errors import Forbidden, PaymentRequired
+from platform_core.tenancy import get_tenant
+
+
+class FeatureNotInPlan(Forbidden):
+    """The tenant's plan does not include the feature."""
+
+    code = "feature_not_in_plan"
+
+
+class SeatLimitReached(PaymentRequired):
+    """Every seat of the plan is taken (members and open invitations)."""
+
+    code = "seat_limit_reached"
+
+
+def require_feature(feature: Feature) -> Callable[[Request], Awaitable[TenantContext]]:
+    """A dependency that refuses the route (403) when the tenant's plan lacks `feature`."""
+
+    async def dependency(request: Request) -> TenantContext:
+        tenant = await get_tenant(request)
+        plan = plan_of(tenant)
+        if feature not in plan.entitlements.features:
+            name = feature.value.replace("_", " ")
+            raise FeatureNotInPlan(
+                f"The {plan.name} plan does not include {name}: upgrade to use it.",
+                details={"feature": feature.value, "plan": plan.key},
+            )
+        return tenant
+
+    dependency.__name__ = f"require_feature_{feature.value}"
+    return dependency
+
+
+def check_seats(tenant: TenantContext, used: int) -> None:
+    """Refuse a new member or invitation when `used` seats already fill the plan (402)."""
+    plan = plan_of(tenant)
+    allowed = plan.entitlements.seats
+    if used >= allowed:
+        raise SeatLimitReached(
+            f"All {allowed} seats of the {plan.name} plan are taken: upgrade, or remove a member or an "
+            "open invitation.",
+            details={"seats_used": used, "seats_allowed": allowed, "plan": plan.key},
+        )
+
+
+ReportsFeature = Annotated[TenantContext, Depends(require_feature(Feature.REPORTS))]
+ApiKeysFeature = Annotated[TenantContext, Depends(require_feature(Feature.API_KEYS))]

@@ -1,0 +1,139 @@
+"""What each Stripe event does to a tenant's billing account (called by the billing.process_event task)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import stripe
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing import subscriptions
+from billing.exceptions import EventNotReady
+from billing.models import BillingAccount, StripeEvent
+from platform_core.auth.permissions import builtin_role_id
+from platform_core.context import schema_name_for
+from platform_core.db.engines import tenant_options
+from platform_core.settings import Settings
+from platform_core.users.models import User
+from tenants import repository as tenant_repository
+from tenants.models import Tenant
+from workers.email.tasks import send_email_later
+
+logger = logging.getLogger("platform.billing")
+HANDLED = frozenset(
+    {
+        "checkout.session.completed",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "customer.subscription.paused",
+        "customer.subscription.resumed",
+        "customer.subscription.trial_will_end",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+        "invoice.payment_failed",
+        "invoice.payment_action_required",
+        "customer.updated",
+        "customer.deleted",
+    }
+)
+PAYMENT_PROBLEMS = frozenset({"invoice.payment_failed", "invoice.payment_action_required"})
+
+
+def _customer_of(obj: dict[str, Any]) -> str | None:
+    if obj.get("object") == "customer":
+        return obj.get("id")
+    customer = obj.get("customer")
+    return customer.get("id") if isinstance(customer, dict) else customer
+
+
+def _subscription_of(obj: dict[str, Any]) -> str | None:
+    if obj.get("object") == "subscription":
+        return obj.get("id")
+    sub = obj.get("subscription")
+    if sub is None:  # invoices of the current API name it under parent.subscription_details
+        sub = ((obj.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+    return sub.get("id") if isinstance(sub, dict) else sub
+
+
+def _account(session: Session, obj: dict[str, Any], event_type: str) -> BillingAccount | None:
+    customer = _customer_of(obj)
+    if customer:
+        found = session.execute(
+            select(BillingAccount).where(BillingAccount.stripe_customer_id == customer).with_for_update()
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
+    if event_type == "checkout.session.completed":
+        reference = obj.get("client_reference_id") or (obj.get("metadata") or {}).get("tenant_id")
+        try:
+            tenant_id = uuid.UUID(str(reference))
+        except ValueError:
+            return None
+        account = session.get(BillingAccount, tenant_id, with_for_update=True)
+        if account is not None and customer and account.stripe_customer_id in (None, customer):
+            account.stripe_customer_id = customer
+            return account
+    return None
+
+
+def apply_event(
+    session: Session, client: stripe.StripeClient, event: StripeEvent, settings: Settings
+) -> uuid.UUID | None:
+    """Apply one stored event; returns the tenant it concerned. EventNotReady means retry later."""
+    if event.type not in HANDLED:
+        return None
+    obj = event.payload["data"]["object"]
+    account = _account(session, obj, event.type)
+    if account is None:
+        raise EventNotReady(f"no tenant has Stripe customer {_customer_of(obj)!r} yet")
+    if event.type == "customer.deleted":
+        subscriptions.clear_subscription(account, forget_customer=True)
+    elif event.type != "customer.updated":
+        subscription_id = _subscription_of(obj) or account.stripe_subscription_id
+        if subscription_id:
+            subscriptions.lock_subscription(session, subscription_id)
+            fetched = subscriptions.fetch_subscription(client, subscription_id)
+            if fetched is None:
+                if subscription_id == account.stripe_subscription_id:
+                    subscriptions.clear_subscription(account)
+            else:
+                subscriptions.apply_subscription(session, account, fetched)
+    if event.type in PAYMENT_PROBLEMS:
+        email_owners_about_payment(session, settings, account, obj)
+    tenant_repository.notify_changed(session, account.tenant_id)
+    return account.tenant_id
+
+
+def email_owners_about_payment(
+    session: Session, settings: Settings, account: BillingAccount, invoice: dict[str, Any]
+) -> None:
+    """Tell the tenant's owners that a payment failed or needs them (through the outbox)."""
+    tenant = session.get(Tenant, account.tenant_id)
+    if tenant is None:
+        return
+    owners = list(
+        session.execute(
+            select(User.email).where(User.role_id == builtin_role_id("owner"), User.is_active.is_(True)),
+            execution_options=tenant_options(schema_name_for(tenant.id)),
+        ).scalars()
+    )
+    if not owners:
+        logger.warning("tenant %s has no owner to tell about a payment problem", tenant.slug)
+        return
+    amount = int(invoice.get("amount_due") or 0) / 100
+    currency = str(invoice.get("currency") or "").upper()
+    send_email_later(
+        session,
+        to=owners,
+        template="payment_failed",
+        context={
+            "tenant_name": tenant.name,
+            "amount": f"{amount:.2f} {currency}".strip(),
+            "billing_url": settings.tenant_url(tenant.slug, "/settings/billing"),
+        },
+        tenant_id=tenant.id,
+    )

@@ -1,0 +1,34 @@
+"""HTTP routes: the tenant's billing (tenant host) and Stripe's webhooks (platform host)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from billing import service as billing_service
+from billing import webhooks
+from billing.schemas import BillingRead, WebhookAck
+from billing.settings import get_billing_settings
+from platform_core.auth.dependencies import PUBLIC, BillingReadDep
+from platform_core.tenancy import PlatformHostDep, PublicSessionDep, TenantSessionDep
+
+router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
+webhook_router = APIRouter(tags=["billing"])
+
+
+@router.get("", response_model=BillingRead)
+async def get_billing(principal: BillingReadDep, request: Request, session: TenantSessionDep) -> BillingRead:
+    """The plan, subscription status, period, and seats and storage used against the plan."""
+    tenant = request.scope["platform.tenant"]
+    return await billing_service.billing_state(session, tenant)
+
+
+@webhook_router.post("/webhooks/stripe", response_model=WebhookAck, dependencies=[PUBLIC])
+async def receive_stripe_event(
+    request: Request, platform: PlatformHostDep, session: PublicSessionDep
+) -> WebhookAck:
+    """Receive a Stripe event: verified on the raw body, stored once, processed in the billing queue."""
+    event = webhooks.verify_event(
+        await request.body(), request.headers.get("stripe-signature"), get_billing_settings().webhook_secrets
+    )
+    stored = await webhooks.store_event(session, event)
+    return WebhookAck(received=True, duplicate=not stored)

@@ -1,0 +1,61 @@
+"""What the billing API shows and accepts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from billing.catalog import Interval
+
+
+class PlanRead(BaseModel):
+    """A plan of the catalogue."""
+
+    key: str
+    name: str
+    trial_days: int
+    per_seat: bool
+    prices: dict[str, int]
+    seats: int
+    storage_bytes: int
+    features: list[str]
+    api_rate_limit: str
+
+
+class BillingRead(BaseModel):
+    """The tenant's billing: plan, subscription state and usage against the plan."""
+
+    plan: PlanRead
+    status: str
+    interval: str | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    trial_end: datetime | None
+    past_due_since: datetime | None
+    seats_used: int
+    seats_allowed: int
+    storage_used_bytes: int
+    storage_allowed_bytes: int
+
+
+class CheckoutRequest(BaseModel):
+    """Start a subscription to a plan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan: str
+    interval: Interval = Interval.MONTHLY
+
+
+class RedirectRead(BaseModel):
+    """Where to send the user's browser."""
+
+    url: str
+
+
+class WebhookAck(BaseModel):
+    """A stored (or already stored) Stripe event."""
+
+    received: bool
+    duplicate: bool

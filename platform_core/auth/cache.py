@@ -1,0 +1,100 @@
+"""A per-process cache of principals, dropped per tenant whenever who-may-do-what changes.
+
+Resolving a principal costs one indexed query, which is a fifth of a small request's CPU
+(bench/auth_overhead.py). The rows it reads change only through a few operations (role changes,
+removals, sign-outs, password changes, key revocations, custom role edits); each of them calls
+`auth_changed(session, tenant_id)`, which (1) sends NOTIFY `auth_changed` in the transaction, so
+every API process drops that tenant's entries as soon as it commits, and (2) drops them in this
+process right after the commit. Entries also expire after PRINCIPAL_CACHE_TTL_SECONDS, which bounds
+the effect of a change made outside the API (SQL by hand) or a notification missed while a process
+was reconnecting (the listener clears everything when it reconnects).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Hashable
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+AUTH_CHANNEL = "auth_changed"
+_PENDING = "platform.auth_changed"
+
+
+class PrincipalCache:
+    """Entries by key, grouped by tenant; each lives at most `ttl` seconds."""
+
+    def __init__(self, ttl: float = 30.0, max_entries: int = 50_000) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: dict[Hashable, tuple[float, uuid.UUID, Any]] = {}
+        self._by_tenant: dict[uuid.UUID, set[Hashable]] = {}
+
+    def get(self, key: Hashable) -> Any | None:
+        """The cached value, or None when absent or expired."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if entry[0] <= time.monotonic():
+            self._drop(key)
+            return None
+        return entry[2]
+
+    def put(self, tenant_id: uuid.UUID, key: Hashable, value: Any) -> None:
+        """Remember `value` for `key` (a no-op when the cache is disabled with ttl 0)."""
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self.clear()
+        self._entries[key] = (time.monotonic() + self.ttl, tenant_id, value)
+        self._by_tenant.setdefault(tenant_id, set()).add(key)
+
+    def invalidate_tenant(self, tenant_id: uuid.UUID | str) -> None:
+        """Forget every entry of one tenant."""
+        try:
+            key = tenant_id if isinstance(tenant_id, uuid.UUID) else uuid.UUID(str(tenant_id))
+        except ValueError:
+            self.clear()
+            return
+        for entry_key in self._by_tenant.pop(key, set()):
+            self._entries.pop(entry_key, None)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._entries.clear()
+        self._by_tenant.clear()
+
+    def _drop(self, key: Hashable) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._by_tenant.get(entry[1], set()).discard(key)
+
+
+PRINCIPALS = PrincipalCache()
+
+
+async def auth_changed(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """Record that principals of `tenant_id` change in this transaction (see the module docstring)."""
+    await session.execute(text(f"SELECT pg_notify('{AUTH_CHANNEL}', :id)"), {"id": str(tenant_id)})
+    session.sync_session.info.setdefault(_PENDING, set()).add(tenant_id)
+
+
+def auth_changed_sync(session: Session, tenant_id: uuid.UUID) -> None:
+    """`auth_changed` for sync sessions (CLI, workers)."""
+    session.execute(text(f"SELECT pg_notify('{AUTH_CHANNEL}', :id)"), {"id": str(tenant_id)})
+    session.info.setdefault(_PENDING, set()).add(tenant_id)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    for tenant_id in session.info.pop(_PENDING, ()):
+        PRINCIPALS.invalidate_tenant(tenant_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _nothing_changed(session: Session) -> None:
+    session.info.pop(_PENDING, None)
