@@ -6,9 +6,10 @@ from fastapi import APIRouter, Request
 
 from billing import service as billing_service
 from billing import webhooks
-from billing.schemas import BillingRead, WebhookAck
+from billing.schemas import BillingRead, CheckoutRequest, RedirectRead, WebhookAck
 from billing.settings import get_billing_settings
-from platform_core.auth.dependencies import PUBLIC, BillingReadDep
+from billing.stripe_client import get_client
+from platform_core.auth.dependencies import PUBLIC, BillingManage, BillingReadDep
 from platform_core.tenancy import PlatformHostDep, PublicSessionDep, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
@@ -20,6 +21,34 @@ async def get_billing(principal: BillingReadDep, request: Request, session: Tena
     """The plan, subscription status, period, and seats and storage used against the plan."""
     tenant = request.scope["platform.tenant"]
     return await billing_service.billing_state(session, tenant)
+
+
+@router.post("/checkout", response_model=RedirectRead)
+async def start_checkout(
+    principal: BillingManage, body: CheckoutRequest, request: Request, session: TenantSessionDep
+) -> RedirectRead:
+    """A Stripe Checkout URL to subscribe to a paid plan (409 when a subscription is already live)."""
+    tenant = request.scope["platform.tenant"]
+    url = await billing_service.start_checkout(
+        session,
+        get_client(),
+        request.app.state.settings,
+        tenant,
+        principal.email,
+        plan_key=body.plan,
+        interval=body.interval,
+    )
+    return RedirectRead(url=url)
+
+
+@router.post("/portal", response_model=RedirectRead)
+async def open_portal(principal: BillingManage, request: Request, session: TenantSessionDep) -> RedirectRead:
+    """A Stripe Customer Portal URL to change the plan, payment method or cancel."""
+    tenant = request.scope["platform.tenant"]
+    url = await billing_service.open_portal(
+        session, get_client(), request.app.state.settings, tenant, principal.email
+    )
+    return RedirectRead(url=url)
 
 
 @webhook_router.post("/webhooks/stripe", response_model=WebhookAck, dependencies=[PUBLIC])

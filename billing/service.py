@@ -1,16 +1,21 @@
-"""The tenant's billing as the API shows it."""
+"""The tenant's billing: what the API shows, the Stripe customer, checkout and the customer portal."""
 
 from __future__ import annotations
 
+import anyio
+import stripe
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.access import plan_of
-from billing.catalog import PlanSpec
-from billing.models import BillingAccount
+from billing.catalog import Interval, PlanSpec, get_catalog
+from billing.exceptions import AlreadySubscribed, BillingUnavailable, UnknownPlan
+from billing.models import BillingAccount, BillingPlan
 from billing.schemas import BillingRead, PlanRead
 from platform_core.context import TenantContext
 from platform_core.invitations import repository as invitation_repository
+from platform_core.settings import Settings
 
 
 def plan_read(plan: PlanSpec) -> PlanRead:
@@ -48,3 +53,97 @@ async def billing_state(session: AsyncSession, tenant: TenantContext) -> Billing
         storage_used_bytes=0,  # uploads are not built yet: nothing is stored
         storage_allowed_bytes=plan.entitlements.storage_bytes,
     )
+
+
+async def _account_for_update(session: AsyncSession, tenant: TenantContext) -> BillingAccount:
+    """The tenant's billing account, locked; created on the default plan when missing."""
+    await session.execute(
+        pg_insert(BillingAccount)
+        .values(
+            tenant_id=tenant.id,
+            plan_key=get_catalog().default_plan,
+            status="none",
+            cancel_at_period_end=False,
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id"])
+    )
+    account = await session.get(BillingAccount, tenant.id, with_for_update=True, populate_existing=True)
+    assert account is not None
+    return account
+
+
+async def ensure_customer(
+    session: AsyncSession, client: stripe.StripeClient, tenant: TenantContext, email: str
+) -> str:
+    """The tenant's Stripe customer, created once (idempotency key and tenant id in metadata)."""
+    account = await _account_for_update(session, tenant)
+    if account.stripe_customer_id:
+        return account.stripe_customer_id
+    customer = await anyio.to_thread.run_sync(
+        lambda: client.v1.customers.create(
+            params={
+                "name": tenant.name or tenant.slug,
+                "email": email,
+                "metadata": {"tenant_id": str(tenant.id)},
+            },
+            options={"idempotency_key": f"platform-tenant-{tenant.id}-customer"},
+        )
+    )
+    account.stripe_customer_id = customer.id
+    return customer.id
+
+
+async def start_checkout(
+    session: AsyncSession,
+    client: stripe.StripeClient,
+    settings: Settings,
+    tenant: TenantContext,
+    email: str,
+    *,
+    plan_key: str,
+    interval: Interval,
+) -> str:
+    """A Stripe Checkout URL for subscribing the tenant to a paid plan."""
+    try:
+        plan = get_catalog().plan(plan_key)
+    except KeyError as exc:
+        raise UnknownPlan(f"No plan {plan_key!r}.", details={"plan": plan_key}) from exc
+    if plan.is_free or interval not in plan.prices:
+        raise UnknownPlan(
+            f"The {plan.name} plan cannot be bought {interval.value}.", details={"plan": plan_key}
+        )
+    synced = await session.get(BillingPlan, plan.key)
+    price = getattr(synced, f"stripe_price_{interval.value}", None) if synced else None
+    if not price:
+        raise BillingUnavailable("The plans are not synced to Stripe yet (platformctl billing sync-plans).")
+    account = await _account_for_update(session, tenant)
+    if account.status in ("trialing", "active", "past_due", "unpaid"):
+        raise AlreadySubscribed(details={"status": account.status, "plan": account.plan_key})
+    customer = await ensure_customer(session, client, tenant, email)
+    quantity = await invitation_repository.seats_used(session) if plan.per_seat else 1
+    params: dict = {
+        "mode": "subscription",
+        "customer": customer,
+        "client_reference_id": str(tenant.id),
+        "metadata": {"tenant_id": str(tenant.id), "plan_key": plan.key},
+        "line_items": [{"price": price, "quantity": max(quantity, 1)}],
+        "success_url": settings.tenant_url(tenant.slug, "/settings/billing?checkout=success"),
+        "cancel_url": settings.tenant_url(tenant.slug, "/settings/billing?checkout=cancel"),
+    }
+    if plan.trial_days:
+        params["subscription_data"] = {"trial_period_days": plan.trial_days}
+    checkout = await anyio.to_thread.run_sync(lambda: client.v1.checkout.sessions.create(params=params))
+    return str(checkout.url)
+
+
+async def open_portal(
+    session: AsyncSession, client: stripe.StripeClient, settings: Settings, tenant: TenantContext, email: str
+) -> str:
+    """A Stripe Customer Portal URL where the tenant manages its subscription and payment methods."""
+    customer = await ensure_customer(session, client, tenant, email)
+    portal = await anyio.to_thread.run_sync(
+        lambda: client.v1.billing_portal.sessions.create(
+            params={"customer": customer, "return_url": settings.tenant_url(tenant.slug, "/settings/billing")}
+        )
+    )
+    return str(portal.url)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from platform_core.cli import billing as billing_commands
 from platform_core.cli import db as db_commands
 from platform_core.cli import dev as dev_commands
 from platform_core.cli import operators as operator_commands
@@ -18,6 +19,7 @@ app = typer.Typer(help="Run and operate the platform.", no_args_is_help=True, pr
 app.add_typer(db_commands.app, name="db")
 app.add_typer(tenant_commands.app, name="tenants")
 app.add_typer(operator_commands.app, name="operators")
+app.add_typer(billing_commands.app, name="billing")
 app.command("dev")(dev_commands.dev)
 app.command("worker")(worker_commands.worker)
 app.command("beat")(worker_commands.beat)

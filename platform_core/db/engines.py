@@ -16,6 +16,7 @@ from platform_core.settings import Settings
 
 __all__ = ["Database", "TenantNotBoundError", "guarded_url", "tenant_options"]
 
+
 def tenant_options(schema: str) -> dict[str, Any]:
     """Execution options that bind the tenant placeholder schema to a real schema."""
     return {"schema_translate_map": {TENANT_SCHEMA: schema}}

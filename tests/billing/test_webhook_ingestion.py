@@ -9,7 +9,7 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from billing.models import StripeEvent
 from billing.settings import get_billing_settings
@@ -62,17 +62,22 @@ async def post(client, body: bytes, signature: str | None):
     return await client.post("/webhooks/stripe", content=body, headers=headers)
 
 
-async def stored(db) -> list[tuple[str, str]]:
+async def stored(db, body: bytes) -> list[tuple[str, str]]:
+    """The stored rows of the event in `body` (other tests commit events of their own)."""
+    event_id = json.loads(body)["id"]
     async with db.session(None) as session:
-        return [(r.id, r.status) for r in (await session.execute(select(StripeEvent))).scalars()]
+        rows = await session.execute(select(StripeEvent).where(StripeEvent.id == event_id))
+        return [(r.id, r.status) for r in rows.scalars()]
 
 
-async def queued(db) -> list[dict]:
+async def queued(db, body: bytes) -> list[dict]:
+    """The processing tasks queued for the event in `body`."""
+    event_id = json.loads(body)["id"]
     async with db.session(None) as session:
         rows = await session.execute(
             select(OutboxMessage.kwargs).where(OutboxMessage.task_name == "billing.process_event")
         )
-        return list(rows.scalars())
+        return [k for k in rows.scalars() if k.get("event_id") == event_id]
 
 
 async def test_a_signed_event_is_stored_once_and_queued(webhook_secrets, stripe_host, db):
@@ -83,8 +88,8 @@ async def test_a_signed_event_is_stored_once_and_queued(webhook_secrets, stripe_
     again = await post(stripe_host, body, sign(body))
     assert again.json() == {"received": True, "duplicate": True}
     event_id = json.loads(body)["id"]
-    assert await stored(db) == [(event_id, "pending")]
-    assert await queued(db) == [{"event_id": event_id}]
+    assert await stored(db, body) == [(event_id, "pending")]
+    assert await queued(db, body) == [{"event_id": event_id}]
 
 
 async def test_the_previous_secret_still_verifies_during_rotation(webhook_secrets, stripe_host, db):
@@ -107,25 +112,32 @@ async def test_a_bad_signature_is_400_and_stores_nothing(webhook_secrets, stripe
     response = await post(stripe_host, body, signature)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_signature"
-    assert await stored(db) == []
-    assert await queued(db) == []
+    assert await stored(db, body) == []
+    assert await queued(db, body) == []
 
 
 async def test_a_stale_but_correctly_signed_event_is_refused(webhook_secrets, stripe_host, db):
     body = json.dumps(event()).encode()
     response = await post(stripe_host, body, sign(body, timestamp=int(time.time()) - 3600))
     assert response.status_code == 400
-    assert await stored(db) == []
+    assert await stored(db, body) == []
 
 
 @pytest.mark.parametrize(
     "body", [b"not json", b"[]", json.dumps({"id": "evt_1"}).encode(), "caf\xe9".encode("latin-1")]
 )
 async def test_a_signed_body_that_is_not_an_event_is_400(webhook_secrets, stripe_host, db, body):
+    before = await count_events(db)
     response = await post(stripe_host, body, sign(body))
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "malformed_event"
-    assert await stored(db) == []
+    assert await count_events(db) == before
+
+
+async def count_events(db) -> int:
+    """How many events are stored (committed by other tests, or in this test's transaction)."""
+    async with db.session(None) as session:
+        return int((await session.execute(select(func.count()).select_from(StripeEvent))).scalar_one())
 
 
 async def test_the_endpoint_is_off_without_a_secret(monkeypatch, stripe_host):
@@ -144,4 +156,4 @@ async def test_the_endpoint_is_not_served_on_tenant_hosts(webhook_secrets, app, 
     async with client_for(app, host_of(tenant_a)) as client:
         response = await post(client, body, sign(body))
     assert response.status_code == 404
-    assert await stored(db) == []
+    assert await stored(db, body) == []

@@ -1,0 +1,55 @@
+"""`platformctl billing ...`: sync the plan catalogue to Stripe, replay parked events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from sqlalchemy import select, update
+
+from billing.catalog import get_catalog
+from billing.models import StripeEvent
+from billing.plans_sync import sync_plans
+from billing.stripe_client import get_client
+from billing.webhooks import PROCESS_TASK
+from platform_core.cli.common import console, database, reports_errors
+from workers.outbox.service import enqueue
+
+app = typer.Typer(help="Billing: Stripe plans and events.", no_args_is_help=True)
+
+
+@app.command("sync-plans")
+@reports_errors
+def sync_plans_command() -> None:
+    """Create or update Stripe products and prices to match billing/plans.toml (idempotent)."""
+    catalog = get_catalog()
+    with database(pool_size=1) as db, db.sync_session() as session, session.begin():
+        results = sync_plans(session, get_client(), catalog)
+    for result in results:
+        what = ", ".join(result.changes) if result.changes else "unchanged"
+        console.print(f"{result.key}: {what}")
+    console.print(
+        f"catalogue version {catalog.version}: {sum(bool(r.changes) for r in results)} plan(s) changed"
+    )
+
+
+@app.command("replay-events")
+@reports_errors
+def replay_events(
+    event_id: Annotated[list[str] | None, typer.Option("--event", help="Only these event ids.")] = None,
+    include_failed: Annotated[bool, typer.Option(help="Also events still being retried.")] = False,
+) -> None:
+    """Queue parked (and optionally failed) Stripe events for processing again."""
+    statuses = ["parked", "failed"] if include_failed else ["parked"]
+    with database(pool_size=1) as db, db.sync_session() as session, session.begin():
+        stmt = select(StripeEvent.id).where(StripeEvent.status.in_(statuses)).with_for_update()
+        if event_id:
+            stmt = stmt.where(StripeEvent.id.in_(event_id))
+        ids = list(session.execute(stmt).scalars())
+        if ids:
+            session.execute(
+                update(StripeEvent).where(StripeEvent.id.in_(ids)).values(status="pending", attempts=0)
+            )
+        for one in ids:
+            enqueue(session, PROCESS_TASK, event_id=one)
+    console.print(f"queued {len(ids)} event(s) again")

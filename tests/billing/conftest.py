@@ -1,0 +1,51 @@
+"""Billing fixtures: a localstripe server per test worker and an SDK client pointed at it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import stripe
+
+from billing.settings import BillingSettings, get_billing_settings
+from billing.stripe_client import get_client, make_client
+from platform_core.auth.cache import PRINCIPALS
+from platform_core.db.engines import Database
+from platform_core.main import create_app
+from platform_core.settings import Settings
+from tests.support.stripe_server import localstripe, standin
+
+API_KEY = "sk_test_platform"
+
+
+@pytest.fixture(scope="session")
+def stripe_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """This worker's Stripe-compatible API: localstripe, behind the stand-in for prices, checkout
+    and the portal (platform_core/devstack/stripe_standin.py)."""
+    workdir = tmp_path_factory.mktemp("stripe")
+    with localstripe(workdir) as upstream, standin(workdir, upstream) as url:
+        yield url
+
+
+@pytest.fixture
+async def live_app(settings: Settings) -> AsyncIterator[Any]:
+    """The app on committed data (billing processing runs in its own transactions, as a worker does)."""
+    database = Database(settings, pool_size=2)
+    application = create_app(settings, db=database, access_log=False)
+    PRINCIPALS.clear()
+    yield application
+    await application.state.redis.aclose()
+    await database.dispose()
+
+
+@pytest.fixture
+def stripe_client(stripe_base: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[stripe.StripeClient]:
+    """The platform's Stripe settings pointed at localstripe, and an SDK client for the test itself."""
+    monkeypatch.setenv("STRIPE_API_KEY", API_KEY)
+    monkeypatch.setenv("STRIPE_API_BASE", stripe_base)
+    get_billing_settings.cache_clear()
+    get_client.cache_clear()
+    yield make_client(BillingSettings(stripe_api_key=API_KEY, stripe_api_base=stripe_base))
+    get_billing_settings.cache_clear()
+    get_client.cache_clear()

@@ -1,0 +1,284 @@
+"""Processing Stripe events against localstripe: the subscription is fetched, never taken from the event."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+import stripe
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from billing import events, subscriptions
+from billing.exceptions import EventNotReady
+from billing.models import BillingAccount, BillingPlan, StripeEvent
+from billing.settings import BillingSettings
+from billing.stripe_client import make_client
+from billing.tasks import record_failure
+from workers.models import OutboxMessage
+
+CARD = "4242424242424242"
+
+
+@pytest.fixture
+def customer(stripe_client, tenant_service, sync_db):
+    """A committed tenant with a Stripe customer (a working card) and the pro plan synced to Stripe."""
+    tenant = tenant_service.create(
+        slug=f"pay-{uuid.uuid4().hex[:8]}",
+        name="Payer",
+        owner_email="payer@example.com",
+        owner_password="payer passphrase 1",
+    )
+    product = stripe_client.v1.products.create(params={"name": "Pro"})
+    plan = stripe_client.v1.plans.create(
+        params={
+            "id": f"price_{uuid.uuid4().hex[:12]}",
+            "product": product.id,
+            "amount": 2900,
+            "currency": "usd",
+            "interval": "month",
+        }
+    )
+    token = stripe_client.v1.tokens.create(
+        params={"card": {"number": CARD, "exp_month": 12, "exp_year": 2040, "cvc": "123"}}
+    )
+    cust = stripe_client.v1.customers.create(params={"email": "payer@example.com", "source": token.id})
+    with sync_db.sync_session() as session, session.begin():
+        values = {
+            "name": "Pro",
+            "catalog_version": 1,
+            "stripe_product_id": product.id,
+            "stripe_price_monthly": plan.id,
+            "stripe_price_yearly": None,
+        }
+        session.execute(
+            insert(BillingPlan)
+            .values(key="pro", **values)
+            .on_conflict_do_update(index_elements=["key"], set_=values)
+        )
+        session.add(
+            BillingAccount(tenant_id=tenant.id, stripe_customer_id=cust.id, plan_key="free", status="none")
+        )
+    return SimpleNamespace(tenant=tenant, customer=cust.id, price=plan.id, client=stripe_client)
+
+
+def deliver(
+    sync_db, settings, client, event_type: str, obj: dict
+) -> tuple[uuid.UUID | None, BillingAccount | None]:
+    """Store an event as the webhook would, apply it in one transaction, return the account after."""
+    event_id = f"evt_{uuid.uuid4().hex[:20]}"
+    payload = {
+        "id": event_id,
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "data": {"object": obj},
+    }
+    with sync_db.sync_session() as session, session.begin():
+        row = StripeEvent(
+            id=event_id,
+            type=event_type,
+            created=datetime.now(UTC),
+            payload=payload,
+            status="pending",
+            attempts=0,
+        )
+        session.add(row)
+        session.flush()
+        tenant_id = events.apply_event(session, client, row, settings)
+    with sync_db.sync_session() as session:
+        account = session.get(BillingAccount, tenant_id) if tenant_id else None
+    return tenant_id, account
+
+
+def subscribe(c, quantity: int = 1) -> dict:
+    return c.client.v1.subscriptions.create(
+        params={"customer": c.customer, "items": [{"plan": c.price, "quantity": quantity}]}
+    ).to_dict()
+
+
+def test_a_new_subscription_grants_its_plan(customer, sync_db, settings):
+    sub = subscribe(customer)
+    tenant_id, account = deliver(
+        sync_db,
+        settings,
+        customer.client,
+        "customer.subscription.created",
+        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
+    )
+    assert tenant_id == customer.tenant.id
+    assert (account.status, account.plan_key, account.interval) == ("active", "pro", "monthly")
+    assert account.stripe_subscription_id == sub["id"]
+    assert account.current_period_end is not None
+    assert account.cancel_at_period_end is False
+
+
+def test_cancel_at_period_end_keeps_access_then_cancellation_ends_it(customer, sync_db, settings):
+    sub = subscribe(customer)
+    customer.client.v1.subscriptions.update(sub["id"], params={"cancel_at_period_end": True})
+    _, account = deliver(
+        sync_db,
+        settings,
+        customer.client,
+        "customer.subscription.updated",
+        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
+    )
+    assert (account.status, account.cancel_at_period_end) == ("active", True)
+    customer.client.v1.subscriptions.cancel(sub["id"])
+    _, account = deliver(
+        sync_db,
+        settings,
+        customer.client,
+        "customer.subscription.deleted",
+        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
+    )
+    assert account.status == "canceled"
+
+
+def test_events_out_of_order_cannot_roll_state_back(customer, sync_db, settings):
+    sub = subscribe(customer)
+    customer.client.v1.subscriptions.cancel(sub["id"])
+    deliver(
+        sync_db,
+        settings,
+        customer.client,
+        "customer.subscription.deleted",
+        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
+    )
+    # The older "created" event arrives last, still describing an active subscription: Stripe says otherwise.
+    _, account = deliver(
+        sync_db,
+        settings,
+        customer.client,
+        "customer.subscription.created",
+        {"object": "subscription", "id": sub["id"], "customer": customer.customer, "status": "active"},
+    )
+    assert account.status == "canceled"
+    renewed = subscribe(customer)
+    deliver(
+        sync_db,
+        settings,
+        customer.client,
+        "customer.subscription.created",
+        {"object": "subscription", "id": renewed["id"], "customer": customer.customer},
+    )
+    # Late news of the old, dead subscription does not overwrite the live one.
+    _, account = deliver(
+        sync_db,
+        settings,
+        customer.client,
+        "customer.subscription.updated",
+        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
+    )
+    assert (account.stripe_subscription_id, account.status) == (renewed["id"], "active")
+
+
+def test_an_invoice_event_finds_its_subscription_and_a_failed_payment_emails_the_owners(
+    customer, sync_db, settings
+):
+    sub = subscribe(customer)
+    invoice = {
+        "object": "invoice",
+        "id": "in_1",
+        "customer": customer.customer,
+        "subscription": sub["id"],
+        "amount_due": 2900,
+        "currency": "usd",
+    }
+    _, account = deliver(sync_db, settings, customer.client, "invoice.payment_failed", invoice)
+    assert account.status == "active"  # what Stripe says of the subscription, not what the event implies
+    with sync_db.sync_session() as session:
+        emails = [
+            k
+            for k in session.execute(
+                select(OutboxMessage.kwargs).where(OutboxMessage.tenant_id == customer.tenant.id)
+            ).scalars()
+            if k["template"] == "payment_failed"
+        ]
+    assert len(emails) == 1
+    assert emails[0]["to"] == ["payer@example.com"]
+    assert emails[0]["context"]["amount"] == "29.00 USD"
+
+
+def test_customer_deleted_returns_the_tenant_to_the_free_plan(customer, sync_db, settings):
+    sub = subscribe(customer)
+    deliver(
+        sync_db,
+        settings,
+        customer.client,
+        "customer.subscription.created",
+        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
+    )
+    _, account = deliver(
+        sync_db,
+        settings,
+        customer.client,
+        "customer.deleted",
+        {"object": "customer", "id": customer.customer},
+    )
+    assert (account.status, account.plan_key, account.stripe_customer_id) == ("none", "free", None)
+
+
+def test_an_event_for_an_unknown_customer_waits(stripe_client, sync_db, settings):
+    with pytest.raises(EventNotReady):
+        deliver(
+            sync_db,
+            settings,
+            stripe_client,
+            "customer.subscription.updated",
+            {"object": "subscription", "id": "sub_x", "customer": "cus_nobody"},
+        )
+
+
+def test_a_stripe_outage_is_an_error_to_retry_and_repeated_failures_park_the_event(
+    customer, sync_db, settings
+):
+    sub = subscribe(customer)
+    dead = make_client(BillingSettings(stripe_api_key="sk_test_x", stripe_api_base="http://127.0.0.1:9"))
+    with pytest.raises(stripe.APIConnectionError):
+        deliver(
+            sync_db,
+            settings,
+            dead,
+            "customer.subscription.updated",
+            {"object": "subscription", "id": sub["id"], "customer": customer.customer},
+        )
+    event_id = "evt_outage"
+    with sync_db.sync_session() as session, session.begin():
+        session.merge(
+            StripeEvent(
+                id=event_id,
+                type="customer.subscription.updated",
+                created=datetime.now(UTC),
+                payload={},
+                status="pending",
+                attempts=0,
+            )
+        )
+    ctx = SimpleNamespace(db=sync_db)
+    outcomes = [record_failure(ctx, event_id, stripe.APIConnectionError("down")) for _ in range(8)]
+    assert outcomes == [False] * 7 + [True]
+    with sync_db.sync_session() as session:
+        row = session.get(StripeEvent, event_id)
+    assert (row.status, row.attempts) == ("parked", 8)
+    assert "down" in row.last_error
+
+
+def test_past_due_is_dated_once_and_cleared_when_paid(sync_db):
+    account = BillingAccount(tenant_id=uuid.uuid4(), plan_key="pro", status="active")
+    first = datetime(2026, 1, 1, tzinfo=UTC)
+    sub = {
+        "id": "sub_1",
+        "status": "past_due",
+        "items": {"data": [{"quantity": 1, "current_period_end": 1_800_000_000}]},
+    }
+    with sync_db.sync_session() as session:
+        subscriptions.apply_subscription(session, account, sub, now=first)
+        subscriptions.apply_subscription(session, account, sub, now=datetime(2026, 1, 5, tzinfo=UTC))
+        assert account.past_due_since == first
+        assert account.current_period_end == datetime.fromtimestamp(1_800_000_000, UTC)
+        subscriptions.apply_subscription(session, account, {**sub, "status": "active"}, now=first)
+        assert account.past_due_since is None

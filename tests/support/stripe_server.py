@@ -1,0 +1,80 @@
+"""A real Stripe-API-compatible server for the tests: localstripe, started per test worker."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(url: str, process: subprocess.Popen[bytes], name: str, probe: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}")
+        try:
+            httpx.request("DELETE" if probe.startswith("/_config") else "GET", f"{url}{probe}", timeout=1)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not start") from None
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def _running(command: list[str], workdir: Path, name: str) -> Iterator[subprocess.Popen[bytes]]:
+    log = (workdir / f"{name}.log").open("wb")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+@contextlib.contextmanager
+def standin(workdir: Path, upstream: str) -> Iterator[str]:
+    """Run the Stripe stand-in in front of `upstream` until the block ends; yield its base URL."""
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "platform_core.devstack.stripe_standin",
+        "--port",
+        str(port),
+        "--upstream",
+        upstream,
+    ]
+    url = f"http://127.0.0.1:{port}"
+    with _running(command, workdir, "stripe-standin") as process:
+        _wait(url, process, "the Stripe stand-in", "/v1/prices")
+        yield url
+
+
+@contextlib.contextmanager
+def localstripe(workdir: Path) -> Iterator[str]:
+    """Run localstripe on a free port until the block ends; yield its base URL."""
+    port = _free_port()
+    executable = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or "localstripe"
+    url = f"http://127.0.0.1:{port}"
+    with _running([executable, "--port", str(port), "--from-scratch"], workdir, "localstripe") as process:
+        _wait(url, process, "localstripe", "/_config/data")
+        yield url
