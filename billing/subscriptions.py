@@ -109,3 +109,34 @@ def clear_subscription(account: BillingAccount, *, forget_customer: bool = False
     account.synced_at = utcnow()
     if forget_customer:
         account.stripe_customer_id = None
+
+
+def resync_account(session: Session, client: stripe.StripeClient, account: BillingAccount) -> bool:
+    """Fetch the account's subscription from Stripe and store it; True when something changed.
+
+    Without a recorded subscription, the customer's newest live subscription is adopted (a webhook
+    that never arrived). Used by the daily reconciliation.
+    """
+    before = (account.status, account.plan_key, account.stripe_subscription_id, account.current_period_end)
+    subscription_id = account.stripe_subscription_id
+    if subscription_id is None and account.stripe_customer_id:
+        listed = client.v1.subscriptions.list(
+            params={"customer": account.stripe_customer_id, "status": "all"}
+        )
+        live = [s.to_dict() for s in listed.data if s.status in LIVE]
+        if live:
+            subscription_id = max(live, key=lambda s: s.get("created") or 0)["id"]
+    if subscription_id is None:
+        return False
+    lock_subscription(session, subscription_id)
+    fetched = fetch_subscription(client, subscription_id)
+    if fetched is None:
+        clear_subscription(account)
+    else:
+        apply_subscription(session, account, fetched)
+    return before != (
+        account.status,
+        account.plan_key,
+        account.stripe_subscription_id,
+        account.current_period_end,
+    )

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import stripe
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
-from billing import events
+from billing import events, subscriptions
 from billing.exceptions import EventNotReady
-from billing.models import StripeEvent
+from billing.models import BillingAccount, StripeEvent
 from billing.settings import get_billing_settings
 from billing.stripe_client import get_client
 from billing.webhooks import PROCESS_TASK
 from platform_core.db.base import utcnow
 from platform_core.settings import get_settings
+from tenants import repository as tenant_repository
 from workers.base import TaskContext, platform_task
 from workers.email.tasks import retry_countdown
+from workers.outbox.service import enqueue
 
 logger = logging.getLogger("platform.billing")
+SYNC_TASK = "billing.sync_subscription"
 
 
 @platform_task(PROCESS_TASK)
@@ -64,3 +69,41 @@ def record_failure(ctx: TaskContext, event_id: str, exc: BaseException) -> bool:
         "Stripe event %s attempt %d failed%s: %s", event_id, attempts, " and is parked" if parked else "", exc
     )
     return parked
+
+
+RECONCILE_PERIOD_SECONDS = 24 * 3600.0
+
+
+@platform_task("billing.reconcile_subscriptions")
+def reconcile_subscriptions(ctx: TaskContext) -> int:
+    """Queue a re-sync from Stripe of every tenant that has a Stripe customer, spread over a day."""
+    return queue_reconciliation(ctx.session)
+
+
+def queue_reconciliation(session: Session) -> int:
+    """Enqueue one `billing.sync_subscription` per tenant with a Stripe customer; return how many."""
+    tenant_ids = session.scalars(
+        select(BillingAccount.tenant_id)
+        .where(BillingAccount.stripe_customer_id.is_not(None))
+        .order_by(BillingAccount.tenant_id)
+    ).all()
+    step = RECONCILE_PERIOD_SECONDS / len(tenant_ids) if tenant_ids else 0
+    for index, tenant_id in enumerate(tenant_ids):
+        enqueue(session, SYNC_TASK, tenant_id=tenant_id, delay_seconds=index * step)
+    return len(tenant_ids)
+
+
+@platform_task(SYNC_TASK, max_retries=5)
+def sync_subscription(ctx: TaskContext, *, tenant_id: str) -> bool:
+    """Bring one tenant's billing account in line with Stripe (the daily reconciliation)."""
+    account = ctx.session.get(BillingAccount, uuid.UUID(str(tenant_id)), with_for_update=True)
+    if account is None or not account.stripe_customer_id:
+        return False
+    try:
+        changed = subscriptions.resync_account(ctx.session, get_client(), account)
+    except stripe.StripeError as exc:
+        raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=60, cap=3600)) from exc
+    if changed:
+        logger.warning("reconciliation corrected tenant %s's subscription to %s", tenant_id, account.status)
+        tenant_repository.notify_changed(ctx.session, account.tenant_id)
+    return changed

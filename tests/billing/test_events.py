@@ -17,6 +17,7 @@ from billing.exceptions import EventNotReady
 from billing.models import BillingAccount, BillingPlan, StripeEvent
 from billing.settings import BillingSettings
 from billing.stripe_client import make_client
+from billing.tasks import queue_reconciliation as reconcile
 from billing.tasks import record_failure
 from workers.models import OutboxMessage
 
@@ -282,3 +283,38 @@ def test_past_due_is_dated_once_and_cleared_when_paid(sync_db):
         assert account.current_period_end == datetime.fromtimestamp(1_800_000_000, UTC)
         subscriptions.apply_subscription(session, account, {**sub, "status": "active"}, now=first)
         assert account.past_due_since is None
+
+
+def test_reconciliation_adopts_a_subscription_whose_webhook_never_came(customer, sync_db):
+    sub = subscribe(customer)
+    with sync_db.sync_session() as session, session.begin():
+        account = session.get(BillingAccount, customer.tenant.id, with_for_update=True)
+        assert subscriptions.resync_account(session, customer.client, account) is True
+        assert (account.stripe_subscription_id, account.status, account.plan_key) == (
+            sub["id"],
+            "active",
+            "pro",
+        )
+    with sync_db.sync_session() as session, session.begin():
+        account = session.get(BillingAccount, customer.tenant.id, with_for_update=True)
+        assert subscriptions.resync_account(session, customer.client, account) is False  # nothing to correct
+    customer.client.v1.subscriptions.cancel(sub["id"])
+    with sync_db.sync_session() as session, session.begin():
+        account = session.get(BillingAccount, customer.tenant.id, with_for_update=True)
+        assert subscriptions.resync_account(session, customer.client, account) is True
+        assert account.status == "canceled"
+
+
+def test_reconciliation_fans_out_one_task_per_customer(customer, sync_db):
+    with sync_db.sync_session() as session, session.begin():
+        queued = reconcile(session)
+        tasks = (
+            session.execute(
+                select(OutboxMessage.kwargs).where(OutboxMessage.task_name == "billing.sync_subscription")
+            )
+            .scalars()
+            .all()
+        )
+        session.rollback()
+    assert queued >= 1
+    assert {"tenant_id": str(customer.tenant.id)} in tasks
