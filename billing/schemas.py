@@ -59,3 +59,32 @@ class WebhookAck(BaseModel):
 
     received: bool
     duplicate: bool
+
+
+class StripeEventRead(BaseModel):
+    """A received Stripe event and what became of it."""
+
+    id: str
+    type: str
+    created: datetime
+    received_at: datetime
+    status: str
+    attempts: int
+    last_error: str | None
+    processed_at: datetime | None
+
+
+class OperatorBillingRead(BaseModel):
+    """A tenant's billing as an operator sees it: the account and its latest Stripe events."""
+
+    plan_key: str
+    status: str
+    stripe_customer_id: str | None
+    stripe_subscription_id: str | None
+    interval: str | None
+    quantity: int | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    past_due_since: datetime | None
+    synced_at: datetime | None
+    events: list[StripeEventRead]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import anyio
 import stripe
 from sqlalchemy import select
@@ -11,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing.access import plan_of
 from billing.catalog import Interval, PlanSpec, get_catalog
 from billing.exceptions import AlreadySubscribed, BillingUnavailable, UnknownPlan
-from billing.models import BillingAccount, BillingPlan
-from billing.schemas import BillingRead, PlanRead
+from billing.models import BillingAccount, BillingPlan, StripeEvent
+from billing.schemas import BillingRead, OperatorBillingRead, PlanRead, StripeEventRead
 from platform_core.context import TenantContext
 from platform_core.invitations import repository as invitation_repository
 from platform_core.settings import Settings
@@ -147,3 +149,31 @@ async def open_portal(
         )
     )
     return str(portal.url)
+
+
+async def operator_view(
+    session: AsyncSession, tenant_id: uuid.UUID, *, events: int = 50
+) -> OperatorBillingRead:
+    """A tenant's billing account and its latest Stripe events, for the operator API."""
+    account = await session.get(BillingAccount, tenant_id)
+    rows = (
+        await session.execute(
+            select(StripeEvent)
+            .where(StripeEvent.tenant_id == tenant_id)
+            .order_by(StripeEvent.received_at.desc())
+            .limit(events)
+        )
+    ).scalars()
+    return OperatorBillingRead(
+        plan_key=account.plan_key if account else get_catalog().default_plan,
+        status=account.status if account else "none",
+        stripe_customer_id=account.stripe_customer_id if account else None,
+        stripe_subscription_id=account.stripe_subscription_id if account else None,
+        interval=account.interval if account else None,
+        quantity=account.quantity if account else None,
+        current_period_end=account.current_period_end if account else None,
+        cancel_at_period_end=account.cancel_at_period_end if account else False,
+        past_due_since=account.past_due_since if account else None,
+        synced_at=account.synced_at if account else None,
+        events=[StripeEventRead.model_validate(row, from_attributes=True) for row in rows],
+    )

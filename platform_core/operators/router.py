@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from billing import service as billing_service
+from billing.schemas import OperatorBillingRead
 from platform_core.auth.dependencies import PUBLIC
 from platform_core.context import TenantStatus
 from platform_core.operators import service as operator_service
@@ -127,3 +129,11 @@ async def list_tenant_members(
     """List a tenant's users by email, with their role."""
     session = await tenant_session(request, tenant)
     return await operator_service.list_members(session, page=page, page_size=page_size)
+
+
+@router.get("/tenants/{slug}/billing", response_model=OperatorBillingRead)
+async def get_tenant_billing(
+    operator: CurrentOperator, tenant: OperatorTenant, session: PublicSessionDep
+) -> OperatorBillingRead:
+    """A tenant's billing account and its latest Stripe events (parked ones included)."""
+    return await billing_service.operator_view(session, tenant.id)
