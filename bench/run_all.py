@@ -41,6 +41,11 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
         ("--rounds", "8", "--pool-size", "16"),
     ),
     "auth_overhead": ("bench.auth_overhead", auth_overhead.run, ("--rounds", "8")),
+    "auth_overhead_nocache": (
+        "bench.auth_overhead",
+        auth_overhead.run,
+        ("--rounds", "6", "--logins", "10", "--no-principal-cache"),
+    ),
     "provisioning": ("bench.provisioning", provisioning.run, ()),
     "fleet_migration": ("bench.fleet_migration", fleet_migration.run, ()),
     "outbox_delivery": ("bench.outbox_delivery", outbox_delivery.run, ()),

@@ -9,9 +9,10 @@ import stripe
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from billing import events, subscriptions
+from billing import events, seats, subscriptions
 from billing.exceptions import EventNotReady
 from billing.models import BillingAccount, StripeEvent
+from billing.seats import SEATS_TASK
 from billing.settings import get_billing_settings
 from billing.stripe_client import get_client
 from billing.webhooks import PROCESS_TASK
@@ -107,3 +108,15 @@ def sync_subscription(ctx: TaskContext, *, tenant_id: str) -> bool:
         logger.warning("reconciliation corrected tenant %s's subscription to %s", tenant_id, account.status)
         tenant_repository.notify_changed(ctx.session, account.tenant_id)
     return changed
+
+
+@platform_task(SEATS_TASK, max_retries=5)
+def sync_seats_task(ctx: TaskContext, *, tenant_id: str) -> int | None:
+    """Update a per-seat subscription's quantity to the tenant's member count."""
+    account = ctx.session.get(BillingAccount, uuid.UUID(str(tenant_id)), with_for_update=True)
+    if account is None:
+        return None
+    try:
+        return seats.sync_seats(ctx.session, get_client(), account)
+    except stripe.StripeError as exc:
+        raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=30, cap=1800)) from exc

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from platform_core.errors import AppError
@@ -68,6 +69,23 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, None, getattr(exc, "headers", None))
 
 
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # A unique or foreign key constraint caught what the service's checks could not see: a concurrent
+    # request created the same thing (two sign-ups with one email, two roles with one name).
+    logger.info("integrity error answered 409: %s", getattr(exc, "orig", exc))
+    return error_response(
+        409, "conflict", "The request conflicts with a change made at the same time; read again and retry."
+    )
+
+
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    # A value the database refuses although it passed validation (a NUL character in a text field).
+    logger.info("data error answered 422: %s", getattr(exc, "orig", exc))
+    return error_response(
+        422, "invalid_value", "A value in the request cannot be stored (for example a NUL character)."
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal_error", "An internal error occurred.")
@@ -78,4 +96,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unhandled)

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     password_reset_ttl_hours: int = Field(default=2, ge=1)
     set_password_ttl_hours: int = Field(default=72, ge=1)
     invitation_ttl_hours: int = Field(default=168, ge=1)
-    # Login throttling in Redis (the `limits` notation): attempts per client IP, and failed attempts
+    # Login throttling in Redis (the `limits` notation): attempts per client IP, and attempts
     # per account (tenant + email, whether or not the account exists).
     login_limit_per_ip: str = "30/minute"
     login_limit_per_account: str = "5/15minutes"

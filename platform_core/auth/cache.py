@@ -33,6 +33,14 @@ class PrincipalCache:
         self.max_entries = max_entries
         self._entries: dict[Hashable, tuple[float, uuid.UUID, Any]] = {}
         self._by_tenant: dict[uuid.UUID, set[Hashable]] = {}
+        # Bumped by every invalidation: an answer read from the database before a change committed
+        # must not be stored after the change dropped the tenant's entries.
+        self._generations: dict[uuid.UUID, int] = {}
+        self._epoch = 0
+
+    def generation(self, tenant_id: uuid.UUID) -> tuple[int, int]:
+        """A token to pass to `put`, taken before reading the database."""
+        return self._epoch, self._generations.get(tenant_id, 0)
 
     def get(self, key: Hashable) -> Any | None:
         """The cached value, or None when absent or expired."""
@@ -44,9 +52,10 @@ class PrincipalCache:
             return None
         return entry[2]
 
-    def put(self, tenant_id: uuid.UUID, key: Hashable, value: Any) -> None:
-        """Remember `value` for `key` (a no-op when the cache is disabled with ttl 0)."""
-        if self.ttl <= 0:
+    def put(self, tenant_id: uuid.UUID, key: Hashable, value: Any, generation: tuple[int, int]) -> None:
+        """Remember `value` for `key`, unless the tenant was invalidated since `generation` was taken
+        (or the cache is disabled with ttl 0)."""
+        if self.ttl <= 0 or generation != self.generation(tenant_id):
             return
         if len(self._entries) >= self.max_entries:
             self.clear()
@@ -60,11 +69,13 @@ class PrincipalCache:
         except ValueError:
             self.clear()
             return
+        self._generations[key] = self._generations.get(key, 0) + 1
         for entry_key in self._by_tenant.pop(key, set()):
             self._entries.pop(entry_key, None)
 
     def clear(self) -> None:
         """Forget everything."""
+        self._epoch += 1
         self._entries.clear()
         self._by_tenant.clear()
 

@@ -150,11 +150,12 @@ async def principal_from_access_token(
     cache_key = ("user", tenant.id, user_id, session_id)
     row = PRINCIPALS.get(cache_key)
     if row is None:
+        generation = PRINCIPALS.generation(tenant.id)
         row = (await session.execute(_USER_STATE, {"user_id": user_id, "session_id": session_id})).first()
         if row is None:
             raise InvalidToken
         row = tuple(row)
-        PRINCIPALS.put(tenant.id, cache_key, row)
+        PRINCIPALS.put(tenant.id, cache_key, row, generation)
     email, role, builtin, stored = row
     return Principal(
         kind=PrincipalKind.USER,
@@ -197,13 +198,14 @@ async def principal_from_api_key(
     row = PRINCIPALS.get(cache_key)
     now = utcnow()
     if row is None:
+        generation = PRINCIPALS.generation(tenant.id)
         found = (await session.execute(_API_KEY_STATE, {"secret_hash": secret_hash})).first()
         if found is None:
             raise InvalidApiKey
         row = tuple(found)
         if row[5] is None or now - row[5] > _LAST_USED_RESOLUTION:  # last_used_at, kept coarse
             await session.execute(update(ApiKey).where(ApiKey.id == row[0]).values(last_used_at=now))
-        PRINCIPALS.put(tenant.id, cache_key, row)
+        PRINCIPALS.put(tenant.id, cache_key, row, generation)
     key_id, name, scopes, expires_at, revoked_at, _last_used, user_id, email, role, builtin, stored = row
     if revoked_at is not None or (expires_at is not None and expires_at <= now):
         raise InvalidApiKey

@@ -116,15 +116,16 @@ async def sign_out(principal: CurrentUser, session: TenantSessionDep) -> Respons
     return Response(status_code=204)
 
 
-@router.post("/signup", status_code=201, response_model=MeRead, dependencies=[PUBLIC])
-async def sign_up(body: SignUpRequest, scope: AuthScopeDep, session: TenantSessionDep) -> MeRead:
-    """Create an account when the workspace allows sign-up; a verification link is emailed."""
-    user = await auth_service.sign_up(
+@router.post("/signup", status_code=202, response_model=Accepted, dependencies=[PUBLIC])
+async def sign_up(body: SignUpRequest, scope: AuthScopeDep, session: TenantSessionDep) -> Accepted:
+    """Create an account when the workspace allows sign-up; the address must then be verified.
+
+    The answer is the same whether or not the address already has an account.
+    """
+    await auth_service.sign_up(
         session, scope, email=body.email, password=body.password, full_name=body.full_name
     )
-    refreshed = await user_repository.get(session, user.id)
-    assert refreshed is not None
-    return me_read(refreshed)
+    return Accepted(detail="Check your inbox: follow the link we sent to finish signing up.")
 
 
 @router.post("/verify-email", response_model=MeRead, dependencies=[PUBLIC])

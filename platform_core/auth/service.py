@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import seats as billing_seats
 from billing.dependencies import check_seats
 from platform_core.audit import service as audit
 from platform_core.audit.service import Actor, ActorType, AuditAction
@@ -18,7 +19,6 @@ from platform_core.auth.sessions import Client, TokenPair
 from platform_core.auth.throttle import Throttle
 from platform_core.context import TenantContext
 from platform_core.db.base import utcnow
-from platform_core.errors import Conflict
 from platform_core.invitations import repository as invitation_repository
 from platform_core.security.passwords import hash_password, needs_rehash, verify_password
 from platform_core.security.tokens import SigningKeys
@@ -27,13 +27,6 @@ from platform_core.tenant_settings import service as tenant_settings_service
 from platform_core.users import repository as user_repository
 from platform_core.users.models import User
 from workers.email.tasks import send_email_later_async
-
-
-class EmailTaken(Conflict):
-    """An account with this email already exists in the tenant."""
-
-    code = "email_taken"
-    message = "An account with this email already exists."
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +109,24 @@ async def sign_out(session: AsyncSession, principal: Principal) -> None:
 
 
 async def change_password(
-    session: AsyncSession, principal: Principal, *, current_password: str, new_password: str
+    session: AsyncSession,
+    principal: Principal,
+    throttle: Throttle,
+    *,
+    current_password: str,
+    new_password: str,
 ) -> None:
-    """Change the caller's password and sign out every other session."""
+    """Change the caller's password and sign out every other session.
+
+    Guesses of the current password count against the account like sign-in attempts, so a stolen
+    access token cannot be used to find the password.
+    """
+    scope, account = str(principal.tenant_id), principal.email
+    await throttle.sign_in_attempt(scope=scope, ip=principal.ip, account=account)
     user = await user_repository.get(session, principal.user_id, lock=True)
     if user is None or not verify_password(user.password_hash, current_password):
         raise WrongPassword
+    await throttle.sign_in_succeeded(scope=scope, account=account)
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
     await sessions.revoke_user_sessions(session, principal.tenant_id, user.id, keep=principal.session_id)
@@ -172,14 +177,18 @@ async def reset_password(session: AsyncSession, scope: AuthScope, *, token: str,
 
 async def sign_up(
     session: AsyncSession, scope: AuthScope, *, email: str, password: str, full_name: str
-) -> User:
-    """Create a member account (role member) when the tenant allows sign-up; email a verification link."""
+) -> User | None:
+    """Create a member account (role member) when the tenant allows sign-up; email a verification link.
+
+    An address that already has an account gets nothing and the same answer (None here), so sign-up
+    cannot be used to find out who has an account.
+    """
     if not (await tenant_settings_service.get(session)).allow_signup:
         raise SignupClosed
     email = user_repository.normalize_email(email)
     password_hash = hash_password(password)
     if await user_repository.get_by_email(session, email) is not None:
-        raise EmailTaken(details={"email": email})
+        return None
     check_seats(scope.tenant, await invitation_repository.seats_used(session))
     user = User(
         email=email,
@@ -189,6 +198,7 @@ async def sign_up(
     )
     session.add(user)
     await session.flush()
+    await billing_seats.members_changed(session, scope.tenant)
     await send_verification(session, scope, user)
     await audit.record(
         session, AuditAction.SIGN_UP, _user_actor(user, scope.client), target_type="user", target_id=user.id

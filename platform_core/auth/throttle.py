@@ -47,15 +47,15 @@ class Throttle:
         )
 
     async def sign_in_attempt(self, *, scope: str, ip: str | None, account: str) -> None:
-        """Count an attempt from `ip`; refuse it when the IP or the account is over its limit."""
+        """Count an attempt from `ip` and against the account before the password is checked, so
+        parallel guesses count too; refuse it when either is over its limit."""
         if ip and not await self._limiter.hit(self.per_ip, "sign-in-ip", ip):
             await self._refuse(self.per_ip, "sign-in-ip", ip)
-        if not await self._limiter.test(self.per_account, "sign-in-account", scope, account):
+        if not await self._limiter.hit(self.per_account, "sign-in-account", scope, account):
             await self._refuse(self.per_account, "sign-in-account", scope, account)
 
     async def sign_in_failed(self, *, scope: str, account: str) -> None:
-        """Count a failed sign-in against the account."""
-        await self._limiter.hit(self.per_account, "sign-in-account", scope, account)
+        """A failed sign-in: already counted by sign_in_attempt (kept for the callers' symmetry)."""
 
     async def sign_in_succeeded(self, *, scope: str, account: str) -> None:
         """Forget the account's failures once its owner signs in."""

@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import seats as billing_seats
 from billing.dependencies import check_seats
 from platform_core.audit import service as audit
 from platform_core.audit.service import Actor, ActorType, AuditAction
@@ -166,6 +167,7 @@ async def accept(
         target_id=invitation.id,
         details={"role": invitation.role.name},
     )
+    await billing_seats.members_changed(session, scope.tenant)
     pair = await sessions.open_session(session, scope.settings, scope.keys, scope.tenant, user, scope.client)
     return user, pair
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from platform_core.auth.dependencies import MembersManage, MembersRead
 from platform_core.members import service as member_service
-from platform_core.tenancy import TenantSessionDep
+from platform_core.tenancy import TenantDep, TenantSessionDep
 from platform_core.users.schemas import MemberPage, MemberRead, MemberUpdate, member_read
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"])
@@ -43,8 +43,8 @@ async def update_member(
 
 @router.delete("/{member_id}", status_code=204)
 async def remove_member(
-    principal: MembersManage, member_id: uuid.UUID, session: TenantSessionDep
+    principal: MembersManage, member_id: uuid.UUID, tenant: TenantDep, session: TenantSessionDep
 ) -> Response:
     """Remove a member; their sessions and API keys stop working at once."""
-    await member_service.remove(session, principal, member_id)
+    await member_service.remove(session, principal, member_id, tenant)
     return Response(status_code=204)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import seats as billing_seats
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
 from platform_core.auth.cache import auth_changed
 from platform_core.auth.permissions import Permission, builtin_role_id, role_permissions
 from platform_core.auth.principal import Principal
+from platform_core.context import TenantContext
 from platform_core.members.exceptions import (
     CannotGrant,
     LastOwner,
@@ -55,10 +58,17 @@ async def _keep_an_owner(session: AsyncSession, member: User) -> None:
         raise LastOwner
 
 
+async def _serialise_membership_changes(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """One membership change at a time per tenant, so two owners demoting each other cannot deadlock
+    (row locks taken in different orders) and the owner count cannot change under a check."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"members:{tenant_id}"))))
+
+
 async def change_role(
     session: AsyncSession, principal: Principal, member_id: uuid.UUID, role_name: str
 ) -> User:
     """Give a member another role, within what the caller may grant."""
+    await _serialise_membership_changes(session, principal.tenant_id)
     member = await get_member(session, member_id, lock=True)
     role = await user_repository.get_role_by_name(session, role_name.strip())
     if role is None:
@@ -86,8 +96,11 @@ async def change_role(
     return member
 
 
-async def remove(session: AsyncSession, principal: Principal, member_id: uuid.UUID) -> None:
+async def remove(
+    session: AsyncSession, principal: Principal, member_id: uuid.UUID, tenant: TenantContext
+) -> None:
     """Remove a member: their sessions and API keys end with the account."""
+    await _serialise_membership_changes(session, principal.tenant_id)
     member = await get_member(session, member_id, lock=True)
     if member.id != principal.user_id and not grants(member.role) <= principal.permissions:
         raise MemberOutranksYou
@@ -96,6 +109,7 @@ async def remove(session: AsyncSession, principal: Principal, member_id: uuid.UU
     await auth_changed(session, principal.tenant_id)
     await session.delete(member)
     await session.flush()
+    await billing_seats.members_changed(session, tenant)
     action = AuditAction.MEMBER_LEFT if member_id == principal.user_id else AuditAction.MEMBER_REMOVED
     await audit.record(
         session,

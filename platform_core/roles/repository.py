@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.invitations.models import Invitation
@@ -29,6 +29,16 @@ async def name_taken(session: AsyncSession, name: str, *, other_than: uuid.UUID 
     if other_than is not None:
         stmt = stmt.where(Role.id != other_than)
     return (await session.execute(stmt)).first() is not None
+
+
+async def delete_closed_invitations(session: AsyncSession, role_id: uuid.UUID) -> None:
+    """Delete the accepted and revoked invitations of a role (their history is in the audit log)."""
+    await session.execute(
+        delete(Invitation).where(
+            Invitation.role_id == role_id,
+            (Invitation.accepted_at.is_not(None)) | (Invitation.revoked_at.is_not(None)),
+        )
+    )
 
 
 async def usage(session: AsyncSession, role_id: uuid.UUID) -> tuple[int, int]:

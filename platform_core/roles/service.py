@@ -123,6 +123,7 @@ async def delete_role(session: AsyncSession, principal: Principal, role_id: uuid
         raise RoleInUse(details={"members": members, "open_invitations": invitations})
     name = role.name
     await auth_changed(session, principal.tenant_id)
+    await role_repository.delete_closed_invitations(session, role.id)
     await session.delete(role)
     await session.flush()
     await audit.record(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
@@ -10,7 +10,7 @@ from platform_core.auth import service as auth_service
 from platform_core.auth.dependencies import CurrentUser
 from platform_core.auth.schemas import ChangePasswordRequest
 from platform_core.members import service as member_service
-from platform_core.tenancy import TenantSessionDep
+from platform_core.tenancy import TenantDep, TenantSessionDep
 from platform_core.users.schemas import MeRead, MeUpdate, me_read
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -38,17 +38,21 @@ async def update_me(principal: CurrentUser, body: MeUpdate, session: TenantSessi
 
 @router.post("/me/password", status_code=204)
 async def change_password(
-    principal: CurrentUser, body: ChangePasswordRequest, session: TenantSessionDep
+    principal: CurrentUser, body: ChangePasswordRequest, request: Request, session: TenantSessionDep
 ) -> Response:
     """Change the password; every other session of the user is signed out."""
     await auth_service.change_password(
-        session, principal, current_password=body.current_password, new_password=body.new_password
+        session,
+        principal,
+        request.app.state.throttle,
+        current_password=body.current_password,
+        new_password=body.new_password,
     )
     return Response(status_code=204)
 
 
 @router.delete("/me", status_code=204)
-async def leave(principal: CurrentUser, session: TenantSessionDep) -> Response:
+async def leave(principal: CurrentUser, tenant: TenantDep, session: TenantSessionDep) -> Response:
     """Leave the workspace (the last owner cannot): the account is deleted."""
-    await member_service.remove(session, principal, principal.user_id)
+    await member_service.remove(session, principal, principal.user_id, tenant)
     return Response(status_code=204)

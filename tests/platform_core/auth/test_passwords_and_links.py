@@ -85,6 +85,13 @@ class TestChangePassword:
         assert response.json()["error"]["code"] == "user_session_required"
 
 
+class TestChangePasswordGuesses:
+    async def test_guessing_the_current_password_is_throttled(self, client_a):
+        body = {"current_password": "a wrong guess!", "new_password": NEW_PASSWORD}
+        codes = [(await client_a.post("/api/v1/users/me/password", json=body)).status_code for _ in range(6)]
+        assert codes == [403] * 5 + [429]
+
+
 class TestForgotAndReset:
     async def test_reset_link_sets_a_new_password_and_signs_out_everywhere(self, anon_a, db, tenant_a):
         user = await create_user(db, tenant_a, role="member")
@@ -178,9 +185,7 @@ class TestSignUpAndVerification:
             "/api/v1/auth/signup",
             json={"email": "New@Example.org", "password": NEW_PASSWORD, "full_name": "Newt"},
         )
-        assert created.status_code == 201, created.text
-        assert created.json()["role"] == "member"
-        assert created.json()["email_verified"] is False
+        assert created.status_code == 202, created.text
         assert (await sign_in(anon_a, "new@example.org", NEW_PASSWORD)).json()["error"][
             "code"
         ] == "email_not_verified"
@@ -188,6 +193,7 @@ class TestSignUpAndVerification:
         verified = await anon_a.post("/api/v1/auth/verify-email", json={"token": token})
         assert verified.status_code == 200
         assert verified.json()["email_verified"] is True
+        assert verified.json()["role"] == "member"
         assert (await sign_in(anon_a, "new@example.org", NEW_PASSWORD)).status_code == 200
         assert (await anon_a.post("/api/v1/auth/verify-email", json={"token": token})).status_code == 400
         actions = await audit_actions(db, tenant_a)
@@ -226,13 +232,31 @@ class TestSignUpAndVerification:
         assert response.json()["error"]["code"] == code
         assert await queued_emails(db, "verify_email") == []
 
-    async def test_an_existing_email_is_409(self, anon_a, db, tenant_a, owner_a):
+    async def test_an_existing_email_gets_the_same_answer_and_nothing_changes(
+        self, anon_a, db, tenant_a, owner_a
+    ):
         await allow_signup(db, tenant_a)
-        response = await anon_a.post(
+        fresh = await anon_a.post(
+            "/api/v1/auth/signup", json={"email": "fresh@example.org", "password": NEW_PASSWORD}
+        )
+        taken = await anon_a.post(
             "/api/v1/auth/signup", json={"email": owner_a.email, "password": NEW_PASSWORD}
         )
-        assert response.status_code == 409
-        assert response.json()["error"]["code"] == "email_taken"
+        assert taken.status_code == fresh.status_code == 202
+        assert taken.json() == fresh.json()
+        assert await queued_emails(db, "verify_email", owner_a.email) == []
+        assert (await sign_in(anon_a, owner_a.email)).status_code == 200  # the password is unchanged
+
+    async def test_an_expired_verification_link_is_refused(self, anon_a, db, tenant_a):
+        await allow_signup(db, tenant_a)
+        await anon_a.post("/api/v1/auth/signup", json={"email": "slow@example.org", "password": NEW_PASSWORD})
+        token = await only_link_token(db, "verify_email", "verify_url", "slow@example.org")
+        async with db.session(tenant_a.schema_name) as session:
+            await session.execute(update(OneTimeToken).values(expires_at=utcnow() - timedelta(minutes=1)))
+            await session.commit()
+        response = await anon_a.post("/api/v1/auth/verify-email", json={"token": token})
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "expired_link"
 
     async def test_sign_up_on_tenant_b_follows_tenant_b_settings(self, anon_b, db, tenant_a):
         await allow_signup(db, tenant_a)
@@ -243,6 +267,17 @@ class TestSignUpAndVerification:
 
 
 class TestProfile:
+    async def test_a_nul_character_is_422_not_500(self, client_a, anon_a, db, tenant_a):
+        response = await client_a.patch("/api/v1/users/me", json={"full_name": "Ada\u0000Lovelace"})
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == "invalid_value"
+        await allow_signup(db, tenant_a)
+        signup = await anon_a.post(
+            "/api/v1/auth/signup",
+            json={"email": "nul@example.org", "password": NEW_PASSWORD, "full_name": "a\u0000b"},
+        )
+        assert signup.status_code == 422
+
     async def test_update_own_name(self, client_a, db, tenant_a):
         response = await client_a.patch("/api/v1/users/me", json={"full_name": "  Grace Hopper "})
         assert response.status_code == 200

@@ -13,19 +13,32 @@ from tests.conftest import signed_in
 from tests.factories import access_token, create_user
 
 
+def test_an_answer_read_before_an_invalidation_is_not_stored():
+    cache = PrincipalCache(ttl=30)
+    tenant = uuid.uuid4()
+    before = cache.generation(tenant)  # a request starts reading the database...
+    cache.invalidate_tenant(tenant)  # ...a change commits meanwhile...
+    cache.put(tenant, ("stale",), "old row", before)  # ...and its answer arrives too late
+    assert cache.get(("stale",)) is None
+    before = cache.generation(tenant)
+    cache.clear()
+    cache.put(tenant, ("stale",), "old row", before)
+    assert cache.get(("stale",)) is None
+
+
 def test_entries_are_grouped_by_tenant_and_expire():
     cache = PrincipalCache(ttl=30)
     one, two = uuid.uuid4(), uuid.uuid4()
-    cache.put(one, ("a",), 1)
-    cache.put(two, ("b",), 2)
+    cache.put(one, ("a",), 1, cache.generation(one))
+    cache.put(two, ("b",), 2, cache.generation(two))
     cache.invalidate_tenant(str(one))
     assert cache.get(("a",)) is None
     assert cache.get(("b",)) == 2
     cache.ttl = 0
-    cache.put(one, ("c",), 3)
+    cache.put(one, ("c",), 3, cache.generation(one))
     assert cache.get(("c",)) is None
     expired = PrincipalCache(ttl=30)
-    expired.put(one, ("d",), 4)
+    expired.put(one, ("d",), 4, expired.generation(one))
     expired.ttl = 0
     expired._entries[("d",)] = (0.0, one, 4)  # as if 30 s had passed
     assert expired.get(("d",)) is None
@@ -69,7 +82,7 @@ async def test_other_processes_hear_of_changes_by_notify(settings, sync_db, tena
     try:
         await asyncio.wait_for(ready.wait(), 10)
         assert heard == [None]  # on (re)connecting, everything cached is forgotten
-        PRINCIPALS.put(tenant_b.id, ("probe",), "cached")
+        PRINCIPALS.put(tenant_b.id, ("probe",), "cached", PRINCIPALS.generation(tenant_b.id))
         with sync_db.sync_session() as session:
             auth_changed_sync(session, tenant_b.id)
             session.commit()

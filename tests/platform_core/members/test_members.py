@@ -140,3 +140,34 @@ async def test_unknown_member_is_404(client_a):
 def test_builtin_role_ids_are_stable():
     assert builtin_role_id("owner") == builtin_role_id("owner")
     assert builtin_role_id("owner") != builtin_role_id("admin")
+
+
+async def test_two_owners_demoting_each_other_at_once_leave_one_owner(settings, sync_db, tenant_service):
+    """Concurrent requests on separate connections: one demotion wins, the other is 409, never a 500."""
+    import asyncio
+
+    from platform_core.db.engines import Database
+    from platform_core.main import create_app
+    from platform_core.users.models import User
+    from tests.factories import UserFactory
+
+    tenant = tenant_service.create(slug=f"own-{uuid.uuid4().hex[:8]}", name="Two owners")
+    first, second = (UserFactory.build(role_id=builtin_role_id("owner")) for _ in range(2))
+    with sync_db.sync_session(tenant.schema_name) as session, session.begin():
+        session.add_all([first, second])
+    database = Database(settings, pool_size=4)
+    app = create_app(settings, db=database, access_log=False)
+    try:
+        clients = [signed_in(app, tenant, access_token(settings, tenant, u.id)) for u in (first, second)]
+        async with clients[0] as one, clients[1] as two:
+            answers = await asyncio.gather(
+                one.patch(f"/api/v1/members/{second.id}", json={"role": "admin"}),
+                two.patch(f"/api/v1/members/{first.id}", json={"role": "admin"}),
+            )
+        assert sorted(a.status_code for a in answers) in ([200, 403], [200, 409]), [a.text for a in answers]
+        with sync_db.sync_session(tenant.schema_name) as session:
+            owners = session.query(User).filter(User.role_id == builtin_role_id("owner")).count()
+        assert owners == 1
+    finally:
+        await app.state.redis.aclose()
+        await database.dispose()

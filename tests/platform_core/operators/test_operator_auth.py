@@ -179,6 +179,7 @@ OPERATOR_ROUTES = [
     ("POST", "/api/v1/operator/tenants/alpha/suspend"),
     ("POST", "/api/v1/operator/tenants/alpha/resume"),
     ("GET", "/api/v1/operator/tenants/alpha/members"),
+    ("GET", "/api/v1/operator/tenants/alpha/billing"),
 ]
 
 

@@ -97,3 +97,17 @@ async def test_roles_of_another_tenant_are_invisible(client_a, client_b):
     assert (await client_b.patch(f"/api/v1/roles/{role_id}", json={"description": "mine"})).status_code == 404
     assert (await client_b.delete(f"/api/v1/roles/{role_id}")).status_code == 404
     assert "alpha-only" not in {r["name"] for r in (await client_b.get("/api/v1/roles")).json()}
+
+
+async def test_a_role_once_used_by_an_invitation_can_be_deleted(client_a):
+    role_id = (
+        await client_a.post("/api/v1/roles", json={"name": "temp", "permissions": ["items:read"]})
+    ).json()["id"]
+    invitation = (
+        await client_a.post("/api/v1/invitations", json={"email": "t@example.org", "role": "temp"})
+    ).json()
+    in_use = await client_a.delete(f"/api/v1/roles/{role_id}")
+    assert in_use.status_code == 409
+    assert in_use.json()["error"]["details"] == {"members": 0, "open_invitations": 1}
+    assert (await client_a.delete(f"/api/v1/invitations/{invitation['id']}")).status_code == 204
+    assert (await client_a.delete(f"/api/v1/roles/{role_id}")).status_code == 204

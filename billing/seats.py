@@ -1,0 +1,55 @@
+"""Per-seat plans: the subscription's quantity follows the number of members."""
+
+from __future__ import annotations
+
+import logging
+
+import stripe
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from billing.access import GRANTING, plan_of
+from billing.models import BillingAccount
+from billing.subscriptions import _first_item, fetch_subscription, lock_subscription
+from platform_core.context import TenantContext, schema_name_for
+from platform_core.db.engines import tenant_options
+from platform_core.users.models import User
+from workers.outbox.service import enqueue_async
+
+logger = logging.getLogger("platform.billing")
+SEATS_TASK = "billing.sync_seats"
+
+
+async def members_changed(session: AsyncSession, tenant: TenantContext) -> None:
+    """Queue a seat-quantity update (in this transaction) when the tenant pays per seat."""
+    if tenant.billing_status in GRANTING and plan_of(tenant).per_seat:
+        await enqueue_async(session, SEATS_TASK, tenant_id=tenant.id)
+
+
+def sync_seats(session: Session, client: stripe.StripeClient, account: BillingAccount) -> int | None:
+    """Set the subscription's quantity to the member count; returns it (None: nothing to update)."""
+    if not account.stripe_subscription_id:
+        return None
+    members = int(
+        session.execute(
+            select(func.count()).select_from(User).where(User.is_active.is_(True)),
+            execution_options=tenant_options(schema_name_for(account.tenant_id)),
+        ).scalar_one()
+    )
+    lock_subscription(session, account.stripe_subscription_id)
+    subscription = fetch_subscription(client, account.stripe_subscription_id)
+    item = _first_item(subscription or {})
+    if not item or int(item.get("quantity") or 0) == max(members, 1):
+        return None
+    quantity = max(members, 1)
+    client.v1.subscriptions.update(
+        account.stripe_subscription_id,
+        params={"items": [{"id": item["id"], "quantity": quantity}]},
+        options={
+            "idempotency_key": f"platform-seats-{account.stripe_subscription_id}-{item['id']}-{quantity}"
+        },
+    )
+    account.quantity = quantity
+    logger.info("tenant %s now pays for %d seat(s)", account.tenant_id, quantity)
+    return quantity

@@ -1,0 +1,84 @@
+"""Per-seat plans: removing or adding members queues a quantity update, which Stripe then bills."""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from billing import seats
+from billing.models import BillingAccount, BillingPlan
+from platform_core.auth.permissions import builtin_role_id
+from tests.conftest import owner_client, subscribed
+from tests.factories import UserFactory
+from workers.models import OutboxMessage
+
+
+@pytest.fixture
+def business(stripe_client, tenant_service, sync_db):
+    """A committed tenant on the per-seat business plan, subscribed in localstripe for one seat."""
+    tenant = tenant_service.create(slug=f"seat-{uuid.uuid4().hex[:8]}", name="Seats")
+    product = stripe_client.v1.products.create(params={"name": "Business"})
+    plan = stripe_client.v1.plans.create(
+        params={
+            "id": f"price_{uuid.uuid4().hex[:12]}",
+            "product": product.id,
+            "amount": 1500,
+            "currency": "usd",
+            "interval": "month",
+        }
+    )
+    token = stripe_client.v1.tokens.create(
+        params={"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}}
+    )
+    customer = stripe_client.v1.customers.create(params={"email": "seats@example.com", "source": token.id})
+    sub = stripe_client.v1.subscriptions.create(
+        params={"customer": customer.id, "items": [{"plan": plan.id, "quantity": 1}]}
+    )
+    values = {
+        "name": "Business",
+        "catalog_version": 1,
+        "stripe_product_id": product.id,
+        "stripe_price_monthly": plan.id,
+        "stripe_price_yearly": None,
+    }
+    with sync_db.sync_session() as session, session.begin():
+        session.execute(
+            insert(BillingPlan)
+            .values(key="business", **values)
+            .on_conflict_do_update(index_elements=["key"], set_=values)
+        )
+    context = subscribed(sync_db, tenant, plan="business", status="active")
+    with sync_db.sync_session() as session, session.begin():
+        account = session.get(BillingAccount, tenant.id)
+        account.stripe_customer_id, account.stripe_subscription_id = customer.id, sub.id
+    return SimpleNamespace(tenant=tenant, context=context, subscription=sub.id, client=stripe_client)
+
+
+def test_the_quantity_follows_the_member_count(business, sync_db):
+    with sync_db.sync_session(business.tenant.schema_name) as session, session.begin():
+        session.add_all(UserFactory.build(role_id=builtin_role_id("member")) for _ in range(3))
+    with sync_db.sync_session() as session, session.begin():
+        account = session.get(BillingAccount, business.tenant.id, with_for_update=True)
+        assert seats.sync_seats(session, business.client, account) == 3
+        assert seats.sync_seats(session, business.client, account) is None  # already right
+    item = business.client.v1.subscriptions.retrieve(business.subscription).to_dict()["items"]["data"][0]
+    assert item["quantity"] == 3
+
+
+async def test_removing_a_member_queues_a_seat_update(business, live_app, settings, sync_db):
+    member = UserFactory.build(role_id=builtin_role_id("member"))
+    with sync_db.sync_session(business.tenant.schema_name) as session, session.begin():
+        session.add(member)
+    async with owner_client(live_app, settings, sync_db, business.tenant) as client:
+        assert (await client.delete(f"/api/v1/members/{member.id}")).status_code == 204
+    with sync_db.sync_session() as session:
+        queued = (
+            session.execute(select(OutboxMessage.kwargs).where(OutboxMessage.task_name == seats.SEATS_TASK))
+            .scalars()
+            .all()
+        )
+    assert {"tenant_id": str(business.tenant.id)} in queued
