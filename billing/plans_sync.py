@@ -47,6 +47,8 @@ def _sync_plan(session: Session, client: stripe.StripeClient, catalog: Catalog, 
         result.changes.append("renamed or re-versioned")
     if plan.is_free:
         return result
+    if row.stripe_product_id is not None and not _exists(client, row.stripe_product_id):
+        row.stripe_product_id = row.stripe_price_monthly = row.stripe_price_yearly = None  # gone from Stripe
     if row.stripe_product_id is None:
         product = client.v1.products.create(
             params={"name": plan.name, "metadata": {"plan_key": plan.key}},
@@ -100,6 +102,14 @@ def _matches(
         and price.get("currency") == currency
         and recurring.get("interval") == _STRIPE_INTERVAL[interval]
     )
+
+
+def _exists(client: stripe.StripeClient, product_id: str) -> bool:
+    try:
+        client.v1.products.retrieve(product_id)
+    except stripe.InvalidRequestError:
+        return False
+    return True
 
 
 def _archive(client: stripe.StripeClient, price_id: str) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -47,6 +49,8 @@ def _prepare(database_url: str) -> None:
                 slug=DEMO_SLUG, name="Demo", owner_email=DEMO_OWNER_EMAIL, owner_password=DEMO_OWNER_PASSWORD
             )
             console.print("created tenant 'demo'")
+        if os.environ.get("STRIPE_API_KEY"):
+            _sync_plans(db)
     finally:
         db.sync_engine.dispose()
 
@@ -90,9 +94,12 @@ def dev(
                 console.print(
                     f"started local SMTP sink on 127.0.0.1:{sink.port}: mail is stored in {root / 'mail'}"
                 )
+            base = get_settings().base_domain
+            if not os.environ.get("STRIPE_API_KEY"):
+                api_base = services.enter_context(_local_stripe(root / "stripe", f"http://{base}:{port}"))
+                console.print(f"started local Stripe (localstripe behind the stand-in): {api_base}")
             _prepare(os.environ["DATABASE_URL"])
             services.callback(_stop_children, children)
-            base = get_settings().base_domain
             children.append(_spawn("serve", "--port", str(port), "--reload"))
             children.append(_spawn("worker", "--concurrency", "2"))
             children.append(_spawn("relay"))
@@ -116,6 +123,30 @@ def dev(
 def _spawn(*args: str) -> subprocess.Popen[bytes]:
     """Start a `platformctl` command as a child with the current environment."""
     return subprocess.Popen([sys.executable, "-m", "platform_core.cli.main", *args], cwd=PROJECT_ROOT)
+
+
+def _sync_plans(db: Any) -> None:
+    from billing.catalog import get_catalog
+    from billing.plans_sync import sync_plans
+    from billing.stripe_client import get_client
+
+    with db.sync_session() as session, session.begin():
+        changed = [r.key for r in sync_plans(session, get_client(), get_catalog()) if r.changes]
+    console.print(f"plans synced to Stripe ({', '.join(changed) or 'unchanged'})")
+
+
+@contextlib.contextmanager
+def _local_stripe(directory: Path, platform_url: str) -> Iterator[str]:
+    """localstripe and the stand-in, with the platform's webhook registered and the plans synced."""
+    from platform_core.devstack.stripe_servers import local_stripe, register_webhook
+
+    with local_stripe(directory) as api_base:
+        secret = f"whsec_dev_{secrets.token_hex(16)}"
+        os.environ.update(
+            {"STRIPE_API_KEY": "sk_test_dev", "STRIPE_API_BASE": api_base, "STRIPE_WEBHOOK_SECRET": secret}
+        )
+        register_webhook(api_base, f"{platform_url}/webhooks/stripe", secret)
+        yield api_base
 
 
 def _mail_sink(directory: Path) -> Any:

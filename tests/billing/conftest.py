@@ -12,9 +12,9 @@ from billing.settings import BillingSettings, get_billing_settings
 from billing.stripe_client import get_client, make_client
 from platform_core.auth.cache import PRINCIPALS
 from platform_core.db.engines import Database
+from platform_core.devstack.stripe_servers import local_stripe
 from platform_core.main import create_app
 from platform_core.settings import Settings
-from tests.support.stripe_server import localstripe, standin
 
 API_KEY = "sk_test_platform"
 
@@ -23,8 +23,7 @@ API_KEY = "sk_test_platform"
 def stripe_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """This worker's Stripe-compatible API: localstripe, behind the stand-in for prices, checkout
     and the portal (platform_core/devstack/stripe_standin.py)."""
-    workdir = tmp_path_factory.mktemp("stripe")
-    with localstripe(workdir) as upstream, standin(workdir, upstream) as url:
+    with local_stripe(tmp_path_factory.mktemp("stripe")) as url:
         yield url
 
 

@@ -80,6 +80,24 @@ def _sign_in(port: int, host: dict[str, str]) -> dict[str, str]:
     return {**host, "authorization": f"Bearer {response.json()['access_token']}"}
 
 
+def _subscribe_end_to_end(port: int, demo: dict[str, str]) -> None:
+    """Checkout, pay on the stand-in's page, and wait for the signed webhooks, the relay and the worker
+    to give the demo tenant the plan: every piece is a real process here."""
+    api = f"http://127.0.0.1:{port}/api/v1/billing"
+    started = httpx.post(f"{api}/checkout", json={"plan": "pro", "interval": "monthly"}, headers=demo)
+    assert started.status_code == 200, started.text
+    paid = httpx.post(f"{started.json()['url']}/complete", headers={"Authorization": "Bearer sk_test_dev"})
+    assert paid.status_code == 200, paid.text
+    deadline = time.monotonic() + 60
+    billing: dict = {}
+    while time.monotonic() < deadline:
+        billing = httpx.get(api, headers=demo).json()
+        if billing.get("status") == "active":
+            break
+        time.sleep(0.5)
+    assert (billing.get("plan", {}).get("key"), billing.get("status")) == ("pro", "active"), billing
+
+
 def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path):
     root = tmp_path / "devroot"
     port = _free_port()
@@ -94,6 +112,8 @@ def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path)
         created = httpx.post(f"http://127.0.0.1:{port}/api/v1/items", json={"title": "kept"}, headers=demo)
         assert created.status_code == 201
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
+        assert "started local Stripe" in output
+        _subscribe_end_to_end(port, demo)
         servers = {c.pid for c in psutil.Process(first.pid).children(recursive=True)}
     finally:
         family = _stop(first)

@@ -1,4 +1,4 @@
-"""A real Stripe-API-compatible server for the tests: localstripe, started per test worker."""
+"""Stripe-API-compatible servers for tests and `make dev`: localstripe, and the stand-in in front of it."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -53,7 +54,7 @@ def _running(command: list[str], workdir: Path, name: str) -> Iterator[subproces
 @contextlib.contextmanager
 def standin(workdir: Path, upstream: str) -> Iterator[str]:
     """Run the Stripe stand-in in front of `upstream` until the block ends; yield its base URL."""
-    port = _free_port()
+    port = free_port()
     command = [
         sys.executable,
         "-m",
@@ -72,9 +73,25 @@ def standin(workdir: Path, upstream: str) -> Iterator[str]:
 @contextlib.contextmanager
 def localstripe(workdir: Path) -> Iterator[str]:
     """Run localstripe on a free port until the block ends; yield its base URL."""
-    port = _free_port()
+    port = free_port()
     executable = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or "localstripe"
     url = f"http://127.0.0.1:{port}"
     with _running([executable, "--port", str(port), "--from-scratch"], workdir, "localstripe") as process:
         _wait(url, process, "localstripe", "/_config/data")
         yield url
+
+
+@contextlib.contextmanager
+def local_stripe(workdir: Path) -> Iterator[str]:
+    """localstripe behind the stand-in, until the block ends; yield the API base for STRIPE_API_BASE."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    with localstripe(workdir) as upstream, standin(workdir, upstream) as url:
+        yield url
+
+
+def register_webhook(api_base: str, url: str, secret: str) -> None:
+    """Ask localstripe (through the stand-in) to deliver its events to `url`, signed with `secret`."""
+    response = httpx.post(
+        f"{api_base}/_config/webhooks/platform", data={"url": url, "secret": secret}, timeout=10
+    )
+    response.raise_for_status()
