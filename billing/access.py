@@ -68,5 +68,9 @@ class BillingAccessPolicy:
                 details={"status": status, "billing_url": self._billing_url(tenant)},
             )
 
+    def api_rate_limit(self, tenant: TenantContext) -> str | None:
+        """The plan's rate for API-key requests."""
+        return plan_of(tenant).entitlements.api_rate_limit
+
     def _billing_url(self, tenant: TenantContext) -> str:
         return self.settings.tenant_url(tenant.slug, "/settings/billing")

@@ -31,6 +31,10 @@ class AccessPolicy(Protocol):
         """Refuse `permission` for this request's method, or return."""
         ...
 
+    def api_rate_limit(self, tenant: TenantContext) -> str | None:
+        """The tenant's request rate for API keys (`limits` notation), or None for no limit."""
+        ...
+
 
 class PermissionDenied(Forbidden):
     """The caller lacks the permission a route requires."""
@@ -61,7 +65,10 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
             )
         policy: AccessPolicy | None = request.app.state.access_policy
         if policy is not None:
-            policy(request.scope["platform.tenant"], permission, request.method)
+            tenant = request.scope["platform.tenant"]
+            policy(tenant, permission, request.method)
+            if principal.kind is PrincipalKind.API_KEY and (limit := policy.api_rate_limit(tenant)):
+                await request.app.state.throttle.api_request(tenant=str(tenant.id), limit=limit)
         return principal
 
     dependency.__name__ = f"require_{permission.name.lower()}"

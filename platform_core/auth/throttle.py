@@ -11,7 +11,7 @@ import time
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
-from limits.aio.strategies import FixedWindowRateLimiter
+from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
 from platform_core.errors import RateLimited
 from platform_core.settings import Settings
@@ -21,6 +21,12 @@ class TooManyAttempts(RateLimited):
     """Too many attempts; the Retry-After header says when to try again."""
 
     code = "too_many_attempts"
+
+
+class ApiRateLimited(RateLimited):
+    """The tenant's API keys exceeded the plan's request rate."""
+
+    code = "api_rate_limited"
 
 
 def _storage_uri(redis_url: str) -> str:
@@ -36,6 +42,9 @@ class Throttle:
         self.per_ip: RateLimitItem = parse(settings.login_limit_per_ip)
         self.per_account: RateLimitItem = parse(settings.login_limit_per_account)
         self.email_links: RateLimitItem = parse(settings.email_link_limit_per_account)
+        # A moving window for API use, so a burst at a window boundary cannot double the plan's rate.
+        self._api_limiter = MovingWindowRateLimiter(self._storage)
+        self._plan_limits: dict[str, RateLimitItem] = {}
 
     async def _refuse(self, item: RateLimitItem, *keys: str) -> None:
         reset_time, _ = await self._limiter.get_window_stats(item, *keys)
@@ -60,6 +69,20 @@ class Throttle:
     async def sign_in_succeeded(self, *, scope: str, account: str) -> None:
         """Forget the account's failures once its owner signs in."""
         await self._limiter.clear(self.per_account, "sign-in-account", scope, account)
+
+    async def api_request(self, *, tenant: str, limit: str) -> None:
+        """Count one API-key request against the tenant's plan limit; 429 naming it when over."""
+        item = self._plan_limits.get(limit)
+        if item is None:
+            item = self._plan_limits[limit] = parse(limit)
+        if not await self._api_limiter.hit(item, "api", tenant):
+            reset_time, _ = await self._api_limiter.get_window_stats(item, "api", tenant)
+            retry_after = max(1, math.ceil(reset_time - time.time()))
+            raise ApiRateLimited(
+                f"The plan allows {limit} API requests; try again in {retry_after} seconds.",
+                details={"limit": limit, "retry_after": retry_after},
+                headers={"Retry-After": str(retry_after)},
+            )
 
     async def email_link(self, *, scope: str, account: str, purpose: str) -> bool:
         """Whether another emailed link of `purpose` may go to `account` now (and count it)."""
