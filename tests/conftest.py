@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
+from typer.testing import CliRunner
 
 from billing.models import BillingAccount
 from platform_core.auth.cache import PRINCIPALS
 from platform_core.auth.permissions import builtin_role_id
+from platform_core.cli.main import app as cli
 from platform_core.context import TenantContext, TenantStatus
 from platform_core.db.bootstrap import drop_database, ensure_database
 from platform_core.db.engines import Database, guarded_url, tenant_options
@@ -209,6 +211,21 @@ async def forget_throttles(app: Any) -> None:
 def client_for(app: Any, host: str) -> httpx.AsyncClient:
     """An HTTP client that talks to the app as if it were served at `host`."""
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{host}")
+
+
+@pytest.fixture
+def run_cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """`platformctl` in-process against this worker's database: run_cli("tenants", "list", input=...)."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("BASE_DOMAIN", settings.base_domain)
+    monkeypatch.setenv("ENV", "test")
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    for name in ("OPERATOR_PASSWORD", "OWNER_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args, **kwargs: runner.invoke(cli, list(args), **kwargs)
+    get_settings.cache_clear()
 
 
 def host_of(tenant: TenantContext) -> str:

@@ -8,12 +8,19 @@ from typing import Any
 
 import factory
 
+from platform_core.api_keys.models import ApiKey
 from platform_core.auth.permissions import builtin_role_id
 from platform_core.context import TenantContext
 from platform_core.db.base import utcnow
 from platform_core.items.models import Item, ItemStatus
 from platform_core.security.passwords import hash_password
-from platform_core.security.tokens import SigningKeys, issue_access_token, tenant_audience
+from platform_core.security.tokens import (
+    SigningKeys,
+    hash_opaque_token,
+    issue_access_token,
+    new_opaque_token,
+    tenant_audience,
+)
 from platform_core.settings import Settings
 from platform_core.users.models import Role, User
 
@@ -91,3 +98,20 @@ def access_token(settings: Settings, tenant: TenantContext, user_id: uuid.UUID, 
         audience=tenant_audience(tenant.id),
         **claims,
     )
+
+
+async def create_api_key(db: Any, tenant: TenantContext, creator: User, scopes: list[str]) -> str:
+    """Persist an API key of `creator` with `scopes`; return its secret."""
+    secret = "pk_" + new_opaque_token()
+    async with db.session(tenant.schema_name) as session:
+        session.add(
+            ApiKey(
+                name="test key",
+                prefix=secret[:12],
+                secret_hash=hash_opaque_token(secret),
+                scopes=scopes,
+                created_by_id=creator.id,
+            )
+        )
+        await session.commit()
+    return secret

@@ -6,9 +6,8 @@ import pytest
 
 from billing import access
 from billing.catalog import PLANS_FILE, load_catalog
-from platform_core.api_keys.models import ApiKey
-from platform_core.security.tokens import hash_opaque_token, new_opaque_token
 from tests.conftest import signed_in
+from tests.factories import create_api_key
 
 
 @pytest.fixture
@@ -22,27 +21,10 @@ def strict_plans(tmp_path, monkeypatch):
     monkeypatch.setattr(access, "get_catalog", lambda: catalog)
 
 
-async def api_key(db, tenant, owner) -> str:
-    """A key of `owner` that reads items."""
-    secret = "pk_" + new_opaque_token()
-    async with db.session(tenant.schema_name) as session:
-        session.add(
-            ApiKey(
-                name="load",
-                prefix=secret[:12],
-                secret_hash=hash_opaque_token(secret),
-                scopes=["items:read"],
-                created_by_id=owner.id,
-            )
-        )
-        await session.commit()
-    return secret
-
-
 async def test_api_keys_get_the_plans_rate_then_429(
     strict_plans, app, db, tenant_a, owner_a, tenant_b, owner_b
 ):
-    secret = await api_key(db, tenant_a, owner_a)
+    secret = await create_api_key(db, tenant_a, owner_a, ["items:read"])
     async with signed_in(app, tenant_a, secret) as by_key:
         codes = [(await by_key.get("/api/v1/items")).status_code for _ in range(4)]
         refused = await by_key.get("/api/v1/items")
@@ -50,7 +32,7 @@ async def test_api_keys_get_the_plans_rate_then_429(
     assert refused.json()["error"]["code"] == "api_rate_limited"
     assert refused.json()["error"]["details"]["limit"] == "3/minute"
     assert 1 <= int(refused.headers["retry-after"]) <= 60
-    other = await api_key(db, tenant_b, owner_b)
+    other = await create_api_key(db, tenant_b, owner_b, ["items:read"])
     async with signed_in(app, tenant_b, other) as elsewhere:
         assert (await elsewhere.get("/api/v1/items")).status_code == 200  # another tenant, another count
 

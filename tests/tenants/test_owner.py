@@ -7,12 +7,9 @@ import uuid
 
 import pytest
 from sqlalchemy import select
-from typer.testing import CliRunner
 
 from platform_core.auth.permissions import builtin_role_id
-from platform_core.cli.main import app as cli
 from platform_core.errors import AppError
-from platform_core.settings import get_settings
 from platform_core.users.models import Role, User
 from tenants.models import Tenant
 from tests.conftest import client_for, host_of
@@ -106,15 +103,9 @@ def test_bad_owner_details_create_nothing(tenant_service, sync_db, email, passwo
 
 
 @pytest.fixture
-def run(settings, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("BASE_DOMAIN", settings.base_domain)
-    monkeypatch.setenv("ENV", "test")
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args, **kw: runner.invoke(cli, list(args), **kw)
-    get_settings.cache_clear()
+def run(run_cli):
+    """platformctl, in-process (tests/conftest.py)."""
+    return run_cli
 
 
 def test_cli_creates_the_owner_from_the_environment(run, sync_db):

@@ -7,13 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from platform_core.api_keys.models import ApiKey
 from platform_core.auth.models import OneTimeToken
 from platform_core.db.base import utcnow
-from platform_core.security.tokens import hash_opaque_token, new_opaque_token
 from platform_core.tenant_settings.models import TenantSettings
 from tests.conftest import signed_in
-from tests.factories import PASSWORD, create_user
+from tests.factories import PASSWORD, create_api_key, create_user
 from tests.platform_core.auth.test_sign_in import audit_actions, sign_in
 from tests.support.mail import link_tokens, only_link_token, queued_emails
 
@@ -64,18 +62,7 @@ class TestChangePassword:
         assert (await sign_in(anon_a, owner_a.email)).status_code == 200
 
     async def test_api_keys_cannot_change_passwords(self, app, db, tenant_a, owner_a):
-        secret = "pk_" + new_opaque_token()
-        async with db.session(tenant_a.schema_name) as session:
-            session.add(
-                ApiKey(
-                    name="ci",
-                    prefix=secret[:12],
-                    secret_hash=hash_opaque_token(secret),
-                    scopes=["items:read"],
-                    created_by_id=owner_a.id,
-                )
-            )
-            await session.commit()
+        secret = await create_api_key(db, tenant_a, owner_a, ["items:read"])
         async with signed_in(app, tenant_a, secret) as client:
             assert (await client.get("/api/v1/items")).status_code == 200
             response = await client.post(

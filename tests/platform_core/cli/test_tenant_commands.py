@@ -6,22 +6,12 @@ import json
 import uuid
 
 import pytest
-from typer.testing import CliRunner
-
-from platform_core.cli.main import app as cli
-from platform_core.settings import get_settings
 
 
 @pytest.fixture
-def run(settings, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("BASE_DOMAIN", settings.base_domain)
-    monkeypatch.setenv("ENV", "test")
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(cli, list(args))
-    get_settings.cache_clear()
+def run(run_cli):
+    """platformctl, in-process (tests/conftest.py)."""
+    return run_cli
 
 
 def test_create_show_list(run):

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from platform_core.cli.main import app as cli
-from platform_core.settings import get_settings
 from tests.conftest import client_for
 from tests.platform_core.operators.conftest import OPERATOR_HOST, bearer, operator_token, unique_email
 
@@ -16,16 +13,9 @@ PASSWORD = "a long operator password"
 
 
 @pytest.fixture
-def run(settings, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", settings.database_url)
-    monkeypatch.setenv("BASE_DOMAIN", settings.base_domain)
-    monkeypatch.setenv("ENV", "test")
-    monkeypatch.setenv("LOG_LEVEL", "WARNING")
-    monkeypatch.delenv("OPERATOR_PASSWORD", raising=False)
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args, **kwargs: runner.invoke(cli, list(args), **kwargs)
-    get_settings.cache_clear()
+def run(run_cli):
+    """platformctl, in-process (tests/conftest.py)."""
+    return run_cli
 
 
 def _listed(run) -> dict[str, dict]:
