@@ -16,7 +16,14 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench import auth_overhead, fleet_migration, outbox_delivery, provisioning, tenancy_overhead
+from bench import (
+    auth_overhead,
+    fleet_migration,
+    outbox_delivery,
+    provisioning,
+    tenancy_overhead,
+    webhook_ingestion,
+)
 from bench._common import (
     BENCH_DIR,
     Report,
@@ -49,6 +56,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
     "provisioning": ("bench.provisioning", provisioning.run, ()),
     "fleet_migration": ("bench.fleet_migration", fleet_migration.run, ()),
     "outbox_delivery": ("bench.outbox_delivery", outbox_delivery.run, ()),
+    "webhook_ingestion": ("bench.webhook_ingestion", webhook_ingestion.run, ()),
 }
 
 
