@@ -95,6 +95,12 @@ def deliver(
     return tenant_id, account
 
 
+def subscription_event(sync_db, settings, c, event_type: str, subscription_id: str, **fields: object):
+    """Deliver a subscription event of customer `c` (its payload carries ids only, plus `fields`)."""
+    obj = {"object": "subscription", "id": subscription_id, "customer": c.customer, **fields}
+    return deliver(sync_db, settings, c.client, event_type, obj)
+
+
 def subscribe(c, quantity: int = 1) -> dict:
     return c.client.v1.subscriptions.create(
         params={"customer": c.customer, "items": [{"plan": c.price, "quantity": quantity}]}
@@ -103,12 +109,8 @@ def subscribe(c, quantity: int = 1) -> dict:
 
 def test_a_new_subscription_grants_its_plan(customer, sync_db, settings):
     sub = subscribe(customer)
-    tenant_id, account = deliver(
-        sync_db,
-        settings,
-        customer.client,
-        "customer.subscription.created",
-        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
+    tenant_id, account = subscription_event(
+        sync_db, settings, customer, "customer.subscription.created", sub["id"]
     )
     assert tenant_id == customer.tenant.id
     assert (account.status, account.plan_key, account.interval) == ("active", "pro", "monthly")
@@ -120,60 +122,26 @@ def test_a_new_subscription_grants_its_plan(customer, sync_db, settings):
 def test_cancel_at_period_end_keeps_access_then_cancellation_ends_it(customer, sync_db, settings):
     sub = subscribe(customer)
     customer.client.v1.subscriptions.update(sub["id"], params={"cancel_at_period_end": True})
-    _, account = deliver(
-        sync_db,
-        settings,
-        customer.client,
-        "customer.subscription.updated",
-        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
-    )
+    _, account = subscription_event(sync_db, settings, customer, "customer.subscription.updated", sub["id"])
     assert (account.status, account.cancel_at_period_end) == ("active", True)
     customer.client.v1.subscriptions.cancel(sub["id"])
-    _, account = deliver(
-        sync_db,
-        settings,
-        customer.client,
-        "customer.subscription.deleted",
-        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
-    )
+    _, account = subscription_event(sync_db, settings, customer, "customer.subscription.deleted", sub["id"])
     assert account.status == "canceled"
 
 
 def test_events_out_of_order_cannot_roll_state_back(customer, sync_db, settings):
     sub = subscribe(customer)
     customer.client.v1.subscriptions.cancel(sub["id"])
-    deliver(
-        sync_db,
-        settings,
-        customer.client,
-        "customer.subscription.deleted",
-        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
-    )
+    subscription_event(sync_db, settings, customer, "customer.subscription.deleted", sub["id"])
     # The older "created" event arrives last, still describing an active subscription: Stripe says otherwise.
-    _, account = deliver(
-        sync_db,
-        settings,
-        customer.client,
-        "customer.subscription.created",
-        {"object": "subscription", "id": sub["id"], "customer": customer.customer, "status": "active"},
+    _, account = subscription_event(
+        sync_db, settings, customer, "customer.subscription.created", sub["id"], status="active"
     )
     assert account.status == "canceled"
     renewed = subscribe(customer)
-    deliver(
-        sync_db,
-        settings,
-        customer.client,
-        "customer.subscription.created",
-        {"object": "subscription", "id": renewed["id"], "customer": customer.customer},
-    )
+    subscription_event(sync_db, settings, customer, "customer.subscription.created", renewed["id"])
     # Late news of the old, dead subscription does not overwrite the live one.
-    _, account = deliver(
-        sync_db,
-        settings,
-        customer.client,
-        "customer.subscription.updated",
-        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
-    )
+    _, account = subscription_event(sync_db, settings, customer, "customer.subscription.updated", sub["id"])
     assert (account.stripe_subscription_id, account.status) == (renewed["id"], "active")
 
 
@@ -206,13 +174,7 @@ def test_an_invoice_event_finds_its_subscription_and_a_failed_payment_emails_the
 
 def test_customer_deleted_returns_the_tenant_to_the_free_plan(customer, sync_db, settings):
     sub = subscribe(customer)
-    deliver(
-        sync_db,
-        settings,
-        customer.client,
-        "customer.subscription.created",
-        {"object": "subscription", "id": sub["id"], "customer": customer.customer},
-    )
+    subscription_event(sync_db, settings, customer, "customer.subscription.created", sub["id"])
     _, account = deliver(
         sync_db,
         settings,
