@@ -189,6 +189,7 @@ async def sign_up(
     password_hash = hash_password(password)
     if await user_repository.get_by_email(session, email) is not None:
         return None
+    await user_repository.lock_membership(session, scope.tenant.id)
     check_seats(scope.tenant, await invitation_repository.seats_used(session))
     user = User(
         email=email,

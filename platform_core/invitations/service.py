@@ -48,6 +48,7 @@ async def invite(
         if status_of(existing) is not InvitationStatus.EXPIRED:
             raise AlreadyInvited(details={"email": email, "invitation_id": str(existing.id)})
         existing.revoked_at = utcnow()  # an expired invitation is closed by a new one
+    await user_repository.lock_membership(session, scope.tenant.id)
     check_seats(scope.tenant, await invitation_repository.seats_used(session))
     token = new_opaque_token()
     invitation = Invitation(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import seats as billing_seats
@@ -58,17 +57,11 @@ async def _keep_an_owner(session: AsyncSession, member: User) -> None:
         raise LastOwner
 
 
-async def _serialise_membership_changes(session: AsyncSession, tenant_id: uuid.UUID) -> None:
-    """One membership change at a time per tenant, so two owners demoting each other cannot deadlock
-    (row locks taken in different orders) and the owner count cannot change under a check."""
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"members:{tenant_id}"))))
-
-
 async def change_role(
     session: AsyncSession, principal: Principal, member_id: uuid.UUID, role_name: str
 ) -> User:
     """Give a member another role, within what the caller may grant."""
-    await _serialise_membership_changes(session, principal.tenant_id)
+    await user_repository.lock_membership(session, principal.tenant_id)
     member = await get_member(session, member_id, lock=True)
     role = await user_repository.get_role_by_name(session, role_name.strip())
     if role is None:
@@ -100,7 +93,7 @@ async def remove(
     session: AsyncSession, principal: Principal, member_id: uuid.UUID, tenant: TenantContext
 ) -> None:
     """Remove a member: their sessions and API keys end with the account."""
-    await _serialise_membership_changes(session, principal.tenant_id)
+    await user_repository.lock_membership(session, principal.tenant_id)
     member = await get_member(session, member_id, lock=True)
     if member.id != principal.user_id and not grants(member.role) <= principal.permissions:
         raise MemberOutranksYou

@@ -13,6 +13,12 @@ from platform_core.auth.permissions import builtin_role_id
 from platform_core.users.models import Role, User
 
 
+async def lock_membership(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """One membership change at a time per tenant, until the transaction ends: two owners demoting
+    each other cannot deadlock, and seat and owner counts cannot change under a check."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"members:{tenant_id}"))))
+
+
 def normalize_email(email: str) -> str:
     """Emails are compared and stored lower-cased and trimmed."""
     return email.strip().lower()

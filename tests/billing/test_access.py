@@ -6,10 +6,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from billing.models import BillingAccount
 from platform_core.db.base import utcnow
 from tests.conftest import client_for, host_of, owner_client
+from workers.models import OutboxMessage
 
 
 def _slug() -> str:
@@ -102,3 +104,33 @@ async def test_billing_shows_the_plan_and_is_gated(app, client_a, settings, db, 
     viewer = await create_user(db, tenant_a, role="viewer")
     async with signed_in(app, tenant_a, access_token(settings, tenant_a, viewer.id)) as client:
         assert (await client.get("/api/v1/billing")).status_code == 403
+
+
+async def test_concurrent_invitations_cannot_exceed_the_seats(settings, sync_db, tenant_service):
+    """Two invitations for the last seat at the same instant: one 201, one 402 (the count is locked)."""
+    import asyncio
+
+    from platform_core.db.engines import Database
+    from platform_core.main import create_app
+
+    tenant = tenant_service.create(slug=_slug(), name="Last seat")  # free: 3 seats
+    database = Database(settings, pool_size=4)
+    app = create_app(settings, db=database, access_log=False)
+    try:
+        async with owner_client(app, settings, sync_db, tenant) as client:
+            first = await client.post(
+                "/api/v1/invitations", json={"email": "a@example.org", "role": "member"}
+            )
+            assert first.status_code == 201
+            answers = await asyncio.gather(
+                *(
+                    client.post("/api/v1/invitations", json={"email": f"{n}@example.org", "role": "member"})
+                    for n in ("b", "c")
+                )
+            )
+        assert sorted(a.status_code for a in answers) == [201, 402], [a.text for a in answers]
+    finally:
+        await app.state.redis.aclose()
+        await database.dispose()
+        with sync_db.sync_session() as session, session.begin():  # no relay here: leave no emails behind
+            session.execute(delete(OutboxMessage).where(OutboxMessage.tenant_id == tenant.id))
