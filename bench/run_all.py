@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench import (
     auth_overhead,
+    billing_enforcement,
     fleet_migration,
     outbox_delivery,
     provisioning,
@@ -57,6 +58,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
     "fleet_migration": ("bench.fleet_migration", fleet_migration.run, ()),
     "outbox_delivery": ("bench.outbox_delivery", outbox_delivery.run, ()),
     "webhook_ingestion": ("bench.webhook_ingestion", webhook_ingestion.run, ()),
+    "billing_enforcement": ("bench.billing_enforcement", billing_enforcement.run, ()),
 }
 
 
