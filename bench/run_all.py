@@ -46,7 +46,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
     "tenancy_overhead_pool16": (
         "bench.tenancy_overhead",
         tenancy_overhead.run,
-        ("--rounds", "8", "--pool-size", "16"),
+        ("--rounds", "12", "--pool-size", "16"),
     ),
     "auth_overhead": ("bench.auth_overhead", auth_overhead.run, ("--rounds", "8")),
     "auth_overhead_nocache": (
