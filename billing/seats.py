@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from billing.access import GRANTING, plan_of
 from billing.models import BillingAccount
-from billing.subscriptions import _first_item, fetch_subscription, lock_subscription
+from billing.subscriptions import fetch_subscription, first_item, lock_subscription
 from platform_core.context import TenantContext, schema_name_for
 from platform_core.db.engines import tenant_options
 from platform_core.users.models import User
@@ -39,7 +39,7 @@ def sync_seats(session: Session, client: stripe.StripeClient, account: BillingAc
     )
     lock_subscription(session, account.stripe_subscription_id)
     subscription = fetch_subscription(client, account.stripe_subscription_id)
-    item = _first_item(subscription or {})
+    item = first_item(subscription or {})
     if not item or int(item.get("quantity") or 0) == max(members, 1):
         return None
     quantity = max(members, 1)

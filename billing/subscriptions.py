@@ -46,7 +46,8 @@ def plan_for_price(session: Session, price_id: str | None) -> tuple[str, str | N
     return get_catalog().default_plan, None
 
 
-def _first_item(subscription: dict[str, Any]) -> dict[str, Any]:
+def first_item(subscription: dict[str, Any]) -> dict[str, Any]:
+    """The subscription's first item (where the current API keeps price, quantity and period)."""
     items = (subscription.get("items") or {}).get("data") or []
     return items[0] if items else {}
 
@@ -75,7 +76,7 @@ def apply_subscription(
     current = account.stripe_subscription_id
     if current and current != subscription["id"] and status not in LIVE:
         return False  # an old subscription's late news must not overwrite the live one
-    item = _first_item(subscription)
+    item = first_item(subscription)
     plan_key, interval = plan_for_price(session, _price_id(item))
     account.stripe_subscription_id = subscription["id"]
     account.status = status

@@ -52,7 +52,6 @@ async def sign_in(session: AsyncSession, scope: AuthScope, *, email: str, passwo
     user = await user_repository.get_by_email(session, email)
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
-        await scope.throttle.sign_in_failed(scope=scope.throttle_scope, account=email)
         await audit.record(
             session,
             AuditAction.SIGN_IN_FAILED,

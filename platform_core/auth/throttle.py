@@ -63,9 +63,6 @@ class Throttle:
         if not await self._limiter.hit(self.per_account, "sign-in-account", scope, account):
             await self._refuse(self.per_account, "sign-in-account", scope, account)
 
-    async def sign_in_failed(self, *, scope: str, account: str) -> None:
-        """A failed sign-in: already counted by sign_in_attempt (kept for the callers' symmetry)."""
-
     async def sign_in_succeeded(self, *, scope: str, account: str) -> None:
         """Forget the account's failures once its owner signs in."""
         await self._limiter.clear(self.per_account, "sign-in-account", scope, account)

@@ -90,7 +90,6 @@ async def sign_in(session: AsyncSession, scope: OperatorScope, *, email: str, pa
     operator = await repository.get_by_email(session, email)
     valid = verify_password(operator.password_hash if operator else None, password)
     if operator is None or not valid or not operator.is_active:
-        await scope.throttle.sign_in_failed(scope=THROTTLE_SCOPE, account=email)
         logger.warning("operator sign-in failed for %s from %s", email, scope.ip)
         raise OperatorInvalidCredentials
     await scope.throttle.sign_in_succeeded(scope=THROTTLE_SCOPE, account=email)

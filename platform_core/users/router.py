@@ -32,8 +32,7 @@ async def update_me(principal: CurrentUser, body: MeUpdate, session: TenantSessi
             session, AuditAction.PROFILE_UPDATED, principal.actor, target_type="user", target_id=user.id
         )
     await session.flush()
-    await session.refresh(user)
-    return me_read(await member_service.get_member(session, principal.user_id))
+    return me_read(user)
 
 
 @router.post("/me/password", status_code=204)

@@ -134,3 +134,14 @@ async def test_concurrent_invitations_cannot_exceed_the_seats(settings, sync_db,
         await database.dispose()
         with sync_db.sync_session() as session, session.begin():  # no relay here: leave no emails behind
             session.execute(delete(OutboxMessage).where(OutboxMessage.tenant_id == tenant.id))
+
+
+async def test_billing_shows_only_the_callers_tenant(client_a, client_b, db, tenant_a):
+    from tests.factories import create_user
+
+    before_b = (await client_b.get("/api/v1/billing")).json()["seats_used"]
+    for _ in range(2):
+        await create_user(db, tenant_a, role="member")
+    seats_a = (await client_a.get("/api/v1/billing")).json()["seats_used"]
+    assert seats_a >= 3
+    assert (await client_b.get("/api/v1/billing")).json()["seats_used"] == before_b
