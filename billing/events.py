@@ -14,7 +14,7 @@ from billing import subscriptions
 from billing.exceptions import EventNotReady
 from billing.models import BillingAccount, StripeEvent
 from platform_core.auth.permissions import builtin_role_id
-from platform_core.context import schema_name_for
+from platform_core.context import TenantStatus, schema_name_for
 from platform_core.db.engines import tenant_options
 from platform_core.settings import Settings
 from platform_core.users.models import User
@@ -113,8 +113,8 @@ def email_owners_about_payment(
 ) -> None:
     """Tell the tenant's owners that a payment failed or needs them (through the outbox)."""
     tenant = session.get(Tenant, account.tenant_id)
-    if tenant is None:
-        return
+    if tenant is None or tenant.status == TenantStatus.DELETED:
+        return  # a purged tenant has no schema, and nobody to tell
     owners = list(
         session.execute(
             select(User.email).where(User.role_id == builtin_role_id("owner"), User.is_active.is_(True)),

@@ -18,8 +18,9 @@ class BillingSettings(BaseSettings):
     stripe_api_base: str = ""
     # Comma-separated signing secrets, so the endpoint's secret can be rotated; empty disables it.
     stripe_webhook_secret: str = ""
-    # Days a past_due subscription keeps full access before the tenant becomes read-only.
-    billing_past_due_grace_days: int = Field(default=7, ge=0, le=90)
+    # Days a past_due subscription keeps full access before the tenant becomes read-only (fractions
+    # allowed: 0.5 is twelve hours).
+    billing_past_due_grace_days: float = Field(default=7, ge=0, le=90)
     # Attempts at an event (e.g. for a customer Stripe has not told us about yet) before it is parked.
     billing_event_max_attempts: int = Field(default=8, ge=1, le=50)
 

@@ -15,10 +15,12 @@ from billing.models import BillingAccount, StripeEvent
 from billing.seats import SEATS_TASK
 from billing.settings import get_billing_settings
 from billing.stripe_client import get_client
+from billing.tenant_lifecycle import TenantChange, follow_tenant
 from billing.webhooks import PROCESS_TASK
 from platform_core.db.base import utcnow
 from platform_core.settings import get_settings
 from tenants import repository as tenant_repository
+from tenants.service import BILLING_FOLLOW_TASK
 from workers.base import TaskContext, platform_task
 from workers.email.tasks import retry_countdown
 from workers.outbox.service import enqueue
@@ -120,3 +122,20 @@ def sync_seats_task(ctx: TaskContext, *, tenant_id: str) -> int | None:
         return seats.sync_seats(ctx.session, get_client(), account)
     except stripe.StripeError as exc:
         raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=30, cap=1800)) from exc
+
+
+@platform_task(BILLING_FOLLOW_TASK, max_retries=None)
+def follow_tenant_lifecycle(ctx: TaskContext, *, tenant_id: str, change: str, at: str) -> str | None:
+    """Cancel (at period end, or at once on purge) or renew a deleted or restored tenant's subscription."""
+    if not get_billing_settings().stripe_enabled:
+        return None
+    account = ctx.session.get(BillingAccount, uuid.UUID(str(tenant_id)), with_for_update=True)
+    if account is None:
+        return None
+    try:
+        done = follow_tenant(ctx.session, get_client(), account, TenantChange(change), at)
+    except stripe.StripeError as exc:
+        raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=30, cap=3600)) from exc
+    if done:
+        tenant_repository.notify_changed(ctx.session, account.tenant_id)
+    return done

@@ -33,9 +33,16 @@ from tenants.exceptions import (
 from tenants.models import Tenant, TenantDomain
 from tenants.owner import OwnerAccount, prepare_owner, seed_tenant_schema, send_set_password_email
 from tenants.slugs import normalise_domain, validate_slug
+from workers.outbox.service import enqueue
 
 # Who changed a tenant when the caller names nobody: an operator at the command line.
 CLI = Actor(ActorType.OPERATOR, label="platformctl")
+
+
+# Billing's task that follows a tenant's deletion, restoration and purge with its Stripe subscription.
+# Named here, not imported, because billing depends on tenants and not the other way round; a test
+# checks that the worker has a task of this name.
+BILLING_FOLLOW_TASK = "billing.follow_tenant_lifecycle"
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,8 @@ class TenantService:
             if tenant.status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED, TenantStatus.DELETING):
                 raise InvalidTenantState(f"A {tenant.status} tenant cannot be resumed.")
             self._audit(session, tenant, AuditAction.TENANT_RESUMED, by, {"from": tenant.status})
+            if tenant.status == TenantStatus.DELETING:
+                _tell_billing(session, tenant, "restored")
             tenant.status = TenantStatus.ACTIVE.value
             tenant.suspended_reason = None
             tenant.deleted_at = None
@@ -160,6 +169,7 @@ class TenantService:
                 tenant.status = TenantStatus.DELETING.value
                 tenant.deleted_at = now
                 tenant.purge_after = now + timedelta(days=days)
+                _tell_billing(session, tenant, "deleted")
             repository.notify_changed(session, tenant.id)
         return tenant
 
@@ -176,6 +186,7 @@ class TenantService:
                 )
             session.execute(DropSchema(tenant.schema_name, cascade=True, if_exists=True))
             tenant.status = TenantStatus.DELETED.value
+            _tell_billing(session, tenant, "purged")
             repository.notify_changed(session, tenant.id)
         return tenant
 
@@ -226,3 +237,8 @@ class TenantService:
         if tenant is None:
             raise TenantNotFound(f"No tenant with slug {slug!r}.")
         return tenant
+
+
+def _tell_billing(session: Session, tenant: Tenant, change: str) -> None:
+    """Queue billing's follow-up in the transaction that changes the tenant (nothing lost, nothing early)."""
+    enqueue(session, BILLING_FOLLOW_TASK, tenant_id=tenant.id, change=change, at=utcnow().isoformat())

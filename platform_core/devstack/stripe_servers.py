@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import subprocess
 import sys
@@ -72,11 +71,12 @@ def standin(workdir: Path, upstream: str) -> Iterator[str]:
 
 @contextlib.contextmanager
 def localstripe(workdir: Path) -> Iterator[str]:
-    """Run localstripe on a free port until the block ends; yield its base URL."""
+    """Run localstripe (with the additions of localstripe_plus) on a free port until the block ends;
+    yield its base URL."""
     port = free_port()
-    executable = shutil.which("localstripe", path=str(Path(sys.executable).parent)) or "localstripe"
+    command = [sys.executable, "-m", "platform_core.devstack.localstripe_plus", "--port", str(port)]
     url = f"http://127.0.0.1:{port}"
-    with _running([executable, "--port", str(port), "--from-scratch"], workdir, "localstripe") as process:
+    with _running([*command, "--from-scratch"], workdir, "localstripe") as process:
         _wait(url, process, "localstripe", "/_config/data")
         yield url
 

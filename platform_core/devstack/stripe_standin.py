@@ -188,16 +188,15 @@ class StandIn:
             "POST", f"/v1/customers/{session['customer']}/sources", auth, {"source": token["id"]}
         )
         item = session["line_items"][0]
-        subscription = await self._upstream(
-            "POST",
-            "/v1/subscriptions",
-            auth,
-            {
-                "customer": session["customer"],
-                "items[0][plan]": item["price"],
-                "items[0][quantity]": item.get("quantity", "1"),
-            },
-        )
+        created = {
+            "customer": session["customer"],
+            "items[0][plan]": item["price"],
+            "items[0][quantity]": item.get("quantity", "1"),
+        }
+        trial_days = session["subscription_data"].get("trial_period_days")
+        if trial_days:
+            created["trial_period_days"] = trial_days
+        subscription = await self._upstream("POST", "/v1/subscriptions", auth, created)
         session.update(status="complete", subscription=subscription["id"])
         await self.deliver("checkout.session.completed", session)
         return JSONResponse(session)

@@ -50,7 +50,7 @@ async def _tenant_client(live_app, settings, sync_db, tenant_service):
     return tenant, owner_client(live_app, settings, sync_db, tenant)
 
 
-async def test_checkout_then_payment_gives_the_plan(
+async def test_checkout_then_payment_starts_the_plans_trial(
     synced, live_app, settings, sync_db, tenant_service, stripe_base
 ):
     tenant, client = await _tenant_client(live_app, settings, sync_db, tenant_service)
@@ -90,9 +90,11 @@ async def test_checkout_then_payment_gives_the_plan(
         billing = (await client.get("/api/v1/billing")).json()
         assert (billing["plan"]["key"], billing["status"], billing["interval"]) == (
             "pro",
-            "active",
+            "trialing",  # the Pro plan starts with its 14-day trial
             "monthly",
         )
+        trial_days = (datetime.fromisoformat(billing["trial_end"]) - datetime.now(UTC)).days
+        assert trial_days in (13, 14)
         again = await client.post("/api/v1/billing/checkout", json={"plan": "business", "interval": "yearly"})
         assert again.status_code == 409
         assert again.json()["error"]["code"] == "already_subscribed"

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,23 +16,12 @@ from platform_core.db.engines import Database
 from platform_core.settings import PROJECT_ROOT, Settings
 from tenants.service import TenantService
 from tests.conftest import subscribed
+from tests.support.processes import WorkerProcess
 from workers.celery_app import create_celery
 from workers.outbox.relay import OutboxRelay
 from workers.settings import CelerySettings, OutboxSettings
 
 VISIBILITY_TIMEOUT = 3  # seconds before Redis hands a dead worker's task to another worker
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-    """Poll until predicate() is truthy; fail the test with a clear message at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 @pytest.fixture(scope="session")
@@ -77,67 +62,6 @@ def celery(settings: Settings, celery_settings: CelerySettings) -> Any:
     app.loader.import_default_modules()
     redis.Redis.from_url(settings.redis_url).flushdb()  # a clean broker for this run
     return app
-
-
-class WorkerProcess:
-    """A `platformctl worker` subprocess in its own process group."""
-
-    def __init__(
-        self, env: dict[str, str], name: str, log_path: Any, extra_env: dict[str, str] | None = None
-    ) -> None:
-        self.name = f"{name}-{uuid.uuid4().hex[:6]}@test"
-        self.log_path = log_path
-        args = [
-            sys.executable,
-            "-m",
-            "platform_core.cli.main",
-            "worker",
-            "--concurrency",
-            "1",
-            "--hostname",
-            self.name,
-        ]
-        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            args,
-            cwd=PROJECT_ROOT,
-            env={**env, **(extra_env or {})},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def wait_ready(self, app: Any, timeout: float = 60.0) -> None:
-        """Wait until the worker answers a broadcast ping."""
-
-        def answered() -> bool:
-            assert self.process.poll() is None, self.output()
-            return bool(app.control.ping(destination=[self.name], timeout=0.5))
-
-        wait_until(answered, timeout=timeout, interval=0.1)
-
-    def kill(self) -> None:
-        """SIGKILL the whole worker (main process and pool children)."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        """Stop gracefully (warm shutdown), or kill after a deadline."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        self.log.close()
-
-    def output(self, since: int = 0) -> str:
-        """What the worker logged so far (from offset `since`)."""
-        return self.log_path.read_text()[since:]
-
-    def mark(self) -> int:
-        """An offset into the log: pass it to output() to see only what comes after."""
-        return len(self.log_path.read_text())
 
 
 @pytest.fixture

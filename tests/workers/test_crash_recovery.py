@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from platform_core.settings import PROJECT_ROOT
-from tests.workers.conftest import wait_until
+from tests.support.processes import wait_until
 from tests.workers.test_delivery import _enqueue_committed, _items_titled, _starts
 from workers.models import OutboxMessage, TaskRun
 

@@ -8,7 +8,7 @@ import redis
 from sqlalchemy import func, select, text
 
 from platform_core.items.models import Item
-from tests.workers.conftest import wait_until
+from tests.support.processes import wait_until
 from workers.models import OutboxMessage, TaskRun
 from workers.outbox.service import enqueue
 

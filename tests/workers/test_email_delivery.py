@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.workers.conftest import WorkerProcess, wait_until
+from tests.support.processes import WorkerProcess, wait_until
 from tests.workers.email.smtp_servers import FROM, Recorder
 from workers.email.sink import EphemeralPortController
 from workers.email.tasks import send_email_later

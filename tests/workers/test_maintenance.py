@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 
 from platform_core.db.base import utcnow
 from platform_core.jobs.models import Job
-from tests.workers.conftest import wait_until
+from tests.support.processes import wait_until
 from workers.fanout import fan_out
 from workers.models import OutboxMessage, TaskRun
 from workers.schedule import BEAT_SCHEDULE

@@ -15,7 +15,7 @@ from platform_core.items.models import Item
 from platform_core.jobs.models import Job
 from platform_core.main import create_app
 from tests.conftest import owner_client
-from tests.workers.conftest import wait_until
+from tests.support.processes import wait_until
 from workers.outbox.service import enqueue
 
 

@@ -1,0 +1,147 @@
+"""Real processes for tests: `platformctl worker`, the API under uvicorn, and polling for their effects."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from platform_core.devstack.stripe_servers import free_port
+from platform_core.settings import PROJECT_ROOT
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll until predicate() is truthy; fail the test with a clear message at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)
+
+
+class WorkerProcess:
+    """A `platformctl worker` subprocess in its own process group."""
+
+    def __init__(
+        self, env: dict[str, str], name: str, log_path: Any, extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.name = f"{name}-{uuid.uuid4().hex[:6]}@test"
+        self.log_path = log_path
+        args = [
+            sys.executable,
+            "-m",
+            "platform_core.cli.main",
+            "worker",
+            "--concurrency",
+            "1",
+            "--hostname",
+            self.name,
+        ]
+        self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            args,
+            cwd=PROJECT_ROOT,
+            env={**env, **(extra_env or {})},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, app: Any, timeout: float = 60.0) -> None:
+        """Wait until the worker answers a broadcast ping."""
+
+        def answered() -> bool:
+            assert self.process.poll() is None, self.output()
+            return bool(app.control.ping(destination=[self.name], timeout=0.5))
+
+        wait_until(answered, timeout=timeout, interval=0.1)
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children)."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop gracefully (warm shutdown), or kill after a deadline."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+    def output(self, since: int = 0) -> str:
+        """What the worker logged so far (from offset `since`)."""
+        return self.log_path.read_text()[since:]
+
+    def mark(self) -> int:
+        """An offset into the log: pass it to output() to see only what comes after."""
+        return len(self.log_path.read_text())
+
+
+class ApiServer:
+    """The platform API under uvicorn (`platform_core.asgi`), as deployed; a context manager."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        """Remember how to start it; nothing runs until the block is entered."""
+        self.env = env
+        self.log_path = log_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ApiServer:
+        """Start the server and wait until /healthz answers."""
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "platform_core.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--no-access-log",
+        ]
+        self.log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+        def healthy() -> bool:
+            assert self.process is not None
+            assert self.process.poll() is None, self.output()
+            with contextlib.suppress(httpx.TransportError):
+                return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+            return False
+
+        wait_until(healthy, timeout=60, interval=0.2)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop the server."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+    def output(self) -> str:
+        """What the server logged so far."""
+        return self.log_path.read_text(errors="replace")
