@@ -14,6 +14,7 @@ API calls that do it in Stripe:
 - Paying an invoice (`POST /v1/invoices/{id}/pay`) with a declined card answers 402 `card_declined`,
   sends `invoice.payment_failed` and makes the subscription `past_due`; paid, it makes it `active`.
 - Updating a subscription's metadata merges it (an empty value removes a key); localstripe drops it.
+- Subscription items may name a `price` (the current API) where localstripe expects a `plan`.
 - Subscription items carry `current_period_start`/`current_period_end`, as in the current API.
 - Every change of a subscription sends `customer.subscription.updated` with `previous_attributes`;
   a paid invoice sends `invoice.paid` besides `invoice.payment_succeeded`.
@@ -88,8 +89,18 @@ def _period(item: Any) -> dict[str, int]:
     return {"start": start, "end": int(end.timestamp())}
 
 
+def _prices_as_plans(items: Any) -> Any:
+    """Items naming a `price` (the current API) as localstripe's `plan`s (the same ids here)."""
+    if isinstance(items, list):
+        for item in items:
+            if isinstance(item, dict) and "price" in item and "plan" not in item:
+                item["plan"] = item.pop("price")
+    return items
+
+
 def _init(original: Callable[..., None]) -> Callable[..., None]:
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        _prices_as_plans(kwargs.get("items"))
         with _holding() as held:
             original(self, *args, **kwargs)
             days = self.trial_period_days
@@ -110,6 +121,7 @@ def _init(original: Callable[..., None]) -> Callable[..., None]:
 
 def _update(original: Callable[..., None]) -> Callable[..., None]:
     def update(self: Any, **data: Any) -> None:
+        _prices_as_plans(data.get("items"))
         metadata = data.pop("metadata", None)
         if isinstance(metadata, dict):  # localstripe drops it; Stripe merges, and "" removes a key
             merged = {**(self.metadata or {}), **metadata}
