@@ -6,6 +6,7 @@ import contextlib
 import os
 import platform
 import shlex
+import signal
 import socket
 import statistics
 import subprocess
@@ -223,3 +224,26 @@ class Timer:
 def log(message: str) -> None:
     """Progress on stderr (stdout carries the results)."""
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def spawn_platformctl(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """Start `platformctl <args>` in its own process group, its output discarded."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "platform_core.cli.main", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a process group started by spawn_platformctl: SIGTERM, then SIGKILL after 30 s."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

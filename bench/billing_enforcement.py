@@ -37,8 +37,9 @@ from bench._common import (
     log,
     percentile,
     services,
+    spawn_platformctl,
+    stop_process,
 )
-from bench.outbox_delivery import _spawn, _stop
 from bench.tenancy_overhead import HOST, PATH, seed, serve
 from billing.catalog import get_catalog
 from billing.models import BillingAccount, BillingPlan
@@ -146,7 +147,7 @@ def run(argv: Sequence[str] = ()) -> Report:
             CELERY_CONCURRENCY="2",
             LOG_LEVEL="WARNING",
         )
-        worker, relay = _spawn(env, "worker"), _spawn(env, "relay")
+        worker, relay = spawn_platformctl(env, "worker"), spawn_platformctl(env, "relay")
         try:
             with serve("platform", "bench._apps:full_app", env, auth) as server:
                 base = f"http://127.0.0.1:{server.port}"
@@ -189,8 +190,8 @@ def run(argv: Sequence[str] = ()) -> Report:
                         took = (time.perf_counter() - start) * 1000
                         log(f"sample {n + 1}: {event_type} enforced after {took:.0f} ms")
         finally:
-            _stop(relay)
-            _stop(worker)
+            stop_process(relay)
+            stop_process(worker)
     report = Report(
         title="Billing: from a webhook's arrival to the new access being enforced",
         command=command_line(MODULE, argv),

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -34,6 +32,8 @@ from bench._common import (
     median,
     percentile,
     services,
+    spawn_platformctl,
+    stop_process,
 )
 from platform_core.db.engines import Database
 from platform_core.settings import PROJECT_ROOT
@@ -44,27 +44,6 @@ from workers.settings import CelerySettings
 
 LATENCY_GOAL_MS = 20.0
 RATIO_GOAL = 0.8
-
-
-def _spawn(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "platform_core.cli.main", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _wait_done(client: redis.Redis, target: int, timeout: float = 300) -> None:
@@ -102,8 +81,8 @@ def run(argv: Sequence[str] = ()) -> Report:
         app = create_celery(settings, CelerySettings(extra_task_modules="bench.bench_tasks"))
         app.loader.import_default_modules()
         db = Database(settings, pool_size=2)
-        worker = _spawn(env, "worker")
-        relay = _spawn(env, "relay")
+        worker = spawn_platformctl(env, "worker")
+        relay = spawn_platformctl(env, "relay")
         try:
             deadline = time.monotonic() + 120
             while not app.control.ping(timeout=0.5):
@@ -112,8 +91,8 @@ def run(argv: Sequence[str] = ()) -> Report:
             latencies, direct = _latency(db, app, client, args.latency_samples)
             outbox_rates, delay_rates = _throughput(db, app, client, args.tasks, args.rounds)
         finally:
-            _stop(relay)
-            _stop(worker)
+            stop_process(relay)
+            stop_process(worker)
             db.sync_engine.dispose()
     ratios = [o / d for o, d in zip(outbox_rates, delay_rates, strict=True)]
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
