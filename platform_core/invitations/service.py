@@ -106,6 +106,9 @@ async def resend(
     """Send a fresh link (the old one stops working) with a new expiry."""
     invitation = await _open_invitation(session, invitation_id)
     check_can_grant(principal, grants(invitation.role))
+    if status_of(invitation) is InvitationStatus.EXPIRED:  # it held no seat: it takes one again
+        await user_repository.lock_membership(session, scope.tenant.id)
+        check_seats(scope.tenant, await invitation_repository.seats_used(session))
     token = new_opaque_token()
     invitation.token_hash = hash_opaque_token(token)
     invitation.expires_at = utcnow() + timedelta(hours=scope.settings.invitation_ttl_hours)

@@ -6,10 +6,11 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 
 from billing.models import BillingAccount
 from platform_core.db.base import utcnow
+from platform_core.invitations.models import Invitation
 from tests.conftest import client_for, host_of, owner_client
 from workers.models import OutboxMessage
 
@@ -91,6 +92,28 @@ async def test_invitations_stop_at_the_plans_seats(app, settings, sync_db, tenan
         assert full.json()["error"]["details"] == {"seats_used": 3, "seats_allowed": 3, "plan": "free"}
         billing = (await client.get("/api/v1/billing")).json()
         assert (billing["seats_used"], billing["seats_allowed"]) == (3, 3)
+
+
+async def test_resending_an_expired_invitation_needs_a_free_seat(app, settings, sync_db, db, tenant_service):
+    tenant = tenant_service.create(slug=_slug(), name="Seats")  # free: 3 seats, the owner takes one
+    async with owner_client(app, settings, sync_db, tenant) as client:
+        stale = await client.post("/api/v1/invitations", json={"email": "old@example.org", "role": "member"})
+        assert stale.status_code == 201
+        async with db.session(tenant.schema_name) as session:
+            await session.execute(
+                update(Invitation)
+                .where(Invitation.id == uuid.UUID(stale.json()["id"]))
+                .values(expires_at=utcnow() - timedelta(hours=1))
+            )
+            await session.commit()
+        for n in range(2):  # the expired invitation holds no seat: two more fill the plan
+            invited = await client.post(
+                "/api/v1/invitations", json={"email": f"p{n}@example.org", "role": "member"}
+            )
+            assert invited.status_code == 201
+        resent = await client.post(f"/api/v1/invitations/{stale.json()['id']}/resend")
+        assert resent.status_code == 402
+        assert resent.json()["error"]["details"]["seats_used"] == 3
 
 
 async def test_billing_shows_the_plan_and_is_gated(app, client_a, settings, db, tenant_a):
