@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from platform_core.auth import service as auth_service
 from platform_core.auth.dependencies import PUBLIC, AuthScopeDep, CurrentUser
-from platform_core.auth.exceptions import InvalidCredentials
+from platform_core.auth.exceptions import EmailNotVerified, InvalidCredentials
 from platform_core.auth.schemas import (
     Accepted,
     EmailRequest,
@@ -90,8 +90,8 @@ async def issue_token(request: Request, scope: AuthScopeDep, session: TenantSess
         pair = await auth_service.sign_in(
             session, scope, email=credentials.email, password=credentials.password
         )
-    except InvalidCredentials:
-        await session.commit()  # the failed attempt stays in the audit log although the answer is 401
+    except (InvalidCredentials, EmailNotVerified):
+        await session.commit()  # the failed attempt stays in the audit log although the answer is 4xx
         raise
     return _token_response(pair)
 

@@ -61,6 +61,14 @@ async def sign_in(session: AsyncSession, scope: AuthScope, *, email: str, passwo
         )
         raise InvalidCredentials
     if user.email_verified_at is None:
+        await audit.record(
+            session,
+            AuditAction.SIGN_IN_FAILED,
+            Actor(ActorType.ANONYMOUS, ip=scope.client.ip, label=email),
+            target_type="user",
+            target_id=user.id,
+            details={"reason": "email_not_verified"},
+        )
         raise EmailNotVerified
     await scope.throttle.sign_in_succeeded(scope=scope.throttle_scope, account=email)
     if user.password_hash and needs_rehash(user.password_hash):

@@ -85,6 +85,7 @@ class TestSignIn:
         assert response.status_code == 403
         assert response.json()["error"]["code"] == "email_not_verified"
         assert (await sign_in(anon_a, inactive.email)).json()["error"]["code"] == "invalid_credentials"
+        assert (await audit_actions(db, tenant_a)).count("auth.sign_in_failed") == 2
 
     @pytest.mark.parametrize(
         ("body", "content_type"),
