@@ -46,6 +46,8 @@ class BillingAccount(TimestampMixin, PublicBase):
     trial_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     past_due_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last checkout session started; a new checkout expires it, so two cannot both be paid.
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class StripeEvent(PublicBase):

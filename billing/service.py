@@ -134,8 +134,23 @@ async def start_checkout(
     }
     if plan.trial_days:
         params["subscription_data"] = {"trial_period_days": plan.trial_days}
+    await _expire_checkout(client, account.checkout_session_id)
     checkout = await anyio.to_thread.run_sync(lambda: client.v1.checkout.sessions.create(params=params))
+    account.checkout_session_id = checkout.id
     return str(checkout.url)
+
+
+async def _expire_checkout(client: stripe.StripeClient, session_id: str | None) -> None:
+    """Expire the tenant's previous checkout session if still open, so only the newest can be paid.
+
+    Called under the account's row lock: of two checkouts started at once, the second expires the
+    first's session. A session already completed or expired is left as it is.
+    """
+    if not session_id:
+        return
+    previous = await anyio.to_thread.run_sync(lambda: client.v1.checkout.sessions.retrieve(session_id))
+    if previous.status == "open":
+        await anyio.to_thread.run_sync(lambda: client.v1.checkout.sessions.expire(session_id))
 
 
 async def open_portal(

@@ -171,6 +171,24 @@ class StandIn:
         self.checkouts[session_id] = session
         return JSONResponse(session)
 
+    async def get_checkout(self, request: Request) -> Response:
+        """GET /v1/checkout/sessions/{id}."""
+        session = self.checkouts.get(request.path_params["session_id"])
+        if session is None:
+            return _error(404, "No such checkout session.")
+        return JSONResponse(session)
+
+    async def expire_checkout(self, request: Request) -> Response:
+        """POST /v1/checkout/sessions/{id}/expire: an open session can no longer be paid."""
+        session = self.checkouts.get(request.path_params["session_id"])
+        if session is None:
+            return _error(404, "No such checkout session.")
+        if session["status"] != "open":
+            return _error(400, f"Only an open session can be expired; this one is {session['status']}.")
+        session["status"] = "expired"
+        await self.deliver("checkout.session.expired", session)
+        return JSONResponse(session)
+
     async def complete_checkout(self, request: Request) -> Response:
         """What paying on the checkout page does: card, subscription, `checkout.session.completed`."""
         session = self.checkouts.get(request.path_params["session_id"])
@@ -276,6 +294,8 @@ def create_app(upstream: str, public_url: str) -> Starlette:
             Route("/v1/prices", standin.list_prices, methods=["GET"]),
             Route("/v1/prices/{price_id}", standin.get_price, methods=["GET", "POST"]),
             Route("/v1/checkout/sessions", standin.create_checkout, methods=["POST"]),
+            Route("/v1/checkout/sessions/{session_id}", standin.get_checkout, methods=["GET"]),
+            Route("/v1/checkout/sessions/{session_id}/expire", standin.expire_checkout, methods=["POST"]),
             Route("/_standin/checkout/{session_id}/complete", standin.complete_checkout, methods=["POST"]),
             Route("/v1/billing_portal/sessions", standin.create_portal, methods=["POST"]),
             Route("/_config/webhooks/{hook_id}", standin.config_webhook, methods=["POST"]),

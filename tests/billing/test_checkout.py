@@ -143,3 +143,21 @@ async def test_without_stripe_paid_plans_are_unavailable(
         get_client.cache_clear()
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "billing_unavailable"
+
+
+async def test_a_new_checkout_expires_the_previous_one_so_only_one_can_be_paid(
+    synced, live_app, settings, sync_db, tenant_service
+):
+    _, client = await _tenant_client(live_app, settings, sync_db, tenant_service)
+    pay = {"Authorization": "Bearer sk_test_platform"}
+    async with client, httpx.AsyncClient() as browser:
+        first = await client.post("/api/v1/billing/checkout", json={"plan": "pro", "interval": "monthly"})
+        second = await client.post("/api/v1/billing/checkout", json={"plan": "pro", "interval": "yearly"})
+        assert first.status_code == second.status_code == 200
+        stale = await browser.post(f"{first.json()['url']}/complete", headers=pay)
+        assert stale.status_code == 404  # expired: paying it is no longer possible
+        paid = await browser.post(f"{second.json()['url']}/complete", headers=pay)
+        assert paid.status_code == 200
+        assert paid.json()["status"] == "complete"
+    subscriptions = synced.v1.subscriptions.list(params={"customer": paid.json()["customer"]}).data
+    assert len(subscriptions) == 1
