@@ -74,8 +74,17 @@ def apply_subscription(
     now = now or utcnow()
     status = str(subscription.get("status") or "none")
     current = account.stripe_subscription_id
-    if current and current != subscription["id"] and status not in LIVE:
-        return False  # an old subscription's late news must not overwrite the live one
+    if current and current != subscription["id"]:
+        if status not in LIVE:
+            return False  # an old subscription's late news must not overwrite the live one
+        if account.status in LIVE:
+            logger.error(
+                "tenant %s has two live subscriptions: %s replaces %s, which Stripe still bills; "
+                "cancel one in the dashboard",
+                account.tenant_id,
+                subscription["id"],
+                current,
+            )
     item = first_item(subscription)
     plan_key, interval = plan_for_price(session, _price_id(item))
     account.stripe_subscription_id = subscription["id"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import UTC, datetime
@@ -280,3 +281,15 @@ def test_reconciliation_fans_out_one_task_per_customer(customer, sync_db):
         session.rollback()
     assert queued >= 1
     assert {"tenant_id": str(customer.tenant.id)} in tasks
+
+
+def test_a_second_live_subscription_is_adopted_and_reported(customer, sync_db, settings, caplog):
+    first = subscribe(customer)
+    subscription_event(sync_db, settings, customer, "customer.subscription.created", first["id"])
+    second = subscribe(customer)  # e.g. made in the dashboard while the first still runs
+    with caplog.at_level(logging.ERROR, logger="platform.billing"):
+        _, account = subscription_event(
+            sync_db, settings, customer, "customer.subscription.created", second["id"]
+        )
+    assert (account.stripe_subscription_id, account.status) == (second["id"], "active")
+    assert f"two live subscriptions: {second['id']} replaces {first['id']}" in caplog.text
