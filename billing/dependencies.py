@@ -1,4 +1,4 @@
-"""Entitlement gates for routes, next to the permission gates: features of the plan, seats."""
+"""Entitlement gates for routes, next to the permission gates: features of the plan, seats, storage."""
 
 from __future__ import annotations
 
@@ -24,6 +24,12 @@ class SeatLimitReached(PaymentRequired):
     """Every seat of the plan is taken (members and open invitations)."""
 
     code = "seat_limit_reached"
+
+
+class StorageLimitReached(PaymentRequired):
+    """The upload does not fit in the plan's storage (stored files and pending uploads)."""
+
+    code = "storage_limit_reached"
 
 
 def require_feature(feature: Feature) -> Callable[[Request], Awaitable[TenantContext]]:
@@ -53,6 +59,40 @@ def check_seats(tenant: TenantContext, used: int) -> None:
             f"All {allowed} seats of the {plan.name} plan are taken: upgrade, or remove a member or an "
             "open invitation.",
             details={"seats_used": used, "seats_allowed": allowed, "plan": plan.key},
+        )
+
+
+def _size(n: int) -> str:
+    """Bytes for people: 10 bytes, 512.0 KiB, 1.5 GiB."""
+    if n < 1024:
+        return f"{n} bytes"
+    units = ("KiB", "MiB", "GiB", "TiB")
+    value, index = n / 1024, 0
+    while value >= 1024 and index < len(units) - 1:
+        value, index = value / 1024, index + 1
+    return f"{value:.1f} {units[index]}"
+
+
+def check_storage(tenant: TenantContext, *, stored: int, reserved: int, requested: int) -> None:
+    """Refuse `requested` more bytes when stored files and pending uploads leave too little room (402).
+
+    Call it under the tenant's storage lock (uploads.repository.lock_storage), so that two requests
+    for the last free bytes cannot both pass.
+    """
+    plan = plan_of(tenant)
+    allowed = plan.entitlements.storage_bytes
+    if stored + reserved + requested > allowed:
+        free = max(allowed - stored - reserved, 0)
+        raise StorageLimitReached(
+            f"This file needs {_size(requested)} but only {_size(free)} of the {plan.name} plan's "
+            f"{_size(allowed)} are free: upgrade, or delete files.",
+            details={
+                "storage_used_bytes": stored,
+                "storage_reserved_bytes": reserved,
+                "storage_allowed_bytes": allowed,
+                "requested_bytes": requested,
+                "plan": plan.key,
+            },
         )
 
 

@@ -18,6 +18,7 @@ from billing.schemas import BillingRead, OperatorBillingRead, PlanRead, StripeEv
 from platform_core.context import TenantContext
 from platform_core.invitations import repository as invitation_repository
 from platform_core.settings import Settings
+from platform_core.uploads import repository as upload_repository
 
 
 def plan_read(plan: PlanSpec) -> PlanRead:
@@ -52,7 +53,7 @@ async def billing_state(session: AsyncSession, tenant: TenantContext) -> Billing
         past_due_since=account.past_due_since if account else None,
         seats_used=await invitation_repository.seats_used(session),
         seats_allowed=plan.entitlements.seats,
-        storage_used_bytes=0,  # uploads are not built yet: nothing is stored
+        storage_used_bytes=await upload_repository.storage_used(session),
         storage_allowed_bytes=plan.entitlements.storage_bytes,
     )
 

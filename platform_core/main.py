@@ -37,6 +37,7 @@ from platform_core.roles.router import router as roles_router
 from platform_core.security.tokens import SigningKeys
 from platform_core.settings import Settings, get_settings
 from platform_core.tenant_settings.router import router as tenant_settings_router
+from platform_core.uploads.router import router as uploads_router
 from platform_core.users.router import router as users_router
 from tenants.resolution import HostResolver, listen_for_changes
 
@@ -46,6 +47,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     items_router,
     jobs_router,
     reports_router,
+    uploads_router,
     auth_router,
     users_router,
     members_router,

@@ -13,6 +13,7 @@ from platform_core.jobs import models as jobs_models
 from platform_core.operators import models as operators_models
 from platform_core.reports import models as reports_models
 from platform_core.tenant_settings import models as tenant_settings_models
+from platform_core.uploads import models as uploads_models
 from platform_core.users import models as users_models
 from tenants import models as tenants_models
 from workers import models as workers_models
@@ -31,6 +32,7 @@ __all__ = [
     "reports_models",
     "tenant_settings_models",
     "tenants_models",
+    "uploads_models",
     "users_models",
     "workers_models",
 ]

@@ -1,7 +1,9 @@
 """Test set-up: services, a database per xdist worker, two provisioned tenants, per-test transactions.
 
 Services: `DATABASE_URL`/`REDIS_URL` when set (a server URL: each worker creates its own database on it),
-otherwise local PostgreSQL and Redis started once under `.dev/test` by the controlling process.
+otherwise local PostgreSQL and Redis started once under `.dev/test` by the controlling process. S3:
+`S3_ENDPOINT_URL` when set (each worker creates its own bucket on it), otherwise a moto server per
+worker, started by the first test that needs it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from platform_core.db.bootstrap import drop_database, ensure_database
 from platform_core.db.engines import Database, guarded_url, tenant_options
 from platform_core.main import create_app
 from platform_core.settings import PROJECT_ROOT, Environment, Settings, get_settings, to_sqlalchemy_url
+from platform_core.uploads.settings import S3Settings, get_s3_settings
+from platform_core.uploads.storage import ObjectStore, get_store, make_store
 from platform_core.users.models import User
 from tenants.fleet import upgrade_public
 from tenants.models import Tenant
@@ -145,6 +149,35 @@ def tenant_a(tenant_service: TenantService, sync_db: Database) -> TenantContext:
 def tenant_b(tenant_service: TenantService, sync_db: Database) -> TenantContext:
     """Tenant `beta`, provisioned once per worker, subscribed to the pro plan."""
     return subscribed(sync_db, tenant_service.create(slug="beta", name="Beta"))
+
+
+@pytest.fixture(scope="session")
+def s3_server(worker_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """This worker's S3, as environment variables: the configured `S3_ENDPOINT_URL` with a bucket of
+    this worker's, or else a moto server of its own (platform_core/devstack/s3.py)."""
+    bucket = f"platform-test-{worker_id}".replace("_", "-")
+    endpoint = os.environ.get("S3_ENDPOINT_URL")
+    if endpoint:
+        region = os.environ.get("S3_REGION", "")
+        make_store(S3Settings(endpoint_url=endpoint, bucket=bucket, region=region)).ensure_bucket(region)
+        yield {"S3_ENDPOINT_URL": endpoint, "S3_BUCKET": bucket, "S3_REGION": region}
+        return
+    from platform_core.devstack.s3 import local_s3
+
+    with local_s3(tmp_path_factory.mktemp("s3"), bucket=bucket) as server:
+        yield server.environ()
+
+
+@pytest.fixture
+def s3(s3_server: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[ObjectStore]:
+    """The platform's S3 settings pointed at this worker's server; yields the store the app uses."""
+    for name, value in s3_server.items():
+        monkeypatch.setenv(name, value)
+    get_s3_settings.cache_clear()
+    get_store.cache_clear()
+    yield get_store()
+    get_s3_settings.cache_clear()
+    get_store.cache_clear()
 
 
 class TransactionalDatabase(Database):

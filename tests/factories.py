@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import factory
@@ -22,6 +23,7 @@ from platform_core.security.tokens import (
     tenant_audience,
 )
 from platform_core.settings import Settings
+from platform_core.uploads.models import Upload, UploadStatus
 from platform_core.users.models import Role, User
 
 
@@ -44,6 +46,33 @@ async def create_items(db: Any, tenant: TenantContext, count: int = 1, **fields:
         session.add_all(items)
         await session.commit()
     return items
+
+
+class UploadFactory(factory.Factory):
+    """Builds a stored Upload row (no file behind it): quota fillers and listings."""
+
+    class Meta:
+        model = Upload
+
+    id = factory.LazyFunction(uuid.uuid4)
+    filename = factory.Sequence(lambda n: f"file-{n}.bin")
+    content_type = "application/octet-stream"
+    size_bytes = 1
+    key = factory.LazyAttribute(lambda o: f"tenants/unknown/uploads/{o.id}/{o.filename}")
+    status = UploadStatus.STORED.value
+    expires_at = factory.LazyFunction(lambda: utcnow() + timedelta(minutes=15))
+    stored_at = factory.LazyFunction(utcnow)
+
+
+async def create_upload(db: Any, tenant: TenantContext, **fields: Any) -> Upload:
+    """Persist an upload row in a tenant (inside the test transaction)."""
+    upload = UploadFactory.build(**fields)
+    if "key" not in fields:
+        upload.key = f"tenants/{tenant.id}/uploads/{upload.id}/{upload.filename}"
+    async with db.session(tenant.schema_name) as session:
+        session.add(upload)
+        await session.commit()
+    return upload
 
 
 PASSWORD = "correct horse battery staple"

@@ -10,7 +10,13 @@ from workers.queues import QUEUES, route_task
 from workers.schedule import BEAT_SCHEDULE
 from workers.settings import CelerySettings, get_celery_settings
 
-TASK_MODULES = ("workers.maintenance", "workers.email.tasks", "platform_core.reports.tasks", "billing.tasks")
+TASK_MODULES = (
+    "workers.maintenance",
+    "workers.email.tasks",
+    "platform_core.reports.tasks",
+    "platform_core.uploads.tasks",
+    "billing.tasks",
+)
 
 
 def create_celery(settings: Settings | None = None, celery_settings: CelerySettings | None = None) -> Celery:

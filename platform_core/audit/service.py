@@ -49,6 +49,7 @@ class AuditAction(StrEnum):
     API_KEY_CREATED = "api_key.created"
     API_KEY_REVOKED = "api_key.revoked"
     SETTINGS_CHANGED = "tenant.settings_changed"
+    UPLOAD_DELETED = "upload.deleted"
     TENANT_SUSPENDED = "tenant.suspended"
     TENANT_RESUMED = "tenant.resumed"
 

@@ -18,6 +18,7 @@ class Permission(StrEnum):
     API_KEYS_MANAGE = "api_keys:manage"
     BILLING_READ = "billing:read"
     BILLING_MANAGE = "billing:manage"
+    UPLOADS_READ = "uploads:read"
     UPLOADS_WRITE = "uploads:write"
     REPORTS_RUN = "reports:run"
     JOBS_READ = "jobs:read"
@@ -28,7 +29,9 @@ class Permission(StrEnum):
 
 ALL = frozenset(Permission)
 _NAMES = frozenset(p.value for p in Permission)
-_READS = frozenset({Permission.ITEMS_READ, Permission.MEMBERS_READ, Permission.JOBS_READ})
+_READS = frozenset(
+    {Permission.ITEMS_READ, Permission.UPLOADS_READ, Permission.MEMBERS_READ, Permission.JOBS_READ}
+)
 
 BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
     "owner": ALL,
@@ -59,7 +62,7 @@ ROLE_DESCRIPTIONS = {
     "owner": "Everything, including billing; a tenant always keeps at least one owner.",
     "admin": "Everything except billing.",
     "member": "Works with items, uploads and reports; reads members and billing.",
-    "viewer": "Reads items, members and jobs.",
+    "viewer": "Reads items, uploads, members and jobs.",
 }
 _ROLE_NAMESPACE = uuid.UUID("6f1f8a52-2d0e-4c3a-9a8e-0b7c4f6d2e10")
 

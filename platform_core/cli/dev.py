@@ -98,6 +98,10 @@ def dev(
             if not os.environ.get("STRIPE_API_KEY"):
                 api_base = services.enter_context(_local_stripe(root / "stripe", f"http://{base}:{port}"))
                 console.print(f"started local Stripe (localstripe behind the stand-in): {api_base}")
+            if not (os.environ.get("S3_ENDPOINT_URL") or os.environ.get("S3_BUCKET")):
+                s3 = services.enter_context(_local_s3(root / "s3"))
+                os.environ.update(s3.environ())
+                console.print(f"started local S3 (moto, in memory): {s3.endpoint_url}, bucket {s3.bucket}")
             _prepare(os.environ["DATABASE_URL"])
             services.callback(_stop_children, children)
             children.append(_spawn("serve", "--port", str(port), "--reload"))
@@ -147,6 +151,12 @@ def _local_stripe(directory: Path, platform_url: str) -> Iterator[str]:
         )
         register_webhook(api_base, f"{platform_url}/webhooks/stripe", secret)
         yield api_base
+
+
+def _local_s3(directory: Path) -> Any:
+    from platform_core.devstack.s3 import local_s3  # moto is a development dependency
+
+    return local_s3(directory)
 
 
 def _mail_sink(directory: Path) -> Any:

@@ -24,7 +24,7 @@ def _free_port() -> int:
 
 def _start(root, port: int) -> subprocess.Popen[str]:
     unset = ("DATABASE_URL", "REDIS_URL", "ENV", "BASE_DOMAIN")
-    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env = {k: v for k, v in os.environ.items() if k not in unset and not k.startswith("S3_")}
     return subprocess.Popen(
         [sys.executable, "-m", "platform_core.cli.main", "dev", "--port", str(port), "--root", str(root)],
         cwd=PROJECT_ROOT,
@@ -92,10 +92,25 @@ def _subscribe_end_to_end(port: int, demo: dict[str, str]) -> None:
     billing: dict = {}
     while time.monotonic() < deadline:
         billing = httpx.get(api, headers=demo).json()
-        if billing.get("status") == "active":
+        if billing.get("status") == "trialing":  # the Pro plan starts with its trial
             break
         time.sleep(0.5)
-    assert (billing.get("plan", {}).get("key"), billing.get("status")) == ("pro", "active"), billing
+    assert (billing.get("plan", {}).get("key"), billing.get("status")) == ("pro", "trialing"), billing
+
+
+def _upload_end_to_end(port: int, demo: dict[str, str]) -> None:
+    """Ask for an upload form, send the file to the local S3 server with it, complete, download."""
+    api = f"http://127.0.0.1:{port}/api/v1/uploads"
+    created = httpx.post(
+        api, json={"filename": "hello.txt", "content_type": "text/plain", "size_bytes": 5}, headers=demo
+    )
+    assert created.status_code == 201, created.text
+    form = created.json()["upload"]
+    sent = httpx.post(form["url"], data=form["fields"], files={"file": ("hello.txt", b"hello", "text/plain")})
+    assert sent.status_code == 204, sent.text
+    completed = httpx.post(f"{api}/{created.json()['id']}/complete", headers=demo)
+    assert completed.status_code == 200, completed.text
+    assert httpx.get(completed.json()["download_url"]).content == b"hello"
 
 
 def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path):
@@ -113,6 +128,8 @@ def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path)
         assert created.status_code == 201
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
         assert "started local Stripe" in output
+        assert "started local S3" in output
+        _upload_end_to_end(port, demo)
         _subscribe_end_to_end(port, demo)
         servers = {c.pid for c in psutil.Process(first.pid).children(recursive=True)}
     finally:

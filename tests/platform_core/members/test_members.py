@@ -73,7 +73,10 @@ async def test_an_admin_cannot_make_owners_or_touch_them(admin_a, db, tenant_a, 
 
 async def test_custom_role_grants_only_what_the_granter_holds(app, db, settings, tenant_a):
     manager_role = await create_role(
-        db, tenant_a, "people-manager", ["members:read", "members:manage", "items:read", "jobs:read"]
+        db,
+        tenant_a,
+        "people-manager",
+        ["members:read", "members:manage", "items:read", "uploads:read", "jobs:read"],
     )
     manager = await create_user(db, tenant_a, role_id=manager_role.id)
     member = await create_user(db, tenant_a, role="viewer")

@@ -1,0 +1,99 @@
+"""A local S3-compatible server for the tests and `make dev`: moto's server (`moto[server]`, dev extra).
+
+Started on a free loopback port with its bucket created; it keeps objects in memory, so files stored in
+development do not outlive the server (their rows in the database do).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import httpx
+
+from platform_core.devstack._common import LOCALHOST, LocalServiceError, free_port, log_tail
+
+DEFAULT_BUCKET = "platform-dev"
+REGION = "us-east-1"
+# moto accepts any credentials; these only have to be present for boto3 to sign requests.
+ACCESS_KEY_ID = "local"
+SECRET_ACCESS_KEY = "local-secret"  # noqa: S105 - not a secret: the local server checks nothing
+START_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class LocalS3:
+    """A running local S3 server and its bucket."""
+
+    endpoint_url: str
+    bucket: str
+    region: str = REGION
+
+    def environ(self) -> dict[str, str]:
+        """The environment that points the platform (and boto3's credentials) at this server."""
+        return {
+            "S3_ENDPOINT_URL": self.endpoint_url,
+            "S3_BUCKET": self.bucket,
+            "S3_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        }
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if process.poll() is not None:
+            raise LocalServiceError(f"moto_server exited with {process.returncode}:\n{log_tail(log)}")
+        try:
+            httpx.get(f"{url}/", timeout=1)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise LocalServiceError(f"moto_server did not answer within {START_TIMEOUT:.0f}s") from None
+            time.sleep(0.1)
+
+
+def create_bucket(endpoint_url: str, bucket: str) -> None:
+    """Create `bucket` on a local server (with the local credentials)."""
+    session = boto3.session.Session(aws_access_key_id=ACCESS_KEY_ID, aws_secret_access_key=SECRET_ACCESS_KEY)
+    session.client("s3", endpoint_url=endpoint_url, region_name=REGION).create_bucket(Bucket=bucket)
+
+
+@contextlib.contextmanager
+def local_s3(workdir: Path, *, bucket: str = DEFAULT_BUCKET) -> Iterator[LocalS3]:
+    """Run moto_server on a free port, with `bucket` created, until the block ends."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+    url = f"http://{LOCALHOST}:{port}"
+    log_path = workdir / "moto.log"
+    with log_path.open("wb") as log:
+        try:
+            process = subprocess.Popen(
+                [executable, "-H", LOCALHOST, "-p", str(port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+            )
+        except OSError as exc:
+            raise LocalServiceError(f"could not run moto_server ({exc}): pip install -e '.[dev]'") from exc
+        try:
+            _wait_ready(url, process, log_path)
+            create_bucket(url, bucket)
+            yield LocalS3(endpoint_url=url, bucket=bucket)
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

@@ -1,0 +1,115 @@
+"""All upload queries. The session is bound to one tenant's schema; no query here names a schema."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from platform_core.uploads.models import Upload, UploadStatus
+from platform_core.uploads.schemas import UploadState
+
+_STORED = Upload.status == UploadStatus.STORED.value
+_PENDING = Upload.status == UploadStatus.PENDING.value
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Bytes of stored files, and bytes reserved by pending uploads whose link has not expired."""
+
+    stored: int
+    reserved: int
+
+
+async def lock_storage(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+    """One quota decision at a time per tenant, until the transaction ends: two uploads cannot both
+    take the last free bytes."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"storage:{tenant_id}"))))
+
+
+def _state(state: UploadState) -> list[ColumnElement[bool]]:
+    if state is UploadState.STORED:
+        return [_STORED]
+    if state is UploadState.PENDING:
+        return [_PENDING, Upload.expires_at > func.now()]
+    return [_PENDING, Upload.expires_at <= func.now()]
+
+
+async def usage(session: AsyncSession, *, exclude: uuid.UUID | None = None) -> Usage:
+    """The tenant's stored and reserved bytes (leaving out one upload, when asked), in one query."""
+    stored = func.coalesce(func.sum(Upload.size_bytes).filter(_STORED), 0)
+    live = func.coalesce(func.sum(Upload.size_bytes).filter(*_state(UploadState.PENDING)), 0)
+    stmt = select(stored, live)
+    if exclude is not None:
+        stmt = stmt.where(Upload.id != exclude)
+    row = (await session.execute(stmt)).one()
+    return Usage(stored=int(row[0]), reserved=int(row[1]))
+
+
+async def storage_used(session: AsyncSession) -> int:
+    """Bytes of the tenant's stored files."""
+    total = await session.scalar(select(func.coalesce(func.sum(Upload.size_bytes), 0)).where(_STORED))
+    return int(total or 0)
+
+
+async def list_page(
+    session: AsyncSession, *, state: UploadState | None, offset: int, limit: int
+) -> tuple[list[Upload], int]:
+    """One page of uploads, newest first, and the total, in one round trip."""
+    conditions = _state(state) if state else []
+    total = func.count().over().label("total")
+    stmt = (
+        select(Upload, total)
+        .where(*conditions)
+        .order_by(Upload.created_at.desc(), Upload.id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    rows = (await session.execute(stmt)).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    if offset == 0:
+        return [], 0
+    count = await session.scalar(select(func.count()).select_from(Upload).where(*conditions))
+    return [], int(count or 0)
+
+
+async def get(session: AsyncSession, upload_id: uuid.UUID, *, lock: bool = False) -> Upload | None:
+    """An upload by id (locked, and read afresh, when asked)."""
+    if not lock:
+        return await session.get(Upload, upload_id)
+    return await session.get(Upload, upload_id, with_for_update=True, populate_existing=True)
+
+
+def add(session: AsyncSession, upload: Upload) -> None:
+    """Stage a new upload."""
+    session.add(upload)
+
+
+async def remove(session: AsyncSession, upload: Upload) -> None:
+    """Delete an upload's row."""
+    await session.delete(upload)
+    await session.flush()
+
+
+def expired_pending(session: Session, *, before: datetime, limit: int) -> Sequence[Upload]:
+    """Pending uploads whose link expired before `before`, locked (rows being completed are skipped)."""
+    stmt = (
+        select(Upload)
+        .where(_PENDING, Upload.expires_at < before)
+        .order_by(Upload.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return session.scalars(stmt).all()
+
+
+def delete_ids(session: Session, ids: Sequence[uuid.UUID]) -> int:
+    """Delete uploads by id; return how many."""
+    result = session.execute(delete(Upload).where(Upload.id.in_(ids)))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

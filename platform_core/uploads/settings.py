@@ -1,0 +1,37 @@
+"""Upload storage settings (prefix S3_): where files go and how long their signed links live.
+
+Credentials are not settings here: boto3 finds them itself (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY,
+a web identity token for IAM roles for service accounts, an instance profile), so the chart keeps them
+in the Secret or needs none at all.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class S3Settings(BaseSettings):
+    """S3_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="S3_", env_file=".env", extra="ignore")
+
+    # Empty: AWS S3. Set for MinIO or another S3-compatible server (make dev and the tests: moto).
+    endpoint_url: str = ""
+    # Empty: boto3's own resolution (AWS_REGION / AWS_DEFAULT_REGION, else us-east-1).
+    region: str = ""
+    # Empty: uploads are not configured and their routes answer 503.
+    bucket: str = ""
+    # `path` for servers addressed by a host name that cannot carry the bucket as a subdomain.
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    # Life of an upload link (and of the reservation of quota it holds) and of a download link.
+    presign_expiry_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+
+
+@lru_cache
+def get_s3_settings() -> S3Settings:
+    """The process's S3 settings (cached)."""
+    return S3Settings()

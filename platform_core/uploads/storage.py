@@ -1,0 +1,159 @@
+"""The uploads bucket through boto3: signed upload and download links, HEAD and DELETE.
+
+boto3 is synchronous: async code calls these methods with `anyio.to_thread.run_sync`. The client is
+created once per process (creating one costs tens of milliseconds) and is safe to share between threads.
+Every boto3 failure becomes `StorageUnavailable` (503), so a storage outage is never a bare 500.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import boto3
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from platform_core.uploads.exceptions import StorageUnavailable
+from platform_core.uploads.settings import S3Settings, get_s3_settings
+
+T = TypeVar("T")
+# S3 takes at most 5 GiB in one POST or PUT; larger files would need a multipart upload.
+MAX_OBJECT_BYTES = 5 * 1024**3
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedPost:
+    """A browser-style form upload: POST `fields` and then the file (field `file`) to `url`."""
+
+    url: str
+    fields: dict[str, str]
+
+
+def _storage_errors(method: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return method(*args, **kwargs)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageUnavailable(details={"reason": type(exc).__name__}) from exc
+
+    return wrapper
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header naming the file, readable by old and new clients (RFC 6266)."""
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+class ObjectStore:
+    """One bucket of one S3-compatible service."""
+
+    def __init__(self, client: BaseClient, bucket: str, *, link_seconds: int = 900) -> None:
+        """Wrap a boto3 S3 client, the bucket it stores uploads in, and the life of signed links."""
+        self.client = client
+        self.bucket = bucket
+        self.link_seconds = link_seconds
+
+    @_storage_errors
+    def presign_post(self, key: str, *, size: int, content_type: str) -> PresignedPost:
+        """A signed form upload of exactly `size` bytes to `key` (S3 refuses any other length)."""
+        post = self.client.generate_presigned_post(
+            self.bucket,
+            key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
+            ExpiresIn=self.link_seconds,
+        )
+        return PresignedPost(url=post["url"], fields=dict(post["fields"]))
+
+    @_storage_errors
+    def presign_get(self, key: str, *, filename: str) -> str:
+        """A signed download link that saves the object under `filename`."""
+        return str(
+            self.client.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self.bucket,
+                    "Key": key,
+                    "ResponseContentDisposition": content_disposition(filename),
+                },
+                ExpiresIn=self.link_seconds,
+            )
+        )
+
+    @_storage_errors
+    def size_of(self, key: str) -> int | None:
+        """The stored object's size in bytes, or None when there is no such object."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in _MISSING:
+                return None
+            raise
+        return int(head["ContentLength"])
+
+    @_storage_errors
+    def delete(self, key: str) -> None:
+        """Delete one object (deleting a missing object succeeds)."""
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    @_storage_errors
+    def delete_many(self, keys: Sequence[str]) -> None:
+        """Delete objects, 1,000 per request; raise if any could not be deleted."""
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+            if answer.get("Errors"):
+                raise StorageUnavailable(details={"failed_keys": [e.get("Key") for e in answer["Errors"]]})
+
+    @_storage_errors
+    def ensure_bucket(self, region: str = "") -> None:
+        """Create the bucket unless it exists (development and tests)."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) not in _MISSING:
+                raise
+        options: dict[str, Any] = {}
+        if region and region != "us-east-1":
+            options["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        self.client.create_bucket(Bucket=self.bucket, **options)
+
+
+def make_client(settings: S3Settings) -> BaseClient:
+    """A boto3 S3 client for these settings, with bounded timeouts and retries."""
+    config = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": settings.addressing_style},
+        connect_timeout=5,
+        read_timeout=30,
+        retries={"max_attempts": 3, "mode": "standard"},
+    )
+    # A session of its own: boto3's default session is not safe to create clients from in threads.
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.endpoint_url or None,
+        region_name=settings.region or None,
+        config=config,
+    )
+
+
+def make_store(settings: S3Settings) -> ObjectStore:
+    """The uploads bucket for these settings; StorageUnavailable when no bucket is configured."""
+    if not settings.bucket:
+        raise StorageUnavailable("Uploads are not configured on this platform (no S3_BUCKET).")
+    return ObjectStore(make_client(settings), settings.bucket, link_seconds=settings.presign_expiry_seconds)
+
+
+@functools.lru_cache(maxsize=1)
+def get_store() -> ObjectStore:
+    """The process's object store, created on first use."""
+    return make_store(get_s3_settings())
