@@ -39,10 +39,13 @@ from workers.outbox.service import enqueue
 CLI = Actor(ActorType.OPERATOR, label="platformctl")
 
 
+# Tasks of other packages that follow a tenant's lifecycle, queued in the transaction that changes it.
+# Named here, not imported, because those packages depend on tenants and not the other way round; a
+# test checks that the worker has a task of each name.
 # Billing's task that follows a tenant's deletion, restoration and purge with its Stripe subscription.
-# Named here, not imported, because billing depends on tenants and not the other way round; a test
-# checks that the worker has a task of this name.
 BILLING_FOLLOW_TASK = "billing.follow_tenant_lifecycle"
+# The uploads task that deletes a purged tenant's files from the object storage.
+PURGE_FILES_TASK = "uploads.purge_tenant_files"
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ class TenantService:
             session.execute(DropSchema(tenant.schema_name, cascade=True, if_exists=True))
             tenant.status = TenantStatus.DELETED.value
             _tell_billing(session, tenant, "purged")
+            enqueue(session, PURGE_FILES_TASK, tenant_id=tenant.id)
             repository.notify_changed(session, tenant.id)
         return tenant
 

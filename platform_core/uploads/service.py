@@ -66,9 +66,14 @@ def key_name(filename: str) -> str:
     return safe or "file"
 
 
+def tenant_prefix(tenant_id: uuid.UUID | str) -> str:
+    """The key prefix holding all of a tenant's objects."""
+    return f"tenants/{tenant_id}/"
+
+
 def object_key(tenant_id: uuid.UUID, upload_id: uuid.UUID, filename: str) -> str:
     """Where an upload is stored: under its tenant's prefix, in a folder named by its id."""
-    return f"tenants/{tenant_id}/uploads/{upload_id}/{key_name(filename)}"
+    return f"{tenant_prefix(tenant_id)}uploads/{upload_id}/{key_name(filename)}"
 
 
 def state_of(upload: Upload, now: datetime | None = None) -> UploadState:

@@ -114,6 +114,17 @@ class ObjectStore:
                 raise StorageUnavailable(details={"failed_keys": [e.get("Key") for e in answer["Errors"]]})
 
     @_storage_errors
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with `prefix`; return how many there were."""
+        count = 0
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            keys = [item["Key"] for item in page.get("Contents", [])]
+            self.delete_many(keys)
+            count += len(keys)
+        return count
+
+    @_storage_errors
     def ensure_bucket(self, region: str = "") -> None:
         """Create the bucket unless it exists (development and tests)."""
         try:

@@ -1,12 +1,19 @@
-"""Upload tasks: the cleanup of pending uploads that were never completed, fanned out per tenant."""
+"""Upload tasks: the cleanup of pending uploads never completed (fanned out per tenant), and the removal
+of a purged tenant's files."""
 
 from __future__ import annotations
 
+import logging
+
 from platform_core.uploads import service as upload_service
+from platform_core.uploads.exceptions import StorageUnavailable
 from platform_core.uploads.storage import get_store
+from tenants.service import PURGE_FILES_TASK
 from workers.base import TaskContext, platform_task, tenant_task
+from workers.email.tasks import retry_countdown
 from workers.fanout import fan_out
 
+logger = logging.getLogger("platform.uploads")
 CLEANUP_PERIOD = 24 * 3600  # pending uploads are removed a day after their link expired anyway
 
 
@@ -20,3 +27,14 @@ def fan_out_cleanup(ctx: TaskContext) -> int:
 def cleanup_expired(ctx: TaskContext) -> int:
     """Delete a tenant's pending uploads long past their link, and any file they left in the storage."""
     return upload_service.delete_expired(ctx.session, get_store())
+
+
+@platform_task(PURGE_FILES_TASK, max_retries=None)
+def purge_tenant_files(ctx: TaskContext, *, tenant_id: str) -> int:
+    """Delete every object under a purged tenant's key prefix (retried while the storage fails)."""
+    try:
+        removed = get_store().delete_prefix(upload_service.tenant_prefix(tenant_id))
+    except StorageUnavailable as exc:
+        raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=60, cap=3600)) from exc
+    logger.info("purged tenant %s: %d file(s) deleted from the storage", tenant_id, removed)
+    return removed

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from platform_core.db.base import utcnow
 from platform_core.uploads.models import Upload
 from platform_core.uploads.service import PENDING_GRACE
+from tenants.service import PURGE_FILES_TASK
 from tests.factories import UploadFactory
 from tests.support.processes import wait_until
 
@@ -61,3 +63,23 @@ def test_cleanup_removes_abandoned_uploads_of_its_tenant_only(
                 if row is not None:
                     session.delete(row)
                     session.commit()
+
+
+def test_purging_a_tenant_deletes_its_files_and_no_one_elses(
+    sync_db, celery, start_worker, relay, tenant_service, tenant_b, s3, s3_server
+):
+    tenant = tenant_service.create(slug=f"gone-{uuid.uuid4().hex[:8]}", name="Gone")
+    mine = [f"tenants/{tenant.id}/uploads/{uuid.uuid4()}/a.txt", f"tenants/{tenant.id}/reports/r.csv"]
+    theirs = f"tenants/{tenant_b.id}/uploads/{uuid.uuid4()}/b.txt"
+    for key in [*mine, theirs]:
+        s3.client.put_object(Bucket=s3.bucket, Key=key, Body=b"data")
+    start_worker("purge", extra_env=s3_server)
+    tenant_service.mark_deleted(tenant.slug)
+    tenant_service.purge(tenant.slug, force=True)
+    wait_until(lambda: all(s3.size_of(key) is None for key in mine))
+    assert s3.size_of(theirs) == 4
+    s3.delete(theirs)
+
+
+def test_the_worker_has_the_task_purge_queues(celery):
+    assert PURGE_FILES_TASK in celery.tasks
