@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 import httpx
 
-from platform_core.devstack._common import LOCALHOST, LocalServiceError, free_port, log_tail
+from platform_core.devstack._common import LOCALHOST, LocalServiceError, free_port, log_tail, stop_child
 
 DEFAULT_BUCKET = "platform-dev"
 REGION = "us-east-1"
@@ -91,9 +91,4 @@ def local_s3(workdir: Path, *, bucket: str = DEFAULT_BUCKET) -> Iterator[LocalS3
             create_bucket(url, bucket)
             yield LocalS3(endpoint_url=url, bucket=bucket)
         finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_child(process)

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ from workers.settings import CelerySettings
 
 API_KEY = "sk_test_lifecycle"
 SECRET = f"whsec_lifecycle_{uuid.uuid4().hex}"
-GRACE_SECONDS = 6.0
+GRACE_SECONDS = 10.0
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000341"  # attaches to the customer, every charge is declined
 
@@ -148,6 +149,25 @@ def _write(api: httpx.Client) -> httpx.Response:
     return api.post("/api/v1/items", json={"title": f"item {uuid.uuid4().hex[:6]}"})
 
 
+def _answers(request: Callable[[], httpx.Response], status: int) -> httpx.Response:
+    """Repeat `request` until it answers `status`. GET /api/v1/billing reads the account itself; the
+    gates read each API process's tenant cache, which NOTIFY refreshes moments after the commit."""
+    last: httpx.Response | None = None
+
+    def check() -> bool:
+        nonlocal last
+        last = request()
+        return last.status_code == status
+
+    try:
+        wait_until(check, timeout=15, interval=0.1)
+    except AssertionError:
+        assert last is not None
+        raise AssertionError(f"expected {status}, still {last.status_code}: {last.text[:300]}") from None
+    assert last is not None
+    return last
+
+
 def test_a_subscription_from_trial_to_cancellation(stack, settings, sync_db, tenant_service):
     tenant, owner, token = _owner(settings, sync_db, tenant_service)
     headers = {"Host": f"{tenant.slug}.localhost", "Authorization": f"Bearer {token}"}
@@ -178,15 +198,16 @@ def test_a_subscription_from_trial_to_cancellation(stack, settings, sync_db, ten
             subscription, params={"billing_cycle_anchor": "now", "proration_behavior": "none"}
         )
         overdue = _until(api, lambda b: b["status"] == "past_due", "past_due")
-        assert overdue["past_due_since"] is not None
-        assert _write(api).status_code == 201  # within the grace period
+        grace_ends = datetime.fromisoformat(overdue["past_due_since"]).timestamp() + GRACE_SECONDS
+        within = _write(api)
+        if time.time() < grace_ends - 1:  # a very slow machine may be past it already
+            assert within.status_code == 201
         mail = wait_until(lambda: _emails_to(stack.mail, owner.email), timeout=60, interval=0.2)
         assert "payment" in mail[0]["subject"].lower()
 
         # The grace period runs out: reads go on, writes get 402 with a link to billing.
-        time.sleep(GRACE_SECONDS)
-        refused = _write(api)
-        assert refused.status_code == 402
+        time.sleep(max(grace_ends - time.time(), 0) + 0.5)
+        refused = _answers(lambda: _write(api), 402)
         error = refused.json()["error"]
         assert error["code"] == "payment_overdue"
         assert error["details"]["billing_url"].endswith("/settings/billing")
@@ -199,7 +220,7 @@ def test_a_subscription_from_trial_to_cancellation(stack, settings, sync_db, ten
         stack.stripe.v1.invoices.pay(open_invoice.id)
         back = _until(api, lambda b: b["status"] == "active", "active after paying")
         assert back["past_due_since"] is None
-        assert _write(api).status_code == 201
+        _answers(lambda: _write(api), 201)
 
         # Cancel at period end: access is kept until then.
         stack.stripe.v1.subscriptions.update(subscription, params={"cancel_at_period_end": True})
@@ -211,8 +232,7 @@ def test_a_subscription_from_trial_to_cancellation(stack, settings, sync_db, ten
         stack.stripe.v1.subscriptions.cancel(subscription)
         gone = _until(api, lambda b: b["status"] == "canceled", "canceled")
         assert gone["plan"]["key"] == "free"
-        blocked = api.get("/api/v1/items")
-        assert blocked.status_code == 402
+        blocked = _answers(lambda: api.get("/api/v1/items"), 402)
         assert blocked.json()["error"]["code"] == "subscription_inactive"
         assert api.post("/api/v1/billing/portal").status_code == 200
 

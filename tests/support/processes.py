@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from platform_core.devstack.stripe_servers import free_port
+from platform_core.devstack._common import free_port, stop_child
 from platform_core.settings import PROJECT_ROOT
 
 
@@ -133,13 +133,8 @@ class ApiServer:
 
     def __exit__(self, *exc_info: object) -> None:
         """Stop the server."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_child(self.process)
         self.log.close()
 
     def output(self) -> str:
