@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
 
+from platform_core.audit.guard import install_append_only
 from platform_core.audit.service import Actor, ActorType, AuditAction, event_insert
 from platform_core.context import TenantStatus
 from platform_core.db.alembic_config import head_revision, script_directory
@@ -94,6 +95,7 @@ class TenantService:
         """Create the schema from the current tenant metadata, seed it, and stamp the tenant head."""
         conn.execute(CreateSchema(schema))
         TenantBase.metadata.create_all(conn.execution_options(**tenant_options(schema)), checkfirst=False)
+        install_append_only(conn, schema)
         seed_tenant_schema(conn, owner, self.settings)
         conn.execution_options(schema_translate_map=None)
         context = MigrationContext.configure(conn, opts={"version_table_schema": schema})
