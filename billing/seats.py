@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from billing.access import GRANTING, plan_of
+from billing.catalog import get_catalog
 from billing.models import BillingAccount
 from billing.subscriptions import fetch_subscription, first_item, lock_subscription
 from platform_core.context import TenantContext, schema_name_for
@@ -25,6 +26,15 @@ async def members_changed(session: AsyncSession, tenant: TenantContext) -> None:
     """Queue a seat-quantity update (in this transaction) when the tenant pays per seat."""
     if tenant.billing_status in GRANTING and plan_of(tenant).per_seat:
         await enqueue_async(session, SEATS_TASK, tenant_id=tenant.id)
+
+
+def pays_per_seat(account: BillingAccount) -> bool:
+    """Whether the account's live subscription is on a per-seat plan."""
+    try:
+        plan = get_catalog().plan(account.plan_key)
+    except KeyError:
+        return False
+    return account.status in GRANTING and bool(account.stripe_subscription_id) and plan.per_seat
 
 
 def sync_seats(session: Session, client: stripe.StripeClient, account: BillingAccount) -> int | None:

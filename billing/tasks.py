@@ -116,8 +116,8 @@ def sync_subscription(ctx: TaskContext, *, tenant_id: str) -> bool:
 def sync_seats_task(ctx: TaskContext, *, tenant_id: str) -> int | None:
     """Update a per-seat subscription's quantity to the tenant's member count."""
     account = ctx.session.get(BillingAccount, uuid.UUID(str(tenant_id)), with_for_update=True)
-    if account is None:
-        return None
+    if account is None or not seats.pays_per_seat(account):
+        return None  # queued for any member change; only a live per-seat subscription follows them
     try:
         return seats.sync_seats(ctx.session, get_client(), account)
     except stripe.StripeError as exc:

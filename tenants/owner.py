@@ -1,4 +1,5 @@
-"""What a new tenant schema starts with: the built-in roles and, when given, its owner account."""
+"""What a new tenant schema starts with: the built-in roles and, when given, its owner account; and
+owners added later by an operator."""
 
 from __future__ import annotations
 
@@ -50,8 +51,13 @@ def prepare_owner(email: str, password: str | None) -> OwnerAccount:
 def seed_tenant_schema(conn: Connection, owner: OwnerAccount | None, settings: Settings) -> None:
     """Insert the built-in roles and the owner into a new schema (`conn` is bound to it)."""
     conn.execute(insert(Role), builtin_role_rows())
-    if owner is None:
-        return
+    if owner is not None:
+        insert_owner(conn, owner, settings)
+
+
+def insert_owner(conn: Connection, owner: OwnerAccount, settings: Settings) -> None:
+    """Insert an owner account (`conn` is bound to the tenant's schema); without a password, a
+    set-password link token is made (owner.link_token) for send_set_password_email."""
     now = utcnow()
     conn.execute(
         insert(User).values(

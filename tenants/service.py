@@ -9,30 +9,40 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from platform_core.audit.guard import install_append_only
 from platform_core.audit.service import Actor, ActorType, AuditAction, event_insert
+from platform_core.auth.cache import auth_changed_sync
+from platform_core.auth.permissions import builtin_role_id
 from platform_core.context import TenantStatus
 from platform_core.db.alembic_config import head_revision, script_directory
 from platform_core.db.base import utcnow
 from platform_core.db.engines import Database, tenant_options
 from platform_core.models import TenantBase
 from platform_core.settings import Settings
+from platform_core.users.models import User
 from tenants import repository
 from tenants.exceptions import (
     DomainNotFound,
     DomainTaken,
     InvalidDomain,
     InvalidTenantState,
+    OwnerExists,
     SlugTaken,
     TenantNotFound,
 )
 from tenants.models import Tenant, TenantDomain
-from tenants.owner import OwnerAccount, prepare_owner, seed_tenant_schema, send_set_password_email
+from tenants.owner import (
+    OwnerAccount,
+    insert_owner,
+    prepare_owner,
+    seed_tenant_schema,
+    send_set_password_email,
+)
 from tenants.slugs import normalise_domain, validate_slug
 from workers.outbox.service import enqueue
 
@@ -45,8 +55,20 @@ CLI = Actor(ActorType.OPERATOR, label="platformctl")
 # test checks that the worker has a task of each name.
 # Billing's task that follows a tenant's deletion, restoration and purge with its Stripe subscription.
 BILLING_FOLLOW_TASK = "billing.follow_tenant_lifecycle"
+# Billing's task that sets a per-seat subscription's quantity to the member count.
+BILLING_SEATS_TASK = "billing.sync_seats"
 # The uploads task that deletes a purged tenant's files from the object storage.
 PURGE_FILES_TASK = "uploads.purge_tenant_files"
+
+
+@dataclass(frozen=True)
+class OwnerAdded:
+    """What `add_owner` did."""
+
+    user_id: uuid.UUID
+    email: str
+    created: bool  # a new account (else an existing user was promoted)
+    link_sent: bool  # a set-password link was emailed
 
 
 @dataclass(frozen=True)
@@ -150,6 +172,50 @@ class TenantService:
             tenant.purge_after = None
             repository.notify_changed(session, tenant.id)
         return tenant
+
+    def add_owner(self, slug: str, *, email: str, password: str | None = None, by: Actor = CLI) -> OwnerAdded:
+        """Make `email` an owner of the tenant: promote the user who has it, or create the account.
+
+        For a tenant left without an owner (created without one, or every owner gone). A new account
+        signs in with `password`, or is emailed a set-password link; an existing one keeps its
+        password (given one, this refuses: use the password reset). Recorded in the tenant's audit
+        log; a per-seat subscription is re-counted. Seat limits do not bind operators.
+        """
+        owner = prepare_owner(email, password)
+        with self.db.sync_session() as session, session.begin():
+            tenant = self._locked(session, slug)
+            if tenant.status not in (TenantStatus.ACTIVE, TenantStatus.SUSPENDED):
+                raise InvalidTenantState(f"A {tenant.status} tenant cannot get an owner.")
+            conn = session.connection().execution_options(**tenant_options(tenant.schema_name))
+            existing = conn.execute(
+                select(User.id, User.role_id).where(User.email == owner.email)
+            ).one_or_none()
+            if existing is not None and password:
+                raise OwnerExists(
+                    f"{owner.email} already has an account: it is promoted without a password; "
+                    "they can reset theirs.",
+                    details={"email": owner.email},
+                )
+            owner_role = builtin_role_id("owner")
+            if existing is None:
+                insert_owner(conn, owner, self.settings)
+                if owner.password_hash is None:
+                    send_set_password_email(session, self.settings, tenant, owner)
+                enqueue(session, BILLING_SEATS_TASK, tenant_id=tenant.id)
+                user_id, created = owner.id, True
+            else:
+                conn.execute(
+                    update(User).where(User.id == existing.id).values(role_id=owner_role, is_active=True)
+                )
+                user_id, created = existing.id, False
+            details = {"email": owner.email, "created": created}
+            entry = event_insert(
+                AuditAction.OWNER_ADDED, by, target_type="user", target_id=user_id, details=details
+            )
+            session.connection().execute(entry, execution_options=tenant_options(tenant.schema_name))
+            auth_changed_sync(session, tenant.id)
+        link_sent = owner.link_token is not None
+        return OwnerAdded(user_id=user_id, email=owner.email, created=created, link_sent=link_sent)
 
     def rename(self, slug: str, *, new_slug: str) -> Tenant:
         """Change a tenant's slug (its subdomain); the schema, derived from the id, stays."""

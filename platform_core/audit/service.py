@@ -52,6 +52,7 @@ class AuditAction(StrEnum):
     UPLOAD_DELETED = "upload.deleted"
     TENANT_SUSPENDED = "tenant.suspended"
     TENANT_RESUMED = "tenant.resumed"
+    OWNER_ADDED = "tenant.owner_added"
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,30 @@ def create(
         console.print(f"owner {tenant.owner_email} {how}")
 
 
+@app.command("add-owner")
+@reports_errors
+def add_owner(
+    slug: str,
+    email: Annotated[str, typer.Option(help="The owner's email: an existing user is promoted.")],
+    password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="OWNER_PASSWORD",
+            help="A new account's password (prefer the OWNER_PASSWORD variable); without it the owner "
+            "is emailed a set-password link.",
+        ),
+    ] = None,
+) -> None:
+    """Make someone an owner of a tenant (one left without an owner, say); recorded in its audit log."""
+    with tenant_service() as service:
+        added = service.add_owner(slug, email=email, password=password)
+    if not added.created:
+        console.print(f"{added.email} is now an owner of {slug}")
+    else:
+        how = "was emailed a link to choose a password" if added.link_sent else "can sign in now"
+        console.print(f"owner {added.email} added to {slug}: {how}")
+
+
 @app.command("list")
 @reports_errors
 def list_(

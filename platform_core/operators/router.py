@@ -24,9 +24,11 @@ from platform_core.operators.dependencies import (
 )
 from platform_core.operators.models import Operator
 from platform_core.operators.schemas import (
+    AddOwnerRequest,
     OperatorRead,
     OperatorSignInRequest,
     OperatorTokenResponse,
+    OwnerAddedRead,
     SuspendRequest,
     TenantMemberPage,
     TenantPage,
@@ -40,6 +42,7 @@ router = APIRouter(prefix="/api/v1/operator", tags=["operators"], dependencies=[
 Page = Annotated[int, Query(ge=1, le=100_000)]
 PageSize = Annotated[int, Query(ge=1, le=100)]
 SuspendBody = Annotated[SuspendRequest, Depends(json_body(SuspendRequest))]
+AddOwnerBody = Annotated[AddOwnerRequest, Depends(json_body(AddOwnerRequest))]
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -116,6 +119,18 @@ async def suspend_tenant(
 async def resume_tenant(operator: CurrentOperator, slug: TenantSlug, scope: OperatorScopeDep) -> Tenant:
     """Make a suspended tenant, or one awaiting deletion, active again (recorded in its audit log)."""
     return await operator_service.resume_tenant(scope, operator_service.actor(operator, scope.ip), slug=slug)
+
+
+@router.post(
+    "/tenants/{slug}/owners", response_model=OwnerAddedRead, openapi_extra=_json_body(AddOwnerRequest)
+)
+async def add_tenant_owner(
+    operator: CurrentOperator, slug: TenantSlug, body: AddOwnerBody, scope: OperatorScopeDep
+) -> OwnerAddedRead:
+    """Make someone an owner of a tenant (promoted, or a new account); recorded in its audit log."""
+    by = operator_service.actor(operator, scope.ip)
+    added = await operator_service.add_owner(scope, by, slug=slug, email=body.email, password=body.password)
+    return OwnerAddedRead(**vars(added))
 
 
 @router.get("/tenants/{slug}/members", response_model=TenantMemberPage)

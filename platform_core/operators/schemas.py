@@ -73,6 +73,22 @@ class TenantPage(BaseModel):
     page_size: int
 
 
+class AddOwnerRequest(_Body):
+    """Make someone an owner: an existing user is promoted; a new account gets the password or a link."""
+
+    email: EmailStr
+    password: Annotated[str | None, Field(max_length=128)] = None
+
+
+class OwnerAddedRead(BaseModel):
+    """What adding an owner did."""
+
+    user_id: uuid.UUID
+    email: str
+    created: bool
+    link_sent: bool
+
+
 class SuspendRequest(_Body):
     """Why a tenant is suspended: its users see the reason."""
 

@@ -38,7 +38,7 @@ from platform_core.settings import Settings
 from platform_core.users import repository as user_repository
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant
-from tenants.service import TenantService
+from tenants.service import OwnerAdded, TenantService
 
 logger = logging.getLogger("platform.operators")
 
@@ -202,3 +202,14 @@ async def resume_tenant(scope: OperatorScope, by: Actor, *, slug: str) -> Tenant
     tenant = await anyio.to_thread.run_sync(partial(scope.tenants.resume, slug, by=by))
     logger.info("tenant %s resumed by operator %s", tenant.slug, by.label)
     return tenant
+
+
+async def add_owner(
+    scope: OperatorScope, by: Actor, *, slug: str, email: str, password: str | None
+) -> OwnerAdded:
+    """Make someone an owner of a tenant with the tenant service's rules (recorded in its audit log)."""
+    added = await anyio.to_thread.run_sync(
+        partial(scope.tenants.add_owner, slug, email=email, password=password, by=by)
+    )
+    logger.info("operator %s made %s an owner of %s", by.label, added.email, slug)
+    return added

@@ -82,3 +82,21 @@ async def test_removing_a_member_queues_a_seat_update(business, live_app, settin
             .all()
         )
     assert {"tenant_id": str(business.tenant.id)} in queued
+
+
+@pytest.mark.parametrize(
+    ("plan", "status", "subscription", "expected"),
+    [
+        ("business", "active", "sub_1", True),
+        ("business", "trialing", "sub_1", True),
+        ("pro", "active", "sub_1", False),  # a flat price: its quantity stays 1
+        ("business", "canceled", "sub_1", False),
+        ("business", "active", None, False),
+        ("retired-plan", "active", "sub_1", False),
+    ],
+)
+def test_only_a_live_per_seat_subscription_follows_the_members(plan, status, subscription, expected):
+    account = BillingAccount(
+        tenant_id=uuid.uuid4(), plan_key=plan, status=status, stripe_subscription_id=subscription
+    )
+    assert seats.pays_per_seat(account) is expected

@@ -8,11 +8,14 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from platform_core.audit.models import AuditEvent
 from platform_core.auth.permissions import builtin_role_id
 from platform_core.errors import AppError
 from platform_core.users.models import Role, User
 from tenants.models import Tenant
+from tenants.service import BILLING_SEATS_TASK
 from tests.conftest import client_for, host_of
+from tests.factories import UserFactory
 from tests.support.mail import token_in
 from workers.email.tasks import SEND_TASK
 from workers.models import OutboxMessage
@@ -129,3 +132,63 @@ def test_cli_creates_the_owner_from_the_environment(run, sync_db):
     assert "invalid_password" in weak.output
     alone = run("tenants", "create", _slug(), "--owner-password", PASSWORD)
     assert alone.exit_code != 0
+
+
+async def test_an_operator_gives_an_ownerless_tenant_an_owner(app, run, tenant_service, sync_db):
+    tenant = tenant_service.create(slug=_slug(), name="Ownerless")
+    added = run(
+        "tenants", "add-owner", tenant.slug, "--email", "Rescue@Example.com", env={"OWNER_PASSWORD": PASSWORD}
+    )
+    assert added.exit_code == 0, added.output
+    assert "can sign in now" in added.output
+    owner = _owner(sync_db, tenant)
+    assert (owner.email, owner.role_id) == ("rescue@example.com", builtin_role_id("owner"))
+    async with client_for(app, host_of(tenant)) as client:
+        signed_in = await client.post(
+            "/api/v1/auth/token", json={"email": "rescue@example.com", "password": PASSWORD}
+        )
+    assert signed_in.status_code == 200
+    with sync_db.sync_session(tenant.schema_name) as session:
+        [entry] = session.execute(
+            select(AuditEvent).where(AuditEvent.action == "tenant.owner_added")
+        ).scalars()
+    assert (entry.actor_type, entry.target_id, entry.details["created"]) == ("operator", str(owner.id), True)
+    with sync_db.sync_session() as session:
+        seats = (
+            session.execute(
+                select(OutboxMessage).where(
+                    OutboxMessage.task_name == BILLING_SEATS_TASK, OutboxMessage.tenant_id == tenant.id
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(seats) == 1  # a per-seat subscription would follow the new member
+
+
+def test_an_existing_member_is_promoted_and_keeps_their_password(tenant_service, sync_db):
+    tenant = tenant_service.create(slug=_slug(), name="Promote")
+    member = UserFactory.build(role_id=builtin_role_id("member"), email="staff@example.com")
+    with sync_db.sync_session(tenant.schema_name) as session, session.begin():
+        session.add(member)
+    with pytest.raises(AppError) as refused:
+        tenant_service.add_owner(tenant.slug, email="staff@example.com", password=PASSWORD)
+    assert (refused.value.status_code, refused.value.code) == (409, "owner_exists")
+    added = tenant_service.add_owner(tenant.slug, email="Staff@example.com")
+    assert (added.user_id, added.created, added.link_sent) == (member.id, False, False)
+    with sync_db.sync_session(tenant.schema_name) as session:
+        promoted = session.get_one(User, member.id)
+    assert (promoted.role_id, promoted.password_hash) == (builtin_role_id("owner"), member.password_hash)
+
+
+def test_a_new_owner_without_a_password_is_emailed_a_link_and_deleted_tenants_get_none(
+    tenant_service, sync_db
+):
+    tenant = tenant_service.create(slug=_slug(), name="Linked")
+    added = tenant_service.add_owner(tenant.slug, email="new@example.com")
+    assert (added.created, added.link_sent) == (True, True)
+    assert _set_password_email(sync_db, tenant.id)["to"] == ["new@example.com"]
+    tenant_service.mark_deleted(tenant.slug)
+    with pytest.raises(AppError) as refused:
+        tenant_service.add_owner(tenant.slug, email="late@example.com")
+    assert refused.value.code == "invalid_tenant_state"

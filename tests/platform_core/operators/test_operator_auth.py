@@ -178,6 +178,7 @@ OPERATOR_ROUTES = [
     ("GET", "/api/v1/operator/tenants/alpha"),
     ("POST", "/api/v1/operator/tenants/alpha/suspend"),
     ("POST", "/api/v1/operator/tenants/alpha/resume"),
+    ("POST", "/api/v1/operator/tenants/alpha/owners"),
     ("GET", "/api/v1/operator/tenants/alpha/members"),
     ("GET", "/api/v1/operator/tenants/alpha/billing"),
 ]

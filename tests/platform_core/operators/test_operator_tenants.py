@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from platform_core.audit.models import AuditEvent
 from platform_core.audit.service import AuditAction
 from tenants.models import Tenant
-from tests.conftest import owner_client
+from tests.conftest import client_for, host_of, owner_client
 from tests.factories import access_token, create_user
 from tests.platform_core.operators.conftest import bearer
 
@@ -227,3 +227,58 @@ class TestMembers:
         assert (
             await admin.get("/api/v1/operator/tenants/alpha/members", params={"page_size": 101})
         ).status_code == 422
+
+
+class TestAddOwner:
+    async def test_a_new_owner_signs_in_and_the_change_is_audited(
+        self, app, admin, db, tenant_service, operator
+    ):
+        tenant = tenant_service.create(slug=_slug("own"), name="Ownerless")
+        response = await admin.post(
+            f"/api/v1/operator/tenants/{tenant.slug}/owners",
+            json={"email": "Rescue@Example.com", "password": "a long enough passphrase"},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["email"], body["created"], body["link_sent"]) == ("rescue@example.com", True, False)
+        async with client_for(app, host_of(tenant)) as client:
+            signed_in = await client.post(
+                "/api/v1/auth/token",
+                json={"email": "rescue@example.com", "password": "a long enough passphrase"},
+            )
+        assert signed_in.status_code == 200
+        [event] = await _audit_events(db, tenant, AuditAction.OWNER_ADDED)
+        assert (event.actor_type, event.actor_id, event.target_id) == (
+            "operator",
+            operator.id,
+            body["user_id"],
+        )
+
+    @pytest.mark.parametrize(
+        ("json", "code"),
+        [
+            ({"email": "not-an-email"}, "validation_error"),
+            ({"email": "a@example.com", "password": "short"}, "invalid_password"),
+            ({"email": "a@example.com", "role": "admin"}, "validation_error"),
+        ],
+    )
+    async def test_bad_bodies_are_422(self, admin, tenant_a, json, code):
+        response = await admin.post(f"/api/v1/operator/tenants/{tenant_a.slug}/owners", json=json)
+        assert response.status_code == 422
+        assert response.json()["error"]["code"] == code
+
+    async def test_unknown_or_deleted_tenants_are_refused(self, admin, tenant_service):
+        unknown = await admin.post("/api/v1/operator/tenants/no-such-tenant/owners", json={"email": "a@b.co"})
+        assert unknown.status_code == 404
+        slug = _slug("gone")
+        tenant_service.create(slug=slug, name="Gone")
+        tenant_service.mark_deleted(slug)
+        deleted = await admin.post(f"/api/v1/operator/tenants/{slug}/owners", json={"email": "a@b.co"})
+        assert deleted.status_code == 409
+        assert deleted.json()["error"]["code"] == "invalid_tenant_state"
+
+    async def test_callers_other_than_operators_are_refused(self, admin_anon, tenant_a):
+        response = await admin_anon.post(
+            f"/api/v1/operator/tenants/{tenant_a.slug}/owners", json={"email": "a@example.com"}
+        )
+        assert response.status_code == 401
