@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from platform_core.db.base import utcnow
 from platform_core.jobs import repository as job_repository
 from platform_core.reports.models import Report
+from platform_core.uploads.storage import get_store
 from workers.base import TaskContext, platform_task, tenant_task
 from workers.fanout import fan_out
 from workers.models import OutboxMessage, TaskRun
@@ -47,5 +48,8 @@ def fan_out_job_cleanup(ctx: TaskContext) -> int:
 def cleanup_jobs(ctx: TaskContext) -> int:
     """Delete a tenant's finished jobs, and their reports, older than the job retention period."""
     cutoff = utcnow() - timedelta(days=get_outbox_settings().job_retention_days)
-    ctx.session.execute(delete(Report).where(Report.created_at < cutoff))
+    keys = ctx.session.scalars(delete(Report).where(Report.created_at < cutoff).returning(Report.key)).all()
+    stored = [key for key in keys if key]
+    if stored:  # the files go first: if the storage fails, the rows come back with the rollback
+        get_store().delete_many(stored)
     return job_repository.delete_finished_before(ctx.session, cutoff)

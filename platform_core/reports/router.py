@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 
+import anyio
 from fastapi import APIRouter, Response
+from fastapi.responses import RedirectResponse
 
 from billing.dependencies import ReportsFeature
 from platform_core.auth.dependencies import ReportsRun
@@ -15,6 +18,7 @@ from platform_core.reports import repository as report_repository
 from platform_core.reports.exceptions import ReportNotFound
 from platform_core.reports.schemas import ReportCreate
 from platform_core.tenancy import TenantSessionDep
+from platform_core.uploads.storage import get_store
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -36,12 +40,19 @@ async def create_report(
     )
 
 
-@router.get("/{report_id}/download")
-async def download_report(principal: ReportsRun, report_id: uuid.UUID, session: TenantSessionDep) -> Response:
-    """Download a built report."""
+@router.get("/{report_id}/download", response_model=None)
+async def download_report(
+    principal: ReportsRun, report_id: uuid.UUID, session: TenantSessionDep
+) -> Response | RedirectResponse:
+    """Download a built report (a redirect to a signed link when it is in the object storage)."""
     report = await report_repository.get(session, report_id)
     if report is None:
         raise ReportNotFound
+    if report.key is not None:
+        url = await anyio.to_thread.run_sync(
+            functools.partial(get_store().presign_get, report.key, filename=report.filename)
+        )
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
     return Response(
         content=report.content,
         media_type=report.content_type,

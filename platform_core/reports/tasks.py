@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 
 from platform_core.jobs.service import JobTracker, job_task
 from platform_core.reports import repository as report_repository
 from platform_core.reports.models import Report
 from platform_core.settings import get_settings
+from platform_core.uploads.storage import configured_store
 from workers.base import TaskContext
 from workers.email.tasks import send_email_later
 
 COLUMNS = ("id", "title", "status", "tags", "description", "created_at", "updated_at")
 PROGRESS_EVERY = 500
+
+
+def report_key(tenant_id: uuid.UUID, report: Report) -> str:
+    """Where a report's file is kept in the object storage: under its tenant's prefix."""
+    return f"tenants/{tenant_id}/reports/{report.id}/{report.filename}"
+
+
+def store_report(report: Report, content: bytes, tenant_id: uuid.UUID | None) -> None:
+    """Put the file in the object storage when one is configured, else in the row.
+
+    The object is written before the row commits: a retried task writes the same key again, and a
+    row that never commits leaves an object the tenant's purge removes with the rest.
+    """
+    store = configured_store()
+    if store is None or tenant_id is None:
+        report.content = content
+        return
+    report.key = report_key(tenant_id, report)
+    store.put(report.key, content, content_type=report.content_type)
 
 
 @job_task("reports.items_csv")
@@ -31,17 +52,15 @@ def build_items_csv(
         if n % PROGRESS_EVERY == 0:
             job.progress(n * 100 // max(total, 1))
     content = buffer.getvalue().encode("utf-8")
-    report_repository.save(
-        ctx.session,
-        Report(
-            id=job.job_id,
-            kind=kind,
-            filename=f"items-{job.job_id.hex[:8]}.csv",
-            content_type="text/csv; charset=utf-8",
-            size_bytes=len(content),
-            content=content,
-        ),
+    report = Report(
+        id=job.job_id,
+        kind=kind,
+        filename=f"items-{job.job_id.hex[:8]}.csv",
+        content_type="text/csv; charset=utf-8",
+        size_bytes=len(content),
     )
+    store_report(report, content, ctx.tenant.id if ctx.tenant else None)
+    report_repository.save(ctx.session, report)
     job.result_url = f"/api/v1/reports/{job.job_id}/download"
     if notify_email and ctx.tenant is not None:
         send_email_later(

@@ -89,6 +89,11 @@ class ObjectStore:
         )
 
     @_storage_errors
+    def put(self, key: str, body: bytes, *, content_type: str) -> None:
+        """Store `body` at `key` (a file the platform made, such as a report)."""
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    @_storage_errors
     def size_of(self, key: str) -> int | None:
         """The stored object's size in bytes, or None when there is no such object."""
         try:
@@ -168,3 +173,8 @@ def make_store(settings: S3Settings) -> ObjectStore:
 def get_store() -> ObjectStore:
     """The process's object store, created on first use."""
     return make_store(get_s3_settings())
+
+
+def configured_store() -> ObjectStore | None:
+    """The process's object store, or None when no bucket is configured."""
+    return get_store() if get_s3_settings().bucket else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ import redis
 
 from platform_core.context import TenantContext
 from platform_core.db.engines import Database
+from platform_core.main import create_app
 from platform_core.settings import PROJECT_ROOT, Settings
 from tenants.service import TenantService
 from tests.conftest import subscribed
@@ -27,7 +28,7 @@ VISIBILITY_TIMEOUT = 3  # seconds before Redis hands a dead worker's task to ano
 @pytest.fixture(scope="session")
 def worker_env(settings: Settings) -> dict[str, str]:
     """Environment of worker and relay processes: this test worker's database and Redis."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "SMTP_", "OUTBOX_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "SMTP_", "OUTBOX_", "S3_"))}
     env.update(
         {
             "ENV": "test",
@@ -110,3 +111,13 @@ def live_tenant(tenant_service: TenantService, sync_db: Database) -> TenantConte
     """A tenant whose data is really committed (workers cannot see a test's open transaction)."""
     tenant = tenant_service.create(slug=f"work-{uuid.uuid4().hex[:8]}", name="Work")
     return subscribed(sync_db, tenant)
+
+
+@pytest.fixture
+async def live_app(settings: Settings) -> AsyncIterator[Any]:
+    """The real app on committed data (no test transaction): the worker must see what it wrote."""
+    database = Database(settings, pool_size=2)
+    app = create_app(settings, db=database, access_log=False)
+    yield app
+    await app.state.redis.aclose()
+    await database.dispose()

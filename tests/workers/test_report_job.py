@@ -10,23 +10,11 @@ import uuid
 import pytest
 from sqlalchemy import delete
 
-from platform_core.db.engines import Database
 from platform_core.items.models import Item
 from platform_core.jobs.models import Job
-from platform_core.main import create_app
 from tests.conftest import owner_client
 from tests.support.processes import wait_until
 from workers.outbox.service import enqueue
-
-
-@pytest.fixture
-async def live_app(settings):
-    """The real app on committed data (no test transaction): the worker must see what it wrote."""
-    database = Database(settings, pool_size=2)
-    app = create_app(settings, db=database, access_log=False)
-    yield app
-    await app.state.redis.aclose()
-    await database.dispose()
 
 
 async def test_report_job_runs_and_is_visible_only_to_its_tenant(
