@@ -276,7 +276,17 @@ def test_compose_matches_the_compose_specification():
 def test_compose_runs_migrations_before_the_platform_services():
     compose = yaml.safe_load(COMPOSE.read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "api", "worker", "relay", "beat"}
+    assert set(services) == {
+        "postgres",
+        "redis",
+        "minio",
+        "bucket",
+        "migrate",
+        "api",
+        "worker",
+        "relay",
+        "beat",
+    }
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
     for name in ("postgres", "redis", "api"):
@@ -297,13 +307,20 @@ def test_compose_runs_migrations_before_the_platform_services():
         assert service["tmpfs"] == ["/tmp"], name
         assert service["cap_drop"] == ["ALL"], name
         assert "no-new-privileges:true" in service["security_opt"], name
+        assert service["depends_on"]["bucket"]["condition"] == "service_completed_successfully", name
         env = service["environment"]
         assert {"DATABASE_URL", "REDIS_URL"} <= set(env), f"{name} needs the database and the broker"
+        assert {"S3_ENDPOINT_URL", "S3_BUCKET"} <= set(env), f"{name} needs the object storage"
     assert services["relay"]["command"] == ["relay"]
     for name in ("worker", "relay", "beat", "migrate"):
         assert services[name]["healthcheck"] == {"disable": True}, "the image HEALTHCHECK is for the API"
     assert "replicas" not in services["beat"].get("deploy", {})
     assert "scale" not in services["beat"]
+    # Browsers follow signed links to the endpoint's host, and so do the containers (an alias).
+    host = services["api"]["environment"]["S3_ENDPOINT_URL"].split("//")[1].split(":")[0].strip("}")
+    assert host.endswith("s3.localhost")
+    assert "s3.localhost" in services["minio"]["networks"]["default"]["aliases"]
+    assert services["bucket"]["depends_on"]["minio"]["condition"] == "service_healthy"
 
 
 def test_beat_schedule_file_is_on_the_writable_tmp_in_compose_and_chart():
