@@ -181,8 +181,10 @@ def _init_worker(url: str, migrations_dir: str) -> None:
     _worker_dir = Path(migrations_dir)
 
 
-def migrate_tenant(engine: Engine, migrations_dir: Path, tenant: TenantRef) -> TenantResult:
-    """Upgrade one tenant schema to head in one transaction; errors are returned, not raised."""
+def migrate_tenant(
+    engine: Engine, migrations_dir: Path, tenant: TenantRef, *, target: str = "heads"
+) -> TenantResult:
+    """Upgrade one tenant schema to `target` (head) in one transaction; errors are returned, not raised."""
     script = script_directory(migrations_dir, "tenant")
     cfg = alembic_config(migrations_dir, "tenant")
     start = time.perf_counter()
@@ -195,9 +197,9 @@ def migrate_tenant(engine: Engine, migrations_dir: Path, tenant: TenantRef) -> T
             ).get_current_revision()
 
             def upgrade(rev: Any, context: Any) -> Any:
-                return script._upgrade_revs("heads", rev)
+                return script._upgrade_revs(target, rev)
 
-            with EnvironmentContext(cfg, script, fn=upgrade, destination_rev="heads") as env:
+            with EnvironmentContext(cfg, script, fn=upgrade, destination_rev=target) as env:
                 configure_tenant_context(env, conn, tenant.schema)
                 env.run_migrations()
             after = MigrationContext.configure(
