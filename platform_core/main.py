@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
+from billing import metrics as billing_metrics
 from billing.access import BillingAccessPolicy
 from billing.router import router as billing_router
 from billing.router import webhook_router as stripe_webhook_router
@@ -40,6 +41,7 @@ from platform_core.tenant_settings.router import router as tenant_settings_route
 from platform_core.uploads.router import router as uploads_router
 from platform_core.users.router import router as users_router
 from tenants.resolution import HostResolver, listen_for_changes
+from workers.outbox import metrics as outbox_metrics
 
 # Every router the API serves, in matching order.
 ROUTERS: tuple[APIRouter, ...] = (
@@ -108,6 +110,7 @@ def create_app(
     app.state.signing_keys = SigningKeys.parse(settings.signing_keys_spec)
     app.state.throttle = Throttle(settings)
     app.state.access_policy = BillingAccessPolicy(settings, get_billing_settings())
+    app.state.gauge_refreshers = (billing_metrics.refresh, outbox_metrics.refresh)
     PRINCIPALS.ttl = settings.principal_cache_ttl_seconds
     app.state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     install_error_handlers(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import get_args
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 
+from billing.models import StripeEvent
 from platform_core.auth.dependencies import ItemsRead
 from platform_core.auth.permissions import ALL
 from platform_core.auth.principal import Principal, PrincipalKind
@@ -18,6 +20,7 @@ from platform_core.db.engines import Database
 from platform_core.main import ROUTERS, add_routes, create_app
 from platform_core.settings import DEV_SECRET_KEY, Environment, Settings, to_sqlalchemy_url
 from tests.conftest import BASE_DOMAIN, make_settings
+from workers.models import OutboxMessage
 
 
 class TestSettings:
@@ -198,3 +201,50 @@ class TestIdentitySettings:
         two = Settings(secret_key="b" * 40).signing_keys_spec
         assert one != two
         assert Settings(jwt_keys="k9:" + "z" * 32).signing_keys_spec == "k9:" + "z" * 32
+
+
+class TestBacklogGauges:
+    async def test_parked_events_and_an_old_outbox_row_show_in_the_metrics(self, app, db):
+        hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        async with db.session(None) as session:
+            for n, status in enumerate(("parked", "parked", "failed", "processed")):
+                session.add(
+                    StripeEvent(
+                        id=f"evt_gauge_{n}_{uuid.uuid4().hex[:8]}",
+                        type="invoice.paid",
+                        created=hour_ago,
+                        payload={},
+                        status=status,
+                        attempts=1,
+                        received_at=hour_ago,
+                    )
+                )
+            session.add(OutboxMessage(task_name="probe.noop", kwargs={}, available_at=hour_ago, attempts=2))
+            await session.commit()
+        app.state.gauges_refreshed_at = None
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            text = (await c.get("/metrics")).text
+        samples = {
+            line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("platform_")
+        }
+        assert samples['platform_stripe_events{status="parked"}'] >= 2
+        assert samples['platform_stripe_events{status="failed"}'] >= 1
+        assert samples["platform_stripe_event_oldest_unprocessed_seconds"] >= 3500
+        assert samples["platform_outbox_pending"] >= 1
+        assert samples["platform_outbox_retrying"] >= 1
+        assert samples["platform_outbox_oldest_due_seconds"] >= 3500
+
+    async def test_a_database_failure_leaves_the_other_metrics_served(self, settings):
+        broken = make_settings("postgresql://postgres@127.0.0.1:1/none", settings.redis_url)
+        database = Database(broken, pool_size=1)
+        app = create_app(broken, db=database, access_log=False)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            response = await c.get("/metrics")
+        await app.state.redis.aclose()
+        await database.dispose()
+        assert response.status_code == 200
+        assert "http_requests_total" in response.text

@@ -1,0 +1,39 @@
+"""Billing gauges for /metrics: Stripe events waiting, failing or parked, and how old the oldest is.
+
+Read from `public.stripe_event` when scraped (through the partial index on unprocessed events), so every
+API process reports the same numbers: aggregate with max(), not sum(). Alert on parked events (they
+wait for `platformctl billing replay-events`) and on an oldest unprocessed event older than minutes.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Gauge
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from billing.models import StripeEvent
+from platform_core.db.base import utcnow
+
+WAITING = ("pending", "failed", "parked")
+EVENTS = Gauge("platform_stripe_events", "Stripe events not processed yet, by status", ["status"])
+OLDEST = Gauge(
+    "platform_stripe_event_oldest_unprocessed_seconds",
+    "Age of the oldest Stripe event not processed yet (0 when there is none)",
+)
+
+
+async def refresh(session: AsyncSession) -> None:
+    """Set the gauges from the stripe_event table."""
+    rows = await session.execute(
+        select(StripeEvent.status, func.count(), func.min(StripeEvent.received_at))
+        .where(StripeEvent.status.in_(WAITING))
+        .group_by(StripeEvent.status)
+    )
+    counts = {status: 0 for status in WAITING}
+    oldest = None
+    for status, count, received in rows:
+        counts[status] = count
+        oldest = received if oldest is None or received < oldest else oldest
+    for status, count in counts.items():
+        EVENTS.labels(status=status).set(count)
+    OLDEST.set((utcnow() - oldest).total_seconds() if oldest else 0.0)

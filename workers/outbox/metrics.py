@@ -1,0 +1,42 @@
+"""Outbox gauges for /metrics: rows committed but not yet published, and the age of the oldest due one.
+
+Read from `public.outbox_message` when scraped (through the partial index on unpublished rows), so every
+API process reports the same numbers: aggregate with max(), not sum(). A growing age means the relay is
+down or the broker unreachable (beat's sweep publishes too, every 30 s).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Gauge
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from workers.models import OutboxMessage
+
+PENDING = Gauge("platform_outbox_pending", "Outbox rows not published yet (due now or later)")
+RETRYING = Gauge("platform_outbox_retrying", "Unpublished outbox rows whose publication already failed")
+OLDEST = Gauge(
+    "platform_outbox_oldest_due_seconds",
+    "How long the oldest due, unpublished outbox row has waited (0 when there is none)",
+)
+
+
+async def refresh(session: AsyncSession) -> None:
+    """Set the gauges from the outbox table."""
+    unpublished = OutboxMessage.published_at.is_(None)
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(OutboxMessage.attempts > 0),
+                func.extract(
+                    "epoch",
+                    func.now()
+                    - func.min(OutboxMessage.available_at).filter(OutboxMessage.available_at <= func.now()),
+                ),
+            ).where(unpublished)
+        )
+    ).one()
+    PENDING.set(row[0])
+    RETRYING.set(row[1])
+    OLDEST.set(float(row[2] or 0))
