@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -117,6 +118,15 @@ class ObjectStore:
             answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
             if answer.get("Errors"):
                 raise StorageUnavailable(details={"failed_keys": [e.get("Key") for e in answer["Errors"]]})
+
+    @_storage_errors
+    def list_objects(self, prefix: str) -> list[tuple[str, datetime]]:
+        """Every object under `prefix`: its key and when it was last written."""
+        found: list[tuple[str, datetime]] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            found.extend((item["Key"], item["LastModified"]) for item in page.get("Contents", []))
+        return found
 
     @_storage_errors
     def delete_prefix(self, prefix: str) -> int:

@@ -7,6 +7,7 @@ import logging
 
 from platform_core.uploads import service as upload_service
 from platform_core.uploads.exceptions import StorageUnavailable
+from platform_core.uploads.orphans import delete_orphans
 from platform_core.uploads.storage import get_store
 from tenants.service import PURGE_FILES_TASK
 from workers.base import TaskContext, platform_task, tenant_task
@@ -25,8 +26,15 @@ def fan_out_cleanup(ctx: TaskContext) -> int:
 
 @tenant_task("uploads.cleanup_expired")
 def cleanup_expired(ctx: TaskContext) -> int:
-    """Delete a tenant's pending uploads long past their link, and any file they left in the storage."""
-    return upload_service.delete_expired(ctx.session, get_store())
+    """Delete a tenant's pending uploads long past their link and any file they left in the storage,
+    then the tenant's objects no row refers to; return how many of each went, together."""
+    store = get_store()
+    removed = upload_service.delete_expired(ctx.session, store)
+    assert ctx.tenant is not None  # a tenant task
+    orphans = delete_orphans(ctx.session, store, ctx.tenant.id)
+    if orphans:
+        logger.info("deleted %d object(s) no row refers to", orphans)
+    return removed + orphans
 
 
 @platform_task(PURGE_FILES_TASK, max_retries=None)
