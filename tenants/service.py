@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import IO
 
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, select, update
@@ -24,6 +25,7 @@ from platform_core.db.base import utcnow
 from platform_core.db.engines import Database, tenant_options
 from platform_core.models import TenantBase
 from platform_core.settings import Settings
+from platform_core.uploads.storage import configured_store
 from platform_core.users.models import User
 from tenants import repository
 from tenants.exceptions import (
@@ -35,6 +37,7 @@ from tenants.exceptions import (
     SlugTaken,
     TenantNotFound,
 )
+from tenants.export import ExportSummary, write_export
 from tenants.models import Tenant, TenantDomain
 from tenants.owner import (
     OwnerAccount,
@@ -216,6 +219,13 @@ class TenantService:
             auth_changed_sync(session, tenant.id)
         link_sent = owner.link_token is not None
         return OwnerAdded(user_id=user_id, email=owner.email, created=created, link_sent=link_sent)
+
+    def export(self, slug: str, out: IO[bytes], *, with_files: bool = False) -> ExportSummary:
+        """Write the tenant's export archive (tenants/export.py) to `out`; the tenant must have data."""
+        tenant = self.get(slug)
+        if tenant.status in (TenantStatus.DELETED, TenantStatus.PROVISIONING):
+            raise InvalidTenantState(f"A {tenant.status} tenant has no data to export.")
+        return write_export(self.db, tenant, out, store=configured_store(), with_files=with_files)
 
     def rename(self, slug: str, *, new_slug: str) -> Tenant:
         """Change a tenant's slug (its subdomain); the schema, derived from the id, stays."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -109,6 +110,32 @@ def add_owner(
         console.print(f"owner {added.email} added to {slug}: {how}")
 
 
+@app.command("export")
+@reports_errors
+def export(
+    slug: str,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The archive to write (.tar.gz).")],
+    with_files: Annotated[
+        bool, typer.Option(help="Include the files themselves, not only their index.")
+    ] = False,
+) -> None:
+    """Export a tenant's data (JSON Lines per table), the index of its files, optionally the files."""
+    _export_to(slug, output, with_files=with_files)
+
+
+def _export_to(slug: str, output: Path, *, with_files: bool) -> None:
+    partial = output.with_name(output.name + ".partial")
+    try:
+        with tenant_service() as service, partial.open("wb") as out:
+            summary = service.export(slug, out, with_files=with_files)
+        partial.replace(output)  # a complete archive or none
+    finally:
+        partial.unlink(missing_ok=True)
+    included = f", {summary.file_bytes} bytes included" if with_files else " indexed"
+    files = f"{summary.files} file(s){included}"
+    console.print(f"exported {slug} to {output}: {sum(summary.rows.values())} rows, {files}")
+
+
 @app.command("list")
 @reports_errors
 def list_(
@@ -170,6 +197,10 @@ def delete(
         bool, typer.Option(help="Drop the schema of a tenant whose grace period is over.")
     ] = False,
     force: Annotated[bool, typer.Option(help="With --purge: do not wait for the grace period.")] = False,
+    export_to: Annotated[
+        Path | None,
+        typer.Option("--export", help="With --purge: first export the tenant, files included, here."),
+    ] = None,
     grace_days: Annotated[
         int | None, typer.Option(help="Days to keep the data (default from settings).")
     ] = None,
@@ -177,6 +208,8 @@ def delete(
     """Mark a tenant for deletion (data kept for a grace period); with --purge, drop its schema."""
     with tenant_service() as service:
         if purge:
+            if export_to is not None:
+                _export_to(slug, export_to, with_files=True)  # a failed export stops the purge
             tenant = service.purge(slug, force=force)
             console.print(f"purged {tenant.slug}: schema {tenant.schema_name} dropped")
             return
