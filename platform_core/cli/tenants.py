@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from platform_core.cli import db as db_commands
 from platform_core.cli.common import console, database, fmt, reports_errors, settings
 from tenants.models import Tenant
 from tenants.service import TenantService
@@ -134,6 +135,15 @@ def _export_to(slug: str, output: Path, *, with_files: bool) -> None:
     included = f", {summary.file_bytes} bytes included" if with_files else " indexed"
     files = f"{summary.files} file(s){included}"
     console.print(f"exported {slug} to {output}: {sum(summary.rows.values())} rows, {files}")
+
+
+@app.command("migrate")
+def migrate(
+    slugs: Annotated[list[str], typer.Argument(help="The tenants to bring to the tenant head.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Migrate these tenants' schemas to head (`db upgrade --skip-public --tenant ...`)."""
+    db_commands.upgrade(jobs=None, tenant=slugs, skip_public=True, as_json=as_json)
 
 
 @app.command("list")
