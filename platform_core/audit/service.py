@@ -35,6 +35,8 @@ class AuditAction(StrEnum):
     EMAIL_VERIFIED = "auth.email_verified"
     PASSWORD_CHANGED = "auth.password_changed"  # noqa: S105 - an action name
     PASSWORD_RESET = "auth.password_reset"  # noqa: S105 - an action name
+    PASSWORD_RESET_REQUESTED = "auth.password_reset_requested"  # noqa: S105 - an action name
+    VERIFICATION_REQUESTED = "auth.verification_requested"
     PROFILE_UPDATED = "user.profile_updated"
     MEMBER_ROLE_CHANGED = "member.role_changed"
     MEMBER_REMOVED = "member.removed"

@@ -140,9 +140,7 @@ async def verify_email(body: TokenRequest, scope: AuthScopeDep, session: TenantS
 @router.post("/resend-verification", status_code=202, response_model=Accepted, dependencies=[PUBLIC])
 async def resend_verification(body: EmailRequest, scope: AuthScopeDep, session: TenantSessionDep) -> Accepted:
     """Email a new verification link if the address has an unverified account (same answer otherwise)."""
-    user = await user_repository.get_by_email(session, body.email)
-    if user is not None and user.email_verified_at is None and user.password_hash is not None:
-        await auth_service.send_verification(session, scope, user)
+    await auth_service.resend_verification(session, scope, email=body.email)
     return Accepted(detail="If that address has an unverified account, a new link is on its way.")
 
 

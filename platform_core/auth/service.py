@@ -142,12 +142,31 @@ async def change_password(
     )
 
 
+async def _link_requested(
+    session: AsyncSession, scope: AuthScope, email: str, purpose: str, action: AuditAction
+) -> User | None:
+    """The work every request for an emailed link does, whether or not the account exists: the
+    throttles (429 per IP; per account silently), the lookup and an audit entry, so that neither the
+    answer nor the time tells who has an account. Returns the user when a link may be sent."""
+    allowed = await scope.throttle.email_link_request(
+        scope=scope.throttle_scope, ip=scope.client.ip, account=email, purpose=purpose
+    )
+    user = await user_repository.get_by_email(session, email)
+    await audit.record(
+        session,
+        action,
+        Actor(ActorType.ANONYMOUS, ip=scope.client.ip, label=email),
+        target_type="user" if user else None,
+        target_id=user.id if user else None,
+        details={"sent": bool(allowed and user is not None)},
+    )
+    return user if allowed else None
+
+
 async def request_password_reset(session: AsyncSession, scope: AuthScope, *, email: str) -> None:
     """Email a reset link if the account exists; answer the same either way."""
     email = user_repository.normalize_email(email)
-    if not await scope.throttle.email_link(scope=scope.throttle_scope, account=email, purpose="reset"):
-        return  # silently: the answer must not differ from the normal one
-    user = await user_repository.get_by_email(session, email)
+    user = await _link_requested(session, scope, email, "reset", AuditAction.PASSWORD_RESET_REQUESTED)
     if user is None or not user.is_active:
         return
     ttl = scope.settings.password_reset_ttl_hours
@@ -214,10 +233,24 @@ async def sign_up(
     return user
 
 
+async def resend_verification(session: AsyncSession, scope: AuthScope, *, email: str) -> None:
+    """Email a new verification link if the address has an unverified account; the same work and
+    answer either way."""
+    email = user_repository.normalize_email(email)
+    user = await _link_requested(session, scope, email, "verify", AuditAction.VERIFICATION_REQUESTED)
+    if user is not None and user.email_verified_at is None and user.password_hash is not None:
+        await _send_verification_link(session, scope, user)
+
+
 async def send_verification(session: AsyncSession, scope: AuthScope, user: User) -> bool:
     """Email a verification link (at most a few per hour per address); False when throttled."""
     if not await scope.throttle.email_link(scope=scope.throttle_scope, account=user.email, purpose="verify"):
         return False
+    await _send_verification_link(session, scope, user)
+    return True
+
+
+async def _send_verification_link(session: AsyncSession, scope: AuthScope, user: User) -> None:
     ttl = scope.settings.email_verification_ttl_hours
     token = await links.create_link_token(session, user, LinkPurpose.VERIFY_EMAIL, ttl)
     await send_email_later_async(
@@ -227,7 +260,6 @@ async def send_verification(session: AsyncSession, scope: AuthScope, user: User)
         context={"verify_url": _link(scope, "/verify-email", token), "expires_in_hours": ttl},
         tenant_id=scope.tenant.id,
     )
-    return True
 
 
 async def verify_email(session: AsyncSession, scope: AuthScope, *, token: str) -> User:

@@ -81,6 +81,13 @@ class Throttle:
                 headers={"Retry-After": str(retry_after)},
             )
 
+    async def email_link_request(self, *, scope: str, ip: str | None, account: str, purpose: str) -> bool:
+        """Count a request for an emailed link: 429 when its IP is over the sign-in per-IP limit (that
+        says nothing about the account); then whether a link may go to `account` (silently False)."""
+        if ip and not await self._limiter.hit(self.per_ip, "email-link-ip", ip):
+            await self._refuse(self.per_ip, "email-link-ip", ip)
+        return await self.email_link(scope=scope, account=account, purpose=purpose)
+
     async def email_link(self, *, scope: str, account: str, purpose: str) -> bool:
         """Whether another emailed link of `purpose` may go to `account` now (and count it)."""
         return await self._limiter.hit(self.email_links, f"email-{purpose}", scope, account)

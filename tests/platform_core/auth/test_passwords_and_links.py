@@ -109,6 +109,17 @@ class TestForgotAndReset:
         assert response.status_code == known_response.status_code == 202
         assert response.json() == known_response.json()
         assert await queued_emails(db, "password_reset", "nobody@alpha.example.org") == []
+        # Both did the same work: an audit entry each (so both commit), only the known one got a link.
+        assert (await audit_actions(db, tenant_a)).count("auth.password_reset_requested") == 2
+
+    @pytest.mark.parametrize("path", ["/api/v1/auth/forgot-password", "/api/v1/auth/resend-verification"])
+    async def test_link_requests_from_one_address_are_limited_whoever_they_name(self, anon_a, app, path):
+        limit = app.state.throttle.per_ip.amount
+        for n in range(limit):
+            assert (await anon_a.post(path, json={"email": f"n{n}@alpha.example.org"})).status_code == 202
+        refused = await anon_a.post(path, json={"email": "one-more@alpha.example.org"})
+        assert refused.status_code == 429
+        assert "Retry-After" in refused.headers
 
     async def test_expired_link_is_refused_and_a_weak_password_keeps_the_link(self, anon_a, db, tenant_a):
         user = await create_user(db, tenant_a, role="member")
