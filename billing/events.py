@@ -20,7 +20,9 @@ from platform_core.settings import Settings
 from platform_core.users.models import User
 from tenants import repository as tenant_repository
 from tenants.models import Tenant
+from tenants.service import BILLING_FOLLOW_TASK
 from workers.email.tasks import send_email_later
+from workers.outbox.service import enqueue
 
 logger = logging.getLogger("platform.billing")
 HANDLED = frozenset(
@@ -41,6 +43,7 @@ HANDLED = frozenset(
     }
 )
 PAYMENT_PROBLEMS = frozenset({"invoice.payment_failed", "invoice.payment_action_required"})
+GONE = frozenset({TenantStatus.DELETING.value, TenantStatus.DELETED.value})
 
 
 def _customer_of(obj: dict[str, Any]) -> str | None:
@@ -104,6 +107,11 @@ def apply_event(
                 subscriptions.apply_subscription(session, account, fetched)
     if event.type in PAYMENT_PROBLEMS:
         email_owners_about_payment(session, settings, account, obj)
+    tenant = session.get(Tenant, account.tenant_id)
+    if (tenant is None or tenant.status in GONE) and account.status in subscriptions.LIVE:
+        # A subscription live for a tenant being deleted (a checkout paid in a tab left open, say):
+        # the lifecycle task cancels it as it does at deletion and purge.
+        enqueue(session, BILLING_FOLLOW_TASK, tenant_id=account.tenant_id, change="event", at=event.id)
     tenant_repository.notify_changed(session, account.tenant_id)
     return account.tenant_id
 

@@ -15,6 +15,8 @@ from billing.catalog import Interval, PlanSpec, get_catalog
 from billing.exceptions import AlreadySubscribed, BillingUnavailable, UnknownPlan
 from billing.models import BillingAccount, BillingPlan, StripeEvent
 from billing.schemas import BillingRead, OperatorBillingRead, PlanRead, StripeEventRead
+from billing.stripe_client import is_missing, stripe_errors
+from billing.subscriptions import LIVE, fetch_subscription
 from platform_core.context import TenantContext
 from platform_core.invitations import repository as invitation_repository
 from platform_core.settings import Settings
@@ -82,16 +84,17 @@ async def ensure_customer(
     account = await _account_for_update(session, tenant)
     if account.stripe_customer_id:
         return account.stripe_customer_id
-    customer = await anyio.to_thread.run_sync(
-        lambda: client.v1.customers.create(
-            params={
-                "name": tenant.name or tenant.slug,
-                "email": email,
-                "metadata": {"tenant_id": str(tenant.id)},
-            },
-            options={"idempotency_key": f"platform-tenant-{tenant.id}-customer"},
+    with stripe_errors():
+        customer = await anyio.to_thread.run_sync(
+            lambda: client.v1.customers.create(
+                params={
+                    "name": tenant.name or tenant.slug,
+                    "email": email,
+                    "metadata": {"tenant_id": str(tenant.id)},
+                },
+                options={"idempotency_key": f"platform-tenant-{tenant.id}-customer"},
+            )
         )
-    )
     account.stripe_customer_id = customer.id
     return customer.id
 
@@ -120,8 +123,14 @@ async def start_checkout(
     if not price:
         raise BillingUnavailable("The plans are not synced to Stripe yet (platformctl billing sync-plans).")
     account = await _account_for_update(session, tenant)
-    if account.status in ("trialing", "active", "past_due", "unpaid"):
+    if account.status in LIVE:
         raise AlreadySubscribed(details={"status": account.status, "plan": account.plan_key})
+    previous = account.checkout_session_id
+    if previous:
+        with stripe_errors():
+            live = await anyio.to_thread.run_sync(_settle_previous_checkout, client, previous)
+        if live is not None:  # paid moments ago; its webhook has not been processed yet
+            raise AlreadySubscribed(details={"status": live, "plan": account.plan_key})
     customer = await ensure_customer(session, client, tenant, email)
     quantity = await invitation_repository.seats_used(session) if plan.per_seat else 1
     params: dict = {
@@ -135,23 +144,35 @@ async def start_checkout(
     }
     if plan.trial_days:
         params["subscription_data"] = {"trial_period_days": plan.trial_days}
-    await _expire_checkout(client, account.checkout_session_id)
-    checkout = await anyio.to_thread.run_sync(lambda: client.v1.checkout.sessions.create(params=params))
+    with stripe_errors():
+        checkout = await anyio.to_thread.run_sync(lambda: client.v1.checkout.sessions.create(params=params))
     account.checkout_session_id = checkout.id
     return str(checkout.url)
 
 
-async def _expire_checkout(client: stripe.StripeClient, session_id: str | None) -> None:
-    """Expire the tenant's previous checkout session if still open, so only the newest can be paid.
+def _settle_previous_checkout(client: stripe.StripeClient, session_id: str) -> str | None:
+    """Make sure the tenant's previous checkout cannot lead to a second subscription.
 
-    Called under the account's row lock: of two checkouts started at once, the second expires the
-    first's session. A session already completed or expired is left as it is.
+    An open session is expired (only the newest can be paid); a completed one whose subscription is
+    live returns that status, so the caller refuses a second checkout until the webhook has made the
+    account show it. Called under the account's row lock, so two checkouts at once are serialised.
     """
-    if not session_id:
-        return
-    previous = await anyio.to_thread.run_sync(lambda: client.v1.checkout.sessions.retrieve(session_id))
+    try:
+        previous = client.v1.checkout.sessions.retrieve(session_id)
+    except stripe.InvalidRequestError as exc:
+        if is_missing(exc):
+            return None  # unknown to Stripe (keys changed): it cannot be paid
+        raise
     if previous.status == "open":
-        await anyio.to_thread.run_sync(lambda: client.v1.checkout.sessions.expire(session_id))
+        client.v1.checkout.sessions.expire(session_id)
+        return None
+    made = previous.to_dict().get("subscription") if previous.status == "complete" else None
+    subscription_id = made.get("id") if isinstance(made, dict) else made
+    if not subscription_id:
+        return None
+    subscription = fetch_subscription(client, str(subscription_id))
+    status = (subscription or {}).get("status")
+    return str(status) if status in LIVE else None
 
 
 async def open_portal(
@@ -159,11 +180,13 @@ async def open_portal(
 ) -> str:
     """A Stripe Customer Portal URL where the tenant manages its subscription and payment methods."""
     customer = await ensure_customer(session, client, tenant, email)
-    portal = await anyio.to_thread.run_sync(
-        lambda: client.v1.billing_portal.sessions.create(
-            params={"customer": customer, "return_url": settings.tenant_url(tenant.slug, "/settings/billing")}
+    return_url = settings.tenant_url(tenant.slug, "/settings/billing")
+    with stripe_errors():
+        portal = await anyio.to_thread.run_sync(
+            lambda: client.v1.billing_portal.sessions.create(
+                params={"customer": customer, "return_url": return_url}
+            )
         )
-    )
     return str(portal.url)
 
 

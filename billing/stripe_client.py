@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import stripe
@@ -28,3 +31,26 @@ def make_client(settings: BillingSettings) -> stripe.StripeClient:
 def get_client() -> stripe.StripeClient:
     """The process's Stripe client."""
     return make_client(get_billing_settings())
+
+
+logger = logging.getLogger("platform.billing")
+
+
+def is_missing(exc: stripe.StripeError) -> bool:
+    """Whether Stripe answered that the object does not exist."""
+    return isinstance(exc, stripe.InvalidRequestError) and (
+        exc.code == "resource_missing" or exc.http_status == 404
+    )
+
+
+@contextmanager
+def stripe_errors() -> Iterator[None]:
+    """Answer a Stripe failure inside the block as 503 billing_unavailable (never a 500)."""
+    try:
+        yield
+    except stripe.StripeError as exc:
+        logger.error("Stripe request failed: %s", exc)
+        raise BillingUnavailable(
+            "Stripe could not complete the request; try again in a moment.",
+            details={"stripe_code": exc.code},
+        ) from exc

@@ -15,11 +15,13 @@ from billing.models import BillingAccount, StripeEvent
 from billing.seats import SEATS_TASK
 from billing.settings import get_billing_settings
 from billing.stripe_client import get_client
-from billing.tenant_lifecycle import TenantChange, follow_tenant
+from billing.tenant_lifecycle import follow_tenant
 from billing.webhooks import PROCESS_TASK
+from platform_core.context import TenantStatus
 from platform_core.db.base import utcnow
 from platform_core.settings import get_settings
 from tenants import repository as tenant_repository
+from tenants.models import Tenant
 from tenants.service import BILLING_FOLLOW_TASK
 from workers.base import TaskContext, platform_task
 from workers.email.tasks import retry_countdown
@@ -125,17 +127,23 @@ def sync_seats_task(ctx: TaskContext, *, tenant_id: str) -> int | None:
 
 
 @platform_task(BILLING_FOLLOW_TASK, max_retries=None)
-def follow_tenant_lifecycle(ctx: TaskContext, *, tenant_id: str, change: str, at: str) -> str | None:
-    """Cancel (at period end, or at once on purge) or renew a deleted or restored tenant's subscription."""
+def follow_tenant_lifecycle(
+    ctx: TaskContext, *, tenant_id: str, change: str = "", at: str = ""
+) -> str | None:
+    """Bring a tenant's subscription and open checkout in line with the tenant's status now (deleting:
+    cancel at period end; restored: renew; purged: cancel). `change` says what queued it, for logs."""
     if not get_billing_settings().stripe_enabled:
         return None
     account = ctx.session.get(BillingAccount, uuid.UUID(str(tenant_id)), with_for_update=True)
     if account is None:
         return None
+    tenant = ctx.session.get(Tenant, account.tenant_id)
+    status = TenantStatus(tenant.status) if tenant is not None else None
     try:
-        done = follow_tenant(ctx.session, get_client(), account, TenantChange(change), at)
+        done = follow_tenant(ctx.session, get_client(), account, status, at or ctx.task_id)
     except stripe.StripeError as exc:
         raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=30, cap=3600)) from exc
     if done:
+        logger.info("after %s of tenant %s: %s", change or "a change", tenant_id, done)
         tenant_repository.notify_changed(ctx.session, account.tenant_id)
     return done

@@ -1,68 +1,103 @@
-"""What a tenant's deletion, restoration and purge do to its Stripe subscription.
+"""A tenant's Stripe subscription follows the tenant's lifecycle: deleting, restored, purged.
 
 Deleting a tenant starts a grace period in which an operator may restore it, so the subscription is
 set to cancel at the end of the period already paid for: no further charge, and nothing paid for is
 taken away if the tenant comes back. Restoring undoes that, but only when the deletion set it (a
-cancellation the customer chose stays). Purging cancels what is still live at once.
+cancellation the customer chose stays). Purging cancels what is still live at once. A deleting or
+purged tenant's open checkout is expired, so nobody can start paying for it.
+
+The task acts on the tenant's status when it runs, not on the change that queued it: tasks can run
+late, out of order or twice, and every change of status queues one more, so the last one to run
+sees the last status.
 """
 
 from __future__ import annotations
 
 import logging
-from enum import StrEnum
 from typing import Any
 
 import stripe
 from sqlalchemy.orm import Session
 
 from billing.models import BillingAccount
+from billing.stripe_client import is_missing
 from billing.subscriptions import LIVE, apply_subscription, fetch_subscription, lock_subscription
+from platform_core.context import TenantStatus
 
 logger = logging.getLogger("platform.billing")
 REASON_KEY = "platform_cancel_reason"
 DELETED_REASON = "tenant_deleted"
+KEEP = frozenset({TenantStatus.ACTIVE, TenantStatus.SUSPENDED, TenantStatus.PROVISIONING})
 
 
-class TenantChange(StrEnum):
-    """The tenant lifecycle changes billing follows."""
-
-    DELETED = "deleted"
-    RESTORED = "restored"
-    PURGED = "purged"
+def expire_open_checkout(client: stripe.StripeClient, account: BillingAccount) -> bool:
+    """Expire the account's last checkout session if it is still open; True when it was."""
+    session_id = account.checkout_session_id
+    if not session_id:
+        return False
+    try:
+        checkout = client.v1.checkout.sessions.retrieve(session_id)
+        if checkout.status != "open":
+            return False
+        client.v1.checkout.sessions.expire(session_id)
+    except stripe.InvalidRequestError as exc:
+        if is_missing(exc):
+            return False  # Stripe does not know it (keys changed): nothing can pay it
+        raise
+    return True
 
 
 def follow_tenant(
-    session: Session, client: stripe.StripeClient, account: BillingAccount, change: TenantChange, at: str
+    session: Session,
+    client: stripe.StripeClient,
+    account: BillingAccount,
+    status: TenantStatus | None,
+    at: str,
 ) -> str | None:
-    """Bring the tenant's live subscription in line with `change` (made at `at`); say what was done."""
+    """Bring the tenant's checkout and live subscription in line with its `status` (None: the tenant
+    row is gone, as purged); say what was done. `at` makes the Stripe idempotency keys unique."""
+    gone = status is None or status is TenantStatus.DELETED
+    done: list[str] = []
+    if (gone or status is TenantStatus.DELETING) and expire_open_checkout(client, account):
+        done.append("open checkout expired")
     subscription_id = account.stripe_subscription_id
-    if not subscription_id:
+    if subscription_id:
+        lock_subscription(session, subscription_id)
+        current = fetch_subscription(client, subscription_id)
+        if current is not None and current.get("status") in LIVE:
+            outcome = _follow_subscription(session, client, account, current, status, gone, at)
+            if outcome:
+                done.append(f"subscription {subscription_id} {outcome}")
+    if not done:
         return None
-    lock_subscription(session, subscription_id)
-    current = fetch_subscription(client, subscription_id)
-    if current is None or current.get("status") not in LIVE:
-        return None
-    key = f"platform-tenant-{change.value}-{subscription_id}-{at}"
-    params: dict[str, Any] | None = None
-    if change is TenantChange.DELETED and not current.get("cancel_at_period_end"):
-        params = {"cancel_at_period_end": True, "metadata": {REASON_KEY: DELETED_REASON}}
-    elif (
-        change is TenantChange.RESTORED
-        and current.get("cancel_at_period_end")
-        and (current.get("metadata") or {}).get(REASON_KEY) == DELETED_REASON
-    ):
-        params = {"cancel_at_period_end": False, "metadata": {REASON_KEY: ""}}
-    if params is not None:
-        updated = client.v1.subscriptions.update(
-            subscription_id, params=params, options={"idempotency_key": key}
-        )
-        apply_subscription(session, account, updated.to_dict())
-        done = "cancels at period end" if params["cancel_at_period_end"] else "renews again"
-    elif change is TenantChange.PURGED:
+    summary = "; ".join(done)
+    logger.info("tenant %s is %s: %s", account.tenant_id, status or "gone", summary)
+    return summary
+
+
+def _follow_subscription(
+    session: Session,
+    client: stripe.StripeClient,
+    account: BillingAccount,
+    current: dict[str, Any],
+    status: TenantStatus | None,
+    gone: bool,
+    at: str,
+) -> str | None:
+    subscription_id = current["id"]
+    if gone:
         canceled = client.v1.subscriptions.cancel(subscription_id)  # a DELETE: idempotent as it is
         apply_subscription(session, account, canceled.to_dict())
-        done = "canceled"
-    else:
+        return "canceled"
+    ours = (current.get("metadata") or {}).get(REASON_KEY) == DELETED_REASON
+    params: dict[str, Any] | None = None
+    if status is TenantStatus.DELETING and not current.get("cancel_at_period_end"):
+        params = {"cancel_at_period_end": True, "metadata": {REASON_KEY: DELETED_REASON}}
+    elif status in KEEP and current.get("cancel_at_period_end") and ours:
+        params = {"cancel_at_period_end": False, "metadata": {REASON_KEY: ""}}
+    if params is None:
         return None
-    logger.info("tenant %s %s: subscription %s %s", account.tenant_id, change.value, subscription_id, done)
-    return done
+    key = f"platform-tenant-{status}-{subscription_id}-{at}"
+    updated = client.v1.subscriptions.update(subscription_id, params=params, options={"idempotency_key": key})
+    apply_subscription(session, account, updated.to_dict())
+    return "cancels at period end" if params["cancel_at_period_end"] else "renews again"

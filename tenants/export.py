@@ -101,7 +101,7 @@ def write_export(
             prefix = f"tenants/{tenant.id}/"
             for key, _ in objects:
                 with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-                    store.client.download_fileobj(store.bucket, key, spool)
+                    store.download(key, spool)  # type: ignore[arg-type]
                     size = spool.tell()
                     _add(archive, f"files/{key[len(prefix) :]}", spool, size)  # type: ignore[arg-type]
                 summary.file_bytes += size

@@ -138,11 +138,15 @@ def _export_to(slug: str, output: Path, *, with_files: bool) -> None:
 
 
 @app.command("migrate")
+@reports_errors
 def migrate(
     slugs: Annotated[list[str], typer.Argument(help="The tenants to bring to the tenant head.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Migrate these tenants' schemas to head (`db upgrade --skip-public --tenant ...`)."""
+    with tenant_service() as service:
+        for slug in slugs:
+            service.get(slug)  # an unknown slug is an error, not "0 tenants migrated"
     db_commands.upgrade(jobs=None, tenant=slugs, skip_public=True, as_json=as_json)
 
 

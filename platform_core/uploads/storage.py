@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 import boto3
@@ -93,6 +93,11 @@ class ObjectStore:
     def put(self, key: str, body: bytes, *, content_type: str) -> None:
         """Store `body` at `key` (a file the platform made, such as a report)."""
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
+
+    @_storage_errors
+    def download(self, key: str, out: IO[bytes]) -> None:
+        """Write the object's bytes to `out`."""
+        self.client.download_fileobj(self.bucket, key, out)
 
     @_storage_errors
     def size_of(self, key: str) -> int | None:

@@ -8,7 +8,7 @@ import logging
 from platform_core.uploads import service as upload_service
 from platform_core.uploads.exceptions import StorageUnavailable
 from platform_core.uploads.orphans import delete_orphans
-from platform_core.uploads.storage import get_store
+from platform_core.uploads.storage import configured_store
 from tenants.service import PURGE_FILES_TASK
 from workers.base import TaskContext, platform_task, tenant_task
 from workers.email.tasks import retry_countdown
@@ -28,7 +28,9 @@ def fan_out_cleanup(ctx: TaskContext) -> int:
 def cleanup_expired(ctx: TaskContext) -> int:
     """Delete a tenant's pending uploads long past their link and any file they left in the storage,
     then the tenant's objects no row refers to; return how many of each went, together."""
-    store = get_store()
+    store = configured_store()
+    if store is None:
+        return 0  # no object storage here: no uploads, no files
     removed = upload_service.delete_expired(ctx.session, store)
     assert ctx.tenant is not None  # a tenant task
     orphans = delete_orphans(ctx.session, store, ctx.tenant.id)
@@ -40,8 +42,11 @@ def cleanup_expired(ctx: TaskContext) -> int:
 @platform_task(PURGE_FILES_TASK, max_retries=None)
 def purge_tenant_files(ctx: TaskContext, *, tenant_id: str) -> int:
     """Delete every object under a purged tenant's key prefix (retried while the storage fails)."""
+    store = configured_store()
+    if store is None:
+        return 0  # no object storage here: the tenant had no files
     try:
-        removed = get_store().delete_prefix(upload_service.tenant_prefix(tenant_id))
+        removed = store.delete_prefix(upload_service.tenant_prefix(tenant_id))
     except StorageUnavailable as exc:
         raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=60, cap=3600)) from exc
     logger.info("purged tenant %s: %d file(s) deleted from the storage", tenant_id, removed)

@@ -161,3 +161,49 @@ async def test_a_new_checkout_expires_the_previous_one_so_only_one_can_be_paid(
         assert paid.json()["status"] == "complete"
     subscriptions = synced.v1.subscriptions.list(params={"customer": paid.json()["customer"]}).data
     assert len(subscriptions) == 1
+
+
+async def test_a_checkout_paid_moments_ago_refuses_another_before_its_webhook_arrives(
+    synced, live_app, settings, sync_db, tenant_service
+):
+    _, client = await _tenant_client(live_app, settings, sync_db, tenant_service)
+    pay = {"Authorization": "Bearer sk_test_platform"}
+    async with client, httpx.AsyncClient() as browser:
+        first = await client.post("/api/v1/billing/checkout", json={"plan": "pro", "interval": "monthly"})
+        paid = await browser.post(f"{first.json()['url']}/complete", headers=pay)
+        assert paid.status_code == 200
+        # No webhook processed: the account still says "none", but the paid session is live.
+        again = await client.post("/api/v1/billing/checkout", json={"plan": "pro", "interval": "monthly"})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_subscribed"
+    assert again.json()["error"]["details"]["status"] == "trialing"
+
+
+async def test_a_checkout_stripe_no_longer_knows_does_not_block_a_new_one(
+    synced, live_app, settings, sync_db, tenant_service
+):
+    tenant, client = await _tenant_client(live_app, settings, sync_db, tenant_service)
+    async with client:
+        first = await client.post("/api/v1/billing/checkout", json={"plan": "pro", "interval": "monthly"})
+        assert first.status_code == 200
+        with sync_db.sync_session() as session, session.begin():
+            session.get_one(BillingAccount, tenant.id).checkout_session_id = "cs_test_unknown_to_stripe"
+        again = await client.post("/api/v1/billing/checkout", json={"plan": "pro", "interval": "monthly"})
+    assert again.status_code == 200, again.text
+
+
+async def test_a_stripe_outage_is_503_not_500(
+    synced, live_app, settings, sync_db, tenant_service, monkeypatch
+):
+    from billing.settings import get_billing_settings
+
+    monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:9")  # nothing listens there
+    get_billing_settings.cache_clear()
+    get_client.cache_clear()
+    _, client = await _tenant_client(live_app, settings, sync_db, tenant_service)
+    async with client:
+        checkout = await client.post("/api/v1/billing/checkout", json={"plan": "pro", "interval": "monthly"})
+        portal = await client.post("/api/v1/billing/portal")
+    for response in (checkout, portal):
+        assert response.status_code == 503, response.text
+        assert response.json()["error"]["code"] == "billing_unavailable"

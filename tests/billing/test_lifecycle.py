@@ -39,6 +39,7 @@ from tests.factories import UserFactory, access_token
 from tests.support.processes import ApiServer, WorkerProcess, wait_until
 from workers.celery_app import create_celery
 from workers.email.sink import MailSink
+from workers.models import OutboxMessage, TaskRun
 from workers.settings import CelerySettings
 
 API_KEY = "sk_test_lifecycle"
@@ -311,12 +312,19 @@ def test_deleting_a_tenant_stops_renewal_restoring_resumes_it_and_purging_cancel
     renewing = cancels_at_period_end(False)
     assert "platform_cancel_reason" not in renewing["metadata"]
 
+    # A task arriving late, after the tenant was restored, acts on the status now: nothing to cancel.
+    late = create_celery(settings, CelerySettings()).send_task(
+        BILLING_FOLLOW_TASK, kwargs={"tenant_id": str(tenant.id), "change": "deleted", "at": "late"}
+    )
+    wait_until(lambda: _ran(sync_db, [late.id]), timeout=60, interval=0.2)
+    assert _stripe_subscription(stack, subscription)["cancel_at_period_end"] is False
+
     # A cancellation the customer chose survives a deletion and a restoration.
     stack.stripe.v1.subscriptions.update(subscription, params={"cancel_at_period_end": True})
     tenant_service.mark_deleted(tenant.slug)
     tenant_service.resume(tenant.slug)
     tenant_service.mark_deleted(tenant.slug)
-    time.sleep(3)  # time for the worker to act, were it (wrongly) to renew it
+    wait_until(lambda: _ran(sync_db, _queued(sync_db, tenant.id)), timeout=60, interval=0.2)
     kept = _stripe_subscription(stack, subscription)
     assert kept["cancel_at_period_end"] is True
     assert "platform_cancel_reason" not in kept["metadata"]
@@ -329,6 +337,22 @@ def test_deleting_a_tenant_stops_renewal_restoring_resumes_it_and_purging_cancel
 
     events = _settled(sync_db, tenant.id, {"customer.subscription.deleted"})
     assert {e.status for e in events} == {"processed"}
+
+
+def _queued(sync_db: Database, tenant_id: uuid.UUID) -> list[str]:
+    """The ids of the lifecycle tasks queued for a tenant (an outbox row's id is its task id)."""
+    with sync_db.sync_session() as session:
+        query = select(OutboxMessage.id).where(
+            OutboxMessage.task_name == BILLING_FOLLOW_TASK, OutboxMessage.tenant_id == tenant_id
+        )
+        return [str(i) for i in session.scalars(query)]
+
+
+def _ran(sync_db: Database, task_ids: list[str]) -> bool:
+    """Whether every one of these tasks has run to its commit."""
+    with sync_db.sync_session() as session:
+        done = set(session.scalars(select(TaskRun.task_id).where(TaskRun.task_id.in_(task_ids))))
+    return done == set(task_ids)
 
 
 def test_the_worker_has_the_task_tenants_queue_for_billing(settings):

@@ -29,8 +29,9 @@ from billing.models import BillingAccount, BillingPlan, StripeEvent
 from billing.plans_sync import sync_plans
 from billing.settings import BillingSettings, get_billing_settings
 from billing.stripe_client import get_client, make_client
-from billing.tenant_lifecycle import TenantChange, follow_tenant
+from billing.tenant_lifecycle import follow_tenant
 from platform_core.auth.cache import PRINCIPALS
+from platform_core.context import TenantStatus
 from platform_core.db.engines import Database
 from platform_core.main import create_app
 from platform_core.settings import Settings
@@ -199,16 +200,19 @@ async def test_plans_checkout_portal_and_a_subscriptions_life(backend, settings,
     back = _until_status(sync_db, settings, client, tenant.id, since, "active")
     assert back.past_due_since is None
 
-    # Deleting the tenant stops renewal; restoring renews; purging cancels.
+    # Deleting the tenant stops renewal (and its open checkout); restoring renews; purging cancels.
     at = datetime.now(UTC).isoformat()
-    for change, expected in ((TenantChange.DELETED, True), (TenantChange.RESTORED, False)):
+    checkout = account.checkout_session_id
+    assert client.v1.checkout.sessions.retrieve(checkout).status == "open"
+    for status, expected in ((TenantStatus.DELETING, True), (TenantStatus.ACTIVE, False)):
         with sync_db.sync_session() as session, session.begin():
             account = session.get_one(BillingAccount, tenant.id, with_for_update=True)
-            follow_tenant(session, client, account, change, at)
+            follow_tenant(session, client, account, status, at)
         assert client.v1.subscriptions.retrieve(subscription).cancel_at_period_end is expected
+    assert client.v1.checkout.sessions.retrieve(checkout).status == "expired"
     with sync_db.sync_session() as session, session.begin():
         account = session.get_one(BillingAccount, tenant.id, with_for_update=True)
-        follow_tenant(session, client, account, TenantChange.PURGED, at)
+        follow_tenant(session, client, account, TenantStatus.DELETED, at)
     assert client.v1.subscriptions.retrieve(subscription).status == "canceled"
     gone: Any = _until_status(sync_db, settings, client, tenant.id, since, "canceled")
     assert gone.plan_key == "pro"  # the record keeps the plan; access follows the status

@@ -129,6 +129,9 @@ def test_failing_tenant_is_reported_others_continue_and_rerun_resumes(fleet, run
     rerun = run_cli("tenants", "migrate", "fleet-two")  # the one that failed: `db upgrade` does the same
     assert rerun.exit_code == 0, rerun.output
     assert "1 tenants, 0 already at head, 1 migrated, 0 failed" in rerun.output
+    typo = run_cli("tenants", "migrate", "fleet-tow")
+    assert typo.exit_code == 1
+    assert "tenant_not_found" in typo.output
     assert _sql(fleet_settings, "SELECT count(*) FROM public.tenant WHERE migration_error IS NOT NULL") == [
         (0,)
     ]
