@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +46,25 @@ class AuthScope:
         return str(self.tenant.id)
 
 
+async def _anonymous_attempt(
+    session: AsyncSession,
+    scope: AuthScope,
+    action: AuditAction,
+    email: str,
+    user: User | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit something an anonymous caller tried with an email address (and the account it names)."""
+    await audit.record(
+        session,
+        action,
+        Actor(ActorType.ANONYMOUS, ip=scope.client.ip, label=email),
+        target_type="user" if user else None,
+        target_id=user.id if user else None,
+        details=details,
+    )
+
+
 async def sign_in(session: AsyncSession, scope: AuthScope, *, email: str, password: str) -> TokenPair:
     """Check a password and open a session; the same time and answer for unknown emails."""
     email = user_repository.normalize_email(email)
@@ -52,23 +72,11 @@ async def sign_in(session: AsyncSession, scope: AuthScope, *, email: str, passwo
     user = await user_repository.get_by_email(session, email)
     valid = verify_password(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
-        await audit.record(
-            session,
-            AuditAction.SIGN_IN_FAILED,
-            Actor(ActorType.ANONYMOUS, ip=scope.client.ip, label=email),
-            target_type="user" if user else None,
-            target_id=user.id if user else None,
-        )
+        await _anonymous_attempt(session, scope, AuditAction.SIGN_IN_FAILED, email, user)
         raise InvalidCredentials
     if user.email_verified_at is None:
-        await audit.record(
-            session,
-            AuditAction.SIGN_IN_FAILED,
-            Actor(ActorType.ANONYMOUS, ip=scope.client.ip, label=email),
-            target_type="user",
-            target_id=user.id,
-            details={"reason": "email_not_verified"},
-        )
+        reason = {"reason": "email_not_verified"}
+        await _anonymous_attempt(session, scope, AuditAction.SIGN_IN_FAILED, email, user, reason)
         raise EmailNotVerified
     await scope.throttle.sign_in_succeeded(scope=scope.throttle_scope, account=email)
     if user.password_hash and needs_rehash(user.password_hash):
@@ -152,14 +160,7 @@ async def _link_requested(
         scope=scope.throttle_scope, ip=scope.client.ip, account=email, purpose=purpose
     )
     user = await user_repository.get_by_email(session, email)
-    await audit.record(
-        session,
-        action,
-        Actor(ActorType.ANONYMOUS, ip=scope.client.ip, label=email),
-        target_type="user" if user else None,
-        target_id=user.id if user else None,
-        details={"sent": bool(allowed and user is not None)},
-    )
+    await _anonymous_attempt(session, scope, action, email, user, {"sent": bool(allowed and user)})
     return user if allowed else None
 
 
