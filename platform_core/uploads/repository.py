@@ -113,3 +113,8 @@ def delete_ids(session: Session, ids: Sequence[uuid.UUID]) -> int:
     """Delete uploads by id; return how many."""
     result = session.execute(delete(Upload).where(Upload.id.in_(ids)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def get_by_key(session: Session, key: str) -> Upload | None:
+    """The upload stored at an object key, if any."""
+    return session.scalars(select(Upload).where(Upload.key == key)).first()

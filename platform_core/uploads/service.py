@@ -39,6 +39,7 @@ from platform_core.uploads.schemas import (
     UploadState,
 )
 from platform_core.uploads.storage import ObjectStore
+from workers.outbox.service import enqueue_async
 
 T = TypeVar("T")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -46,6 +47,7 @@ KEY_NAME_LENGTH = 100
 # A pending upload is removed this long after its link expired: a large file sent just before the
 # expiry may still be arriving, and its completion is still accepted until then.
 PENDING_GRACE = timedelta(hours=24)
+LATE_OBJECT_TASK = "uploads.delete_late_object"
 
 
 async def _in_thread(call: Callable[..., T], *args: object, **kwargs: object) -> T:
@@ -204,6 +206,13 @@ async def delete_upload(
     # Last: if the storage fails, the row stays (503); deleting a missing object succeeds, so a retry
     # after a failed commit works.
     await _in_thread(store.delete, key)
+    link_left = (upload.expires_at - utcnow()).total_seconds()
+    if link_left > 0:
+        # Its signed form still works until it expires: a file posted with it now would count against
+        # nothing. Delete whatever is at the key once the form is dead.
+        await enqueue_async(
+            session, LATE_OBJECT_TASK, tenant_id=principal.tenant_id, key=key, delay_seconds=link_left + 60
+        )
 
 
 def delete_expired(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from platform_core.uploads import repository as upload_repository
 from platform_core.uploads import service as upload_service
 from platform_core.uploads.exceptions import StorageUnavailable
 from platform_core.uploads.orphans import delete_orphans
@@ -51,3 +52,16 @@ def purge_tenant_files(ctx: TaskContext, *, tenant_id: str) -> int:
         raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=60, cap=3600)) from exc
     logger.info("purged tenant %s: %d file(s) deleted from the storage", tenant_id, removed)
     return removed
+
+
+@tenant_task(upload_service.LATE_OBJECT_TASK)
+def delete_late_object(ctx: TaskContext, *, key: str) -> bool:
+    """Delete an object posted with the signed form of an upload deleted before the form expired."""
+    assert ctx.tenant is not None  # a tenant task
+    store = configured_store()
+    if store is None or not key.startswith(upload_service.tenant_prefix(ctx.tenant.id)):
+        return False  # never outside the tenant's own prefix
+    if upload_repository.get_by_key(ctx.session, key) is not None:
+        return False  # the key is in use again (it never is: keys carry the upload's id)
+    store.delete(key)
+    return True

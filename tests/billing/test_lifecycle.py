@@ -36,10 +36,10 @@ from platform_core.devstack.stripe_servers import local_stripe, register_webhook
 from platform_core.settings import PROJECT_ROOT, Settings
 from tenants.service import BILLING_FOLLOW_TASK, TenantService
 from tests.factories import UserFactory, access_token
-from tests.support.processes import ApiServer, WorkerProcess, wait_until
+from tests.support.processes import ApiServer, WorkerProcess, tasks_ran, wait_until
 from workers.celery_app import create_celery
 from workers.email.sink import MailSink
-from workers.models import OutboxMessage, TaskRun
+from workers.models import OutboxMessage
 from workers.settings import CelerySettings
 
 API_KEY = "sk_test_lifecycle"
@@ -316,7 +316,7 @@ def test_deleting_a_tenant_stops_renewal_restoring_resumes_it_and_purging_cancel
     late = create_celery(settings, CelerySettings()).send_task(
         BILLING_FOLLOW_TASK, kwargs={"tenant_id": str(tenant.id), "change": "deleted", "at": "late"}
     )
-    wait_until(lambda: _ran(sync_db, [late.id]), timeout=60, interval=0.2)
+    wait_until(lambda: tasks_ran(sync_db, [late.id]), timeout=60, interval=0.2)
     assert _stripe_subscription(stack, subscription)["cancel_at_period_end"] is False
 
     # A cancellation the customer chose survives a deletion and a restoration.
@@ -324,7 +324,7 @@ def test_deleting_a_tenant_stops_renewal_restoring_resumes_it_and_purging_cancel
     tenant_service.mark_deleted(tenant.slug)
     tenant_service.resume(tenant.slug)
     tenant_service.mark_deleted(tenant.slug)
-    wait_until(lambda: _ran(sync_db, _queued(sync_db, tenant.id)), timeout=60, interval=0.2)
+    wait_until(lambda: tasks_ran(sync_db, _queued(sync_db, tenant.id)), timeout=60, interval=0.2)
     kept = _stripe_subscription(stack, subscription)
     assert kept["cancel_at_period_end"] is True
     assert "platform_cancel_reason" not in kept["metadata"]
@@ -346,13 +346,6 @@ def _queued(sync_db: Database, tenant_id: uuid.UUID) -> list[str]:
             OutboxMessage.task_name == BILLING_FOLLOW_TASK, OutboxMessage.tenant_id == tenant_id
         )
         return [str(i) for i in session.scalars(query)]
-
-
-def _ran(sync_db: Database, task_ids: list[str]) -> bool:
-    """Whether every one of these tasks has run to its commit."""
-    with sync_db.sync_session() as session:
-        done = set(session.scalars(select(TaskRun.task_id).where(TaskRun.task_id.in_(task_ids))))
-    return done == set(task_ids)
 
 
 def test_the_worker_has_the_task_tenants_queue_for_billing(settings):

@@ -19,6 +19,17 @@ from platform_core.devstack._common import free_port, stop_child
 from platform_core.settings import PROJECT_ROOT
 
 
+def tasks_ran(sync_db: Any, task_ids: list[str]) -> bool:
+    """Whether every one of these tasks has run to its commit (a task_run row each)."""
+    from sqlalchemy import select
+
+    from workers.models import TaskRun
+
+    with sync_db.sync_session() as session:
+        done = set(session.scalars(select(TaskRun.task_id).where(TaskRun.task_id.in_(task_ids))))
+    return done == set(task_ids)
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
     """Poll until predicate() is truthy; fail the test with a clear message at the deadline."""
     deadline = time.monotonic() + timeout

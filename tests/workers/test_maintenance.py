@@ -9,7 +9,7 @@ from sqlalchemy import func, select, text
 
 from platform_core.db.base import utcnow
 from platform_core.jobs.models import Job
-from tests.support.processes import wait_until
+from tests.support.processes import tasks_ran, wait_until
 from workers.fanout import fan_out
 from workers.models import OutboxMessage, TaskRun
 from workers.schedule import BEAT_SCHEDULE
@@ -109,9 +109,5 @@ def test_without_object_storage_the_file_tasks_do_nothing_and_finish(sync_db, ce
         celery.send_task("uploads.cleanup_expired", kwargs={"tenant_id": str(live_tenant.id)}),
     ]
 
-    def finished() -> bool:
-        with sync_db.sync_session() as session:
-            ids = [s.id for s in sent]
-            return session.scalar(select(func.count()).where(TaskRun.task_id.in_(ids))) == len(ids)
-
-    wait_until(finished)  # they ran to their commit: no retry waiting for a storage that is not there
+    # They run to their commit: no retry waiting for a storage that is not there.
+    wait_until(lambda: tasks_ran(sync_db, [s.id for s in sent]))

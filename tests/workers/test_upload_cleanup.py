@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from platform_core.db.base import utcnow
 from platform_core.uploads.models import Upload
-from platform_core.uploads.service import PENDING_GRACE
+from platform_core.uploads.service import LATE_OBJECT_TASK, PENDING_GRACE
 from tenants.service import PURGE_FILES_TASK
 from tests.factories import UploadFactory
-from tests.support.processes import wait_until
+from tests.support.processes import tasks_ran, wait_until
 
 
 def _upload(tenant, store, *, status: str, expired_ago: timedelta) -> Upload:
@@ -83,3 +83,21 @@ def test_purging_a_tenant_deletes_its_files_and_no_one_elses(
 
 def test_the_worker_has_the_task_purge_queues(celery):
     assert PURGE_FILES_TASK in celery.tasks
+
+
+def test_a_late_object_is_deleted_only_inside_its_tenants_prefix(
+    sync_db, celery, start_worker, live_tenant, tenant_b, s3, s3_server
+):
+    mine = f"tenants/{live_tenant.id}/uploads/{uuid.uuid4()}/late.txt"
+    theirs = f"tenants/{tenant_b.id}/uploads/{uuid.uuid4()}/theirs.txt"
+    for key in (mine, theirs):
+        s3.put(key, b"late", content_type="text/plain")
+    start_worker("late", extra_env=s3_server)
+    sent = [
+        celery.send_task(LATE_OBJECT_TASK, kwargs={"tenant_id": str(live_tenant.id), "key": key})
+        for key in (mine, theirs)  # the second names another tenant's key: refused
+    ]
+    wait_until(lambda: tasks_ran(sync_db, [r.id for r in sent]))
+    assert s3.size_of(mine) is None
+    assert s3.size_of(theirs) == 4
+    s3.delete(theirs)

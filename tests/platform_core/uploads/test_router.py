@@ -9,13 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from platform_core.uploads.models import Upload
-from platform_core.uploads.service import key_name
+from platform_core.uploads.service import LATE_OBJECT_TASK, key_name
 from tests.conftest import client_for, host_of, signed_in
 from tests.factories import access_token, create_upload, create_user
 from tests.support.uploads import send_file, upload_file
+from workers.models import OutboxMessage
 
 pytestmark = pytest.mark.usefixtures("s3")
 
@@ -183,6 +184,28 @@ async def test_deleting_a_pending_upload_works_too(client_a):
     created = await _create(client_a)
     assert (await client_a.delete(f"/api/v1/uploads/{created['id']}")).status_code == 204
     assert (await client_a.get(f"/api/v1/uploads/{created['id']}")).status_code == 404
+
+
+async def test_a_deleted_uploads_form_still_works_so_its_key_is_cleared_once_the_form_expires(
+    client_a, db, tenant_a, s3
+):
+    created = await _create(client_a, size=3)
+    assert (await client_a.delete(f"/api/v1/uploads/{created['id']}")).status_code == 204
+    resent = await send_file(created, b"abc")  # S3 honours the form until it expires
+    assert resent.status_code in (200, 201, 204)
+    key = f"tenants/{tenant_a.id}/uploads/{created['id']}/notes.txt"
+    async with db.session(None) as session:
+        [row] = (
+            await session.execute(
+                select(OutboxMessage).where(
+                    OutboxMessage.task_name == LATE_OBJECT_TASK, OutboxMessage.kwargs["key"].astext == key
+                )
+            )
+        ).scalars()
+    assert row.tenant_id == tenant_a.id
+    form_expires = datetime.fromisoformat(created["upload"]["expires_at"])
+    assert form_expires < row.available_at <= form_expires + timedelta(seconds=70)
+    s3.delete(key)
 
 
 async def test_list_pages_newest_first_and_filters_by_status(client_a, db, tenant_a):
