@@ -722,6 +722,22 @@ def test_service_monitor_is_optional():
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
 
 
+def test_backlog_alerts_are_optional_and_read_the_platforms_gauges():
+    assert not [doc for doc in render("minimal") if doc["kind"] == "PrometheusRule"]
+    (rule,) = [doc for doc in render("full") if doc["kind"] == "PrometheusRule"]
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    rules = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    expected = {"PlatformStripeEventsParked", "PlatformStripeEventsLagging", "PlatformOutboxLagging"}
+    assert set(rules) == expected
+    gauges = ("platform_stripe_events", "platform_stripe_event_oldest_unprocessed_seconds")
+    assert gauges[0] in rules["PlatformStripeEventsParked"]["expr"]
+    assert gauges[1] in rules["PlatformStripeEventsLagging"]["expr"]
+    assert "platform_outbox_oldest_due_seconds" in rules["PlatformOutboxLagging"]["expr"]
+    for r in rules.values():
+        assert r["expr"].startswith("max("), "every pod reports the same backlog: never sum() it"
+        assert r["labels"]["severity"] == "critical"
+
+
 # --- Helm: secrets ------------------------------------------------------------------------------
 
 
