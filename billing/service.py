@@ -12,10 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.access import plan_of
 from billing.catalog import Interval, PlanSpec, get_catalog
+from billing.checkouts import settle_checkout
 from billing.exceptions import AlreadySubscribed, BillingUnavailable, UnknownPlan
 from billing.models import BillingAccount, BillingPlan, StripeEvent
 from billing.schemas import BillingRead, OperatorBillingRead, PlanRead, StripeEventRead
-from billing.stripe_client import is_missing, stripe_errors
+from billing.stripe_client import stripe_errors
 from billing.subscriptions import LIVE, fetch_subscription
 from platform_core.context import TenantContext
 from platform_core.invitations import repository as invitation_repository
@@ -39,20 +40,28 @@ def plan_read(plan: PlanSpec) -> PlanRead:
     )
 
 
+def _no_account(tenant_id: uuid.UUID) -> BillingAccount:
+    """What a tenant that never had a billing account shows (not added to any session)."""
+    return BillingAccount(
+        tenant_id=tenant_id, plan_key=get_catalog().default_plan, status="none", cancel_at_period_end=False
+    )
+
+
 async def billing_state(session: AsyncSession, tenant: TenantContext) -> BillingRead:
     """The tenant's plan and subscription (from public.billing_account) and its usage."""
     account = (
         await session.execute(select(BillingAccount).where(BillingAccount.tenant_id == tenant.id))
     ).scalar_one_or_none()
+    account = account or _no_account(tenant.id)
     plan = plan_of(tenant)
     return BillingRead(
         plan=plan_read(plan),
-        status=account.status if account else "none",
-        interval=account.interval if account else None,
-        current_period_end=account.current_period_end if account else None,
-        cancel_at_period_end=account.cancel_at_period_end if account else False,
-        trial_end=account.trial_end if account else None,
-        past_due_since=account.past_due_since if account else None,
+        status=account.status,
+        interval=account.interval,
+        current_period_end=account.current_period_end,
+        cancel_at_period_end=account.cancel_at_period_end,
+        trial_end=account.trial_end,
+        past_due_since=account.past_due_since,
         seats_used=await invitation_repository.seats_used(session),
         seats_allowed=plan.entitlements.seats,
         storage_used_bytes=await upload_repository.storage_used(session),
@@ -157,22 +166,14 @@ def _settle_previous_checkout(client: stripe.StripeClient, session_id: str) -> s
     live returns that status, so the caller refuses a second checkout until the webhook has made the
     account show it. Called under the account's row lock, so two checkouts at once are serialised.
     """
-    try:
-        previous = client.v1.checkout.sessions.retrieve(session_id)
-    except stripe.InvalidRequestError as exc:
-        if is_missing(exc):
-            return None  # unknown to Stripe (keys changed): it cannot be paid
-        raise
-    if previous.status == "open":
-        client.v1.checkout.sessions.expire(session_id)
-        return None
-    made = previous.to_dict().get("subscription") if previous.status == "complete" else None
+    status, previous = settle_checkout(client, session_id)
+    made = previous.get("subscription") if status == "complete" else None
     subscription_id = made.get("id") if isinstance(made, dict) else made
     if not subscription_id:
         return None
     subscription = fetch_subscription(client, str(subscription_id))
-    status = (subscription or {}).get("status")
-    return str(status) if status in LIVE else None
+    live = (subscription or {}).get("status")
+    return str(live) if live in LIVE else None
 
 
 async def open_portal(
@@ -194,7 +195,7 @@ async def operator_view(
     session: AsyncSession, tenant_id: uuid.UUID, *, events: int = 50
 ) -> OperatorBillingRead:
     """A tenant's billing account and its latest Stripe events, for the operator API."""
-    account = await session.get(BillingAccount, tenant_id)
+    account = await session.get(BillingAccount, tenant_id) or _no_account(tenant_id)
     rows = (
         await session.execute(
             select(StripeEvent)
@@ -204,15 +205,15 @@ async def operator_view(
         )
     ).scalars()
     return OperatorBillingRead(
-        plan_key=account.plan_key if account else get_catalog().default_plan,
-        status=account.status if account else "none",
-        stripe_customer_id=account.stripe_customer_id if account else None,
-        stripe_subscription_id=account.stripe_subscription_id if account else None,
-        interval=account.interval if account else None,
-        quantity=account.quantity if account else None,
-        current_period_end=account.current_period_end if account else None,
-        cancel_at_period_end=account.cancel_at_period_end if account else False,
-        past_due_since=account.past_due_since if account else None,
-        synced_at=account.synced_at if account else None,
+        plan_key=account.plan_key,
+        status=account.status,
+        stripe_customer_id=account.stripe_customer_id,
+        stripe_subscription_id=account.stripe_subscription_id,
+        interval=account.interval,
+        quantity=account.quantity,
+        current_period_end=account.current_period_end,
+        cancel_at_period_end=account.cancel_at_period_end,
+        past_due_since=account.past_due_since,
+        synced_at=account.synced_at,
         events=[StripeEventRead.model_validate(row, from_attributes=True) for row in rows],
     )

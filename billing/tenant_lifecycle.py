@@ -19,8 +19,8 @@ from typing import Any
 import stripe
 from sqlalchemy.orm import Session
 
+from billing.checkouts import settle_checkout
 from billing.models import BillingAccount
-from billing.stripe_client import is_missing
 from billing.subscriptions import LIVE, apply_subscription, fetch_subscription, lock_subscription
 from platform_core.context import TenantStatus
 
@@ -28,23 +28,6 @@ logger = logging.getLogger("platform.billing")
 REASON_KEY = "platform_cancel_reason"
 DELETED_REASON = "tenant_deleted"
 KEEP = frozenset({TenantStatus.ACTIVE, TenantStatus.SUSPENDED, TenantStatus.PROVISIONING})
-
-
-def expire_open_checkout(client: stripe.StripeClient, account: BillingAccount) -> bool:
-    """Expire the account's last checkout session if it is still open; True when it was."""
-    session_id = account.checkout_session_id
-    if not session_id:
-        return False
-    try:
-        checkout = client.v1.checkout.sessions.retrieve(session_id)
-        if checkout.status != "open":
-            return False
-        client.v1.checkout.sessions.expire(session_id)
-    except stripe.InvalidRequestError as exc:
-        if is_missing(exc):
-            return False  # Stripe does not know it (keys changed): nothing can pay it
-        raise
-    return True
 
 
 def follow_tenant(
@@ -58,7 +41,8 @@ def follow_tenant(
     row is gone, as purged); say what was done. `at` makes the Stripe idempotency keys unique."""
     gone = status is None or status is TenantStatus.DELETED
     done: list[str] = []
-    if (gone or status is TenantStatus.DELETING) and expire_open_checkout(client, account):
+    checkout = account.checkout_session_id if gone or status is TenantStatus.DELETING else None
+    if checkout and settle_checkout(client, checkout)[0] == "open":
         done.append("open checkout expired")
     subscription_id = account.stripe_subscription_id
     if subscription_id:

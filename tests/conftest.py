@@ -233,6 +233,17 @@ async def app(
     await application.state.redis.aclose()
 
 
+@pytest.fixture
+async def live_app(settings: Settings) -> AsyncIterator[Any]:
+    """The app on committed data (no test transaction): workers and other processes see what it wrote."""
+    database = Database(settings, pool_size=2)
+    application = create_app(settings, db=database, access_log=False)
+    PRINCIPALS.clear()
+    yield application
+    await application.state.redis.aclose()
+    await database.dispose()
+
+
 async def forget_throttles(app: Any) -> None:
     """Delete this worker's sign-in throttle counters: every test starts with a clean slate."""
     redis = app.state.redis

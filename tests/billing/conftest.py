@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 import stripe
 
 from billing.settings import BillingSettings, get_billing_settings
 from billing.stripe_client import get_client, make_client
-from platform_core.auth.cache import PRINCIPALS
-from platform_core.db.engines import Database
 from platform_core.devstack.stripe_servers import local_stripe
-from platform_core.main import create_app
-from platform_core.settings import Settings
 
 API_KEY = "sk_test_platform"
 
@@ -25,17 +20,6 @@ def stripe_base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     and the portal (platform_core/devstack/stripe_standin.py)."""
     with local_stripe(tmp_path_factory.mktemp("stripe")) as url:
         yield url
-
-
-@pytest.fixture
-async def live_app(settings: Settings) -> AsyncIterator[Any]:
-    """The app on committed data (billing processing runs in its own transactions, as a worker does)."""
-    database = Database(settings, pool_size=2)
-    application = create_app(settings, db=database, access_log=False)
-    PRINCIPALS.clear()
-    yield application
-    await application.state.redis.aclose()
-    await database.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -10,12 +9,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from billing import events
 from billing.catalog import get_catalog
-from billing.models import BillingAccount, BillingPlan, StripeEvent
+from billing.models import BillingAccount, BillingPlan
 from billing.plans_sync import sync_plans
 from billing.stripe_client import get_client
 from tests.conftest import owner_client
+from tests.support.billing import apply_stripe_event, event_payload
 
 PLAN_KEYS = {"free", "pro", "business"}
 
@@ -68,24 +67,8 @@ async def test_checkout_then_payment_starts_the_plans_trial(
             paid = await browser.post(f"{url}/complete", headers={"Authorization": "Bearer sk_test_platform"})
         completed = paid.json()
         assert completed["status"] == "complete"
-        event = {
-            "id": f"evt_{uuid.uuid4().hex[:20]}",
-            "type": "checkout.session.completed",
-            "created": int(time.time()),
-            "data": {"object": completed},
-        }
-        with sync_db.sync_session() as session, session.begin():
-            row = StripeEvent(
-                id=event["id"],
-                type=event["type"],
-                created=datetime.now(UTC),
-                payload=event,
-                status="pending",
-                attempts=0,
-            )
-            session.add(row)
-            session.flush()
-            assert events.apply_event(session, get_client(), row, settings) == tenant.id
+        event = event_payload("checkout.session.completed", completed)
+        assert apply_stripe_event(sync_db, settings, get_client(), event) == tenant.id
         live_app.state.tenant_resolver.invalidate()  # the NOTIFY would do this in a running process
         billing = (await client.get("/api/v1/billing")).json()
         assert (billing["plan"]["key"], billing["status"], billing["interval"]) == (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -13,13 +12,14 @@ import stripe
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from billing import events, subscriptions
+from billing import subscriptions
 from billing.exceptions import EventNotReady
 from billing.models import BillingAccount, BillingPlan, StripeEvent
 from billing.settings import BillingSettings
 from billing.stripe_client import make_client
 from billing.tasks import queue_reconciliation as reconcile
 from billing.tasks import record_failure
+from tests.support.billing import apply_stripe_event, event_payload
 from workers.models import OutboxMessage
 
 CARD = "4242424242424242"
@@ -71,26 +71,7 @@ def deliver(
     sync_db, settings, client, event_type: str, obj: dict
 ) -> tuple[uuid.UUID | None, BillingAccount | None]:
     """Store an event as the webhook would, apply it in one transaction, return the account after."""
-    event_id = f"evt_{uuid.uuid4().hex[:20]}"
-    payload = {
-        "id": event_id,
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "data": {"object": obj},
-    }
-    with sync_db.sync_session() as session, session.begin():
-        row = StripeEvent(
-            id=event_id,
-            type=event_type,
-            created=datetime.now(UTC),
-            payload=payload,
-            status="pending",
-            attempts=0,
-        )
-        session.add(row)
-        session.flush()
-        tenant_id = events.apply_event(session, client, row, settings)
+    tenant_id = apply_stripe_event(sync_db, settings, client, event_payload(event_type, obj))
     with sync_db.sync_session() as session:
         account = session.get(BillingAccount, tenant_id) if tenant_id else None
     return tenant_id, account

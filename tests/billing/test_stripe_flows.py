@@ -25,7 +25,7 @@ from sqlalchemy import delete, select
 
 from billing import events
 from billing.catalog import get_catalog
-from billing.models import BillingAccount, BillingPlan, StripeEvent
+from billing.models import BillingAccount, BillingPlan
 from billing.plans_sync import sync_plans
 from billing.settings import BillingSettings, get_billing_settings
 from billing.stripe_client import get_client, make_client
@@ -36,6 +36,7 @@ from platform_core.db.engines import Database
 from platform_core.main import create_app
 from platform_core.settings import Settings
 from tests.conftest import owner_client
+from tests.support.billing import apply_stripe_event
 
 TEST_MODE_KEY = os.environ.get("STRIPE_TEST_SECRET_KEY", "")
 LOCAL_KEY = "sk_test_platform"
@@ -101,21 +102,7 @@ def _apply_events(sync_db: Database, settings: Settings, client: stripe.StripeCl
         customer = obj.get("id") if obj.get("object") == "customer" else obj.get("customer")
         if customer not in customers or event.type not in events.HANDLED:
             continue
-        with sync_db.sync_session() as session, session.begin():
-            if session.get(StripeEvent, event.id) is not None:
-                continue
-            row = StripeEvent(
-                id=event.id,
-                type=event.type,
-                created=datetime.fromtimestamp(event.created, UTC),
-                payload=payload,
-                status="pending",
-                attempts=0,
-            )
-            session.add(row)
-            session.flush()
-            events.apply_event(session, client, row, settings)
-            row.status = "processed"
+        apply_stripe_event(sync_db, settings, client, payload)
         applied.add(event.type)
     return applied
 

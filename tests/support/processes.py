@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -28,6 +29,21 @@ def tasks_ran(sync_db: Any, task_ids: list[str]) -> bool:
     with sync_db.sync_session() as session:
         done = set(session.scalars(select(TaskRun.task_id).where(TaskRun.task_id.in_(task_ids))))
     return done == set(task_ids)
+
+
+JOB_DEADLINE = 30.0  # seconds a test waits for a worker to finish a job
+
+
+async def finished_job(client: Any, job_id: str) -> dict[str, Any]:
+    """Poll GET /api/v1/jobs/{id} until the job has succeeded or failed; fail the test at the deadline."""
+    deadline = time.monotonic() + JOB_DEADLINE
+    while True:
+        job: dict[str, Any] = (await client.get(f"/api/v1/jobs/{job_id}")).json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} did not finish within {JOB_DEADLINE}s: {job}")
+        await asyncio.sleep(0.05)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +13,6 @@ import redis
 
 from platform_core.context import TenantContext
 from platform_core.db.engines import Database
-from platform_core.main import create_app
 from platform_core.settings import PROJECT_ROOT, Settings
 from tenants.service import TenantService
 from tests.conftest import subscribed
@@ -111,13 +110,3 @@ def live_tenant(tenant_service: TenantService, sync_db: Database) -> TenantConte
     """A tenant whose data is really committed (workers cannot see a test's open transaction)."""
     tenant = tenant_service.create(slug=f"work-{uuid.uuid4().hex[:8]}", name="Work")
     return subscribed(sync_db, tenant)
-
-
-@pytest.fixture
-async def live_app(settings: Settings) -> AsyncIterator[Any]:
-    """The real app on committed data (no test transaction): the worker must see what it wrote."""
-    database = Database(settings, pool_size=2)
-    app = create_app(settings, db=database, access_log=False)
-    yield app
-    await app.state.redis.aclose()
-    await database.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import uuid
@@ -13,7 +12,7 @@ from sqlalchemy import delete
 from platform_core.items.models import Item
 from platform_core.jobs.models import Job
 from tests.conftest import owner_client
-from tests.support.processes import wait_until
+from tests.support.processes import finished_job, wait_until
 from workers.outbox.service import enqueue
 
 
@@ -29,17 +28,7 @@ async def test_report_job_runs_and_is_visible_only_to_its_tenant(
         assert started.status_code == 202
         job_id = started.json()["id"]
 
-        async def finished() -> dict | None:
-            job = (await client.get(f"/api/v1/jobs/{job_id}")).json()
-            return job if job["status"] in ("succeeded", "failed") else None
-
-        job = None
-        for _ in range(600):
-            job = await finished()
-            if job:
-                break
-            await asyncio.sleep(0.05)
-        assert job is not None, "the job never finished"
+        job = await finished_job(client, job_id)
         assert job["status"] == "succeeded", job
         assert job["progress"] == 100
         assert job["started_at"] is not None
@@ -90,12 +79,7 @@ async def test_report_holds_only_its_own_tenants_items(
         own_title = f"alpha-own-{uuid.uuid4().hex[:8]}"
         assert (await client.post("/api/v1/items", json={"title": own_title})).status_code == 201
         job_id = (await client.post("/api/v1/reports", json={"kind": "items_csv"})).json()["id"]
-        job = None
-        for _ in range(600):
-            job = (await client.get(f"/api/v1/jobs/{job_id}")).json()
-            if job["status"] in ("succeeded", "failed"):
-                break
-            await asyncio.sleep(0.05)
+        job = await finished_job(client, job_id)
         assert job["status"] == "succeeded", job
         titles = {r["title"] for r in csv.DictReader(io.StringIO((await client.get(job["result_url"])).text))}
     assert own_title in titles

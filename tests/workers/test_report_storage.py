@@ -3,7 +3,6 @@ removed with their jobs. A module of its own: only workers given the bucket may 
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import uuid
@@ -15,7 +14,7 @@ from platform_core.db.base import utcnow
 from platform_core.jobs.models import Job
 from platform_core.reports.models import Report
 from tests.conftest import owner_client
-from tests.support.processes import wait_until
+from tests.support.processes import finished_job, wait_until
 
 
 async def test_with_a_bucket_the_report_is_kept_in_it_and_downloaded_by_a_signed_link(
@@ -26,12 +25,7 @@ async def test_with_a_bucket_the_report_is_kept_in_it_and_downloaded_by_a_signed
         title = f"in-the-bucket-{uuid.uuid4().hex[:6]}"
         assert (await client.post("/api/v1/items", json={"title": title})).status_code == 201
         job_id = (await client.post("/api/v1/reports", json={"kind": "items_csv"})).json()["id"]
-        job: dict = {}
-        for _ in range(600):
-            job = (await client.get(f"/api/v1/jobs/{job_id}")).json()
-            if job["status"] in ("succeeded", "failed"):
-                break
-            await asyncio.sleep(0.05)
+        job = await finished_job(client, job_id)
         assert job["status"] == "succeeded", job
         with sync_db.sync_session(live_tenant.schema_name) as session:
             report = session.get_one(Report, uuid.UUID(job_id))

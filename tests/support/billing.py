@@ -1,0 +1,51 @@
+"""Stripe events in tests: store one as the webhook would and apply it with the platform's processing."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import stripe
+
+from billing import events
+from billing.models import StripeEvent
+from platform_core.db.engines import Database
+from platform_core.settings import Settings
+
+
+def apply_stripe_event(
+    sync_db: Database, settings: Settings, client: stripe.StripeClient, payload: dict[str, Any]
+) -> uuid.UUID | None:
+    """Store `payload` (an event object) once and apply it in one transaction; return its tenant.
+
+    An event already stored is left alone (None), as the webhook endpoint acknowledges a duplicate.
+    """
+    with sync_db.sync_session() as session, session.begin():
+        if session.get(StripeEvent, payload["id"]) is not None:
+            return None
+        row = StripeEvent(
+            id=payload["id"],
+            type=payload["type"],
+            created=datetime.fromtimestamp(payload["created"], UTC),
+            payload=payload,
+            status="pending",
+            attempts=0,
+        )
+        session.add(row)
+        session.flush()
+        tenant_id = events.apply_event(session, client, row, settings)
+        row.status = "processed"
+    return tenant_id
+
+
+def event_payload(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """A new Stripe event object of `event_type` about `obj`."""
+    return {
+        "id": f"evt_{uuid.uuid4().hex[:20]}",
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "data": {"object": obj},
+    }
