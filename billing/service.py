@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import anyio
 import stripe
@@ -53,7 +54,9 @@ async def billing_state(session: AsyncSession, tenant: TenantContext) -> Billing
         await session.execute(select(BillingAccount).where(BillingAccount.tenant_id == tenant.id))
     ).scalar_one_or_none()
     account = account or _no_account(tenant.id)
-    plan = plan_of(tenant)
+    # The plan from the account just read, not from the request's cached tenant (refreshed by NOTIFY a
+    # moment after a change): the answer agrees with itself even in that moment.
+    plan = plan_of(replace(tenant, plan_key=account.plan_key, billing_status=account.status))
     return BillingRead(
         plan=plan_read(plan),
         status=account.status,

@@ -168,3 +168,15 @@ async def test_billing_shows_only_the_callers_tenant(client_a, client_b, db, ten
     seats_a = (await client_a.get("/api/v1/billing")).json()["seats_used"]
     assert seats_a >= 3
     assert (await client_b.get("/api/v1/billing")).json()["seats_used"] == before_b
+
+
+async def test_billing_shows_a_plan_that_agrees_with_its_status_before_the_cache_refreshes(
+    app, settings, sync_db, billed
+):
+    tenant = billed("active")
+    async with owner_client(app, settings, sync_db, tenant) as client:
+        assert (await client.get("/api/v1/billing")).json()["plan"]["key"] == "pro"  # now cached
+        with sync_db.sync_session() as session, session.begin():
+            session.get_one(BillingAccount, tenant.id).status = "canceled"  # no NOTIFY reaches this app
+        billing = (await client.get("/api/v1/billing")).json()
+    assert (billing["status"], billing["plan"]["key"]) == ("canceled", "free")
