@@ -27,7 +27,13 @@ from platform_core.auth.principal import Principal
 from platform_core.context import TenantContext
 from platform_core.db.base import utcnow
 from platform_core.uploads import repository as upload_repository
-from platform_core.uploads.exceptions import UploadNotFound, UploadNotReceived, UploadSizeMismatch
+from platform_core.uploads.exceptions import (
+    ContentTypeNotAllowed,
+    UploadContentTypeMismatch,
+    UploadNotFound,
+    UploadNotReceived,
+    UploadSizeMismatch,
+)
 from platform_core.uploads.models import Upload, UploadStatus
 from platform_core.uploads.schemas import (
     UploadCreate,
@@ -38,11 +44,13 @@ from platform_core.uploads.schemas import (
     UploadRead,
     UploadState,
 )
+from platform_core.uploads.settings import S3Settings, get_s3_settings
 from platform_core.uploads.storage import ObjectStore
 from workers.outbox.service import enqueue_async
 
 T = TypeVar("T")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_PARAMETER_SEPARATOR = re.compile(r"\s*;\s*")
 KEY_NAME_LENGTH = 100
 # A pending upload is removed this long after its link expired: a large file sent just before the
 # expiry may still be arriving, and its completion is still accepted until then.
@@ -76,6 +84,21 @@ def tenant_prefix(tenant_id: uuid.UUID | str) -> str:
 def object_key(tenant_id: uuid.UUID, upload_id: uuid.UUID, filename: str) -> str:
     """Where an upload is stored: under its tenant's prefix, in a folder named by its id."""
     return f"{tenant_prefix(tenant_id)}uploads/{upload_id}/{key_name(filename)}"
+
+
+def media_type_key(value: str) -> str:
+    """A media type in one spelling for comparisons: lower case, `; ` between its parameters."""
+    return _PARAMETER_SEPARATOR.sub("; ", value.strip().lower())
+
+
+def check_content_type(content_type: str, settings: S3Settings | None = None) -> None:
+    """Refuse a media type outside S3_ALLOWED_CONTENT_TYPES (415)."""
+    settings = settings or get_s3_settings()
+    if not settings.allows(content_type):
+        raise ContentTypeNotAllowed(
+            f"Files of type `{content_type}` are not accepted here.",
+            details={"content_type": content_type, "allowed_content_types": settings.allowed_content_types},
+        )
 
 
 def state_of(upload: Upload, now: datetime | None = None) -> UploadState:
@@ -115,6 +138,7 @@ async def create_upload(
     session: AsyncSession, store: ObjectStore, tenant: TenantContext, principal: Principal, body: UploadCreate
 ) -> UploadCreated:
     """Reserve the file's size against the plan's storage and sign a form that uploads exactly it."""
+    check_content_type(body.content_type)
     upload_id = uuid.uuid4()
     key = object_key(tenant.id, upload_id, body.filename)
     expires_at = utcnow() + timedelta(seconds=store.link_seconds)
@@ -152,22 +176,35 @@ async def get_upload(store: ObjectStore, upload: Upload) -> UploadDetail:
 async def complete_upload(
     session: AsyncSession, store: ObjectStore, tenant: TenantContext, upload: Upload
 ) -> UploadDetail:
-    """Check the stored file against the declared size and the quota, and mark the upload stored.
+    """Check the stored file against the declared size and media type and the quota, and mark the
+    upload stored.
 
-    Completing a stored upload again changes nothing. A file of another size is deleted (422); a
-    completion that no longer fits the plan (its reservation lapsed, or the plan shrank) is 402 and
-    its file is deleted too.
+    Completing a stored upload again changes nothing. A file of another size or media type is deleted
+    (422): a store that does not enforce the signed form's conditions would otherwise serve, say,
+    `text/html` from an upload recorded as `image/png`. A completion that no longer fits the plan (its
+    reservation lapsed, or the plan shrank) is 402 and its file is deleted too.
     """
     if upload.status == UploadStatus.STORED.value:
         return await get_upload(store, upload)
-    size = await _in_thread(store.size_of, upload.key)  # before the lock: it is a network round trip
-    if size is None:
+    stored = await _in_thread(store.head, upload.key)  # before the lock: it is a network round trip
+    if stored is None:
         raise UploadNotReceived
+    size = stored.size
     if size != upload.size_bytes:
         await _in_thread(store.delete, upload.key)
         raise UploadSizeMismatch(
             f"The uploaded file has {size} bytes, not the {upload.size_bytes} declared; it was discarded.",
             details={"declared_bytes": upload.size_bytes, "received_bytes": size},
+        )
+    if media_type_key(stored.content_type) != media_type_key(upload.content_type):
+        await _in_thread(store.delete, upload.key)
+        raise UploadContentTypeMismatch(
+            f"The uploaded file was sent as `{stored.content_type}`, not the `{upload.content_type}` "
+            "declared; it was discarded.",
+            details={
+                "declared_content_type": upload.content_type,
+                "received_content_type": stored.content_type,
+            },
         )
     await upload_repository.lock_storage(session, tenant.id)
     locked = await upload_repository.get(session, upload.id, lock=True)
