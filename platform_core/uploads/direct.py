@@ -32,7 +32,7 @@ from platform_core.uploads.exceptions import FileTooLarge, MalformedForm, Upload
 from platform_core.uploads.models import Upload, UploadStatus
 from platform_core.uploads.multipart import FormStream, PartHeaders
 from platform_core.uploads.schemas import DirectUploadFile, UploadDetail
-from platform_core.uploads.service import _in_thread, check_content_type, get_upload, object_key
+from platform_core.uploads.service import check_content_type, get_upload, in_thread, object_key
 from platform_core.uploads.settings import S3Settings
 from platform_core.uploads.storage import ObjectStore
 
@@ -60,38 +60,39 @@ class ObjectWriter:
         """Add bytes; send a part to the storage each time PART_BYTES have gathered."""
         self._buffer += data
         while len(self._buffer) >= PART_BYTES:
-            part = bytes(self._buffer[:PART_BYTES])
+            with memoryview(self._buffer) as view:
+                part = bytes(view[:PART_BYTES])  # one copy, not a bytearray slice and then bytes
             del self._buffer[:PART_BYTES]
             if self._multipart is None:
-                self._multipart = await _in_thread(
+                self._multipart = await in_thread(
                     self.store.start_multipart, self.key, content_type=self.content_type
                 )
             number = len(self._etags) + 1
             self._etags.append(
-                await _in_thread(self.store.upload_part, self.key, self._multipart, number, part)
+                await in_thread(self.store.upload_part, self.key, self._multipart, number, part)
             )
 
     async def close(self) -> None:
         """Make the object: one PUT for a file within a part, else send the last part and join them."""
         rest, self._buffer = bytes(self._buffer), bytearray()
         if self._multipart is None:
-            await _in_thread(self.store.put, self.key, rest, content_type=self.content_type)
+            await in_thread(self.store.put, self.key, rest, content_type=self.content_type)
         else:
             if rest:
                 number = len(self._etags) + 1
                 self._etags.append(
-                    await _in_thread(self.store.upload_part, self.key, self._multipart, number, rest)
+                    await in_thread(self.store.upload_part, self.key, self._multipart, number, rest)
                 )
-            await _in_thread(self.store.complete_multipart, self.key, self._multipart, self._etags)
+            await in_thread(self.store.complete_multipart, self.key, self._multipart, self._etags)
         self._written = True
 
     async def abort(self) -> None:
         """Leave nothing behind: drop the parts sent so far, or the object once made."""
         self._buffer = bytearray()
         if self._written:
-            await _in_thread(self.store.delete, self.key)
+            await in_thread(self.store.delete, self.key)
         elif self._multipart is not None:
-            await _in_thread(self.store.abort_multipart, self.key, self._multipart)
+            await in_thread(self.store.abort_multipart, self.key, self._multipart)
 
 
 def _file_part(part: PartHeaders | None) -> DirectUploadFile:

@@ -58,7 +58,7 @@ PENDING_GRACE = timedelta(hours=24)
 LATE_OBJECT_TASK = "uploads.delete_late_object"
 
 
-async def _in_thread(call: Callable[..., T], *args: object, **kwargs: object) -> T:
+async def in_thread(call: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Run a blocking boto3 call in a worker thread."""
     return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
 
@@ -142,7 +142,7 @@ async def create_upload(
     upload_id = uuid.uuid4()
     key = object_key(tenant.id, upload_id, body.filename)
     expires_at = utcnow() + timedelta(seconds=store.link_seconds)
-    post = await _in_thread(store.presign_post, key, size=body.size_bytes, content_type=body.content_type)
+    post = await in_thread(store.presign_post, key, size=body.size_bytes, content_type=body.content_type)
     # Held until the transaction ends, so the check and the insert are one step for this tenant.
     await upload_repository.lock_storage(session, tenant.id)
     usage = await upload_repository.usage(session)
@@ -169,7 +169,7 @@ async def get_upload(store: ObjectStore, upload: Upload) -> UploadDetail:
     url, expires = None, None
     if upload.status == UploadStatus.STORED.value:
         expires = utcnow() + timedelta(seconds=store.link_seconds)
-        url = await _in_thread(store.presign_get, upload.key, filename=upload.filename)
+        url = await in_thread(store.presign_get, upload.key, filename=upload.filename)
     return UploadDetail(**to_read(upload).model_dump(), download_url=url, download_expires_at=expires)
 
 
@@ -186,18 +186,18 @@ async def complete_upload(
     """
     if upload.status == UploadStatus.STORED.value:
         return await get_upload(store, upload)
-    stored = await _in_thread(store.head, upload.key)  # before the lock: it is a network round trip
+    stored = await in_thread(store.head, upload.key)  # before the lock: it is a network round trip
     if stored is None:
         raise UploadNotReceived
     size = stored.size
     if size != upload.size_bytes:
-        await _in_thread(store.delete, upload.key)
+        await in_thread(store.delete, upload.key)
         raise UploadSizeMismatch(
             f"The uploaded file has {size} bytes, not the {upload.size_bytes} declared; it was discarded.",
             details={"declared_bytes": upload.size_bytes, "received_bytes": size},
         )
     if media_type_key(stored.content_type) != media_type_key(upload.content_type):
-        await _in_thread(store.delete, upload.key)
+        await in_thread(store.delete, upload.key)
         raise UploadContentTypeMismatch(
             f"The uploaded file was sent as `{stored.content_type}`, not the `{upload.content_type}` "
             "declared; it was discarded.",
@@ -215,7 +215,7 @@ async def complete_upload(
         try:
             check_storage(tenant, stored=usage.stored, reserved=usage.reserved, requested=size)
         except StorageLimitReached:
-            await _in_thread(store.delete, locked.key)
+            await in_thread(store.delete, locked.key)
             raise
         locked.status = UploadStatus.STORED.value
         locked.size_bytes = size
@@ -242,7 +242,7 @@ async def delete_upload(
     )
     # Last: if the storage fails, the row stays (503); deleting a missing object succeeds, so a retry
     # after a failed commit works.
-    await _in_thread(store.delete, key)
+    await in_thread(store.delete, key)
     link_left = (upload.expires_at - utcnow()).total_seconds()
     if link_left > 0:
         # Its signed form still works until it expires: a file posted with it now would count against

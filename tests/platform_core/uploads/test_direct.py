@@ -145,6 +145,51 @@ async def test_the_cap_is_enforced_while_the_body_streams(client_a, tenant_a, s3
     assert await _rows(client_a) == 0
 
 
+async def test_a_client_that_goes_away_mid_file_leaves_nothing(app, client_a, tenant_a, s3):
+    """The server (uvicorn) reports a dropped connection as `http.disconnect`: sent here at the ASGI
+    level, after more than a part has reached the storage."""
+    prefix = f"tenants/{tenant_a.id}/"
+    before = _keys(s3, prefix)
+    messages = [
+        {"type": "http.request", "body": _head(), "more_body": True},
+        *(
+            {"type": "http.request", "body": b"d" * MiB, "more_body": True}
+            for _ in range(PART_BYTES // MiB + 2)
+        ),
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    headers = [(b"host", host_of(tenant_a).encode()), (b"content-type", FORM["content-type"].encode())]
+    headers.append((b"authorization", client_a.headers["authorization"].encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": DIRECT,
+        "raw_path": DIRECT.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": (host_of(tenant_a), 80),
+    }
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert b'"upload_interrupted"' in sent[1]["body"]
+    assert _multipart_uploads(s3, prefix) == []
+    assert _keys(s3, prefix) == before
+    assert await _rows(client_a) == 0
+
+
 async def test_a_declared_length_beyond_the_cap_is_refused_before_reading(client_a, cap):
     cap(1 * MiB)
     body = CountedBody(2 * MiB)
