@@ -19,6 +19,7 @@ from pathlib import Path
 from bench import (
     auth_overhead,
     billing_enforcement,
+    direct_upload_memory,
     fleet_migration,
     outbox_delivery,
     provisioning,
@@ -59,6 +60,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
     "outbox_delivery": ("bench.outbox_delivery", outbox_delivery.run, ()),
     "webhook_ingestion": ("bench.webhook_ingestion", webhook_ingestion.run, ()),
     "billing_enforcement": ("bench.billing_enforcement", billing_enforcement.run, ()),
+    "direct_upload_memory": ("bench.direct_upload_memory", direct_upload_memory.run, ()),
 }
 
 

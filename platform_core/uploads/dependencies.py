@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
+from starlette.requests import ClientDisconnect
 
 from platform_core.tenancy import TenantSessionDep
 from platform_core.uploads import repository as upload_repository
-from platform_core.uploads.exceptions import UploadNotFound
+from platform_core.uploads.exceptions import UploadInterrupted, UploadNotFound
 from platform_core.uploads.models import Upload
+from platform_core.uploads.multipart import FormStream
 from platform_core.uploads.storage import ObjectStore, get_store
 
 
@@ -27,5 +30,25 @@ async def get_object_store() -> ObjectStore:
     return get_store()
 
 
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in request.stream():
+            yield chunk
+    except ClientDisconnect as exc:
+        raise UploadInterrupted from exc
+
+
+async def get_upload_form(request: Request) -> FormStream:
+    """The request's multipart form, to be read as it arrives (415 unless multipart/form-data)."""
+    return FormStream(request.headers.get("content-type"), _body(request))
+
+
+def content_length(request: Request) -> int | None:
+    """The request's declared body length, if it gave one."""
+    value = request.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
 CurrentUpload = Annotated[Upload, Depends(get_current_upload)]
 StoreDep = Annotated[ObjectStore, Depends(get_object_store)]
+UploadForm = Annotated[FormStream, Depends(get_upload_form)]

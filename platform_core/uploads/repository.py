@@ -97,6 +97,11 @@ async def remove(session: AsyncSession, upload: Upload) -> None:
     await session.flush()
 
 
+async def delete_pending(session: AsyncSession, upload_id: uuid.UUID) -> None:
+    """Delete an upload's row if it is still pending (a stored upload stays)."""
+    await session.execute(delete(Upload).where(Upload.id == upload_id, _PENDING))
+
+
 def expired_pending(session: Session, *, before: datetime, limit: int) -> Sequence[Upload]:
     """Pending uploads whose link expired before `before`, locked (rows being completed are skipped)."""
     stmt = (

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from platform_core.auth.dependencies import UploadsRead, UploadsWrite
 from platform_core.tenancy import TenantDep, TenantSessionDep
+from platform_core.uploads import direct as direct_uploads
 from platform_core.uploads import service as upload_service
-from platform_core.uploads.dependencies import CurrentUpload, StoreDep
+from platform_core.uploads.dependencies import CurrentUpload, StoreDep, UploadForm, content_length
 from platform_core.uploads.schemas import UploadCreate, UploadCreated, UploadDetail, UploadPage, UploadState
+from platform_core.uploads.settings import get_s3_settings
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 
@@ -33,6 +35,38 @@ async def create_upload(
 ) -> UploadCreated:
     """Reserve room for a file (402 beyond the plan's storage) and return a signed form to upload it."""
     return await upload_service.create_upload(session, store, tenant, principal, body)
+
+
+_MULTIPART_FILE = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/direct", status_code=201, response_model=UploadDetail, openapi_extra=_MULTIPART_FILE)
+async def create_direct_upload(
+    principal: UploadsWrite, tenant: TenantDep, store: StoreDep, form: UploadForm, request: Request
+) -> UploadDetail:
+    """Upload a small file in one multipart request (part `file`), streamed to the storage and stored."""
+    return await direct_uploads.direct_upload(
+        db=request.app.state.db,
+        store=store,
+        settings=get_s3_settings(),
+        tenant=tenant,
+        principal=principal,
+        form=form,
+        content_length=content_length(request),
+    )
 
 
 @router.post("/{upload_id}/complete", response_model=UploadDetail)

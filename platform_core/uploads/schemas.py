@@ -52,6 +52,15 @@ class UploadCreate(BaseModel):
     size_bytes: Annotated[int, Field(strict=True, ge=0, le=MAX_OBJECT_BYTES)]
 
 
+class DirectUploadFile(BaseModel):
+    """The file part of a direct upload: the name and media type its part headers give."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    filename: FileName
+    content_type: ContentType = "application/octet-stream"
+
+
 class UploadState(StrEnum):
     """Where an upload is: waiting for its file, past its upload link, or stored."""
 

@@ -27,7 +27,13 @@ from platform_core.auth.principal import Principal
 from platform_core.context import TenantContext
 from platform_core.db.base import utcnow
 from platform_core.uploads import repository as upload_repository
-from platform_core.uploads.exceptions import UploadNotFound, UploadNotReceived, UploadSizeMismatch
+from platform_core.uploads.exceptions import (
+    ContentTypeNotAllowed,
+    UploadContentTypeMismatch,
+    UploadNotFound,
+    UploadNotReceived,
+    UploadSizeMismatch,
+)
 from platform_core.uploads.models import Upload, UploadStatus
 from platform_core.uploads.schemas import (
     UploadCreate,
@@ -38,11 +44,13 @@ from platform_core.uploads.schemas import (
     UploadRead,
     UploadState,
 )
+from platform_core.uploads.settings import S3Settings, get_s3_settings
 from platform_core.uploads.storage import ObjectStore
 from workers.outbox.service import enqueue_async
 
 T = TypeVar("T")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_PARAMETER_SEPARATOR = re.compile(r"\s*;\s*")
 KEY_NAME_LENGTH = 100
 # A pending upload is removed this long after its link expired: a large file sent just before the
 # expiry may still be arriving, and its completion is still accepted until then.
@@ -50,7 +58,7 @@ PENDING_GRACE = timedelta(hours=24)
 LATE_OBJECT_TASK = "uploads.delete_late_object"
 
 
-async def _in_thread(call: Callable[..., T], *args: object, **kwargs: object) -> T:
+async def in_thread(call: Callable[..., T], *args: object, **kwargs: object) -> T:
     """Run a blocking boto3 call in a worker thread."""
     return await anyio.to_thread.run_sync(functools.partial(call, *args, **kwargs))
 
@@ -76,6 +84,21 @@ def tenant_prefix(tenant_id: uuid.UUID | str) -> str:
 def object_key(tenant_id: uuid.UUID, upload_id: uuid.UUID, filename: str) -> str:
     """Where an upload is stored: under its tenant's prefix, in a folder named by its id."""
     return f"{tenant_prefix(tenant_id)}uploads/{upload_id}/{key_name(filename)}"
+
+
+def media_type_key(value: str) -> str:
+    """A media type in one spelling for comparisons: lower case, `; ` between its parameters."""
+    return _PARAMETER_SEPARATOR.sub("; ", value.strip().lower())
+
+
+def check_content_type(content_type: str, settings: S3Settings | None = None) -> None:
+    """Refuse a media type outside S3_ALLOWED_CONTENT_TYPES (415)."""
+    settings = settings or get_s3_settings()
+    if not settings.allows(content_type):
+        raise ContentTypeNotAllowed(
+            f"Files of type `{content_type}` are not accepted here.",
+            details={"content_type": content_type, "allowed_content_types": settings.allowed_content_types},
+        )
 
 
 def state_of(upload: Upload, now: datetime | None = None) -> UploadState:
@@ -115,10 +138,11 @@ async def create_upload(
     session: AsyncSession, store: ObjectStore, tenant: TenantContext, principal: Principal, body: UploadCreate
 ) -> UploadCreated:
     """Reserve the file's size against the plan's storage and sign a form that uploads exactly it."""
+    check_content_type(body.content_type)
     upload_id = uuid.uuid4()
     key = object_key(tenant.id, upload_id, body.filename)
     expires_at = utcnow() + timedelta(seconds=store.link_seconds)
-    post = await _in_thread(store.presign_post, key, size=body.size_bytes, content_type=body.content_type)
+    post = await in_thread(store.presign_post, key, size=body.size_bytes, content_type=body.content_type)
     # Held until the transaction ends, so the check and the insert are one step for this tenant.
     await upload_repository.lock_storage(session, tenant.id)
     usage = await upload_repository.usage(session)
@@ -145,29 +169,42 @@ async def get_upload(store: ObjectStore, upload: Upload) -> UploadDetail:
     url, expires = None, None
     if upload.status == UploadStatus.STORED.value:
         expires = utcnow() + timedelta(seconds=store.link_seconds)
-        url = await _in_thread(store.presign_get, upload.key, filename=upload.filename)
+        url = await in_thread(store.presign_get, upload.key, filename=upload.filename)
     return UploadDetail(**to_read(upload).model_dump(), download_url=url, download_expires_at=expires)
 
 
 async def complete_upload(
     session: AsyncSession, store: ObjectStore, tenant: TenantContext, upload: Upload
 ) -> UploadDetail:
-    """Check the stored file against the declared size and the quota, and mark the upload stored.
+    """Check the stored file against the declared size and media type and the quota, and mark the
+    upload stored.
 
-    Completing a stored upload again changes nothing. A file of another size is deleted (422); a
-    completion that no longer fits the plan (its reservation lapsed, or the plan shrank) is 402 and
-    its file is deleted too.
+    Completing a stored upload again changes nothing. A file of another size or media type is deleted
+    (422): a store that does not enforce the signed form's conditions would otherwise serve, say,
+    `text/html` from an upload recorded as `image/png`. A completion that no longer fits the plan (its
+    reservation lapsed, or the plan shrank) is 402 and its file is deleted too.
     """
     if upload.status == UploadStatus.STORED.value:
         return await get_upload(store, upload)
-    size = await _in_thread(store.size_of, upload.key)  # before the lock: it is a network round trip
-    if size is None:
+    stored = await in_thread(store.head, upload.key)  # before the lock: it is a network round trip
+    if stored is None:
         raise UploadNotReceived
+    size = stored.size
     if size != upload.size_bytes:
-        await _in_thread(store.delete, upload.key)
+        await in_thread(store.delete, upload.key)
         raise UploadSizeMismatch(
             f"The uploaded file has {size} bytes, not the {upload.size_bytes} declared; it was discarded.",
             details={"declared_bytes": upload.size_bytes, "received_bytes": size},
+        )
+    if media_type_key(stored.content_type) != media_type_key(upload.content_type):
+        await in_thread(store.delete, upload.key)
+        raise UploadContentTypeMismatch(
+            f"The uploaded file was sent as `{stored.content_type}`, not the `{upload.content_type}` "
+            "declared; it was discarded.",
+            details={
+                "declared_content_type": upload.content_type,
+                "received_content_type": stored.content_type,
+            },
         )
     await upload_repository.lock_storage(session, tenant.id)
     locked = await upload_repository.get(session, upload.id, lock=True)
@@ -178,7 +215,7 @@ async def complete_upload(
         try:
             check_storage(tenant, stored=usage.stored, reserved=usage.reserved, requested=size)
         except StorageLimitReached:
-            await _in_thread(store.delete, locked.key)
+            await in_thread(store.delete, locked.key)
             raise
         locked.status = UploadStatus.STORED.value
         locked.size_bytes = size
@@ -205,7 +242,7 @@ async def delete_upload(
     )
     # Last: if the storage fails, the row stays (503); deleting a missing object succeeds, so a retry
     # after a failed commit works.
-    await _in_thread(store.delete, key)
+    await in_thread(store.delete, key)
     link_left = (upload.expires_at - utcnow()).total_seconds()
     if link_left > 0:
         # Its signed form still works until it expires: a file posted with it now would count against

@@ -29,6 +29,20 @@ class S3Settings(BaseSettings):
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
     # Life of an upload link (and of the reservation of quota it holds) and of a download link.
     presign_expiry_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    # The largest file POST /api/v1/uploads/direct takes (it passes through the API; larger files
+    # use a signed form). Within S3's 5 GiB for one object.
+    direct_upload_max_bytes: int = Field(default=32 * 1024**2, ge=1, le=5 * 1024**3)
+    # Comma-separated media types files may have (`image/png`, or `image/*` for a whole type); empty:
+    # any. Checked on both ways of uploading, on the type without its parameters.
+    allowed_content_types: str = ""
+
+    def allows(self, content_type: str) -> bool:
+        """Whether a (lower-cased) media type is one files may have."""
+        allowed = {t.strip().lower() for t in self.allowed_content_types.split(",") if t.strip()}
+        if not allowed:
+            return True
+        essence = content_type.partition(";")[0].strip()
+        return essence in allowed or f"{essence.partition('/')[0]}/*" in allowed
 
 
 @lru_cache

@@ -29,6 +29,14 @@ _MISSING = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 @dataclass(frozen=True, slots=True)
+class StoredObject:
+    """What the storage says about an object: its size and the media type it was stored with."""
+
+    size: int
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
 class PresignedPost:
     """A browser-style form upload: POST `fields` and then the file (field `file`) to `url`."""
 
@@ -95,6 +103,33 @@ class ObjectStore:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type)
 
     @_storage_errors
+    def start_multipart(self, key: str, *, content_type: str) -> str:
+        """Begin a multipart upload to `key`; return its id (nothing is visible until it completes)."""
+        answer = self.client.create_multipart_upload(Bucket=self.bucket, Key=key, ContentType=content_type)
+        return str(answer["UploadId"])
+
+    @_storage_errors
+    def upload_part(self, key: str, multipart_id: str, number: int, body: bytes) -> str:
+        """Send part `number` (from 1; all but the last at least 5 MiB); return its ETag."""
+        answer = self.client.upload_part(
+            Bucket=self.bucket, Key=key, UploadId=multipart_id, PartNumber=number, Body=body
+        )
+        return str(answer["ETag"])
+
+    @_storage_errors
+    def complete_multipart(self, key: str, multipart_id: str, etags: Sequence[str]) -> None:
+        """Join the sent parts, in order, into the object at `key`."""
+        parts = [{"ETag": etag, "PartNumber": number} for number, etag in enumerate(etags, start=1)]
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=key, UploadId=multipart_id, MultipartUpload={"Parts": parts}
+        )
+
+    @_storage_errors
+    def abort_multipart(self, key: str, multipart_id: str) -> None:
+        """Drop a multipart upload and the parts sent so far."""
+        self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=multipart_id)
+
+    @_storage_errors
     def download(self, key: str, out: IO[bytes]) -> None:
         """Write the object's bytes to `out`."""
         self.client.download_fileobj(self.bucket, key, out)
@@ -109,6 +144,17 @@ class ObjectStore:
                 return None
             raise
         return int(head["ContentLength"])
+
+    @_storage_errors
+    def head(self, key: str) -> StoredObject | None:
+        """The stored object's size and media type, or None when there is no such object."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) in _MISSING:
+                return None
+            raise
+        return StoredObject(size=int(head["ContentLength"]), content_type=str(head.get("ContentType", "")))
 
     @_storage_errors
     def delete(self, key: str) -> None:

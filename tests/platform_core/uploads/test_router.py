@@ -159,6 +159,28 @@ async def test_a_file_of_another_size_is_refused_and_discarded(client_a, s3):
     assert (await client_a.post(f"/api/v1/uploads/{created['id']}/complete")).status_code == 200
 
 
+async def test_a_file_sent_as_another_type_is_refused_and_discarded(client_a, s3):
+    created = await _create(client_a, filename="avatar.png", size=13, content_type="image/png")
+    # The local server ignores the form's Content-Type condition (S3 enforces it): the file is stored
+    # as whatever the form said. Completion compares the stored type with the declared one.
+    forged = {**created, "upload": {**created["upload"], "fields": {**created["upload"]["fields"]}}}
+    forged["upload"]["fields"]["Content-Type"] = "text/html"
+    forged["content_type"] = "text/html"
+    assert (await send_file(forged, b"<b>hello</b>!")).status_code == 204
+    key = created["upload"]["fields"]["key"]
+    assert s3.head(key).content_type == "text/html"
+    response = await client_a.post(f"/api/v1/uploads/{created['id']}/complete")
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "upload_content_type_mismatch"
+    assert error["details"] == {"declared_content_type": "image/png", "received_content_type": "text/html"}
+    assert s3.size_of(key) is None
+    assert (await client_a.get(f"/api/v1/uploads/{created['id']}")).json()["status"] == "pending"
+    # The form, sent as signed, still works.
+    assert (await send_file(created, b"13 bytes of p")).status_code == 204
+    assert (await client_a.post(f"/api/v1/uploads/{created['id']}/complete")).status_code == 200
+
+
 async def test_completing_twice_changes_nothing(client_a):
     stored = await upload_file(client_a, b"once")
     again = await client_a.post(f"/api/v1/uploads/{stored['id']}/complete")
