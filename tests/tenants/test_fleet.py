@@ -59,7 +59,11 @@ def fleet(settings, tmp_path_factory):
     drop_database(url)
     ensure_database(url)
     migrations = tmp_path_factory.mktemp("migrations") / "alembic"
-    shutil.copytree(PROJECT_ROOT / "alembic", migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        PROJECT_ROOT / "platform_core" / "migrations",
+        migrations,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
     fleet_settings = make_settings(url, settings.redis_url, migrations_dir=migrations)
     upgrade_public(fleet_settings)
     db = Database(fleet_settings, pool_size=1)
