@@ -215,7 +215,7 @@ def _previous_ports(previous: dict[str, str]) -> dict[str, int]:
     return {name: port for name, port in ports.items() if port}
 
 
-def _wait_for_api(port: int, children: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
+def _wait_for_api(port: int, children: list[subprocess.Popen[bytes]], timeout: float = 180.0) -> None:
     """Wait until the API answers /healthz, so `ready` is printed only when it is."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and all(child.poll() is None for child in children):
