@@ -57,7 +57,9 @@ def test_received_mail_is_stored_as_eml(
 def test_a_decoded_copy_lists_links_unwrapped(tmp_path: Path, make_settings: Settings) -> None:
     link = "https://acme.example.com/set-password?token=" + "t0ken-" * 20  # longer than a QP line
     rendered = render_email("password_reset", {"reset_url": link, "expires_in_hours": 2})
-    message = build_message(rendered, to="ada@example.com", from_address=FROM, message_id="<m1@platform.test>")
+    message = build_message(
+        rendered, to="ada@example.com", from_address=FROM, message_id="<m1@platform.test>"
+    )
 
     with MailSink(tmp_path) as sink:
         send_message(message, make_settings(sink.port))
