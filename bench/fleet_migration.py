@@ -168,7 +168,11 @@ def run(argv: Sequence[str] = ()) -> Report:
         tempfile.TemporaryDirectory(prefix="bench-migrations-") as tmp,
     ):
         migrations = Path(tmp) / "alembic"
-        shutil.copytree(PROJECT_ROOT / "alembic", migrations, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            PROJECT_ROOT / "platform_core" / "migrations",
+            migrations,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
         settings = bench_settings(url, redis_url, migrations_dir=migrations)
         upgrade_public(settings)
 

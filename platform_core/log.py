@@ -28,9 +28,12 @@ def install_context_fields() -> None:
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    """Route all logs to stdout, as JSON (production) or readable text (console)."""
+    """Route all logs to stderr, as JSON (production) or readable text (console).
+
+    Never stdout: that is where commands print their results (`platformctl db upgrade --json`).
+    """
     install_context_fields()
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(
             JsonFormatter(

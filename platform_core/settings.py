@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from platform_core.security.tokens import SigningKeys
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The two Alembic histories ship inside the package, so an installed wheel can migrate on its own.
+DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"  # noqa: S105 - refused outside development
 DEFAULT_RESERVED = (
     "www,api,admin,app,apps,auth,billing,dashboard,docs,help,mail,static,status,support,"
@@ -47,7 +49,7 @@ class Settings(BaseSettings):
     db_behind_pgbouncer: bool = False
     tenant_cache_ttl_seconds: float = Field(default=30.0, ge=0)
     tenant_delete_grace_days: int = Field(default=30, ge=0)
-    migrations_dir: Path = PROJECT_ROOT / "alembic"
+    migrations_dir: Path = DEFAULT_MIGRATIONS_DIR
     migration_jobs: int = Field(default=4, ge=1, le=64)
     log_level: str = "INFO"
     log_format: str = "json"

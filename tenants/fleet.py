@@ -14,15 +14,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from alembic import command
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import BLANK_SCHEMA, Connection, Engine, MetaData, create_engine, pool, text, update
 
-from alembic import command
 from platform_core.db.alembic_config import alembic_config, head_revision, script_directory
 from platform_core.db.base import utcnow
 from platform_core.models import TenantBase
 from platform_core.settings import Settings
+from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant
 
 FLEET_LOCK_KEY = 0x5EED_F1EE  # pg advisory lock: one fleet migration at a time
@@ -258,6 +259,9 @@ def upgrade_fleet(
                 head, tenants, revisions = pending_tenants(engine, settings)
                 if only is not None:
                     wanted = set(only)
+                    unknown = sorted(wanted - {t.slug for t in tenants})
+                    if unknown:  # an unknown slug is an error, not "0 tenants migrated"
+                        raise TenantNotFound(f"No tenant with slug {', '.join(map(repr, unknown))}.")
                     tenants = [t for t in tenants if t.slug in wanted]
                 todo = [t for t in tenants if revisions.get(t.schema) != head]
                 report = FleetReport(head=head, total=len(tenants), skipped=len(tenants) - len(todo))

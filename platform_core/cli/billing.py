@@ -12,14 +12,13 @@ from billing.models import StripeEvent
 from billing.plans_sync import sync_plans
 from billing.stripe_client import get_client
 from billing.webhooks import PROCESS_TASK
-from platform_core.cli.common import console, database, reports_errors
+from platform_core.cli.common import console, database
 from workers.outbox.service import enqueue
 
 app = typer.Typer(help="Billing: Stripe plans and events.", no_args_is_help=True)
 
 
 @app.command("sync-plans")
-@reports_errors
 def sync_plans_command() -> None:
     """Create or update Stripe products and prices to match billing/plans.toml (idempotent)."""
     catalog = get_catalog()
@@ -34,7 +33,6 @@ def sync_plans_command() -> None:
 
 
 @app.command("replay-events")
-@reports_errors
 def replay_events(
     event_id: Annotated[list[str] | None, typer.Option("--event", help="Only these event ids.")] = None,
     include_failed: Annotated[bool, typer.Option(help="Also events still being retried.")] = False,

@@ -15,6 +15,11 @@ from tenants.fleet import FleetLocked, TenantResult, tenants_not_at_head, upgrad
 app = typer.Typer(help="Database migrations for public and every tenant schema.", no_args_is_help=True)
 
 
+def _rounded(ms: float | None) -> float | None:
+    """Milliseconds to one decimal: finer digits are noise."""
+    return None if ms is None else round(ms, 1)
+
+
 @app.command("upgrade")
 def upgrade(
     jobs: Annotated[
@@ -61,8 +66,8 @@ def upgrade(
         "already_at_head": report.skipped,
         "migrated": len(report.migrated),
         "failed": [{"slug": r.slug, "revision": r.from_revision, "error": r.error} for r in report.failed],
-        "p50_ms": report.percentile_ms(0.5),
-        "p99_ms": report.percentile_ms(0.99),
+        "p50_ms": _rounded(report.percentile_ms(0.5)),
+        "p99_ms": _rounded(report.percentile_ms(0.99)),
         "elapsed_s": round(report.elapsed_s, 2),
     }
     if as_json:

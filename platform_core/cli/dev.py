@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import httpx
 import typer
 
+from platform_core.cli import dev_env
 from platform_core.cli.common import console, err_console
 from platform_core.errors import AppError
 from platform_core.log import configure_logging
@@ -57,14 +59,31 @@ def _prepare(database_url: str) -> None:
 
 def dev(
     port: Annotated[int, typer.Option(help="API port.")] = 8000,
-    root: Annotated[Path, typer.Option(help="Where local services keep their data.")] = PROJECT_ROOT / ".dev",
+    root: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=dev_env.ROOT_VARIABLE, help="Where local services keep their data [default: .dev]."
+        ),
+    ] = None,
 ) -> None:
     """Start local services as needed, migrate, seed the demo tenant and serve the API with reload."""
     from platform_core.devstack.stack import LocalStack  # dev extra only: not in production images
 
-    os.environ.setdefault("ENV", "development")
-    os.environ.setdefault("LOG_FORMAT", "console")
-    os.environ.setdefault("TENANT_URL_TEMPLATE", f"http://{{slug}}.{{base_domain}}:{port}")
+    root = (root or dev_env.default_root()).resolve()
+    previous = _previous_ports(dev_env.read(dev_env.env_path(root)))
+    exported: dict[str, str] = {}  # what the services we start need: written to .dev/env
+
+    def export(**values: str) -> None:
+        os.environ.update(values)
+        exported.update(values)
+
+    for name, value in (
+        ("ENV", "development"),
+        ("LOG_FORMAT", "console"),
+        ("TENANT_URL_TEMPLATE", f"http://{{slug}}.{{base_domain}}:{port}"),
+    ):
+        if name not in os.environ:
+            export(**{name: value})
     get_settings.cache_clear()
     configure_logging(get_settings().log_level, get_settings().log_format)
     stack = LocalStack(
@@ -72,6 +91,7 @@ def dev(
         database_url=os.environ.get("DATABASE_URL"),
         redis_url=os.environ.get("REDIS_URL"),
         tag="dev",
+        preferred_ports={k: v for k, v in previous.items() if k in ("postgres", "redis")},
     )
     children: list[subprocess.Popen[bytes]] = []
 
@@ -84,24 +104,38 @@ def dev(
         with contextlib.ExitStack() as services:
             # ExitStack unwinds in reverse: the children (registered after the services) stop first.
             services.enter_context(stack)
-            for service in stack.started:
-                console.print(f"started local {service.name}: {service.url}")
-            os.environ["DATABASE_URL"] = _platform_db_url(stack.database_url)
-            os.environ["REDIS_URL"] = stack.redis_url
+            started = {service.name for service in stack.started}
+            database_url = (
+                _platform_db_url(stack.database_url) if "postgres" in started else stack.database_url
+            )
+            os.environ.update({"DATABASE_URL": database_url, "REDIS_URL": stack.redis_url})
+            if "postgres" in started:
+                export(DATABASE_URL=database_url)
+                console.print(f"started local postgres: {database_url}")
+            if "redis" in started:
+                export(REDIS_URL=stack.redis_url)
+                console.print(f"started local redis: {stack.redis_url}")
             if not os.environ.get("SMTP_HOST"):
-                sink = services.enter_context(_mail_sink(root / "mail"))
-                os.environ.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(sink.port), "SMTP_TLS": "none"})
+                sink = services.enter_context(_mail_sink(root / "mail", previous.get("smtp")))
+                export(SMTP_HOST=sink.host, SMTP_PORT=str(sink.port), SMTP_TLS="none")
                 console.print(
-                    f"started local SMTP sink on 127.0.0.1:{sink.port}: mail is stored in {root / 'mail'}"
+                    f"started local SMTP sink on {sink.host}:{sink.port}: mail is stored in {root / 'mail'}"
                 )
             base = get_settings().base_domain
             if not os.environ.get("STRIPE_API_KEY"):
-                api_base = services.enter_context(_local_stripe(root / "stripe", f"http://{base}:{port}"))
-                console.print(f"started local Stripe (localstripe behind the stand-in): {api_base}")
+                stripe = services.enter_context(
+                    _local_stripe(root / "stripe", f"http://{base}:{port}", previous.get("stripe"))
+                )
+                export(**stripe)
+                console.print(
+                    f"started local Stripe (localstripe behind the stand-in): {stripe['STRIPE_API_BASE']}"
+                )
             if not (os.environ.get("S3_ENDPOINT_URL") or os.environ.get("S3_BUCKET")):
-                s3 = services.enter_context(_local_s3(root / "s3"))
-                os.environ.update(s3.environ())
+                s3 = services.enter_context(_local_s3(root / "s3", previous.get("s3")))
+                export(**s3.environ())
                 console.print(f"started local S3 (moto, in memory): {s3.endpoint_url}, bucket {s3.bucket}")
+            written = dev_env.write(root, exported)
+            console.print(f"service URLs written to {written}: other platformctl commands read it")
             _prepare(os.environ["DATABASE_URL"])
             services.callback(_stop_children, children)
             children.append(_spawn("serve", "--port", str(port), "--reload"))
@@ -140,32 +174,48 @@ def _sync_plans(db: Any) -> None:
 
 
 @contextlib.contextmanager
-def _local_stripe(directory: Path, platform_url: str) -> Iterator[str]:
-    """localstripe and the stand-in, with the platform's webhook registered and the plans synced."""
-    from platform_core.devstack.stripe_servers import local_stripe, register_webhook
+def _local_stripe(directory: Path, platform_url: str, preferred_port: int | None) -> Iterator[dict[str, str]]:
+    """localstripe and the stand-in, with the platform's webhook registered; yield their settings."""
+    from platform_core.devstack import stripe_servers
 
-    with local_stripe(directory) as api_base:
+    with stripe_servers.local_stripe(
+        directory,
+        preferred_port=stripe_servers.DEFAULT_DEV_PORT,
+        preferred_standin_port=preferred_port or stripe_servers.DEFAULT_DEV_STANDIN_PORT,
+    ) as api_base:
         secret = f"whsec_dev_{secrets.token_hex(16)}"
-        os.environ.update(
-            {"STRIPE_API_KEY": "sk_test_dev", "STRIPE_API_BASE": api_base, "STRIPE_WEBHOOK_SECRET": secret}
-        )
-        register_webhook(api_base, f"{platform_url}/webhooks/stripe", secret)
-        yield api_base
+        stripe_servers.register_webhook(api_base, f"{platform_url}/webhooks/stripe", secret)
+        yield {"STRIPE_API_KEY": "sk_test_dev", "STRIPE_API_BASE": api_base, "STRIPE_WEBHOOK_SECRET": secret}
 
 
-def _local_s3(directory: Path) -> Any:
-    from platform_core.devstack.s3 import local_s3  # moto is a development dependency
+def _local_s3(directory: Path, preferred_port: int | None) -> Any:
+    from platform_core.devstack import s3  # moto is a development dependency
 
-    return local_s3(directory)
-
-
-def _mail_sink(directory: Path) -> Any:
-    from workers.email.sink import MailSink  # aiosmtpd is a development dependency
-
-    return MailSink(directory)
+    return s3.local_s3(directory, preferred_port=preferred_port or s3.DEFAULT_DEV_PORT)
 
 
-def _wait_for_api(port: int, children: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
+def _mail_sink(directory: Path, preferred_port: int | None) -> Any:
+    from platform_core.devstack._common import pick_port
+    from workers.email.sink import DEFAULT_DEV_PORT, MailSink  # aiosmtpd is a development dependency
+
+    return MailSink(directory, port=pick_port(None, preferred_port or DEFAULT_DEV_PORT))
+
+
+def _previous_ports(previous: dict[str, str]) -> dict[str, int]:
+    """The ports of the previous run's services (from its .dev/env), to be reused when free."""
+    urls = {
+        "postgres": previous.get("DATABASE_URL"),
+        "redis": previous.get("REDIS_URL"),
+        "stripe": previous.get("STRIPE_API_BASE"),
+        "s3": previous.get("S3_ENDPOINT_URL"),
+    }
+    ports = {name: urlsplit(url).port for name, url in urls.items() if url}
+    if previous.get("SMTP_PORT", "").isdigit():
+        ports["smtp"] = int(previous["SMTP_PORT"])
+    return {name: port for name, port in ports.items() if port}
+
+
+def _wait_for_api(port: int, children: list[subprocess.Popen[bytes]], timeout: float = 180.0) -> None:
     """Wait until the API answers /healthz, so `ready` is printed only when it is."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and all(child.poll() is None for child in children):

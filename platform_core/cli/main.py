@@ -9,13 +9,20 @@ import typer
 from platform_core.cli import billing as billing_commands
 from platform_core.cli import db as db_commands
 from platform_core.cli import dev as dev_commands
+from platform_core.cli import dev_env
 from platform_core.cli import operators as operator_commands
 from platform_core.cli import tenants as tenant_commands
 from platform_core.cli import workers as worker_commands
+from platform_core.cli.errors import OneLineErrors
 from platform_core.log import configure_logging
 from platform_core.settings import get_settings
 
-app = typer.Typer(help="Run and operate the platform.", no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    cls=OneLineErrors,  # every error of every command: one line on stderr, non-zero exit
+    help="Run and operate the platform.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(db_commands.app, name="db")
 app.add_typer(tenant_commands.app, name="tenants")
 app.add_typer(operator_commands.app, name="operators")
@@ -27,8 +34,10 @@ app.command("relay")(worker_commands.relay)
 
 
 @app.callback()
-def main() -> None:
+def main(ctx: typer.Context) -> None:
     """Run and operate the platform."""
+    if ctx.invoked_subcommand != "dev":  # dev starts the services: it writes .dev/env, never reads it
+        dev_env.load()
     configure_logging(get_settings().log_level, get_settings().log_format)
 
 

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from platform_core.cli.common import console, database, fmt, reports_errors
+from platform_core.cli.common import console, database, fmt
 from platform_core.operators import service as operator_service
 from platform_core.operators.models import Operator
 
@@ -39,7 +39,6 @@ def _describe(operator: Operator) -> dict[str, str | bool]:
 
 
 @app.command("create")
-@reports_errors
 def create(
     email: str,
     password: Annotated[
@@ -63,7 +62,6 @@ def create(
 
 
 @app.command("list")
-@reports_errors
 def list_(as_json: JsonOpt = False) -> None:
     """List operator accounts."""
     with transaction() as session:
@@ -84,7 +82,6 @@ def list_(as_json: JsonOpt = False) -> None:
 
 
 @app.command("deactivate")
-@reports_errors
 def deactivate(email: str) -> None:
     """Deactivate an operator: their tokens stop working at once and they cannot sign in."""
     with transaction() as session:
@@ -93,7 +90,6 @@ def deactivate(email: str) -> None:
 
 
 @app.command("activate")
-@reports_errors
 def activate(email: str) -> None:
     """Let a deactivated operator sign in again."""
     with transaction() as session:

@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from platform_core.cli import db as db_commands
-from platform_core.cli.common import console, database, fmt, reports_errors, settings
+from platform_core.cli.common import console, database, fmt, settings
 from tenants.models import Tenant
 from tenants.service import TenantService
 
@@ -26,7 +26,7 @@ def _describe(tenant: Tenant) -> dict[str, str]:
         "name": tenant.name,
         "status": tenant.status,
         "schema": tenant.schema_name,
-        "url": f"http://{tenant.slug}.{settings().base_domain}",
+        "url": settings().tenant_url(tenant.slug),
         "owner_email": fmt(tenant.owner_email),
         "suspended_reason": fmt(tenant.suspended_reason),
         "schema_revision": fmt(tenant.schema_revision),
@@ -57,7 +57,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 @app.command("create")
-@reports_errors
 def create(
     slug: str,
     name: Annotated[str, typer.Option(help="Display name.")] = "",
@@ -88,7 +87,6 @@ def create(
 
 
 @app.command("add-owner")
-@reports_errors
 def add_owner(
     slug: str,
     email: Annotated[str, typer.Option(help="The owner's email: an existing user is promoted.")],
@@ -112,7 +110,6 @@ def add_owner(
 
 
 @app.command("export")
-@reports_errors
 def export(
     slug: str,
     output: Annotated[Path, typer.Option("--output", "-o", help="The archive to write (.tar.gz).")],
@@ -138,20 +135,15 @@ def _export_to(slug: str, output: Path, *, with_files: bool) -> None:
 
 
 @app.command("migrate")
-@reports_errors
 def migrate(
     slugs: Annotated[list[str], typer.Argument(help="The tenants to bring to the tenant head.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Migrate these tenants' schemas to head (`db upgrade --skip-public --tenant ...`)."""
-    with tenant_service() as service:
-        for slug in slugs:
-            service.get(slug)  # an unknown slug is an error, not "0 tenants migrated"
     db_commands.upgrade(jobs=None, tenant=slugs, skip_public=True, as_json=as_json)
 
 
 @app.command("list")
-@reports_errors
 def list_(
     status: Annotated[str | None, typer.Option(help="Only tenants in this status.")] = None,
     as_json: JsonOpt = False,
@@ -169,7 +161,6 @@ def list_(
 
 
 @app.command("show")
-@reports_errors
 def show(slug: str, as_json: JsonOpt = False) -> None:
     """Show one tenant."""
     with tenant_service() as service:
@@ -177,7 +168,6 @@ def show(slug: str, as_json: JsonOpt = False) -> None:
 
 
 @app.command("suspend")
-@reports_errors
 def suspend(slug: str, reason: Annotated[str, typer.Option(help="Shown to the tenant's users.")]) -> None:
     """Suspend a tenant: its host answers 403 with the reason."""
     with tenant_service() as service:
@@ -186,7 +176,6 @@ def suspend(slug: str, reason: Annotated[str, typer.Option(help="Shown to the te
 
 
 @app.command("resume")
-@reports_errors
 def resume(slug: str) -> None:
     """Make a suspended tenant, or one awaiting deletion, active again."""
     with tenant_service() as service:
@@ -195,7 +184,6 @@ def resume(slug: str) -> None:
 
 
 @app.command("rename")
-@reports_errors
 def rename(slug: str, new_slug: str) -> None:
     """Change a tenant's slug (subdomain); its data and schema stay."""
     with tenant_service() as service:
@@ -204,7 +192,6 @@ def rename(slug: str, new_slug: str) -> None:
 
 
 @app.command("delete")
-@reports_errors
 def delete(
     slug: str,
     purge: Annotated[
@@ -236,7 +223,6 @@ app.add_typer(domains, name="domains")
 
 
 @domains.command("add")
-@reports_errors
 def add_domain(slug: str, domain: str) -> None:
     """Attach a custom domain; it serves once verified."""
     with tenant_service() as service:
@@ -246,7 +232,6 @@ def add_domain(slug: str, domain: str) -> None:
 
 
 @domains.command("verify")
-@reports_errors
 def verify_domain(domain: str) -> None:
     """Mark a custom domain verified (after checking its DNS): it starts serving the tenant."""
     with tenant_service() as service:
@@ -255,7 +240,6 @@ def verify_domain(domain: str) -> None:
 
 
 @domains.command("remove")
-@reports_errors
 def remove_domain(domain: str) -> None:
     """Detach a custom domain."""
     with tenant_service() as service:
@@ -264,7 +248,6 @@ def remove_domain(domain: str) -> None:
 
 
 @domains.command("list")
-@reports_errors
 def list_domains(slug: str) -> None:
     """List a tenant's custom domains."""
     with tenant_service() as service:

@@ -24,6 +24,8 @@ Run it as localstripe is run (`python -m platform_core.devstack.localstripe_plus
 
 from __future__ import annotations
 
+import argparse
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +36,8 @@ from dateutil.relativedelta import relativedelta
 from localstripe import resources
 from localstripe.errors import UserError
 from localstripe.resources import Event, Invoice, Subscription, SubscriptionItem
+
+from platform_core.devstack._common import LOCALHOST
 
 _schedule = resources.schedule_webhook
 _held: list[list[Any]] = []  # events held back while a subscription is being built
@@ -205,11 +209,25 @@ def install() -> None:
 
 
 def main() -> None:
-    """Start localstripe with the additions (same command-line options)."""
+    """Start localstripe with the additions (same command-line options), listening on 127.0.0.1 only.
+
+    localstripe's own start() binds every interface (`::`), which would publish the development
+    Stripe to the network; so the server is started here instead.
+    """
     install()
+    from aiohttp import web
     from localstripe import server  # after install(): the server binds routes on import
 
-    server.start()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8420)
+    parser.add_argument("--from-scratch", action="store_true")
+    args = parser.parse_args()
+    if not args.from_scratch:
+        server.store.try_load_from_disk()
+    access_log = logging.getLogger("aiohttp.access")
+    access_log.setLevel(logging.DEBUG)
+    access_log.addHandler(logging.StreamHandler())
+    web.run_app(server.app, host=LOCALHOST, port=args.port, access_log=access_log, print=None)
 
 
 if __name__ == "__main__":

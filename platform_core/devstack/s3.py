@@ -1,7 +1,8 @@
 """A local S3-compatible server for the tests and `make dev`: moto's server (`moto[server]`, dev extra).
 
-Started on a free loopback port with its bucket created; it keeps objects in memory, so files stored in
-development do not outlive the server (their rows in the database do).
+Started on a loopback port (the preferred one if free, else any) with its bucket created; it keeps
+objects in memory, so files stored in development do not outlive the server (their rows in the
+database do).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from pathlib import Path
 import boto3
 import httpx
 
-from platform_core.devstack._common import LOCALHOST, LocalServiceError, free_port, log_tail, stop_child
+from platform_core.devstack._common import LOCALHOST, LocalServiceError, log_tail, pick_port, stop_child
 
 DEFAULT_BUCKET = "platform-dev"
+DEFAULT_DEV_PORT = 50009  # `make dev`: moto's 5000 with a 9, like PostgreSQL's 54329 and Redis' 63799
 REGION = "us-east-1"
 # moto accepts any credentials; these only have to be present for boto3 to sign requests.
 ACCESS_KEY_ID = "local"
@@ -68,10 +70,12 @@ def create_bucket(endpoint_url: str, bucket: str) -> None:
 
 
 @contextlib.contextmanager
-def local_s3(workdir: Path, *, bucket: str = DEFAULT_BUCKET) -> Iterator[LocalS3]:
-    """Run moto_server on a free port, with `bucket` created, until the block ends."""
+def local_s3(
+    workdir: Path, *, bucket: str = DEFAULT_BUCKET, preferred_port: int | None = None
+) -> Iterator[LocalS3]:
+    """Run moto_server (on preferred_port if free) with `bucket` created, until the block ends."""
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = pick_port(None, preferred_port)
     executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     url = f"http://{LOCALHOST}:{port}"
     log_path = workdir / "moto.log"

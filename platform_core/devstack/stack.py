@@ -19,17 +19,25 @@ class LocalStack:
     """Start what is not configured, stop on exit; a context manager.
 
     Data lives in root/<tag>/postgres and root/<tag>/redis and is reused by the next run. Tag "dev"
-    prefers the stable ports 54329 and 63799; tag "test" uses free ports and fast, disposable
-    settings. Processes sharing a root and tag share the servers: each start is counted, and the
-    last process to stop (or to exit, if it crashed) stops them; see stop_all.
+    prefers the ports given in `preferred_ports` ("postgres", "redis": the previous run's), else the
+    stable 54329 and 63799; tag "test" uses free ports and fast, disposable settings. Processes
+    sharing a root and tag share the servers: each start is counted, and the last process to stop
+    (or to exit, if it crashed) stops them; see stop_all.
     """
 
     def __init__(
-        self, root: Path, *, database_url: str | None, redis_url: str | None, tag: str = "dev"
+        self,
+        root: Path,
+        *,
+        database_url: str | None,
+        redis_url: str | None,
+        tag: str = "dev",
+        preferred_ports: dict[str, int] | None = None,
     ) -> None:
         """Remember the configuration; start nothing yet."""
         self.root = Path(root).resolve()
         self.tag = tag
+        self._preferred_ports = preferred_ports or {}
         self._want_postgres = database_url is None
         self._want_redis = redis_url is None
         self.database_url: str = database_url or ""  # set by __enter__ when started here
@@ -47,8 +55,10 @@ class LocalStack:
             proc_.make_traversable(base)
         return base
 
-    def _preferred(self, default: int) -> int | None:
-        return default if self.tag == "dev" else None  # stable dev URLs; tests take any free port
+    def _preferred(self, service: str, default: int) -> int | None:
+        if self.tag != "dev":
+            return None  # tests take any free port
+        return self._preferred_ports.get(service, default)  # stable dev URLs
 
     def start(self) -> Self:
         """Start PostgreSQL and/or Redis where no URL was configured; on failure stop what started."""
@@ -62,14 +72,14 @@ class LocalStack:
             if self._want_postgres and not self.database_url:
                 data = base / "postgres"
                 pg = start_postgres(
-                    data, preferred_port=self._preferred(POSTGRES_DEV_PORT), disposable=disposable
+                    data, preferred_port=self._preferred("postgres", POSTGRES_DEV_PORT), disposable=disposable
                 )
                 self._active.append((pg, data))
                 self.started.append(pg)
                 self.database_url = pg.url
             if self._want_redis and not self.redis_url:
                 data = base / "redis"
-                preferred = self._preferred(REDIS_DEV_PORT)
+                preferred = self._preferred("redis", REDIS_DEV_PORT)
                 rd = start_redis(data, preferred_port=preferred, disposable=disposable)
                 self._active.append((rd, data))
                 self.started.append(rd)

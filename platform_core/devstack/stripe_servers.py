@@ -11,7 +11,11 @@ from pathlib import Path
 
 import httpx
 
-from platform_core.devstack._common import free_port, stop_child
+from platform_core.devstack._common import LOCALHOST, pick_port, stop_child
+
+# `make dev`: localstripe's 8420 and the stand-in's 8421 behind a 1, so their URLs are stable.
+DEFAULT_DEV_PORT = 18420
+DEFAULT_DEV_STANDIN_PORT = 18421
 
 
 def _wait(url: str, process: subprocess.Popen[bytes], name: str, probe: str) -> None:
@@ -40,9 +44,9 @@ def _running(command: list[str], workdir: Path, name: str) -> Iterator[subproces
 
 
 @contextlib.contextmanager
-def standin(workdir: Path, upstream: str) -> Iterator[str]:
+def standin(workdir: Path, upstream: str, *, preferred_port: int | None = None) -> Iterator[str]:
     """Run the Stripe stand-in in front of `upstream` until the block ends; yield its base URL."""
-    port = free_port()
+    port = pick_port(None, preferred_port)
     command = [
         sys.executable,
         "-m",
@@ -52,29 +56,34 @@ def standin(workdir: Path, upstream: str) -> Iterator[str]:
         "--upstream",
         upstream,
     ]
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{LOCALHOST}:{port}"
     with _running(command, workdir, "stripe-standin") as process:
         _wait(url, process, "the Stripe stand-in", "/v1/prices")
         yield url
 
 
 @contextlib.contextmanager
-def localstripe(workdir: Path) -> Iterator[str]:
-    """Run localstripe (with the additions of localstripe_plus) on a free port until the block ends;
-    yield its base URL."""
-    port = free_port()
+def localstripe(workdir: Path, *, preferred_port: int | None = None) -> Iterator[str]:
+    """Run localstripe (with the additions of localstripe_plus) on 127.0.0.1 (preferred_port if free,
+    else a free port) until the block ends; yield its base URL."""
+    port = pick_port(None, preferred_port)
     command = [sys.executable, "-m", "platform_core.devstack.localstripe_plus", "--port", str(port)]
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{LOCALHOST}:{port}"
     with _running([*command, "--from-scratch"], workdir, "localstripe") as process:
         _wait(url, process, "localstripe", "/_config/data")
         yield url
 
 
 @contextlib.contextmanager
-def local_stripe(workdir: Path) -> Iterator[str]:
+def local_stripe(
+    workdir: Path, *, preferred_port: int | None = None, preferred_standin_port: int | None = None
+) -> Iterator[str]:
     """localstripe behind the stand-in, until the block ends; yield the API base for STRIPE_API_BASE."""
     workdir.mkdir(parents=True, exist_ok=True)
-    with localstripe(workdir) as upstream, standin(workdir, upstream) as url:
+    with (
+        localstripe(workdir, preferred_port=preferred_port) as upstream,
+        standin(workdir, upstream, preferred_port=preferred_standin_port) as url,
+    ):
         yield url
 
 

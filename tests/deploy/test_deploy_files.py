@@ -43,6 +43,7 @@ SECRET_KEYS = (
     "DATABASE_URL",
     "REDIS_URL",
     "SECRET_KEY",
+    "JWT_KEYS",
     "SENTRY_DSN",
     "SMTP_PASSWORD",
     "CELERY_BROKER_URL",
@@ -410,6 +411,15 @@ def test_values_schema_rejects_typos_and_inline_secrets():
             {"config": {"OUTBOX_BATCH_SIZE": 10000}},
             {"config": {"OUTBOX_SWEEP_SECONDS": 0}},
             {"config": {"SMTP_MAX_RETRIES": -1}},
+            {"config": {"BASE_DOMIAN": "example.com"}},  # a typo is not a setting
+            {"config": {"BASE_DOMAIN": "https://example.com"}},
+            {"config": {"BASE_DOMAIN": "example.com/"}},
+            {"config": {"DB_POOL_SIZE": "ten"}},
+            {"config": {"DB_BEHIND_PGBOUNCER": "maybe"}},
+            {"config": {"TENANT_URL_TEMPLATE": "acme.example.com"}},
+            {"config": {"LOG_LEVEL": "LOUD"}},
+            {"config": {"LOGIN_LIMIT_PER_IP": "thirty"}},
+            {"config": {"S3_ENDPOINT_URL": "minio:9000"}},
         ]
         accepted = [bad for bad in bad_values if _schema_accepts(helm, chart, {**MINIMAL, **bad})]
         assert not accepted, f"the schema accepted {accepted}"
@@ -835,3 +845,68 @@ def test_config_keys_name_real_settings_and_the_full_values_are_accepted(monkeyp
     for prefix, settings_class in classes.items():
         fields = {k.removeprefix(prefix).lower(): v for k, v in config.items() if k.startswith(prefix)}
         settings_class(_env_file=None, **fields)  # raises on a value the application refuses
+
+
+def _settings_classes() -> list[type]:
+    """Every pydantic-settings class of the platform, found by reading the source: a new one counts."""
+    from pydantic_settings import BaseSettings
+
+    classes: list[type] = []
+    for package in ("platform_core", "tenants", "billing", "workers"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "(BaseSettings)" not in path.read_text():
+                continue
+            module = importlib.import_module(".".join(path.relative_to(ROOT).with_suffix("").parts))
+            classes += [
+                value
+                for value in vars(module).values()
+                if isinstance(value, type)
+                and issubclass(value, BaseSettings)
+                and value.__module__ == module.__name__
+            ]
+    return classes
+
+
+def _setting_defaults() -> dict[str, Any]:
+    """Every setting's environment variable and its default."""
+    settings = {}
+    for cls in _settings_classes():
+        prefix = cls.model_config.get("env_prefix", "")
+        for name, field in cls.model_fields.items():
+            settings[f"{prefix}{name}".upper()] = field.get_default(call_default_factory=True)
+    return settings
+
+
+def test_config_schema_lists_every_setting_and_nothing_else():
+    config = json.loads((CHART / "values.schema.json").read_text())["properties"]["config"]
+    secret = re.compile(config["propertyNames"]["not"]["pattern"])
+    settings = _setting_defaults()
+    assert len(settings) > 60, "the settings classes were not found"
+    public = {key for key in settings if not secret.match(key)}
+
+    assert config["additionalProperties"] is False
+    assert sorted(public - set(config["properties"])) == [], "settings missing from values.schema.json"
+    assert sorted(set(config["properties"]) - public) == [], "values.schema.json lists what is no setting"
+    assert set(SECRET_KEYS) <= set(settings), "a secret key the chart refuses is no setting"
+    values = yaml.safe_load((CHART / "values.yaml").read_text())["config"]
+    assert not set(values) - public, "values.yaml sets keys that are no settings"
+
+
+def _plain(value: Any) -> str:
+    return str(getattr(value, "value", value))  # enums by their value
+
+
+def test_config_schema_accepts_every_application_default():
+    helm = _module("helm_python")
+    defaults = {key: _plain(value) for key, value in _setting_defaults().items()}
+    schema = json.loads((CHART / "values.schema.json").read_text())["properties"]["config"]
+    public = {key: value for key, value in defaults.items() if key in schema["properties"]}
+    with helm.Chart.load(str(CHART)) as chart:
+        refused = [
+            (key, value)
+            for key, value in public.items()
+            if not _schema_accepts(
+                helm, chart, {**MINIMAL, "config": {"BASE_DOMAIN": "example.com", key: value}}
+            )
+        ]
+    assert not refused, f"values.schema.json refuses the application's own defaults: {refused}"

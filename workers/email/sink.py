@@ -1,12 +1,19 @@
-"""A development SMTP server that accepts every message and stores it as an `.eml` file."""
+"""A development SMTP server that accepts every message and stores it as an `.eml` file.
+
+Next to each `NAME.eml` (the raw message, quoted-printable bodies and all) it writes `NAME.txt`: the
+headers, the decoded plain-text body and every link of the message on one line each, to read or
+click in an editor.
+"""
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import re
 import tempfile
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from pathlib import Path
@@ -18,6 +25,19 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 logger = logging.getLogger("platform.email.sink")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_DECODED = ("text/plain", "text/html")  # the parts whose links are listed
+_LINK = re.compile(r"""https?://[^\s"'<>]+""")
+DEFAULT_DEV_PORT = 10259  # `make dev`: 1025 (the usual unprivileged SMTP port) with a 9, like 54329
+
+
+def readable(message: EmailMessage) -> str:
+    """The message decoded for a person: main headers, the plain-text body, then every link."""
+    lines = [f"{name}: {message[name]}" for name in ("From", "To", "Subject", "Date") if message[name]]
+    parts = [html.unescape(p.get_content()) for p in message.walk() if p.get_content_type() in _DECODED]
+    plain = message.get_body(preferencelist=("plain", "html"))
+    links = dict.fromkeys(link.rstrip(".,;)") for text in parts for link in _LINK.findall(text))
+    body = plain.get_content() if plain is not None else ""
+    return "\n".join([*lines, "", body.rstrip(), "", "Links:", *(f"  {link}" for link in links), ""])
 
 
 class EphemeralPortController(Controller):
@@ -42,18 +62,24 @@ class _StoreHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         content = envelope.original_content or b""
-        headers = BytesParser(policy=default_policy).parsebytes(content, headersonly=True)
-        path = self._reserve(eml_name(headers["Subject"], headers["Message-ID"]))
+        message = BytesParser(policy=default_policy).parsebytes(content)
+        assert isinstance(message, EmailMessage)  # what the default policy builds
+        path = self._reserve(eml_name(message["Subject"], message["Message-ID"]))
         # Postfix's delivery headers, so the envelope (Bcc included) shows in the file.
         recipients = ", ".join(envelope.rcpt_tos)
         prefix = f"Return-Path: <{envelope.mail_from}>\r\nX-Original-To: {recipients}\r\n".encode()
-        # Write aside, then rename over the reserved name: a reader never sees half a message.
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".incoming-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as out:
-            out.write(prefix + content)
-        os.replace(tmp, path)
+        # Write aside, then rename over the reserved name: a reader never sees half a message. The
+        # decoded copy comes first, so it is there once the .eml is.
+        self._write(path.with_suffix(".txt"), readable(message).encode())
+        self._write(path, prefix + content)
         logger.info("mail from %s to %s saved to %s", envelope.mail_from, recipients, path)
         return "250 Message accepted for delivery"
+
+    def _write(self, path: Path, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".incoming-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
 
     def _reserve(self, name: str) -> Path:
         """Create an empty file of a name no other message has (`~2`, `~3`... on a clash)."""

@@ -93,7 +93,9 @@ def deliver(
     logger.info("email %s sent to %d recipient(s) as %s", label, count, msg["Message-ID"])
 
 
-@platform_task(SEND_TASK, max_retries=get_email_settings().max_retries)
+# No max_retries here: deliver() passes SMTP_MAX_RETRIES to each retry, and reading the settings at
+# import would make a bad SMTP_* value fail every `platformctl` command before it can report it.
+@platform_task(SEND_TASK)
 def send_email(
     ctx: TaskContext,
     *,

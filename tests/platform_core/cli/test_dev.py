@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -12,8 +13,10 @@ import time
 import httpx
 import psutil
 
-from platform_core.cli.dev import DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD
+from platform_core.cli import dev_env
+from platform_core.cli.dev import DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD, DEMO_SLUG
 from platform_core.settings import PROJECT_ROOT
+from tests.platform_core.cli.test_output import platformctl
 
 
 def _free_port() -> int:
@@ -23,8 +26,8 @@ def _free_port() -> int:
 
 
 def _start(root, port: int) -> subprocess.Popen[str]:
-    unset = ("DATABASE_URL", "REDIS_URL", "ENV", "BASE_DOMAIN")
-    env = {k: v for k, v in os.environ.items() if k not in unset and not k.startswith("S3_")}
+    unset = ("DATABASE_URL", "REDIS_URL", "ENV", "BASE_DOMAIN", "DEV_ROOT")
+    env = {k: v for k, v in os.environ.items() if k not in unset and not k.startswith(("S3_", "SMTP_"))}
     return subprocess.Popen(
         [sys.executable, "-m", "platform_core.cli.main", "dev", "--port", str(port), "--root", str(root)],
         cwd=PROJECT_ROOT,
@@ -36,7 +39,7 @@ def _start(root, port: int) -> subprocess.Popen[str]:
     )
 
 
-def _wait_ready(process: subprocess.Popen[str], timeout: float = 120) -> list[str]:
+def _wait_ready(process: subprocess.Popen[str], timeout: float = 300) -> list[str]:
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     assert process.stdout is not None
@@ -122,7 +125,13 @@ def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path)
     try:
         output = "".join(_wait_ready(first))
         assert f"http://demo.localhost:{port}/docs" in output
-        assert "started local postgres" in output
+        urls = dev_env.read(root / "env")
+        assert urls["DATABASE_URL"].endswith("/platform")  # the database the platform uses
+        assert f"started local postgres: {urls['DATABASE_URL']}" in output
+        # A second terminal: no variable exported, platformctl finds the services in .dev/env.
+        second_terminal = platformctl("tenants", "list", "--json", cwd=tmp_path, DEV_ROOT=str(root))
+        assert second_terminal.returncode == 0, second_terminal.stderr
+        assert DEMO_SLUG in {t["slug"] for t in json.loads(second_terminal.stdout)}
         demo = _sign_in(port, host)
         created = httpx.post(f"http://127.0.0.1:{port}/api/v1/items", json={"title": "kept"}, headers=demo)
         assert created.status_code == 201
@@ -143,6 +152,9 @@ def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path)
     second = _start(root, port)
     try:
         _wait_ready(second)
+        again = dev_env.read(root / "env")
+        stable = ("DATABASE_URL", "REDIS_URL", "SMTP_PORT", "STRIPE_API_BASE", "S3_ENDPOINT_URL")
+        assert {k: again[k] for k in stable} == {k: urls[k] for k in stable}  # same ports as before
         demo = _sign_in(port, host)
         items = httpx.get(f"http://127.0.0.1:{port}/api/v1/items", headers=demo).json()
         assert [i["title"] for i in items["items"]] == ["kept"]

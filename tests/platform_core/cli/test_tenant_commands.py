@@ -22,11 +22,22 @@ def test_create_show_list(run):
     assert created.exit_code == 0, created.output
     data = json.loads(created.output)
     assert (data["slug"], data["name"], data["status"]) == (slug, "CLI Co", "active")
-    assert data["url"] == f"http://{slug}.example.com"
+    assert data["url"] == f"https://{slug}.example.com"  # TENANT_URL_TEMPLATE's default
     shown = json.loads(run("tenants", "show", slug, "--json").output)
     assert shown["id"] == data["id"]
     listed = json.loads(run("tenants", "list", "--json").output)
     assert slug in {t["slug"] for t in listed}
+
+
+def test_show_prints_the_url_of_tenant_url_template(run, monkeypatch):
+    monkeypatch.setenv("TENANT_URL_TEMPLATE", "http://{slug}.{base_domain}:8000")
+    slug = f"cli-{uuid.uuid4().hex[:8]}"
+    assert run("tenants", "create", slug).exit_code == 0
+
+    shown = json.loads(run("tenants", "show", slug, "--json").output)
+
+    assert shown["url"] == f"http://{slug}.example.com:8000"
+    assert f"http://{slug}.example.com:8000" in run("tenants", "show", slug).output
 
 
 def test_lifecycle_commands(run):

@@ -1,4 +1,4 @@
-"""The development mail sink stores what it receives as .eml files."""
+"""The development mail sink stores what it receives as .eml files, with a decoded copy beside each."""
 
 from __future__ import annotations
 
@@ -54,6 +54,25 @@ def test_received_mail_is_stored_as_eml(
     assert any(str(path) in record.getMessage() for record in caplog.records)
 
 
+def test_a_decoded_copy_lists_links_unwrapped(tmp_path: Path, make_settings: Settings) -> None:
+    link = "https://acme.example.com/set-password?token=" + "t0ken-" * 20  # longer than a QP line
+    rendered = render_email("password_reset", {"reset_url": link, "expires_in_hours": 2})
+    message = build_message(
+        rendered, to="ada@example.com", from_address=FROM, message_id="<m1@platform.test>"
+    )
+
+    with MailSink(tmp_path) as sink:
+        send_message(message, make_settings(sink.port))
+
+    (eml,) = tmp_path.glob("*.eml")
+    assert link not in eml.read_text()  # quoted-printable wraps it in the raw message
+    decoded = eml.with_suffix(".txt").read_text()
+    assert "Subject: Reset your password" in decoded
+    assert f"  {link}\n" in decoded.split("Links:")[1]  # one line, from both parts, once
+    assert decoded.split("Links:")[1].count(link) == 1
+    assert link in decoded.split("Links:")[0]  # the decoded plain-text body
+
+
 def test_every_message_gets_its_own_file(
     tmp_path: Path, make_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -63,8 +82,9 @@ def test_every_message_gets_its_own_file(
         for n in range(3):
             send_message(reset_message(task_id=f"task-{n}"), make_settings(sink.port))
 
-    names = sorted(path.name for path in tmp_path.iterdir())
+    names = sorted(path.name for path in tmp_path.glob("*.eml"))
     assert names == ["same.eml", "same~2.eml", "same~3.eml"]
+    assert sorted(path.name for path in tmp_path.glob("*.txt")) == ["same.txt", "same~2.txt", "same~3.txt"]
     assert sorted(read(tmp_path / name)["Message-ID"] for name in names) == [
         "<task-0@platform.test>",
         "<task-1@platform.test>",

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from alembic import op
 from platform_core.auth.permissions import builtin_role_rows
 
 revision: str = "005b4b2dbb15"

@@ -7,9 +7,9 @@ Tenant migrations are written without a schema; they run with search_path set to
 
 from __future__ import annotations
 
+from alembic import context
 from sqlalchemy import create_engine, pool
 
-from alembic import context
 from platform_core.settings import get_settings, to_sqlalchemy_url
 from tenants.fleet import configure_tenant_context
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from alembic import context
 from sqlalchemy import create_engine, pool
 
-from alembic import context
 from platform_core.models import PublicBase
 from platform_core.settings import get_settings, to_sqlalchemy_url
 
