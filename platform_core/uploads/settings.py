@@ -29,6 +29,12 @@ class S3Settings(BaseSettings):
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
     # Life of an upload link (and of the reservation of quota it holds) and of a download link.
     presign_expiry_seconds: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    # Seconds to connect, and to wait for each read of an answer, and the attempts per request (retries
+    # included): a request that holds a pooled connection waits at most about attempts x (connect +
+    # read) for a store that does not answer, then 503.
+    connect_timeout_seconds: float = Field(default=3, gt=0, le=60)
+    read_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    max_attempts: int = Field(default=2, ge=1, le=10)
 
 
 @lru_cache
