@@ -35,9 +35,12 @@ from tenants.models import Tenant
 from tenants.service import TenantService
 from tests.conftest import BASE_DOMAIN, make_settings, subscribed
 from tests.factories import PASSWORD, UserFactory, access_token
+from tests.support.stalling import stalling_server
 
 # Low enough that the test can take every connection itself.
 MAX_CONNECTIONS = 12
+# Far above redis-py's 5 s socket timeout, far below forever.
+STALL_DEADLINE = 30.0
 
 
 @dataclass
@@ -306,3 +309,22 @@ async def test_redis_down_answers_503_for_sign_in_and_api_keys_only(
         assert signed_in.status_code == 200, signed_in.text
         answer = await key.get("/api/v1/items")
         assert answer.status_code == 200, answer.text
+
+
+async def test_a_redis_that_does_not_answer_is_503_after_the_timeout(outage: Outage) -> None:
+    with stalling_server() as url:
+        settings = outage.settings.model_copy(update={"redis_url": url.replace("http://", "redis://")})
+        database = Database(settings)
+        application = create_app(settings, db=database, access_log=False)
+        try:
+            async with _client(application, outage, None) as anonymous:
+                answer = await asyncio.wait_for(
+                    anonymous.post(
+                        "/api/v1/auth/token", json={"email": outage.owner_email, "password": PASSWORD}
+                    ),
+                    STALL_DEADLINE,
+                )
+            _assert_unavailable(answer, "cache_unavailable")
+        finally:
+            await application.state.redis.aclose()
+            await database.dispose()
