@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from platform_core.errors import AppError, BadRequest, Conflict, NotFound, PaymentRequired, Unprocessable
 
 
@@ -45,6 +47,17 @@ class BillingUnavailable(AppError):
     status_code = 503
     code = "billing_unavailable"
     message = "Billing is not available right now."
+
+
+class BillingBusy(BillingUnavailable):
+    """Another checkout or portal request of this workspace holds its billing account for too long."""
+
+    code = "billing_busy"
+    message = "Another billing change for this workspace is in progress; try again in a moment."
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": "5"})
+        super().__init__(message, **kwargs)
 
 
 class SubscriptionInactive(PaymentRequired):

@@ -7,16 +7,19 @@ from dataclasses import replace
 
 import anyio
 import stripe
-from sqlalchemy import select
+from psycopg.errors import LockNotAvailable
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.access import plan_of
 from billing.catalog import Interval, PlanSpec, get_catalog
 from billing.checkouts import settle_checkout
-from billing.exceptions import AlreadySubscribed, BillingUnavailable, UnknownPlan
+from billing.exceptions import AlreadySubscribed, BillingBusy, BillingUnavailable, UnknownPlan
 from billing.models import BillingAccount, BillingPlan, StripeEvent
 from billing.schemas import BillingRead, OperatorBillingRead, PlanRead, StripeEventRead
+from billing.settings import get_billing_settings
 from billing.stripe_client import stripe_errors
 from billing.subscriptions import LIVE, fetch_subscription
 from platform_core.context import TenantContext
@@ -72,19 +75,33 @@ async def billing_state(session: AsyncSession, tenant: TenantContext) -> Billing
     )
 
 
+_SET_LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :timeout, true)")
+
+
 async def _account_for_update(session: AsyncSession, tenant: TenantContext) -> BillingAccount:
-    """The tenant's billing account, locked; created on the default plan when missing."""
-    await session.execute(
-        pg_insert(BillingAccount)
-        .values(
-            tenant_id=tenant.id,
-            plan_key=get_catalog().default_plan,
-            status="none",
-            cancel_at_period_end=False,
+    """The tenant's billing account, locked; created on the default plan when missing.
+
+    Another checkout of the tenant holds the lock while it talks to Stripe: wait for it at most
+    BILLING_LOCK_TIMEOUT_SECONDS (for the rest of this transaction), then answer 503 billing_busy.
+    """
+    timeout_ms = round(get_billing_settings().billing_lock_timeout_seconds * 1000)
+    try:
+        await session.execute(_SET_LOCK_TIMEOUT, {"timeout": f"{timeout_ms}ms"})
+        await session.execute(
+            pg_insert(BillingAccount)
+            .values(
+                tenant_id=tenant.id,
+                plan_key=get_catalog().default_plan,
+                status="none",
+                cancel_at_period_end=False,
+            )
+            .on_conflict_do_nothing(index_elements=["tenant_id"])
         )
-        .on_conflict_do_nothing(index_elements=["tenant_id"])
-    )
-    account = await session.get(BillingAccount, tenant.id, with_for_update=True, populate_existing=True)
+        account = await session.get(BillingAccount, tenant.id, with_for_update=True, populate_existing=True)
+    except OperationalError as exc:
+        if isinstance(exc.orig, LockNotAvailable):
+            raise BillingBusy from exc
+        raise
     assert account is not None
     return account
 

@@ -23,6 +23,14 @@ class BillingSettings(BaseSettings):
     billing_past_due_grace_days: float = Field(default=7, ge=0, le=90)
     # Attempts at an event (e.g. for a customer Stripe has not told us about yet) before it is parked.
     billing_event_max_attempts: int = Field(default=8, ge=1, le=50)
+    # Seconds one HTTP request to Stripe may take (connect and read; the SDK's own default is 80), and
+    # how often a failed request is retried: a checkout holds a row lock, a pooled connection and a
+    # thread meanwhile, so both bound how long a slow Stripe holds them. Past them: 503.
+    stripe_timeout_seconds: float = Field(default=10, gt=0, le=80)
+    stripe_max_network_retries: int = Field(default=1, ge=0, le=5)
+    # How long a checkout or portal request waits for the tenant's billing account row, locked by
+    # another checkout of the same tenant, before answering 503.
+    billing_lock_timeout_seconds: float = Field(default=5, gt=0, le=60)
 
     @property
     def webhook_secrets(self) -> list[str]:

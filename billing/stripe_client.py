@@ -23,7 +23,8 @@ def make_client(settings: BillingSettings) -> stripe.StripeClient:
     return stripe.StripeClient(
         settings.stripe_api_key,
         base_addresses=bases,  # type: ignore[arg-type]
-        max_network_retries=2,
+        max_network_retries=settings.stripe_max_network_retries,
+        http_client=stripe.new_default_http_client(timeout=settings.stripe_timeout_seconds),
     )
 
 

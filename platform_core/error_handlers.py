@@ -9,10 +9,14 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from platform_core.errors import AppError
+from platform_core.db.outages import is_database_unavailable
+from platform_core.errors import AppError, CacheUnavailable, DatabaseUnavailable
 
 logger = logging.getLogger("platform.errors")
 
@@ -39,11 +43,25 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def render(exc: AppError) -> JSONResponse:
+    """The response for an AppError."""
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+def log_unavailable(exc: AppError) -> None:
+    """One WARNING line for a dependency that is down (an outage, not a bug: no traceback, no Sentry)."""
+    cause = exc.__cause__ or exc.__context__
+    reason = f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause).strip() else ''}"
+    logger.warning("answered 503 %s (%s)", exc.code, reason if cause else exc.message)
+
+
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    if exc.status_code >= 500:
+    if exc.status_code == 503:
+        log_unavailable(exc)
+    elif exc.status_code >= 500:
         logger.error("application error %s: %s", exc.code, exc.message, exc_info=exc)
-    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+    return render(exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -69,21 +87,36 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, None, getattr(exc, "headers", None))
 
 
-async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
-    # A unique or foreign key constraint caught what the service's checks could not see: a concurrent
-    # request created the same thing (two sign-ups with one email, two roles with one name).
-    logger.info("integrity error answered 409: %s", getattr(exc, "orig", exc))
-    return error_response(
-        409, "conflict", "The request conflicts with a change made at the same time; read again and retry."
-    )
+def is_nul_in_text(exc: DataError) -> bool:
+    """Whether psycopg refused to send a NUL character in text: user input that no validator checks.
+
+    psycopg raises this itself, before anything reaches the server, so it has no SQLSTATE; a DataError
+    from the server (a value out of range, a string too long) is a bug in our validation instead.
+    """
+    return exc.orig.sqlstate is None and "cannot contain NUL" in str(exc.orig)  # type: ignore[union-attr]
 
 
-async def _data_error(request: Request, exc: Exception) -> JSONResponse:
-    # A value the database refuses although it passed validation (a NUL character in a text field).
-    logger.info("data error answered 422: %s", getattr(exc, "orig", exc))
-    return error_response(
-        422, "invalid_value", "A value in the request cannot be stored (for example a NUL character)."
-    )
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # The database is down or refused the connection: 503 and one WARNING line. A NUL character in text
+    # passed validation but cannot be stored: the client's input, 422. Anything else is a bug: 500.
+    if is_database_unavailable(exc):
+        unavailable = DatabaseUnavailable()
+        unavailable.__cause__ = exc
+        log_unavailable(unavailable)
+        return render(unavailable)
+    if isinstance(exc, DataError) and is_nul_in_text(exc):
+        logger.info("data error answered 422: %s", getattr(exc, "orig", exc))
+        return error_response(
+            422, "invalid_value", "A value in the request cannot be stored (for example a NUL character)."
+        )
+    return await _unhandled(request, exc)
+
+
+async def _cache_error(request: Request, exc: Exception) -> JSONResponse:
+    unavailable = CacheUnavailable()
+    unavailable.__cause__ = exc
+    log_unavailable(unavailable)
+    return render(unavailable)
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
@@ -96,6 +129,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(DataError, _data_error)
+    # No handler for IntegrityError: a violated constraint that a service did not name is a bug, so it
+    # is a 500 that Sentry hears about (services turn the constraints they expect into named 409s).
+    for database_error in (OperationalError, InterfaceError, DataError, PoolTimeoutError):
+        app.add_exception_handler(database_error, _database_error)
+    for cache_error in (RedisConnectionError, RedisTimeoutError):
+        app.add_exception_handler(cache_error, _cache_error)
     app.add_exception_handler(Exception, _unhandled)

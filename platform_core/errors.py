@@ -114,3 +114,27 @@ class ServiceUnavailable(AppError):
     status_code = 503
     code = "service_unavailable"
     message = "The service is unavailable."
+
+
+class DependencyUnavailable(ServiceUnavailable):
+    """A dependency does not answer for now; `Retry-After` tells the client when to try again."""
+
+    retry_after_seconds = 5
+
+    def __init__(self, message: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("headers", {"Retry-After": str(self.retry_after_seconds)})
+        super().__init__(message, **kwargs)
+
+
+class DatabaseUnavailable(DependencyUnavailable):
+    """PostgreSQL cannot be reached, refuses connections, or dropped the connection."""
+
+    code = "database_unavailable"
+    message = "The database is not available right now; try again in a few seconds."
+
+
+class CacheUnavailable(DependencyUnavailable):
+    """Redis (counters for sign-in throttling and API rate limits) cannot be reached."""
+
+    code = "cache_unavailable"
+    message = "A required service is not available right now; try again in a few seconds."

@@ -11,7 +11,6 @@ from typing import IO
 
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
 
@@ -22,6 +21,7 @@ from platform_core.auth.permissions import builtin_role_id
 from platform_core.context import TenantStatus
 from platform_core.db.alembic_config import head_revision, script_directory
 from platform_core.db.base import utcnow
+from platform_core.db.constraints import constraint_errors
 from platform_core.db.engines import Database, tenant_options
 from platform_core.models import TenantBase
 from platform_core.settings import Settings
@@ -51,6 +51,8 @@ from workers.outbox.service import enqueue
 
 # Who changed a tenant when the caller names nobody: an operator at the command line.
 CLI = Actor(ActorType.OPERATOR, label="platformctl")
+# The partial unique index that keeps live slugs unique (a purged tenant frees its slug).
+SLUG_CONSTRAINT = "uq_tenant_slug_live"
 
 
 # Tasks of other packages that follow a tenant's lifecycle, queued in the transaction that changes it.
@@ -104,10 +106,9 @@ class TenantService:
                 migrated_at=utcnow(),
             )
             session.add(tenant)
-            try:
+            taken = SlugTaken(f"The slug {slug!r} is taken.", details={"slug": slug})
+            with constraint_errors({SLUG_CONSTRAINT: lambda: taken}):
                 session.flush()
-            except IntegrityError as exc:
-                raise SlugTaken(f"The slug {slug!r} is taken.", details={"slug": slug}) from exc
             self._build_schema(session.connection(), tenant.schema_name, tenant, owner)
             if owner and owner.password_hash is None:
                 send_set_password_email(session, self.settings, tenant, owner)
@@ -233,10 +234,9 @@ class TenantService:
         with self.db.sync_session() as session, session.begin():
             tenant = self._locked(session, slug)
             tenant.slug = new_slug
-            try:
+            taken = SlugTaken(f"The slug {new_slug!r} is taken.", details={"slug": new_slug})
+            with constraint_errors({SLUG_CONSTRAINT: lambda: taken}):
                 session.flush()
-            except IntegrityError as exc:
-                raise SlugTaken(f"The slug {new_slug!r} is taken.", details={"slug": new_slug}) from exc
             repository.notify_changed(session, tenant.id)
         return tenant
 
@@ -282,10 +282,9 @@ class TenantService:
             tenant = self._locked(session, slug)
             record = TenantDomain(tenant_id=tenant.id, domain=name, verification_token=secrets.token_hex(16))
             session.add(record)
-            try:
+            taken = DomainTaken(f"The domain {name!r} is already attached to a tenant.")
+            with constraint_errors({"uq_tenant_domain_domain": lambda: taken}):
                 session.flush()
-            except IntegrityError as exc:
-                raise DomainTaken(f"The domain {name!r} is already attached to a tenant.") from exc
         return record
 
     def verify_domain(self, domain: str) -> TenantDomain:

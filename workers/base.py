@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from platform_core.context import TenantContext, TenantStatus, schema_name_for, tenant_id_var, tenant_slug_var
 from platform_core.db.engines import Database, TenantNotBoundError
+from platform_core.db.outages import is_database_unavailable
 from tenants.models import Tenant
 from workers.database import worker_database
 from workers.models import TaskRun
@@ -28,6 +29,10 @@ from workers.models import TaskRun
 logger = logging.getLogger("platform.tasks")
 F = TypeVar("F", bound=Callable[..., Any])
 RUNNABLE = frozenset({TenantStatus.ACTIVE})
+# A task that cannot reach the database is retried this often, waiting up to a minute between tries
+# (about half an hour in all), before it fails for good.
+DATABASE_RETRY_LIMIT = 30
+DATABASE_RETRY_MAX_DELAY = 60
 
 
 @dataclass
@@ -119,13 +124,35 @@ def _run(
             tenant_id_var.set(None)
 
 
+def retry_when_database_returns(task: Task, exc: Exception) -> Exception:
+    """Schedule the task again (backoff up to a minute) after it met a database it could not reach.
+
+    Nothing of the attempt committed, so running it again is safe; without this the message would be
+    acknowledged as failed and its work lost with a database restart.
+    """
+    countdown = min(DATABASE_RETRY_MAX_DELAY, 2 ** int(task.request.retries or 0))
+    logger.warning(
+        "task %s[%s]: database unavailable (%s); retrying in %ss",
+        task.name,
+        task.request.id,
+        getattr(exc, "orig", exc),
+        countdown,
+    )
+    return task.retry(exc=exc, countdown=countdown, max_retries=DATABASE_RETRY_LIMIT)
+
+
 def _declare(
     name: str, options: dict[str, Any], *, tenant_bound: bool, runnable: frozenset
 ) -> Callable[[F], Task]:
     def decorator(fn: F) -> Task:
         @shared_task(name=name, bind=True, **options)
         def task(self: Task, **kwargs: Any) -> Any:
-            return _run(self, fn, kwargs, tenant_bound=tenant_bound, runnable=runnable)
+            try:
+                return _run(self, fn, kwargs, tenant_bound=tenant_bound, runnable=runnable)
+            except Exception as exc:
+                if not is_database_unavailable(exc):
+                    raise
+                raise retry_when_database_returns(self, exc) from exc
 
         task.__doc__ = fn.__doc__
         return task

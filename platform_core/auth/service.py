@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import seats as billing_seats
@@ -20,6 +21,7 @@ from platform_core.auth.sessions import Client, TokenPair
 from platform_core.auth.throttle import Throttle
 from platform_core.context import TenantContext
 from platform_core.db.base import utcnow
+from platform_core.db.constraints import violated_constraint
 from platform_core.invitations import repository as invitation_repository
 from platform_core.security.passwords import hash_password, needs_rehash, verify_password
 from platform_core.security.tokens import SigningKeys
@@ -28,6 +30,8 @@ from platform_core.tenant_settings import service as tenant_settings_service
 from platform_core.users import repository as user_repository
 from platform_core.users.models import User
 from workers.email.tasks import send_email_later_async
+
+EMAIL_CONSTRAINT = "uq_user_account_email"
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,8 +228,13 @@ async def sign_up(
         password_hash=password_hash,
         role_id=builtin_role_id("member"),
     )
-    session.add(user)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(user)
+    except IntegrityError as exc:
+        if violated_constraint(exc) != EMAIL_CONSTRAINT:
+            raise
+        return None  # the address got an account meanwhile: the same answer as above
     await billing_seats.members_changed(session, scope.tenant)
     await send_verification(session, scope, user)
     await audit.record(

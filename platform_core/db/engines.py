@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from platform_core.db.base import TENANT_SCHEMA
 from platform_core.db.dialect import TenantNotBoundError, guarded_url
+from platform_core.db.outages import discard_closed_connections
 from platform_core.settings import Settings
 
 __all__ = ["Database", "TenantNotBoundError", "guarded_url", "tenant_options"]
@@ -54,11 +55,13 @@ class Database:
             "pool_size": size,
             "max_overflow": settings.db_max_overflow,
             "pool_recycle": settings.db_pool_recycle_seconds,
+            # No round trip per checkout: a connection the server closed is noticed locally instead.
             "pool_pre_ping": False,
             "connect_args": _connect_args(settings),
         }
         self.settings = settings
         self.async_engine: AsyncEngine = create_async_engine(url, **common)
+        discard_closed_connections(self.async_engine.sync_engine)
         self._sync_engine: Engine | None = None
         self._common = common
         self._async_tenant_engines: dict[str, AsyncEngine] = {}
@@ -71,6 +74,7 @@ class Database:
         """The synchronous engine, created on first use."""
         if self._sync_engine is None:
             self._sync_engine = create_engine(guarded_url(self.settings.sync_database_url), **self._common)
+            discard_closed_connections(self._sync_engine)
         return self._sync_engine
 
     def async_engine_for(self, schema: str | None) -> AsyncEngine:

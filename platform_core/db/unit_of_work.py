@@ -17,11 +17,20 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from platform_core.db.outages import is_database_unavailable
+from platform_core.errors import DatabaseUnavailable
+
 logger = logging.getLogger("platform.db")
 SCOPE_KEY = "platform.unit_of_work"
 _FAILED_COMMIT = json.dumps(
     {"error": {"code": "internal_error", "message": "An internal error occurred.", "details": None}}
 ).encode()
+_UNAVAILABLE = DatabaseUnavailable()
+_UNAVAILABLE_BODY = json.dumps(_UNAVAILABLE.to_dict()).encode()
+_UNAVAILABLE_HEADERS = [(b"content-type", b"application/json")] + [
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in (_UNAVAILABLE.headers or {}).items()
+]
 
 
 async def open_request_session(
@@ -74,17 +83,17 @@ class UnitOfWorkMiddleware:
             if message["type"] == "http.response.start" and SCOPE_KEY in scope:
                 try:
                     await _finish(scope, commit=message["status"] < 400)
-                except Exception:
-                    logger.exception("commit failed; answering 500")
+                except Exception as exc:
                     replaced = True
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": 500,
-                            "headers": [(b"content-type", b"application/json")],
-                        }
-                    )
-                    await send({"type": "http.response.body", "body": _FAILED_COMMIT})
+                    if is_database_unavailable(exc):  # an outage, not a bug: one line, 503
+                        cause = getattr(exc, "orig", exc)
+                        logger.warning("commit failed, database unavailable (%s); answering 503", cause)
+                        status, headers, body = 503, _UNAVAILABLE_HEADERS, _UNAVAILABLE_BODY
+                    else:
+                        logger.exception("commit failed; answering 500")
+                        status, headers, body = 500, [(b"content-type", b"application/json")], _FAILED_COMMIT
+                    await send({"type": "http.response.start", "status": status, "headers": headers})
+                    await send({"type": "http.response.body", "body": body})
                     return
             await send(message)
 

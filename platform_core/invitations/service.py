@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import seats as billing_seats
@@ -19,6 +18,7 @@ from platform_core.auth.principal import Principal
 from platform_core.auth.service import AuthScope
 from platform_core.auth.sessions import TokenPair
 from platform_core.db.base import utcnow
+from platform_core.db.constraints import constraint_errors
 from platform_core.invitations import repository as invitation_repository
 from platform_core.invitations.exceptions import AlreadyInvited, AlreadyMember, InvitationNotFound
 from platform_core.invitations.models import Invitation
@@ -59,11 +59,15 @@ async def invite(
         token_hash=hash_opaque_token(token),
         expires_at=utcnow() + timedelta(hours=scope.settings.invitation_ttl_hours),
     )
-    try:
-        async with session.begin_nested():
-            session.add(invitation)
-    except IntegrityError as exc:  # a concurrent invitation of the same address won the race
-        raise AlreadyInvited(details={"email": email}) from exc
+    session.add(invitation)
+    with constraint_errors(
+        {
+            # A concurrent invitation of the same address won the race; the role was deleted meanwhile.
+            "uq_invitation_email_open": lambda: AlreadyInvited(details={"email": email}),
+            "fk_invitation_role_id_role": lambda: UnknownRole(details={"role": role_name}),
+        }
+    ):
+        await session.flush()
     await _send(session, scope, principal, invitation, role.name, token)
     await audit.record(
         session,
@@ -162,7 +166,10 @@ async def accept(
     )
     session.add(user)
     invitation.accepted_at = now
-    await session.flush()
+    with constraint_errors(  # the address got an account meanwhile (another invitation, a sign-up)
+        {"uq_user_account_email": lambda: AlreadyMember(details={"email": invitation.email})}
+    ):
+        await session.flush()
     await audit.record(
         session,
         AuditAction.INVITATION_ACCEPTED,

@@ -14,6 +14,7 @@ from platform_core.auth.cache import auth_changed
 from platform_core.auth.permissions import Permission, builtin_role_id, role_permissions
 from platform_core.auth.principal import Principal
 from platform_core.context import TenantContext
+from platform_core.db.constraints import constraint_errors
 from platform_core.members.exceptions import (
     CannotGrant,
     LastOwner,
@@ -25,6 +26,7 @@ from platform_core.users import repository as user_repository
 from platform_core.users.models import Role, User
 
 OWNER_ROLE_ID = builtin_role_id("owner")
+ROLE_CONSTRAINT = "fk_user_account_role_id_role"
 
 
 def grants(role: Role) -> frozenset[Permission]:
@@ -76,7 +78,9 @@ async def change_role(
     previous = member.role.name
     member.role_id = role.id
     await auth_changed(session, principal.tenant_id)
-    await session.flush()
+    # The role was deleted after it was read: as if it had never existed.
+    with constraint_errors({ROLE_CONSTRAINT: lambda: UnknownRole(details={"role": role_name})}):
+        await session.flush()
     await session.refresh(member, attribute_names=["role"])
     await audit.record(
         session,

@@ -15,7 +15,6 @@ from functools import partial
 
 import anyio
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -23,6 +22,7 @@ from platform_core.audit.service import Actor, ActorType
 from platform_core.auth.throttle import Throttle
 from platform_core.context import TenantStatus
 from platform_core.db.base import utcnow
+from platform_core.db.constraints import constraint_errors
 from platform_core.operators import repository
 from platform_core.operators.exceptions import (
     InvalidOperatorEmail,
@@ -128,10 +128,8 @@ def create_operator(session: Session, *, email: str, password: str, full_name: s
         raise OperatorEmailTaken(details={"email": address})
     operator = Operator(email=address, full_name=full_name.strip(), password_hash=password_hash)
     session.add(operator)
-    try:
-        session.flush()
-    except IntegrityError as exc:  # created concurrently
-        raise OperatorEmailTaken(details={"email": address}) from exc
+    with constraint_errors({"uq_operator_email": lambda: OperatorEmailTaken(details={"email": address})}):
+        session.flush()  # created concurrently
     return operator
 
 

@@ -12,6 +12,7 @@ from platform_core.audit.service import AuditAction
 from platform_core.auth.cache import auth_changed
 from platform_core.auth.permissions import BUILTIN_ROLES, Permission, parse_permissions
 from platform_core.auth.principal import Principal
+from platform_core.db.constraints import constraint_errors
 from platform_core.members.service import check_can_grant, grants
 from platform_core.roles import repository as role_repository
 from platform_core.roles.exceptions import (
@@ -23,6 +24,10 @@ from platform_core.roles.exceptions import (
 )
 from platform_core.roles.schemas import RoleCreate, RoleUpdate
 from platform_core.users.models import Role
+
+# Violations a concurrent request can cause after the checks above passed.
+NAME_CONSTRAINT = "uq_role_name"
+IN_USE_CONSTRAINTS = ("fk_user_account_role_id_role", "fk_invitation_role_id_role")
 
 
 def permissions_from(names: list[str]) -> frozenset[Permission]:
@@ -64,7 +69,8 @@ async def create_role(session: AsyncSession, principal: Principal, body: RoleCre
         name=body.name, description=body.description.strip(), permissions=sorted(wanted), builtin=False
     )
     session.add(role)
-    await session.flush()
+    with constraint_errors({NAME_CONSTRAINT: lambda: RoleNameTaken(details={"name": body.name})}):
+        await session.flush()
     await audit.record(
         session,
         AuditAction.ROLE_CREATED,
@@ -100,7 +106,8 @@ async def update_role(
         changes["description"] = True
     if changes:
         await auth_changed(session, principal.tenant_id)
-        await session.flush()
+        with constraint_errors({NAME_CONSTRAINT: lambda: RoleNameTaken(details={"name": body.name})}):
+            await session.flush()
         await audit.record(
             session,
             AuditAction.ROLE_UPDATED,
@@ -125,7 +132,8 @@ async def delete_role(session: AsyncSession, principal: Principal, role_id: uuid
     await auth_changed(session, principal.tenant_id)
     await role_repository.delete_closed_invitations(session, role.id)
     await session.delete(role)
-    await session.flush()
+    with constraint_errors(dict.fromkeys(IN_USE_CONSTRAINTS, RoleInUse)):
+        await session.flush()
     await audit.record(
         session,
         AuditAction.ROLE_DELETED,

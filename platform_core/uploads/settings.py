@@ -35,6 +35,12 @@ class S3Settings(BaseSettings):
     # Comma-separated media types files may have (`image/png`, or `image/*` for a whole type); empty:
     # any. Checked on both ways of uploading, on the type without its parameters.
     allowed_content_types: str = ""
+    # Seconds to connect, and to wait for each read of an answer, and the attempts per request (retries
+    # included): a request that holds a pooled connection waits at most about attempts x (connect +
+    # read) for a store that does not answer, then 503.
+    connect_timeout_seconds: float = Field(default=3, gt=0, le=60)
+    read_timeout_seconds: float = Field(default=10, gt=0, le=300)
+    max_attempts: int = Field(default=2, ge=1, le=10)
 
     def allows(self, content_type: str) -> bool:
         """Whether a (lower-cased) media type is one files may have."""

@@ -210,9 +210,9 @@ def make_client(settings: S3Settings) -> BaseClient:
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": settings.addressing_style},
-        connect_timeout=5,
-        read_timeout=30,
-        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=settings.connect_timeout_seconds,
+        read_timeout=settings.read_timeout_seconds,
+        retries={"total_max_attempts": settings.max_attempts, "mode": "standard"},
     )
     # A session of its own: boto3's default session is not safe to create clients from in threads.
     return boto3.session.Session().client(
