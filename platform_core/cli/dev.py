@@ -60,11 +60,14 @@ def dev(
     root: Annotated[Path, typer.Option(help="Where local services keep their data.")] = PROJECT_ROOT / ".dev",
 ) -> None:
     """Start local services as needed, migrate, seed the demo tenant and serve the API with reload."""
+    from platform_core.devstack._common import pick_port
     from platform_core.devstack.stack import LocalStack  # dev extra only: not in production images
 
     os.environ.setdefault("ENV", "development")
     os.environ.setdefault("LOG_FORMAT", "console")
     os.environ.setdefault("TENANT_URL_TEMPLATE", f"http://{{slug}}.{{base_domain}}:{port}")
+    # Metrics on 9100 when it is free (another process, e.g. a node exporter, may hold it).
+    os.environ.setdefault("METRICS_PORT", str(pick_port(None, 9100)))
     get_settings.cache_clear()
     configure_logging(get_settings().log_level, get_settings().log_format)
     stack = LocalStack(
