@@ -120,7 +120,8 @@ class BodyReadTimeoutMiddleware:
             if body_done:  # waiting for a disconnect after the body: not a read
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.timeout)
+                async with asyncio.timeout(self.timeout):  # no extra task per read, unlike wait_for
+                    message = await receive()
             except TimeoutError:
                 body_done = True
                 if not response_started:
