@@ -25,6 +25,7 @@ from platform_core.items.repository import ItemFilter
 from platform_core.items.schemas import ItemPage, ItemSort
 from platform_core.log import configure_logging
 from platform_core.main import create_app
+from platform_core.paging import PageDep
 from platform_core.settings import Environment, Settings
 from platform_core.tenancy import get_tenant_session
 
@@ -104,8 +105,7 @@ def bare_app() -> FastAPI:
 
     @app.get("/api/v1/items", response_model=ItemPage)
     async def list_items(
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-        page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+        paging: PageDep,
         status: ItemStatus | None = None,
         tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
         q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
@@ -113,7 +113,7 @@ def bare_app() -> FastAPI:
     ) -> Any:
         flt = ItemFilter(status=status.value if status else None, tag=tag.lower() if tag else None, q=q)
         async with AsyncSession(bind=bound, expire_on_commit=False, autoflush=False) as session:
-            result = await item_service.list_items(session, flt, sort=sort, page=page, page_size=page_size)
+            result = await item_service.list_items(session, flt, sort=sort, paging=paging)
             await session.commit()
         return result
 

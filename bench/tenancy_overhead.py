@@ -105,7 +105,8 @@ def serve(
         "--log-level",
         "warning",
     ]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+    # No metrics listener: two servers run side by side, and a benchmark reads no metrics.
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env={**env, "METRICS_PORT": "0"})
     server = Server(name, port, process)
     try:
         deadline = time.monotonic() + 30

@@ -15,10 +15,17 @@ from billing.models import StripeEvent
 from platform_core.db.base import utcnow
 
 WAITING = ("pending", "failed", "parked")
-EVENTS = Gauge("platform_stripe_events", "Stripe events not processed yet, by status", ["status"])
+# With several worker processes (metrics_server), a scrape reports the value last read by any of them.
+EVENTS = Gauge(
+    "platform_stripe_events",
+    "Stripe events not processed yet, by status",
+    ["status"],
+    multiprocess_mode="mostrecent",
+)
 OLDEST = Gauge(
     "platform_stripe_event_oldest_unprocessed_seconds",
     "Age of the oldest Stripe event not processed yet (0 when there is none)",
+    multiprocess_mode="mostrecent",
 )
 
 

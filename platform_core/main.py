@@ -30,9 +30,11 @@ from platform_core.items.router import router as items_router
 from platform_core.jobs.router import router as jobs_router
 from platform_core.log import install_context_fields
 from platform_core.members.router import router as members_router
+from platform_core.metrics_server import serve_metrics
 from platform_core.middleware import RequestContextMiddleware
 from platform_core.observability import init_sentry
 from platform_core.operators.router import router as operators_router
+from platform_core.read_timeouts import BodyReadTimeoutMiddleware
 from platform_core.reports.router import router as reports_router
 from platform_core.roles.router import router as roles_router
 from platform_core.security.tokens import SigningKeys
@@ -89,7 +91,8 @@ def create_app(
             listen_for_changes(settings, resolver.invalidate, on_auth_change=forget_principals)
         )
         try:
-            yield
+            async with serve_metrics(settings, app.state):
+                yield
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -115,6 +118,7 @@ def create_app(
     app.state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware)  # added first, so it runs inside the request context
+    app.add_middleware(BodyReadTimeoutMiddleware, timeout=settings.request_body_timeout_seconds)
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
     add_routes(app, *ROUTERS)
     return app

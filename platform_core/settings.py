@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     # The reserved subdomain that serves the operator API (admin.<BASE_DOMAIN>).
     operator_host: str = "admin"
 
+    # Serving (uvicorn): an idle keep-alive connection closes after KEEP_ALIVE_TIMEOUT_SECONDS (above a
+    # load balancer's usual 60 s idle timeout, so the balancer always closes first); a request's headers
+    # must arrive within REQUEST_HEADER_TIMEOUT_SECONDS of its first byte, and each part of its body within
+    # REQUEST_BODY_TIMEOUT_SECONDS of the previous one (408 otherwise), so slow clients cannot hold
+    # connections. Prometheus metrics are served on METRICS_HOST:METRICS_PORT only (0 disables them).
+    keep_alive_timeout_seconds: int = Field(default=75, ge=1, le=3600)
+    request_header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    request_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
+
     # Identity: access-token signing keys `kid:secret,...` (the first signs, all verify); empty means
     # one key derived from SECRET_KEY, which is refused outside development anyway.
     jwt_keys: str = ""

@@ -5,25 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.api_keys.models import ApiKey
+from platform_core.paging import PageParams, fetch_page
 
 
-async def list_page(session: AsyncSession, *, offset: int, limit: int) -> tuple[list[ApiKey], int]:
+async def list_page(session: AsyncSession, paging: PageParams) -> tuple[list[ApiKey], int]:
     """One page of keys, newest first, and the total, in one round trip."""
-    total = func.count().over().label("total")
-    stmt = (
-        select(ApiKey, total).order_by(ApiKey.created_at.desc(), ApiKey.id.desc()).offset(offset).limit(limit)
+    return await fetch_page(
+        session, select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc()), paging
     )
-    rows = (await session.execute(stmt)).all()
-    if rows:
-        return [row[0] for row in rows], int(rows[0][1])
-    if offset == 0:
-        return [], 0
-    count = await session.scalar(select(func.count()).select_from(ApiKey))
-    return [], int(count or 0)
 
 
 async def get(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from billing.dependencies import ApiKeysFeature
 from platform_core.api_keys import service as api_key_service
@@ -12,6 +10,7 @@ from platform_core.api_keys.dependencies import CurrentApiKey
 from platform_core.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead, api_key_read
 from platform_core.auth.dependencies import ApiKeysManage
 from platform_core.db.base import utcnow
+from platform_core.paging import PageDep
 from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
@@ -21,11 +20,10 @@ router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
 async def list_api_keys(
     principal: ApiKeysManage,
     session: TenantSessionDep,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    paging: PageDep,
 ) -> ApiKeyPage:
     """List the tenant's API keys, newest first, revoked and expired ones included."""
-    return await api_key_service.list_api_keys(session, page=page, page_size=page_size)
+    return await api_key_service.list_api_keys(session, paging)
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated)

@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from platform_core.api_keys.models import ApiKey
+from platform_core.paging import Page
 
 KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ScopeName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
@@ -59,13 +60,8 @@ class ApiKeyCreated(ApiKeyRead):
     secret: str
 
 
-class ApiKeyPage(BaseModel):
+class ApiKeyPage(Page[ApiKeyRead]):
     """One page of API keys and the total."""
-
-    items: list[ApiKeyRead]
-    total: int
-    page: int
-    page_size: int
 
 
 def key_status(key: ApiKey, *, now: datetime) -> ApiKeyStatus:

@@ -20,6 +20,7 @@ from platform_core.auth.permissions import Permission
 from platform_core.auth.principal import API_KEY_PREFIX, Principal
 from platform_core.db.base import utcnow
 from platform_core.members import service as member_service
+from platform_core.paging import PageParams
 from platform_core.security.tokens import hash_opaque_token, new_opaque_token
 
 MAX_LIFETIME = timedelta(days=2 * 365)
@@ -49,13 +50,11 @@ def check_expiry(expires_at: datetime | None, *, now: datetime) -> None:
         )
 
 
-async def list_api_keys(session: AsyncSession, *, page: int, page_size: int) -> ApiKeyPage:
+async def list_api_keys(session: AsyncSession, paging: PageParams) -> ApiKeyPage:
     """A page of the tenant's API keys, newest first."""
-    keys, total = await api_key_repository.list_page(session, offset=(page - 1) * page_size, limit=page_size)
+    keys, total = await api_key_repository.list_page(session, paging)
     now = utcnow()
-    return ApiKeyPage(
-        items=[api_key_read(k, now=now) for k in keys], total=total, page=page, page_size=page_size
-    )
+    return ApiKeyPage.of([api_key_read(k, now=now) for k in keys], total, paging)
 
 
 async def create_api_key(session: AsyncSession, principal: Principal, body: ApiKeyCreate) -> ApiKeyCreated:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.audit.models import AuditEvent
 from platform_core.audit.schemas import AuditEventFilter
+from platform_core.paging import PageParams, fetch_page
 
 
 def _conditions(flt: AuditEventFilter) -> list[ColumnElement[bool]]:
@@ -27,21 +28,12 @@ def _conditions(flt: AuditEventFilter) -> list[ColumnElement[bool]]:
 
 
 async def list_page(
-    session: AsyncSession, flt: AuditEventFilter, *, offset: int, limit: int
+    session: AsyncSession, flt: AuditEventFilter, paging: PageParams
 ) -> tuple[list[AuditEvent], int]:
     """One page of events, newest first, and the total matching, in one round trip."""
-    total = func.count().over().label("total")
     stmt = (
-        select(AuditEvent, total)
+        select(AuditEvent)
         .where(*_conditions(flt))
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
-        .offset(offset)
-        .limit(limit)
     )
-    rows = (await session.execute(stmt)).all()
-    if rows:
-        return [row[0] for row in rows], int(rows[0][1])
-    if offset == 0:
-        return [], 0
-    count = await session.scalar(select(func.count()).select_from(AuditEvent).where(*_conditions(flt)))
-    return [], int(count or 0)
+    return await fetch_page(session, stmt, paging)

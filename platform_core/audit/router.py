@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from platform_core.audit import repository as audit_repository
 from platform_core.audit.schemas import AuditEventFilter, AuditEventPage, audit_event_read
 from platform_core.auth.dependencies import AuditRead
+from platform_core.paging import PageDep
 from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -19,13 +20,8 @@ async def list_audit_events(
     principal: AuditRead,
     session: TenantSessionDep,
     flt: Annotated[AuditEventFilter, Query()],
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+    paging: PageDep,
 ) -> AuditEventPage:
     """List audit events, newest first, filtered by action, actor, target or time."""
-    events, total = await audit_repository.list_page(
-        session, flt, offset=(page - 1) * page_size, limit=page_size
-    )
-    return AuditEventPage(
-        items=[audit_event_read(e) for e in events], total=total, page=page, page_size=page_size
-    )
+    events, total = await audit_repository.list_page(session, flt, paging)
+    return AuditEventPage.of([audit_event_read(e) for e in events], total, paging)

@@ -4,11 +4,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from platform_core.audit.models import AuditEvent
+from platform_core.paging import Page
+
+
+def _iso_8601(value: object) -> object:
+    """Accept only ISO 8601 text: pydantic alone would also read numbers as Unix times (`until=0.5`)."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("Expected an ISO 8601 date-time such as 2026-03-01T12:00:00Z.")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError("Expected an ISO 8601 date-time such as 2026-03-01T12:00:00Z.") from None
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
 class AuditEventFilter(BaseModel):
@@ -18,8 +34,8 @@ class AuditEventFilter(BaseModel):
     actor_id: uuid.UUID | None = None
     target_type: str | None = Field(default=None, min_length=1, max_length=32)
     target_id: str | None = Field(default=None, min_length=1, max_length=64)
-    since: datetime | None = Field(default=None, description="Events at or after this time.")
-    until: datetime | None = Field(default=None, description="Events at or before this time.")
+    since: IsoDateTime | None = Field(default=None, description="Events at or after this time (ISO 8601).")
+    until: IsoDateTime | None = Field(default=None, description="Events at or before this time (ISO 8601).")
 
     @model_validator(mode="after")
     def _check_range(self) -> Self:
@@ -60,13 +76,8 @@ class AuditEventRead(BaseModel):
     details: dict[str, Any]
 
 
-class AuditEventPage(BaseModel):
+class AuditEventPage(Page[AuditEventRead]):
     """One page of events and the total matching the filters."""
-
-    items: list[AuditEventRead]
-    total: int
-    page: int
-    page_size: int
 
 
 def audit_event_read(event: AuditEvent) -> AuditEventRead:

@@ -67,6 +67,7 @@ def dev(
     ] = None,
 ) -> None:
     """Start local services as needed, migrate, seed the demo tenant and serve the API with reload."""
+    from platform_core.devstack._common import pick_port
     from platform_core.devstack.stack import LocalStack  # dev extra only: not in production images
 
     root = (root or dev_env.default_root()).resolve()
@@ -84,6 +85,8 @@ def dev(
     ):
         if name not in os.environ:
             export(**{name: value})
+    # Metrics on 9100 when it is free (another process, e.g. a node exporter, may hold it).
+    os.environ.setdefault("METRICS_PORT", str(pick_port(None, 9100)))
     get_settings.cache_clear()
     configure_logging(get_settings().log_level, get_settings().log_format)
     stack = LocalStack(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from typing import Annotated
 
 import typer
@@ -48,21 +51,37 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
     reload: Annotated[bool, typer.Option(help="Reload on code changes (development).")] = False,
 ) -> None:
-    """Serve the API with uvicorn."""
+    """Serve the API with uvicorn (metrics on METRICS_PORT, on the same interface unless METRICS_HOST)."""
     import uvicorn
 
-    uvicorn.run(
-        "platform_core.asgi:app",
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        reload_dirs=["platform_core", "tenants", "billing", "workers"] if reload else None,
-        proxy_headers=True,
-        forwarded_allow_ips=get_settings().forwarded_allow_ips,
-        log_config=None,
-        access_log=False,
-    )
+    from platform_core.metrics_server import MULTIPROCESS_ENV
+
+    os.environ.setdefault("METRICS_HOST", host)
+    get_settings.cache_clear()
+    settings = get_settings()
+    with contextlib.ExitStack() as cleanup:
+        if workers > 1 and not reload and not os.environ.get(MULTIPROCESS_ENV):
+            # Workers share one metrics port and record into one directory (see metrics_server).
+            os.environ[MULTIPROCESS_ENV] = cleanup.enter_context(
+                tempfile.TemporaryDirectory(prefix="platform-metrics-")
+            )
+        uvicorn.run(
+            "platform_core.asgi:app",
+            host=host,
+            port=port,
+            workers=None if reload else workers,
+            reload=reload,
+            reload_dirs=["platform_core", "tenants", "billing", "workers"] if reload else None,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+            log_config=None,
+            access_log=False,
+            http="platform_core.read_timeouts:HeaderDeadlineProtocol",
+            timeout_keep_alive=settings.keep_alive_timeout_seconds,
+            # A new worker answers the supervisor's health check only after it imported this CLI again
+            # (spawn): uvicorn's 5 s kill and restart such workers in a loop on a busy or CPU-limited node.
+            timeout_worker_healthcheck=30,
+        )
 
 
 if __name__ == "__main__":

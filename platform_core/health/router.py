@@ -1,29 +1,19 @@
-"""Liveness, readiness and metrics: host-agnostic, so probes can hit a pod by IP."""
+"""Liveness and readiness: host-agnostic, so probes can hit a pod by IP (metrics: metrics_server)."""
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import logging
-import time
-from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.auth.dependencies import PUBLIC
 from platform_core.error_handlers import error_response
 
 router = APIRouter(tags=["health"], dependencies=[PUBLIC])
 CHECK_TIMEOUT = 2.0
-REFRESH_EVERY = 10.0  # seconds: scrapes in between report the last values
-logger = logging.getLogger("platform.health")
-# Sets gauges from the database on scrape (registered by the app factory on app.state.gauge_refreshers).
-GaugeRefresher = Callable[[AsyncSession], Awaitable[None]]
 
 
 @router.get("/healthz")
@@ -58,47 +48,3 @@ async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
         names = ", ".join(sorted(failing))
         return error_response(503, "not_ready", f"Not ready: {names} unreachable.", {"failing": failing})
     return {"status": "ok", "checks": {name: "ok" for name in checks}}
-
-
-def _is_internal_host(host: str | None) -> bool:
-    """An IP address or localhost: how Prometheus reaches a pod, never how a browser reaches a tenant."""
-    name = (host or "").strip().lower()
-    if name.startswith("["):
-        return True
-    name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name
-    if name == "localhost":
-        return True
-    try:
-        ipaddress.ip_address(name)
-    except ValueError:
-        return False
-    return True
-
-
-async def _refresh_gauges(request: Request) -> None:
-    """Run the app's gauge refreshers (backlogs read from the database), at most every REFRESH_EVERY s.
-
-    A failure is logged and the scrape goes on with the last values: HTTP metrics matter most when the
-    database is in trouble.
-    """
-    state = request.app.state
-    refreshers: Sequence[GaugeRefresher] = getattr(state, "gauge_refreshers", ())
-    last = getattr(state, "gauges_refreshed_at", None)
-    if not refreshers or (last is not None and time.monotonic() - last < REFRESH_EVERY):
-        return
-    state.gauges_refreshed_at = time.monotonic()
-    try:
-        async with state.db.session(None) as session:
-            for refresh in refreshers:
-                await asyncio.wait_for(refresh(session), CHECK_TIMEOUT)
-    except Exception:
-        logger.warning("could not refresh the backlog gauges", exc_info=True)
-
-
-@router.get("/metrics", response_model=None)
-async def metrics(request: Request) -> Response:
-    """Expose Prometheus metrics to scrapers that address the pod directly (404 through the ingress)."""
-    if not _is_internal_host(request.headers.get("host")):
-        return error_response(404, "not_found", "No route matches this path.")
-    await _refresh_gauges(request)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from platform_core.invitations.models import Invitation
+from platform_core.paging import PageParams, fetch_page
 from platform_core.users.models import User
 
 
@@ -59,23 +60,14 @@ async def seats_used(session: AsyncSession) -> int:
 
 
 async def list_page(
-    session: AsyncSession, *, open_only: bool, offset: int, limit: int
+    session: AsyncSession, *, open_only: bool, paging: PageParams
 ) -> tuple[Sequence[Invitation], int]:
     """One page of invitations, newest first, and the total."""
     conditions = _open() if open_only else []
-    total = func.count().over().label("total")
     stmt = (
-        select(Invitation, total)
+        select(Invitation)
         .options(joinedload(Invitation.role))
         .where(*conditions)
         .order_by(Invitation.created_at.desc(), Invitation.id.desc())
-        .offset(offset)
-        .limit(limit)
     )
-    rows = (await session.execute(stmt)).all()
-    if rows:
-        return [row[0] for row in rows], int(rows[0][1])
-    count = (
-        await session.execute(select(func.count()).select_from(Invitation).where(*conditions))
-    ).scalar_one()
-    return [], int(count)
+    return await fetch_page(session, stmt, paging)

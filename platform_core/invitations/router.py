@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from platform_core.auth.dependencies import PUBLIC, AuthScopeDep, MembersManage, MembersRead
 from platform_core.auth.schemas import TokenResponse
@@ -17,6 +16,7 @@ from platform_core.invitations.schemas import (
     InvitationRead,
     invitation_read,
 )
+from platform_core.paging import PageDep
 from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/invitations", tags=["invitations"])
@@ -37,17 +37,14 @@ async def create_invitation(
 async def list_invitations(
     principal: MembersRead,
     session: TenantSessionDep,
+    paging: PageDep,
     include_closed: bool = False,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> InvitationPage:
     """List invitations, newest first (open ones only unless include_closed)."""
     rows, total = await invitation_service.list_invitations(
-        session, open_only=not include_closed, page=page, page_size=page_size
+        session, open_only=not include_closed, paging=paging
     )
-    return InvitationPage(
-        items=[invitation_read(i) for i in rows], total=total, page=page, page_size=page_size
-    )
+    return InvitationPage.of([invitation_read(i) for i in rows], total, paging)
 
 
 @router.post("/accept", status_code=201, response_model=TokenResponse, dependencies=[PUBLIC])

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from platform_core.db.base import utcnow
 from platform_core.invitations.models import Invitation
+from platform_core.paging import Page
 
 
 class InvitationStatus(StrEnum):
@@ -44,13 +45,8 @@ class InvitationRead(BaseModel):
     revoked_at: datetime | None
 
 
-class InvitationPage(BaseModel):
+class InvitationPage(Page[InvitationRead]):
     """One page of invitations."""
-
-    items: list[InvitationRead]
-    total: int
-    page: int
-    page_size: int
 
 
 class InvitationAccept(BaseModel):

@@ -25,6 +25,7 @@ from platform_core.invitations.models import Invitation
 from platform_core.invitations.schemas import InvitationStatus, status_of
 from platform_core.members.exceptions import UnknownRole
 from platform_core.members.service import check_can_grant, grants
+from platform_core.paging import PageParams
 from platform_core.security.passwords import hash_password
 from platform_core.security.tokens import hash_opaque_token, new_opaque_token
 from platform_core.users import repository as user_repository
@@ -81,12 +82,10 @@ async def invite(
 
 
 async def list_invitations(
-    session: AsyncSession, *, open_only: bool, page: int, page_size: int
+    session: AsyncSession, *, open_only: bool, paging: PageParams
 ) -> tuple[Sequence[Invitation], int]:
     """One page of invitations and the total."""
-    return await invitation_repository.list_page(
-        session, open_only=open_only, offset=(page - 1) * page_size, limit=page_size
-    )
+    return await invitation_repository.list_page(session, open_only=open_only, paging=paging)
 
 
 async def get_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation:

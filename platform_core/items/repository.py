@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.items.models import Item
 from platform_core.items.schemas import ItemSort
+from platform_core.paging import PageParams, fetch_page
 
 _ORDER = {
     ItemSort.CREATED: (Item.created_at.asc(), Item.id.asc()),
@@ -45,18 +46,10 @@ def _conditions(flt: ItemFilter) -> list[ColumnElement[bool]]:
 
 
 async def list_page(
-    session: AsyncSession, flt: ItemFilter, *, sort: ItemSort, offset: int, limit: int
+    session: AsyncSession, flt: ItemFilter, *, sort: ItemSort, paging: PageParams
 ) -> tuple[list[Item], int]:
     """One page of live items and the total count, in a single round trip."""
-    total = func.count().over().label("total")
-    stmt = select(Item, total).where(*_conditions(flt)).order_by(*_ORDER[sort]).offset(offset).limit(limit)
-    rows = (await session.execute(stmt)).all()
-    if rows:
-        return [row[0] for row in rows], int(rows[0][1])
-    if offset == 0:
-        return [], 0
-    count = await session.scalar(select(func.count()).select_from(Item).where(*_conditions(flt)))
-    return [], int(count or 0)
+    return await fetch_page(session, select(Item).where(*_conditions(flt)).order_by(*_ORDER[sort]), paging)
 
 
 async def get_live(session: AsyncSession, item_id: uuid.UUID) -> Item | None:

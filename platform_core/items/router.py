@@ -12,6 +12,7 @@ from platform_core.items.dependencies import CurrentItem
 from platform_core.items.models import Item, ItemStatus
 from platform_core.items.repository import ItemFilter
 from platform_core.items.schemas import ItemCreate, ItemPage, ItemRead, ItemSort, ItemUpdate
+from platform_core.paging import PageDep
 from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
@@ -21,8 +22,7 @@ router = APIRouter(prefix="/api/v1/items", tags=["items"])
 async def list_items(
     principal: ItemsRead,
     session: TenantSessionDep,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    paging: PageDep,
     status: ItemStatus | None = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
@@ -30,7 +30,7 @@ async def list_items(
 ) -> ItemPage:
     """List live items, filtered by status, tag or text, paged and sorted."""
     flt = ItemFilter(status=status.value if status else None, tag=tag.lower() if tag else None, q=q)
-    return await item_service.list_items(session, flt, sort=sort, page=page, page_size=page_size)
+    return await item_service.list_items(session, flt, sort=sort, paging=paging)
 
 
 @router.post("", status_code=201, response_model=ItemRead)

@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from platform_core.items.models import ItemStatus
+from platform_core.paging import Page
 
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -74,10 +75,5 @@ class ItemSort(StrEnum):
     TITLE_DESC = "-title"
 
 
-class ItemPage(BaseModel):
+class ItemPage(Page[ItemRead]):
     """One page of items and the total matching the filters."""
-
-    items: list[ItemRead]
-    total: int
-    page: int
-    page_size: int

@@ -8,18 +8,15 @@ from platform_core.db.base import utcnow
 from platform_core.items import repository as item_repository
 from platform_core.items.models import Item
 from platform_core.items.schemas import ItemCreate, ItemPage, ItemRead, ItemSort, ItemUpdate
+from platform_core.paging import PageParams
 
 
 async def list_items(
-    session: AsyncSession, flt: item_repository.ItemFilter, *, sort: ItemSort, page: int, page_size: int
+    session: AsyncSession, flt: item_repository.ItemFilter, *, sort: ItemSort, paging: PageParams
 ) -> ItemPage:
     """A page of the tenant's live items."""
-    items, total = await item_repository.list_page(
-        session, flt, sort=sort, offset=(page - 1) * page_size, limit=page_size
-    )
-    return ItemPage(
-        items=[ItemRead.model_validate(i) for i in items], total=total, page=page, page_size=page_size
-    )
+    items, total = await item_repository.list_page(session, flt, sort=sort, paging=paging)
+    return ItemPage.of([ItemRead.model_validate(i) for i in items], total, paging)
 
 
 async def create_item(session: AsyncSession, body: ItemCreate) -> Item:

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from platform_core.jobs.models import Job
+from platform_core.paging import PageParams, fetch_page
 
 
 async def list_page(
-    session: AsyncSession, *, status: str | None, type_: str | None, offset: int, limit: int
+    session: AsyncSession, *, status: str | None, type_: str | None, paging: PageParams
 ) -> tuple[list[Job], int]:
     """A page of jobs, newest first, and the total, in one query."""
-    stmt = select(Job, func.count().over().label("total")).order_by(Job.created_at.desc(), Job.id.desc())
+    stmt = select(Job).order_by(Job.created_at.desc(), Job.id.desc())
     if status:
         stmt = stmt.where(Job.status == status)
     if type_:
         stmt = stmt.where(Job.type == type_)
-    rows = (await session.execute(stmt.offset(offset).limit(limit))).all()
-    return [r[0] for r in rows], int(rows[0][1]) if rows else 0
+    return await fetch_page(session, stmt, paging)
 
 
 async def get(session: AsyncSession, job_id: uuid.UUID) -> Job | None:

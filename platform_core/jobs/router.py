@@ -11,6 +11,7 @@ from platform_core.jobs import service as job_service
 from platform_core.jobs.dependencies import CurrentJob
 from platform_core.jobs.models import Job, JobStatus
 from platform_core.jobs.schemas import JobPage, JobRead
+from platform_core.paging import PageDep
 from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
@@ -20,14 +21,13 @@ router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 async def list_jobs(
     principal: JobsRead,
     session: TenantSessionDep,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    paging: PageDep,
     status: JobStatus | None = None,
     type: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> JobPage:
     """List the tenant's jobs, newest first."""
     return await job_service.list_jobs(
-        session, status=status.value if status else None, type_=type, page=page, page_size=page_size
+        session, status=status.value if status else None, type_=type, paging=paging
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from platform_core.jobs.models import JobStatus
+from platform_core.paging import Page
 
 
 class JobRead(BaseModel):
@@ -28,10 +29,5 @@ class JobRead(BaseModel):
     finished_at: datetime | None
 
 
-class JobPage(BaseModel):
+class JobPage(Page[JobRead]):
     """A page of jobs, newest first."""
-
-    items: list[JobRead]
-    total: int
-    page: int
-    page_size: int

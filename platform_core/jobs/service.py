@@ -18,6 +18,7 @@ from platform_core.jobs import repository as job_repository
 from platform_core.jobs.exceptions import JobNotFound
 from platform_core.jobs.models import Job, JobStatus
 from platform_core.jobs.schemas import JobPage, JobRead
+from platform_core.paging import PageParams
 from workers.base import TaskContext, tenant_task
 from workers.outbox.service import enqueue_async
 
@@ -37,15 +38,11 @@ async def start_job(
 
 
 async def list_jobs(
-    session: AsyncSession, *, status: str | None, type_: str | None, page: int, page_size: int
+    session: AsyncSession, *, status: str | None, type_: str | None, paging: PageParams
 ) -> JobPage:
     """A page of the tenant's jobs."""
-    jobs, total = await job_repository.list_page(
-        session, status=status, type_=type_, offset=(page - 1) * page_size, limit=page_size
-    )
-    return JobPage(
-        items=[JobRead.model_validate(j) for j in jobs], total=total, page=page, page_size=page_size
-    )
+    jobs, total = await job_repository.list_page(session, status=status, type_=type_, paging=paging)
+    return JobPage.of([JobRead.model_validate(j) for j in jobs], total, paging)
 
 
 class JobTracker:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from platform_core.auth.dependencies import MembersManage, MembersRead
 from platform_core.members import service as member_service
+from platform_core.paging import PageDep
 from platform_core.tenancy import TenantDep, TenantSessionDep
 from platform_core.users.schemas import MemberPage, MemberRead, MemberUpdate, member_read
 
@@ -19,12 +19,11 @@ router = APIRouter(prefix="/api/v1/members", tags=["members"])
 async def list_members(
     principal: MembersRead,
     session: TenantSessionDep,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 50,
+    paging: PageDep,
 ) -> MemberPage:
     """List the members, by email."""
-    users, total = await member_service.list_members(session, page=page, page_size=page_size)
-    return MemberPage(items=[member_read(u) for u in users], total=total, page=page, page_size=page_size)
+    users, total = await member_service.list_members(session, paging)
+    return MemberPage.of([member_read(u) for u in users], total, paging)
 
 
 @router.get("/{member_id}", response_model=MemberRead)

@@ -22,6 +22,7 @@ from platform_core.members.exceptions import (
     MemberOutranksYou,
     UnknownRole,
 )
+from platform_core.paging import PageParams
 from platform_core.users import repository as user_repository
 from platform_core.users.models import Role, User
 
@@ -41,9 +42,9 @@ def check_can_grant(principal: Principal, wanted: frozenset[Permission]) -> None
         raise CannotGrant(details={"missing_permissions": sorted(p.value for p in missing)})
 
 
-async def list_members(session: AsyncSession, *, page: int, page_size: int) -> tuple[Sequence[User], int]:
+async def list_members(session: AsyncSession, paging: PageParams) -> tuple[Sequence[User], int]:
     """One page of members and the total."""
-    return await user_repository.list_page(session, offset=(page - 1) * page_size, limit=page_size)
+    return await user_repository.list_page(session, paging)
 
 
 async def get_member(session: AsyncSession, member_id: uuid.UUID, *, lock: bool = False) -> User:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from platform_core.context import TenantStatus
 from platform_core.operators.models import Operator
+from platform_core.paging import PageParams, fetch_page
 from tenants.models import Tenant
 
 
@@ -47,19 +48,13 @@ def list_operators(session: Session) -> Sequence[Operator]:
 
 
 async def list_tenants_page(
-    session: AsyncSession, *, status: TenantStatus | None, offset: int, limit: int
+    session: AsyncSession, *, status: TenantStatus | None, paging: PageParams
 ) -> tuple[Sequence[Tenant], int]:
     """One page of tenants by slug (optionally of one status), and the total, in one round trip."""
-    total = func.count().over().label("total")
-    stmt = select(Tenant, total).order_by(Tenant.slug, Tenant.created_at).offset(offset).limit(limit)
-    count = select(func.count()).select_from(Tenant)
+    stmt = select(Tenant).order_by(Tenant.slug, Tenant.created_at)
     if status is not None:
         stmt = stmt.where(Tenant.status == status.value)
-        count = count.where(Tenant.status == status.value)
-    rows = (await session.execute(stmt)).all()
-    if rows:
-        return [row[0] for row in rows], int(rows[0][1])
-    return [], int((await session.execute(count)).scalar_one())
+    return await fetch_page(session, stmt, paging)
 
 
 async def get_live_tenant(session: AsyncSession, slug: str) -> Tenant | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
 from billing import service as billing_service
@@ -34,13 +34,12 @@ from platform_core.operators.schemas import (
     TenantPage,
     TenantRead,
 )
+from platform_core.paging import PageDep
 from platform_core.tenancy import PublicSessionDep
 from tenants.models import Tenant
 
 router = APIRouter(prefix="/api/v1/operator", tags=["operators"], dependencies=[OperatorHost])
 
-Page = Annotated[int, Query(ge=1, le=100_000)]
-PageSize = Annotated[int, Query(ge=1, le=100)]
 SuspendBody = Annotated[SuspendRequest, Depends(json_body(SuspendRequest))]
 AddOwnerBody = Annotated[AddOwnerRequest, Depends(json_body(AddOwnerRequest))]
 
@@ -92,12 +91,11 @@ async def get_operator_me(operator: CurrentOperator) -> Operator:
 async def list_tenants(
     operator: CurrentOperator,
     session: PublicSessionDep,
-    page: Page = 1,
-    page_size: PageSize = 20,
+    paging: PageDep,
     status: TenantStatus | None = None,
 ) -> TenantPage:
     """List tenants by slug, optionally of one status."""
-    return await operator_service.list_tenants(session, status=status, page=page, page_size=page_size)
+    return await operator_service.list_tenants(session, status=status, paging=paging)
 
 
 @router.get("/tenants/{slug}", response_model=TenantRead)
@@ -138,12 +136,11 @@ async def list_tenant_members(
     request: Request,
     operator: CurrentOperator,
     tenant: OperatorTenant,
-    page: Page = 1,
-    page_size: PageSize = 20,
+    paging: PageDep,
 ) -> TenantMemberPage:
     """List a tenant's users by email, with their role."""
     session = await tenant_session(request, tenant)
-    return await operator_service.list_members(session, page=page, page_size=page_size)
+    return await operator_service.list_members(session, paging)
 
 
 @router.get("/tenants/{slug}/billing", response_model=OperatorBillingRead)

@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from platform_core.context import TenantStatus
+from platform_core.paging import Page
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -64,13 +65,8 @@ class TenantRead(BaseModel):
     purge_after: datetime | None
 
 
-class TenantPage(BaseModel):
+class TenantPage(Page[TenantRead]):
     """One page of tenants, by slug."""
-
-    items: list[TenantRead]
-    total: int
-    page: int
-    page_size: int
 
 
 class AddOwnerRequest(_Body):
@@ -115,10 +111,5 @@ class TenantMemberRead(BaseModel):
     last_login_at: datetime | None
 
 
-class TenantMemberPage(BaseModel):
+class TenantMemberPage(Page[TenantMemberRead]):
     """One page of a tenant's users, by email."""
-
-    items: list[TenantMemberRead]
-    total: int
-    page: int
-    page_size: int

@@ -32,6 +32,7 @@ from platform_core.operators.exceptions import (
 )
 from platform_core.operators.models import Operator
 from platform_core.operators.schemas import TenantMemberPage, TenantMemberRead, TenantPage, TenantRead
+from platform_core.paging import PageParams
 from platform_core.security.passwords import hash_password, needs_rehash, verify_password
 from platform_core.security.tokens import InvalidToken, SigningKeys, decode_access_token, issue_access_token
 from platform_core.settings import Settings
@@ -151,14 +152,11 @@ def set_active(session: Session, *, email: str, active: bool) -> Operator:
 
 
 async def list_tenants(
-    session: AsyncSession, *, status: TenantStatus | None, page: int, page_size: int
+    session: AsyncSession, *, status: TenantStatus | None, paging: PageParams
 ) -> TenantPage:
     """One page of tenants by slug, optionally of one status."""
-    tenants, total = await repository.list_tenants_page(
-        session, status=status, offset=(page - 1) * page_size, limit=page_size
-    )
-    items = [TenantRead.model_validate(t) for t in tenants]
-    return TenantPage(items=items, total=total, page=page, page_size=page_size)
+    tenants, total = await repository.list_tenants_page(session, status=status, paging=paging)
+    return TenantPage.of([TenantRead.model_validate(t) for t in tenants], total, paging)
 
 
 async def get_tenant(session: AsyncSession, slug: str) -> Tenant:
@@ -169,9 +167,9 @@ async def get_tenant(session: AsyncSession, slug: str) -> Tenant:
     return tenant
 
 
-async def list_members(session: AsyncSession, *, page: int, page_size: int) -> TenantMemberPage:
+async def list_members(session: AsyncSession, paging: PageParams) -> TenantMemberPage:
     """One page of the users of the tenant `session` is bound to, by email."""
-    users, total = await user_repository.list_page(session, offset=(page - 1) * page_size, limit=page_size)
+    users, total = await user_repository.list_page(session, paging)
     items = [
         TenantMemberRead(
             id=user.id,
@@ -185,7 +183,7 @@ async def list_members(session: AsyncSession, *, page: int, page_size: int) -> T
         )
         for user in users
     ]
-    return TenantMemberPage(items=items, total=total, page=page, page_size=page_size)
+    return TenantMemberPage.of(items, total, paging)
 
 
 async def suspend_tenant(scope: OperatorScope, by: Actor, *, slug: str, reason: str) -> Tenant:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.invitations.models import Invitation
+from platform_core.paging import PageParams, fetch_page
 from platform_core.users.models import Role, User
 
 
-async def list_roles(session: AsyncSession) -> Sequence[Role]:
-    """Every role: built-in first, then by name."""
-    stmt = select(Role).order_by(Role.builtin.desc(), Role.name)
-    return (await session.execute(stmt)).scalars().all()
+async def list_page(session: AsyncSession, paging: PageParams) -> tuple[list[Role], int]:
+    """One page of roles, built-in first, then by name, and the total, in one round trip."""
+    return await fetch_page(session, select(Role).order_by(Role.builtin.desc(), Role.name, Role.id), paging)
 
 
 async def get(session: AsyncSession, role_id: uuid.UUID, *, lock: bool = False) -> Role | None:

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Response
 
 from platform_core.auth.dependencies import MembersRead, RolesManage
 from platform_core.auth.permissions import Permission
+from platform_core.paging import PageDep
 from platform_core.roles import service as role_service
-from platform_core.roles.schemas import PermissionRead, RoleCreate, RoleRead, RoleUpdate, role_read
+from platform_core.roles.schemas import PermissionRead, RoleCreate, RolePage, RoleRead, RoleUpdate, role_read
 from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/roles", tags=["roles"])
@@ -21,10 +22,11 @@ async def list_permissions(principal: MembersRead) -> list[PermissionRead]:
     return [PermissionRead(name=p.value) for p in Permission]
 
 
-@router.get("", response_model=list[RoleRead])
-async def list_roles(principal: MembersRead, session: TenantSessionDep) -> list[RoleRead]:
+@router.get("", response_model=RolePage)
+async def list_roles(principal: MembersRead, session: TenantSessionDep, paging: PageDep) -> RolePage:
     """List the roles: the four built-in ones, then custom roles by name."""
-    return [role_read(r) for r in await role_service.list_roles(session)]
+    roles, total = await role_service.list_roles(session, paging)
+    return RolePage.of([role_read(r) for r in roles], total, paging)
 
 
 @router.post("", status_code=201, response_model=RoleRead)

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from platform_core.auth.permissions import role_permissions
+from platform_core.paging import Page
 from platform_core.users.models import Role
 
 _NAME_PATTERN = r"^[a-z][a-z0-9_-]{1,49}$"
@@ -43,6 +44,10 @@ class RoleUpdate(BaseModel):
     name: str | None = Field(default=None, pattern=_NAME_PATTERN, description=_NAME_HELP)
     description: str | None = Field(default=None, max_length=200)
     permissions: list[str] | None = Field(default=None, max_length=100)
+
+
+class RolePage(Page[RoleRead]):
+    """One page of roles: built-in first, then custom roles by name."""
 
 
 class PermissionRead(BaseModel):

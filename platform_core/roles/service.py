@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +13,7 @@ from platform_core.auth.permissions import BUILTIN_ROLES, Permission, parse_perm
 from platform_core.auth.principal import Principal
 from platform_core.db.constraints import constraint_errors
 from platform_core.members.service import check_can_grant, grants
+from platform_core.paging import PageParams
 from platform_core.roles import repository as role_repository
 from platform_core.roles.exceptions import (
     BuiltinRoleReadOnly,
@@ -42,9 +42,9 @@ def _names(permissions: frozenset[Permission]) -> list[str]:
     return sorted(p.value for p in permissions)
 
 
-async def list_roles(session: AsyncSession) -> Sequence[Role]:
-    """Every role of the tenant."""
-    return await role_repository.list_roles(session)
+async def list_roles(session: AsyncSession, paging: PageParams) -> tuple[list[Role], int]:
+    """One page of the tenant's roles and the total."""
+    return await role_repository.list_page(session, paging)
 
 
 async def get_role(session: AsyncSession, role_id: uuid.UUID, *, lock: bool = False) -> Role:

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from platform_core.paging import PageParams, fetch_page
 from platform_core.uploads.models import Upload, UploadStatus
 from platform_core.uploads.schemas import UploadState
 
@@ -58,25 +59,12 @@ async def storage_used(session: AsyncSession) -> int:
 
 
 async def list_page(
-    session: AsyncSession, *, state: UploadState | None, offset: int, limit: int
+    session: AsyncSession, *, state: UploadState | None, paging: PageParams
 ) -> tuple[list[Upload], int]:
     """One page of uploads, newest first, and the total, in one round trip."""
     conditions = _state(state) if state else []
-    total = func.count().over().label("total")
-    stmt = (
-        select(Upload, total)
-        .where(*conditions)
-        .order_by(Upload.created_at.desc(), Upload.id.desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    rows = (await session.execute(stmt)).all()
-    if rows:
-        return [row[0] for row in rows], int(rows[0][1])
-    if offset == 0:
-        return [], 0
-    count = await session.scalar(select(func.count()).select_from(Upload).where(*conditions))
-    return [], int(count or 0)
+    stmt = select(Upload).where(*conditions).order_by(Upload.created_at.desc(), Upload.id.desc())
+    return await fetch_page(session, stmt, paging)
 
 
 async def get(session: AsyncSession, upload_id: uuid.UUID, *, lock: bool = False) -> Upload | None:

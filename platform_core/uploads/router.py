@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 
 from platform_core.auth.dependencies import UploadsRead, UploadsWrite
+from platform_core.paging import PageDep
 from platform_core.tenancy import TenantDep, TenantSessionDep
 from platform_core.uploads import direct as direct_uploads
 from platform_core.uploads import service as upload_service
@@ -21,12 +20,11 @@ router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 async def list_uploads(
     principal: UploadsRead,
     session: TenantSessionDep,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    paging: PageDep,
     status: UploadState | None = None,
 ) -> UploadPage:
     """List the tenant's uploads, newest first, optionally by status."""
-    return await upload_service.list_uploads(session, state=status, page=page, page_size=page_size)
+    return await upload_service.list_uploads(session, state=status, paging=paging)
 
 
 @router.post("", status_code=201, response_model=UploadCreated)

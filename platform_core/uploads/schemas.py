@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from platform_core.paging import Page
 from platform_core.uploads.storage import MAX_OBJECT_BYTES
 
 # Bidirectional overrides and isolates make "txt.exe" display as "exe.txt".
@@ -105,10 +106,5 @@ class UploadDetail(UploadRead):
     download_expires_at: datetime | None
 
 
-class UploadPage(BaseModel):
+class UploadPage(Page[UploadRead]):
     """One page of uploads, newest first, and the total matching the filter."""
-
-    items: list[UploadRead]
-    total: int
-    page: int
-    page_size: int

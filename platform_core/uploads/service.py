@@ -26,6 +26,7 @@ from platform_core.audit.service import AuditAction
 from platform_core.auth.principal import Principal
 from platform_core.context import TenantContext
 from platform_core.db.base import utcnow
+from platform_core.paging import PageParams
 from platform_core.uploads import repository as upload_repository
 from platform_core.uploads.exceptions import (
     ContentTypeNotAllowed,
@@ -123,15 +124,11 @@ def to_read(upload: Upload, now: datetime | None = None) -> UploadRead:
     )
 
 
-async def list_uploads(
-    session: AsyncSession, *, state: UploadState | None, page: int, page_size: int
-) -> UploadPage:
+async def list_uploads(session: AsyncSession, *, state: UploadState | None, paging: PageParams) -> UploadPage:
     """A page of the tenant's uploads, newest first."""
-    uploads, total = await upload_repository.list_page(
-        session, state=state, offset=(page - 1) * page_size, limit=page_size
-    )
+    uploads, total = await upload_repository.list_page(session, state=state, paging=paging)
     now = utcnow()
-    return UploadPage(items=[to_read(u, now) for u in uploads], total=total, page=page, page_size=page_size)
+    return UploadPage.of([to_read(u, now) for u in uploads], total, paging)
 
 
 async def create_upload(

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from platform_core.auth.permissions import builtin_role_id
+from platform_core.paging import PageParams, fetch_page
 from platform_core.users.models import Role, User
 
 
@@ -38,15 +39,9 @@ async def get(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) 
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def list_page(session: AsyncSession, *, offset: int, limit: int) -> tuple[Sequence[User], int]:
+async def list_page(session: AsyncSession, paging: PageParams) -> tuple[Sequence[User], int]:
     """One page of members by email, and the total, in one round trip."""
-    total = func.count().over().label("total")
-    stmt = select(User, total).options(joinedload(User.role)).order_by(User.email).offset(offset).limit(limit)
-    rows = (await session.execute(stmt)).all()
-    if rows:
-        return [row[0] for row in rows], int(rows[0][1])
-    count = (await session.execute(select(func.count()).select_from(User))).scalar_one()
-    return [], int(count)
+    return await fetch_page(session, select(User).options(joinedload(User.role)).order_by(User.email), paging)
 
 
 async def count_owners(session: AsyncSession, *, lock: bool = False) -> int:

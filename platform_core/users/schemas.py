@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from platform_core.auth.permissions import role_permissions
+from platform_core.paging import Page
 from platform_core.users.models import User
 
 
@@ -46,13 +47,8 @@ class MemberRead(BaseModel):
     last_login_at: datetime | None
 
 
-class MemberPage(BaseModel):
+class MemberPage(Page[MemberRead]):
     """One page of members."""
-
-    items: list[MemberRead]
-    total: int
-    page: int
-    page_size: int
 
 
 class MemberUpdate(BaseModel):

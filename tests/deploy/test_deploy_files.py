@@ -496,7 +496,10 @@ def test_api_has_startup_liveness_and_readiness_probes(scenario):
     api = component(docs, "Deployment", "api")
     container = _pod(api)["containers"][0]
     assert container["args"][:5] == ["serve", "--host", "0.0.0.0", "--port", "8000"]
-    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    assert container["ports"] == [
+        {"name": "http", "containerPort": 8000, "protocol": "TCP"},
+        {"name": "metrics", "containerPort": 9100, "protocol": "TCP"},
+    ]
     assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
@@ -726,10 +729,26 @@ def test_service_monitor_is_optional():
     docs = render("full")
     (monitor,) = [doc for doc in docs if doc["kind"] == "ServiceMonitor"]
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert monitor["spec"]["endpoints"][0]["port"] == "http"
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
     service = component(docs, "Service", "api")
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+
+
+def test_metrics_port_of_the_app_the_service_and_the_scrape_agree():
+    docs = render("full")
+    (container,) = component(docs, "Deployment", "api")["spec"]["template"]["spec"]["containers"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["METRICS_PORT"] == str(ports["metrics"]) == "9100"
+    assert ports["metrics"] != ports["http"]
+    service_ports = {p["name"]: p for p in component(docs, "Service", "api")["spec"]["ports"]}
+    assert service_ports["metrics"]["targetPort"] == "metrics"
+    # The Ingress reaches the API port only, so /metrics is never public.
+    for ingress in by_kind(docs, "Ingress").values():
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                assert path["backend"]["service"]["port"]["name"] == "http"
 
 
 def test_backlog_alerts_are_optional_and_read_the_platforms_gauges():

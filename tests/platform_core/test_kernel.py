@@ -18,6 +18,7 @@ from platform_core.auth.permissions import ALL
 from platform_core.auth.principal import Principal, PrincipalKind
 from platform_core.db.engines import Database
 from platform_core.main import ROUTERS, add_routes, create_app
+from platform_core.metrics_server import metrics_app
 from platform_core.settings import DEV_SECRET_KEY, Environment, Settings, to_sqlalchemy_url
 from tests.conftest import BASE_DOMAIN, make_settings
 from workers.models import OutboxMessage
@@ -133,21 +134,25 @@ class TestHealth:
         assert response.status_code == 503
         assert set(response.json()["error"]["details"]["failing"]) == {"database"}
 
-    async def test_metrics_exposed_to_scrapers_by_pod_address(self, app, client_a):
-        await client_a.get("/api/v1/items")
+    async def test_metrics_are_not_served_by_the_api_on_any_host(self, app, client_a, platform_client):
         for host in ("10.0.0.7:8000", "127.0.0.1", "localhost:8000", "[::1]:8000"):
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url=f"http://{host}"
             ) as c:
                 response = await c.get("/metrics")
-            assert response.status_code == 200, host
-        assert 'http_requests_total{method="GET",route="/api/v1/items",status="200"}' in response.text
-
-    async def test_metrics_not_served_on_public_hosts(self, client_a, platform_client):
+            assert response.status_code == 404, host
         for client in (client_a, platform_client):
             response = await client.get("/metrics")
             assert response.status_code == 404
             assert response.json()["error"]["code"] == "not_found"
+
+    async def test_the_metrics_app_counts_the_api_requests(self, app, client_a):
+        await client_a.get("/api/v1/items")
+        transport = httpx.ASGITransport(app=metrics_app(app.state))
+        async with httpx.AsyncClient(transport=transport, base_url="http://10.0.0.7:9100") as c:
+            response = await c.get("/metrics")
+        assert response.status_code == 200
+        assert 'http_requests_total{method="GET",route="/api/v1/items",status="200"}' in response.text
 
 
 class TestRoutes:
@@ -222,7 +227,7 @@ class TestBacklogGauges:
             session.add(OutboxMessage(task_name="probe.noop", kwargs={}, available_at=hour_ago, attempts=2))
             await session.commit()
         app.state.gauges_refreshed_at = None
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=metrics_app(app.state))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
             text = (await c.get("/metrics")).text
         samples = {
@@ -241,7 +246,7 @@ class TestBacklogGauges:
         broken = make_settings("postgresql://postgres@127.0.0.1:1/none", settings.redis_url)
         database = Database(broken, pool_size=1)
         app = create_app(broken, db=database, access_log=False)
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=metrics_app(app.state))
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
             response = await c.get("/metrics")
         await app.state.redis.aclose()

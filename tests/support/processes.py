@@ -120,14 +120,20 @@ class WorkerProcess:
 
 
 class ApiServer:
-    """The platform API under uvicorn (`platform_core.asgi`), as deployed; a context manager."""
+    """The platform API as deployed (`platformctl serve`, uvicorn); a context manager.
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    Its metrics listen on a port of their own (`metrics_url`); `args` are extra `serve` options.
+    """
+
+    def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
         """Remember how to start it; nothing runs until the block is entered."""
-        self.env = env
-        self.log_path = log_path
         self.port = free_port()
+        self.metrics_port = free_port()
+        self.env = {**env, "METRICS_PORT": str(self.metrics_port)}
+        self.log_path = log_path
+        self.args = args
         self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ApiServer:
@@ -135,13 +141,13 @@ class ApiServer:
         command = [
             sys.executable,
             "-m",
-            "uvicorn",
-            "platform_core.asgi:app",
+            "platform_core.cli.main",
+            "serve",
             "--host",
             "127.0.0.1",
             "--port",
             str(self.port),
-            "--no-access-log",
+            *self.args,
         ]
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
@@ -155,7 +161,11 @@ class ApiServer:
                 return httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
             return False
 
-        wait_until(healthy, timeout=60, interval=0.2)
+        try:
+            wait_until(healthy, timeout=120, interval=0.2)
+        except AssertionError as exc:
+            self.__exit__()
+            raise AssertionError(f"the API did not answer /healthz: {self.output()[-3000:]}") from exc
         return self
 
     def __exit__(self, *exc_info: object) -> None:

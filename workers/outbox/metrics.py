@@ -13,11 +13,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from workers.models import OutboxMessage
 
-PENDING = Gauge("platform_outbox_pending", "Outbox rows not published yet (due now or later)")
-RETRYING = Gauge("platform_outbox_retrying", "Unpublished outbox rows whose publication already failed")
+# With several worker processes (metrics_server), a scrape reports the value last read by any of them.
+PENDING = Gauge(
+    "platform_outbox_pending",
+    "Outbox rows not published yet (due now or later)",
+    multiprocess_mode="mostrecent",
+)
+RETRYING = Gauge(
+    "platform_outbox_retrying",
+    "Unpublished outbox rows whose publication already failed",
+    multiprocess_mode="mostrecent",
+)
 OLDEST = Gauge(
     "platform_outbox_oldest_due_seconds",
     "How long the oldest due, unpublished outbox row has waited (0 when there is none)",
+    multiprocess_mode="mostrecent",
 )
 
 

@@ -170,6 +170,11 @@ class TestFiltersAndPaging:
             {"since": "2026-03-02T00:00:00Z", "until": "2026-03-01T00:00:00Z"},
             {"since": "2026-03-01T12:00:01", "until": "2026-03-01T12:00:00"},
             {"since": "yesterday"},
+            # Numbers are not dates, although pydantic alone reads them as Unix times.
+            {"until": "0.5"},
+            {"since": "1772366400"},
+            {"until": "0"},
+            {"since": "-1"},
             {"until": "2026-13-01T00:00:00Z"},
             {"actor_id": "not-a-uuid"},
             {"action": ""},

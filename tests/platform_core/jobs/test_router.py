@@ -40,6 +40,13 @@ async def test_bad_job_queries_are_422(client_a):
     assert (await client_a.get("/api/v1/jobs/not-a-uuid")).status_code == 422
 
 
+async def test_a_page_past_the_end_keeps_the_total(client_a, db, tenant_a):
+    await _jobs(db, tenant_a, *[("export", "succeeded", 100)] * 3)
+    body = (await client_a.get("/api/v1/jobs", params={"page": 3, "page_size": 2})).json()
+    assert (body["items"], body["total"], body["page"], body["page_size"]) == ([], 3, 3, 2)
+    assert (await client_a.get("/api/v1/jobs", params={"page": 2, "page_size": 2})).json()["total"] == 3
+
+
 async def test_job_of_another_tenant_is_404(client_a, client_b, db, tenant_a):
     [job] = await _jobs(db, tenant_a, ("export", "running", 40))
     response = await client_b.get(f"/api/v1/jobs/{job.id}")

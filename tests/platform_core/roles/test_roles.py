@@ -13,13 +13,30 @@ from tests.platform_core.auth.test_sign_in import audit_actions
 
 
 async def test_builtin_roles_and_the_catalogue_are_listed(client_a):
-    roles = (await client_a.get("/api/v1/roles")).json()
+    roles = (await client_a.get("/api/v1/roles")).json()["items"]
     assert [r["name"] for r in roles[:4]] == sorted(["owner", "admin", "member", "viewer"])
     owner = next(r for r in roles if r["name"] == "owner")
     assert set(owner["permissions"]) == {p.value for p in Permission}
     assert all(r["builtin"] for r in roles[:4])
     catalogue = (await client_a.get("/api/v1/roles/permissions")).json()
     assert {p["name"] for p in catalogue} == {p.value for p in Permission}
+
+
+async def test_roles_are_paged_like_every_list(client_a):
+    for name in ("ops", "billing-clerk", "auditor"):
+        assert (
+            await client_a.post("/api/v1/roles", json={"name": name, "permissions": []})
+        ).status_code == 201
+    first = (await client_a.get("/api/v1/roles", params={"page_size": 5})).json()
+    assert (first["total"], first["page"], first["page_size"]) == (7, 1, 5)
+    assert [r["name"] for r in first["items"]] == ["admin", "member", "owner", "viewer", "auditor"]
+    second = (await client_a.get("/api/v1/roles", params={"page": 2, "page_size": 5})).json()
+    assert [r["name"] for r in second["items"]] == ["billing-clerk", "ops"]
+    past = (await client_a.get("/api/v1/roles", params={"page": 9, "page_size": 5})).json()
+    assert (past["items"], past["total"]) == ([], 7)
+    response = await client_a.get("/api/v1/roles", params={"page_size": 101})
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
 
 
 async def test_create_update_delete_a_custom_role(app, client_a, db, settings, tenant_a):
@@ -61,7 +78,7 @@ async def test_bad_roles_are_refused(client_a, body, status, code):
     response = await client_a.post("/api/v1/roles", json=body)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code
-    names = {r["name"] for r in (await client_a.get("/api/v1/roles")).json()}
+    names = {r["name"] for r in (await client_a.get("/api/v1/roles")).json()["items"]}
     assert "ok-name" not in names
 
 
@@ -71,7 +88,7 @@ async def test_duplicate_custom_name_is_409(client_a):
 
 
 async def test_builtin_roles_are_read_only(client_a):
-    roles = {r["name"]: r["id"] for r in (await client_a.get("/api/v1/roles")).json()}
+    roles = {r["name"]: r["id"] for r in (await client_a.get("/api/v1/roles")).json()["items"]}
     response = await client_a.patch(f"/api/v1/roles/{roles['viewer']}", json={"permissions": ["items:write"]})
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "builtin_role"
@@ -96,7 +113,7 @@ async def test_roles_of_another_tenant_are_invisible(client_a, client_b):
     assert (await client_b.get(f"/api/v1/roles/{role_id}")).status_code == 404
     assert (await client_b.patch(f"/api/v1/roles/{role_id}", json={"description": "mine"})).status_code == 404
     assert (await client_b.delete(f"/api/v1/roles/{role_id}")).status_code == 404
-    assert "alpha-only" not in {r["name"] for r in (await client_b.get("/api/v1/roles")).json()}
+    assert "alpha-only" not in {r["name"] for r in (await client_b.get("/api/v1/roles")).json()["items"]}
 
 
 async def test_a_role_once_used_by_an_invitation_can_be_deleted(client_a):
