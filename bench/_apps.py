@@ -26,6 +26,7 @@ from platform_core.items.schemas import ItemPage, ItemSort
 from platform_core.log import configure_logging
 from platform_core.main import create_app
 from platform_core.paging import PageDep
+from platform_core.security import passwords
 from platform_core.settings import Environment, Settings
 from platform_core.tenancy import get_tenant_session
 
@@ -47,6 +48,17 @@ def full_app() -> FastAPI:
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
     return create_app(settings, access_log=False)
+
+
+def full_app_hashing_on_the_loop() -> FastAPI:
+    """The platform app with argon2 run on the event loop, as it was before hashing moved to worker
+    threads: the baseline of bench.signin_contention (patched in this server process alone)."""
+
+    async def on_the_loop(call: Any) -> Any:
+        return call()
+
+    passwords._off_the_loop = on_the_loop  # type: ignore[assignment]
+    return full_app()
 
 
 def tenant_app_without_auth() -> FastAPI:

@@ -23,6 +23,7 @@ from bench import (
     fleet_migration,
     outbox_delivery,
     provisioning,
+    signin_contention,
     tenancy_overhead,
     webhook_ingestion,
 )
@@ -55,6 +56,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
         auth_overhead.run,
         ("--rounds", "6", "--logins", "10", "--no-principal-cache"),
     ),
+    "signin_contention": ("bench.signin_contention", signin_contention.run, ()),
     "provisioning": ("bench.provisioning", provisioning.run, ()),
     "fleet_migration": ("bench.fleet_migration", fleet_migration.run, ()),
     "outbox_delivery": ("bench.outbox_delivery", outbox_delivery.run, ()),

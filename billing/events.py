@@ -93,6 +93,7 @@ def apply_event(
     account = _account(session, obj, event.type)
     if account is None:
         raise EventNotReady(f"no tenant has Stripe customer {_customer_of(obj)!r} yet")
+    cached = tenant_repository.host_cache_fields(account)
     if event.type == "customer.deleted":
         subscriptions.clear_subscription(account, forget_customer=True)
     elif event.type != "customer.updated":
@@ -112,7 +113,8 @@ def apply_event(
         # A subscription live for a tenant being deleted (a checkout paid in a tab left open, say):
         # the lifecycle task cancels it as it does at deletion and purge.
         enqueue(session, BILLING_FOLLOW_TASK, tenant_id=account.tenant_id, change="event", at=event.id)
-    tenant_repository.notify_changed(session, account.tenant_id)
+    if tenant_repository.host_cache_fields(account) != cached:
+        tenant_repository.notify_changed(session, account.tenant_id)  # only what host caches hold
     return account.tenant_id
 
 

@@ -37,8 +37,15 @@ def pays_per_seat(account: BillingAccount) -> bool:
     return account.status in GRANTING and bool(account.stripe_subscription_id) and plan.per_seat
 
 
-def sync_seats(session: Session, client: stripe.StripeClient, account: BillingAccount) -> int | None:
-    """Set the subscription's quantity to the member count; returns it (None: nothing to update)."""
+def sync_seats(
+    session: Session, client: stripe.StripeClient, account: BillingAccount, *, run_id: str
+) -> int | None:
+    """Set the subscription's quantity to the member count; returns it (None: nothing to update).
+
+    The idempotency key names the task run (`run_id`) and the quantity: a retry of the same run
+    replays its request, while a later run always reaches Stripe, even for a quantity sent before
+    (3 -> 4 -> 3 -> 4 within Stripe's 24 hours of idempotency).
+    """
     if not account.stripe_subscription_id:
         return None
     members = int(
@@ -56,9 +63,7 @@ def sync_seats(session: Session, client: stripe.StripeClient, account: BillingAc
     client.v1.subscriptions.update(
         account.stripe_subscription_id,
         params={"items": [{"id": item["id"], "quantity": quantity}]},
-        options={
-            "idempotency_key": f"platform-seats-{account.stripe_subscription_id}-{item['id']}-{quantity}"
-        },
+        options={"idempotency_key": f"platform-seats-{account.stripe_subscription_id}-{run_id}-{quantity}"},
     )
     account.quantity = quantity
     logger.info("tenant %s now pays for %d seat(s)", account.tenant_id, quantity)

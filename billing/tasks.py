@@ -100,16 +100,23 @@ def queue_reconciliation(session: Session) -> int:
 
 @platform_task(SYNC_TASK, max_retries=5)
 def sync_subscription(ctx: TaskContext, *, tenant_id: str) -> bool:
-    """Bring one tenant's billing account in line with Stripe (the daily reconciliation)."""
+    """Bring one tenant's billing account in line with Stripe (the daily reconciliation), and a
+    per-seat subscription's quantity in line with the members (the database is right about those)."""
     account = ctx.session.get(BillingAccount, uuid.UUID(str(tenant_id)), with_for_update=True)
     if account is None or not account.stripe_customer_id:
         return False
+    cached = tenant_repository.host_cache_fields(account)
     try:
         changed = subscriptions.resync_account(ctx.session, get_client(), account)
+        if seats.pays_per_seat(account):
+            pushed = seats.sync_seats(ctx.session, get_client(), account, run_id=ctx.task_id)
+            if pushed is not None:
+                logger.warning("reconciliation set tenant %s's seats in Stripe to %d", tenant_id, pushed)
     except stripe.StripeError as exc:
         raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=60, cap=3600)) from exc
     if changed:
         logger.warning("reconciliation corrected tenant %s's subscription to %s", tenant_id, account.status)
+    if tenant_repository.host_cache_fields(account) != cached:
         tenant_repository.notify_changed(ctx.session, account.tenant_id)
     return changed
 
@@ -121,7 +128,7 @@ def sync_seats_task(ctx: TaskContext, *, tenant_id: str) -> int | None:
     if account is None or not seats.pays_per_seat(account):
         return None  # queued for any member change; only a live per-seat subscription follows them
     try:
-        return seats.sync_seats(ctx.session, get_client(), account)
+        return seats.sync_seats(ctx.session, get_client(), account, run_id=ctx.task_id)
     except stripe.StripeError as exc:
         raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=30, cap=1800)) from exc
 

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     # How long a resolved principal may be reused by a process (changes through the API invalidate it
     # at once in every process; this bounds changes made by hand in the database). 0 disables it.
     principal_cache_ttl_seconds: float = Field(default=30.0, ge=0, le=3600)
+    # argon2 hashes run in threads, at most this many at once per process (19 MiB of memory each).
+    password_hash_threads: int = Field(default=4, ge=1, le=64)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     operator_token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
     email_verification_ttl_hours: int = Field(default=48, ge=1)

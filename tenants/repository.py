@@ -78,6 +78,12 @@ def get_domain(session: Session, domain: str) -> TenantDomain | None:
     return session.scalars(select(TenantDomain).where(TenantDomain.domain == domain)).first()
 
 
+def host_cache_fields(account: BillingAccount) -> tuple[object, ...]:
+    """The billing account's values that cached host resolutions hold (see _LOOKUP_COLUMNS): when
+    none of them changes, the cache needs no notify_changed."""
+    return (account.plan_key, account.status, account.past_due_since)
+
+
 def notify_changed(session: Session, tenant_id: uuid.UUID) -> None:
     """Tell every API process, on commit, to drop cached host resolutions."""
     session.execute(text("SELECT pg_notify('tenant_changed', :id)"), {"id": str(tenant_id)})

@@ -44,7 +44,13 @@ def parse_host(raw: str | None) -> str:
 
 
 class HostResolver:
-    """Resolves hosts against the tenant registry; a warm host costs no query."""
+    """Resolves hosts against the tenant registry; a warm host costs no query.
+
+    A change to a tenant drops that tenant's hosts and every cached miss (the change may have given
+    one of them to the tenant: a rename, a verified domain). A lookup that a change of its tenant (or,
+    for a miss, of any tenant) overtook while it read the database is answered but not cached, so a
+    stale answer is never kept for the TTL.
+    """
 
     def __init__(
         self, db: Database, settings: Settings, *, clock: Callable[[], float] = time.monotonic
@@ -56,11 +62,30 @@ class HostResolver:
         self.ttl = settings.tenant_cache_ttl_seconds
         self.clock = clock
         self._cache: dict[str, tuple[float, HostResolution | None]] = {}
+        self._hosts_of: dict[uuid.UUID, set[str]] = {}  # cached hosts of each tenant
+        self._misses: set[str] = set()  # cached hosts with no tenant
+        # Each invalidation counts one change; a tenant's last change and the last "forget all" are
+        # remembered by that count, to compare with the count a lookup started at.
+        self._changes = 0
+        self._changed_at: dict[uuid.UUID, int] = {}
+        self._cleared_at = 0
         self.lookups = 0  # database lookups made, for tests and metrics
 
-    def invalidate(self) -> None:
-        """Forget every cached resolution."""
-        self._cache.clear()
+    def invalidate(self, tenant_id: uuid.UUID | str | None = None) -> None:
+        """Forget one tenant's cached resolutions and every cached miss; everything without an id."""
+        self._changes += 1
+        try:
+            key = None if tenant_id is None else uuid.UUID(str(tenant_id))
+        except ValueError:
+            key = None
+        if key is None:
+            self._cleared_at = self._changes
+            self._forget_all()
+            return
+        self._changed_at[key] = self._changes
+        for host in self._hosts_of.pop(key, set()) | self._misses:
+            self._cache.pop(host, None)
+        self._misses.clear()
 
     async def resolve(self, host: str | None) -> HostResolution:
         """Map a Host header to a tenant or the platform; raise NoTenantAtHost or InvalidHost."""
@@ -70,14 +95,52 @@ class HostResolver:
         if cached is not None and cached[0] > now:
             result = cached[1]
         else:
+            started = self._changes
             result = await self._lookup(name)
-            if len(self._cache) >= _MAX_ENTRIES:
-                self._cache.clear()
-            ttl = self.ttl if result is not None else min(self.ttl, _NEGATIVE_TTL)
-            self._cache[name] = (now + ttl, result)
+            if self._still_current(result, started):
+                self._store(name, result, now)
         if result is None:
             raise NoTenantAtHost
         return result
+
+    def _still_current(self, result: HostResolution | None, started: int) -> bool:
+        """Whether no change that could alter `result` was heard since the lookup began."""
+        if self._cleared_at > started:
+            return False
+        if result is None:
+            return self._changes == started
+        if result.tenant is None:
+            return True  # the apex and reserved names come from the settings
+        return self._changed_at.get(result.tenant.id, 0) <= started
+
+    def _store(self, host: str, result: HostResolution | None, now: float) -> None:
+        if len(self._cache) >= _MAX_ENTRIES:
+            self._forget_all()
+        self._unindex(host)
+        ttl = self.ttl if result is not None else min(self.ttl, _NEGATIVE_TTL)
+        self._cache[host] = (now + ttl, result)
+        if result is None:
+            self._misses.add(host)
+        elif result.tenant is not None:
+            self._hosts_of.setdefault(result.tenant.id, set()).add(host)
+
+    def _unindex(self, host: str) -> None:
+        previous = self._cache.get(host)
+        if previous is None:
+            return
+        if previous[1] is None:
+            self._misses.discard(host)
+        elif previous[1].tenant is not None:
+            hosts = self._hosts_of.get(previous[1].tenant.id)
+            if hosts is not None:
+                hosts.discard(host)
+                if not hosts:
+                    del self._hosts_of[previous[1].tenant.id]
+
+    def _forget_all(self) -> None:
+        self._cache.clear()
+        self._hosts_of.clear()
+        self._misses.clear()
 
     async def _lookup(self, host: str) -> HostResolution | None:
         if host == self.base_domain:
@@ -114,13 +177,14 @@ class HostResolver:
 
 async def listen_for_changes(
     settings: Settings,
-    on_change: Callable[[], None],
+    on_change: Callable[[str | None], None],
     *,
     ready: asyncio.Event | None = None,
     on_auth_change: Callable[[str | None], None] | None = None,
 ) -> None:
-    """Drop cached resolutions whenever a tenant changes, and cached principals whenever a tenant's
-    access changes (LISTEN on both channels); reconnect with backoff forever."""
+    """Drop a tenant's cached resolutions whenever it changes, and its cached principals whenever its
+    access changes (LISTEN on both channels; each callback gets the tenant id, or None for "forget
+    everything" after a (re)connection); reconnect with backoff forever."""
     delay = 0.5
     while True:
         try:
@@ -130,7 +194,7 @@ async def listen_for_changes(
                 if on_auth_change is not None:
                     await conn.execute(f"LISTEN {AUTH_CHANNEL}")
                     on_auth_change(None)  # changes missed while disconnected: forget everything
-                on_change()
+                on_change(None)  # changes missed while disconnected
                 if ready is not None:
                     ready.set()
                 delay = 0.5
@@ -139,7 +203,7 @@ async def listen_for_changes(
                         if on_auth_change is not None:
                             on_auth_change(notice.payload)
                     else:
-                        on_change()
+                        on_change(notice.payload or None)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # keep listening through database restarts

@@ -23,7 +23,7 @@ from platform_core.context import TenantContext
 from platform_core.db.base import utcnow
 from platform_core.db.constraints import violated_constraint
 from platform_core.invitations import repository as invitation_repository
-from platform_core.security.passwords import hash_password, needs_rehash, verify_password
+from platform_core.security.passwords import hash_password_async, needs_rehash, verify_password_async
 from platform_core.security.tokens import SigningKeys
 from platform_core.settings import Settings
 from platform_core.tenant_settings import service as tenant_settings_service
@@ -74,7 +74,7 @@ async def sign_in(session: AsyncSession, scope: AuthScope, *, email: str, passwo
     email = user_repository.normalize_email(email)
     await scope.throttle.sign_in_attempt(scope=scope.throttle_scope, ip=scope.client.ip, account=email)
     user = await user_repository.get_by_email(session, email)
-    valid = verify_password(user.password_hash if user else None, password)
+    valid = await verify_password_async(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         await _anonymous_attempt(session, scope, AuditAction.SIGN_IN_FAILED, email, user)
         raise InvalidCredentials
@@ -84,7 +84,7 @@ async def sign_in(session: AsyncSession, scope: AuthScope, *, email: str, passwo
         raise EmailNotVerified
     await scope.throttle.sign_in_succeeded(scope=scope.throttle_scope, account=email)
     if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_password_async(password)
     user.last_login_at = utcnow()
     pair = await sessions.open_session(session, scope.settings, scope.keys, scope.tenant, user, scope.client)
     await audit.record(
@@ -143,10 +143,10 @@ async def change_password(
     scope, account = str(principal.tenant_id), principal.email
     await throttle.sign_in_attempt(scope=scope, ip=principal.ip, account=account)
     user = await user_repository.get(session, principal.user_id, lock=True)
-    if user is None or not verify_password(user.password_hash, current_password):
+    if user is None or not await verify_password_async(user.password_hash, current_password):
         raise WrongPassword
     await throttle.sign_in_succeeded(scope=scope, account=account)
-    user.password_hash = hash_password(new_password)
+    user.password_hash = await hash_password_async(new_password)
     user.password_changed_at = utcnow()
     await sessions.revoke_user_sessions(session, principal.tenant_id, user.id, keep=principal.session_id)
     await audit.record(
@@ -187,7 +187,7 @@ async def request_password_reset(session: AsyncSession, scope: AuthScope, *, ema
 
 async def reset_password(session: AsyncSession, scope: AuthScope, *, token: str, password: str) -> User:
     """Set a new password from a reset (or first-password) link; every session is signed out."""
-    new_hash = hash_password(password)  # check the rules before spending the link
+    new_hash = await hash_password_async(password)  # check the rules before spending the link
     user = await links.consume_link_token(
         session, token, {LinkPurpose.RESET_PASSWORD, LinkPurpose.SET_PASSWORD}
     )
@@ -217,7 +217,7 @@ async def sign_up(
     if not (await tenant_settings_service.get(session)).allow_signup:
         raise SignupClosed
     email = user_repository.normalize_email(email)
-    password_hash = hash_password(password)
+    password_hash = await hash_password_async(password)
     if await user_repository.get_by_email(session, email) is not None:
         return None
     await user_repository.lock_membership(session, scope.tenant.id)

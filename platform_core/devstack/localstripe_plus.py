@@ -15,9 +15,14 @@ API calls that do it in Stripe:
   sends `invoice.payment_failed` and makes the subscription `past_due`; paid, it makes it `active`.
 - Updating a subscription's metadata merges it (an empty value removes a key); localstripe drops it.
 - Subscription items may name a `price` (the current API) where localstripe expects a `plan`.
+- An item updated by its id keeps its id (localstripe replaces it with a new item when the quantity
+  or plan changes).
 - Subscription items carry `current_period_start`/`current_period_end`, as in the current API.
 - Every change of a subscription sends `customer.subscription.updated` with `previous_attributes`;
   a paid invoice sends `invoice.paid` besides `invoice.payment_succeeded`.
+- A POST with an `Idempotency-Key` seen in the last 24 hours (for the same API key) is not run again:
+  the first answer is replayed (with `Idempotent-Replayed: true`), and the same key with other
+  parameters is 400 `idempotency_error`. localstripe runs every request.
 
 Run it as localstripe is run (`python -m platform_core.devstack.localstripe_plus --port N --from-scratch`).
 """
@@ -32,6 +37,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from aiohttp import web
 from dateutil.relativedelta import relativedelta
 from localstripe import resources
 from localstripe.errors import UserError
@@ -42,6 +48,9 @@ from platform_core.devstack._common import LOCALHOST
 _schedule = resources.schedule_webhook
 _held: list[list[Any]] = []  # events held back while a subscription is being built
 _updating: list[Any] = []  # subscriptions inside an update (which sends one `updated` at its end)
+IDEMPOTENCY_SECONDS = 24 * 3600
+# (API key, idempotency key) -> (expiry, method and path and body of the first request, its answer)
+_answers: dict[tuple[str, str], tuple[float, tuple[str, str, bytes], int, bytes]] = {}
 WATCHED = ("status", "trial_end", "cancel_at_period_end", "current_period_start", "current_period_end")
 
 
@@ -135,9 +144,17 @@ def _update(original: Callable[..., None]) -> Callable[..., None]:
         data.pop("payment_behavior", None)
         was_trialing = self.status == "trialing"
         before = _snapshot(self)
+        items = data.get("items")
+        named = (
+            items[0].get("id") if isinstance(items, list) and items and isinstance(items[0], dict) else None
+        )
+        if named not in [item.id for item in self.items._list]:
+            named = None  # a new item, or one that is not this subscription's: localstripe's rules
         _updating.append(self)
         try:
             original(self, **data)
+            if named:
+                _keep_item_id(self, named)
             now = int(time.time())
             if was_trialing and self.trial_end is not None and int(self.trial_end) <= now:
                 self._anchor = now  # the trial is over: the first paid period starts now
@@ -152,6 +169,16 @@ def _update(original: Callable[..., None]) -> Callable[..., None]:
         _send_updated(self, before)
 
     return update
+
+
+def _keep_item_id(sub: Any, item_id: str) -> None:
+    """Give the subscription's item the id the update named, as Stripe updates an item in place."""
+    item = sub.items._list[0] if sub.items._list else None
+    if item is None or item.id == item_id:
+        return
+    resources.store.pop(f"{SubscriptionItem.object}:{item.id}", None)
+    item.id = item_id
+    resources.store[f"{SubscriptionItem.object}:{item_id}"] = item
 
 
 def _payment_outcome(original: Callable[..., None], paid: bool) -> Callable[..., None]:
@@ -182,6 +209,33 @@ def _pay(original: Callable[..., Any]) -> Callable[..., Any]:
         raise UserError(402, "Your card was declined.", {"code": "card_declined"})
 
     return classmethod(pay)
+
+
+@web.middleware
+async def idempotency(request: web.Request, handler: Callable[..., Any]) -> web.StreamResponse:
+    """Replay the first answer to a POST's `Idempotency-Key`, as Stripe does for 24 hours."""
+    key = request.headers.get("Idempotency-Key")
+    if request.method != "POST" or not key:
+        return await handler(request)
+    scope = (request.headers.get("Authorization", ""), key)
+    fingerprint = (request.method, request.path, await request.read())
+    now = time.time()
+    saved = _answers.get(scope)
+    if saved is not None and saved[0] > now:
+        if saved[1] != fingerprint:
+            message = (
+                "Keys for idempotent requests can only be used with the same parameters they were "
+                f"first used with. Try using a key other than '{key}' if you meant to execute a "
+                "different request."
+            )
+            error = {"error": {"type": "idempotency_error", "message": message}}
+            return web.json_response(error, status=400)
+        headers = {"Idempotent-Replayed": "true", "Idempotency-Key": key}
+        return web.Response(status=saved[2], body=saved[3], content_type="application/json", headers=headers)
+    response = await handler(request)
+    if response.status < 500 and isinstance(response, web.Response) and isinstance(response.body, bytes):
+        _answers[scope] = (now + IDEMPOTENCY_SECONDS, fingerprint, response.status, response.body)
+    return response
 
 
 def install() -> None:
@@ -218,6 +272,7 @@ def main() -> None:
     from aiohttp import web
     from localstripe import server  # after install(): the server binds routes on import
 
+    server.app.middlewares.insert(0, idempotency)  # outermost: errors are answers to replay too
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument("--from-scratch", action="store_true")

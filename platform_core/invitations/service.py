@@ -26,7 +26,7 @@ from platform_core.invitations.schemas import InvitationStatus, status_of
 from platform_core.members.exceptions import UnknownRole
 from platform_core.members.service import check_can_grant, grants
 from platform_core.paging import PageParams
-from platform_core.security.passwords import hash_password
+from platform_core.security.passwords import hash_password_async
 from platform_core.security.tokens import hash_opaque_token, new_opaque_token
 from platform_core.users import repository as user_repository
 from platform_core.users.models import User
@@ -145,7 +145,7 @@ async def accept(
     session: AsyncSession, scope: AuthScope, *, token: str, password: str, full_name: str
 ) -> tuple[User, TokenPair]:
     """Create the invited account with its password and sign it in."""
-    password_hash = hash_password(password)  # the rules are checked before the link is spent
+    password_hash = await hash_password_async(password)  # the rules are checked before the link is spent
     invitation = await invitation_repository.get_by_token_hash(session, hash_opaque_token(token))
     if invitation is None or invitation.accepted_at is not None or invitation.revoked_at is not None:
         raise InvalidLink

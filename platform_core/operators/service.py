@@ -33,7 +33,12 @@ from platform_core.operators.exceptions import (
 from platform_core.operators.models import Operator
 from platform_core.operators.schemas import TenantMemberPage, TenantMemberRead, TenantPage, TenantRead
 from platform_core.paging import PageParams
-from platform_core.security.passwords import hash_password, needs_rehash, verify_password
+from platform_core.security.passwords import (
+    hash_password,
+    hash_password_async,
+    needs_rehash,
+    verify_password_async,
+)
 from platform_core.security.tokens import InvalidToken, SigningKeys, decode_access_token, issue_access_token
 from platform_core.settings import Settings
 from platform_core.users import repository as user_repository
@@ -89,13 +94,13 @@ async def sign_in(session: AsyncSession, scope: OperatorScope, *, email: str, pa
     email = email.strip().lower()
     await scope.throttle.sign_in_attempt(scope=THROTTLE_SCOPE, ip=scope.ip, account=email)
     operator = await repository.get_by_email(session, email)
-    valid = verify_password(operator.password_hash if operator else None, password)
+    valid = await verify_password_async(operator.password_hash if operator else None, password)
     if operator is None or not valid or not operator.is_active:
         logger.warning("operator sign-in failed for %s from %s", email, scope.ip)
         raise OperatorInvalidCredentials
     await scope.throttle.sign_in_succeeded(scope=THROTTLE_SCOPE, account=email)
     if needs_rehash(operator.password_hash):
-        operator.password_hash = hash_password(password)
+        operator.password_hash = await hash_password_async(password)
     operator.last_login_at = utcnow()
     ttl = scope.settings.operator_token_ttl_seconds
     token = issue_access_token(

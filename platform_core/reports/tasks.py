@@ -7,6 +7,7 @@ import io
 import uuid
 
 from platform_core.jobs.service import JobTracker, job_task
+from platform_core.reports import csv_safety
 from platform_core.reports import repository as report_repository
 from platform_core.reports.models import Report
 from platform_core.settings import get_settings
@@ -48,7 +49,8 @@ def build_items_csv(
     writer.writerow(COLUMNS)
     for n, item in enumerate(report_repository.live_items(ctx.session), start=1):
         row = [item.id, item.title, item.status, " ".join(item.tags), item.description or ""]
-        writer.writerow([*row, item.created_at.isoformat(), item.updated_at.isoformat()])
+        row += [item.created_at.isoformat(), item.updated_at.isoformat()]
+        writer.writerow([csv_safety.neutralize(cell) for cell in row])
         if n % PROGRESS_EVERY == 0:
             job.progress(n * 100 // max(total, 1))
     content = buffer.getvalue().encode("utf-8")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import psycopg
 import pytest
 import stripe
 from sqlalchemy import select
@@ -19,6 +21,8 @@ from billing.settings import BillingSettings
 from billing.stripe_client import make_client
 from billing.tasks import queue_reconciliation as reconcile
 from billing.tasks import record_failure
+from platform_core.settings import to_libpq_url
+from tenants.resolution import NOTIFY_CHANNEL
 from tests.support.billing import apply_stripe_event, event_payload
 from workers.models import OutboxMessage
 
@@ -274,3 +278,35 @@ def test_a_second_live_subscription_is_adopted_and_reported(customer, sync_db, s
         )
     assert (account.stripe_subscription_id, account.status) == (second["id"], "active")
     assert f"two live subscriptions: {second['id']} replaces {first['id']}" in caplog.text
+
+
+def tenant_notifications(settings, action: Callable[[], object]) -> list[str]:
+    """The `tenant_changed` payloads sent by what `action` commits. A marker notified after it ends
+    the wait: PostgreSQL delivers notifications in commit order."""
+    marker = f"marker-{uuid.uuid4().hex}"
+    with psycopg.connect(to_libpq_url(settings.database_url), autocommit=True) as conn:
+        conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        action()
+        conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, marker))
+        payloads: list[str] = []
+        for notice in conn.notifies(timeout=10):
+            if notice.payload == marker:
+                return payloads
+            payloads.append(notice.payload)
+    raise AssertionError("the marker notification never arrived")
+
+
+def test_only_an_event_that_changes_what_host_caches_hold_notifies(customer, sync_db, settings):
+    sub = subscribe(customer)
+    tenant = str(customer.tenant.id)
+
+    def event(event_type: str) -> Callable[[], object]:
+        return lambda: subscription_event(sync_db, settings, customer, event_type, sub["id"])
+
+    assert tenant in tenant_notifications(settings, event("customer.subscription.created"))  # free -> pro
+    assert tenant not in tenant_notifications(settings, event("customer.subscription.updated"))  # no change
+    customer.client.v1.subscriptions.update(sub["id"], params={"cancel_at_period_end": True})
+    # Cancelling at the period's end changes the account, but nothing a host cache holds.
+    assert tenant not in tenant_notifications(settings, event("customer.subscription.updated"))
+    customer.client.v1.subscriptions.cancel(sub["id"])
+    assert tenant in tenant_notifications(settings, event("customer.subscription.deleted"))  # access ends

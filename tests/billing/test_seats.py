@@ -11,9 +11,12 @@ from sqlalchemy.dialects.postgresql import insert
 
 from billing import seats
 from billing.models import BillingAccount, BillingPlan
+from billing.tasks import sync_seats_task, sync_subscription
 from platform_core.auth.permissions import builtin_role_id
+from platform_core.users.models import User
 from tests.conftest import owner_client, subscribed
 from tests.factories import UserFactory
+from tests.support.billing import run_task
 from workers.models import OutboxMessage
 
 
@@ -63,10 +66,55 @@ def test_the_quantity_follows_the_member_count(business, sync_db):
         session.add_all(UserFactory.build(role_id=builtin_role_id("member")) for _ in range(3))
     with sync_db.sync_session() as session, session.begin():
         account = session.get(BillingAccount, business.tenant.id, with_for_update=True)
-        assert seats.sync_seats(session, business.client, account) == 3
-        assert seats.sync_seats(session, business.client, account) is None  # already right
+        assert seats.sync_seats(session, business.client, account, run_id="first") == 3
+        assert seats.sync_seats(session, business.client, account, run_id="second") is None  # already right
     item = business.client.v1.subscriptions.retrieve(business.subscription).to_dict()["items"]["data"][0]
     assert item["quantity"] == 3
+
+
+def stripe_quantity(business) -> int:
+    """The quantity Stripe bills for the business subscription."""
+    return business.client.v1.subscriptions.retrieve(business.subscription).to_dict()["items"]["data"][0][
+        "quantity"
+    ]
+
+
+def account_quantity(sync_db, business) -> int | None:
+    """The quantity the billing account records."""
+    with sync_db.sync_session() as session:
+        return session.get(BillingAccount, business.tenant.id).quantity
+
+
+def set_active_members(sync_db, business, count: int) -> None:
+    """Make exactly `count` of the tenant's members active (creating members as needed)."""
+    with sync_db.sync_session(business.tenant.schema_name) as session, session.begin():
+        users = session.scalars(select(User).order_by(User.email)).all()
+        for _ in range(count - len(users)):
+            session.add(UserFactory.build(role_id=builtin_role_id("member")))
+        for n, user in enumerate(users):
+            user.is_active = n < count
+
+
+def test_a_quantity_sent_before_reaches_stripe_again(business, sync_db, settings, monkeypatch):
+    # Stripe replays the first answer to an idempotency key for 24 hours: a key naming only the
+    # quantity made 3 -> 4 -> 3 -> 4 end at 3 in Stripe while the platform recorded 4.
+    for count in (3, 4, 3, 4):
+        set_active_members(sync_db, business, count)
+        assert run_task(sync_seats_task, settings, monkeypatch, tenant_id=str(business.tenant.id)) == count
+        assert (stripe_quantity(business), account_quantity(sync_db, business)) == (count, count)
+
+
+def test_reconciliation_sends_the_members_in_use_to_stripe(business, sync_db, settings, monkeypatch):
+    set_active_members(sync_db, business, 4)
+    run_task(sync_seats_task, settings, monkeypatch, tenant_id=str(business.tenant.id))
+    item = business.client.v1.subscriptions.retrieve(business.subscription).to_dict()["items"]["data"][0]
+    # Stripe's quantity drifts (a change in the dashboard, an update lost on the way).
+    business.client.v1.subscription_items.update(item["id"], params={"quantity": 3})
+    run_task(sync_subscription, settings, monkeypatch, tenant_id=str(business.tenant.id))
+    assert (stripe_quantity(business), account_quantity(sync_db, business)) == (4, 4)
+    set_active_members(sync_db, business, 2)  # a seat update that never ran: reconciliation catches up
+    run_task(sync_subscription, settings, monkeypatch, tenant_id=str(business.tenant.id))
+    assert (stripe_quantity(business), account_quantity(sync_db, business)) == (2, 2)
 
 
 async def test_removing_a_member_queues_a_seat_update(business, live_app, settings, sync_db):

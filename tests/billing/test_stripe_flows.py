@@ -203,3 +203,34 @@ async def test_plans_checkout_portal_and_a_subscriptions_life(backend, settings,
     assert client.v1.subscriptions.retrieve(subscription).status == "canceled"
     gone: Any = _until_status(sync_db, settings, client, tenant.id, since, "canceled")
     assert gone.plan_key == "pro"  # the record keeps the plan; access follows the status
+
+
+def test_a_seat_update_keeps_its_item_and_a_reused_idempotency_key_replays(backend, sync_db):
+    client = backend.client
+    with sync_db.sync_session() as session:
+        price = session.get_one(BillingPlan, "business").stripe_price_monthly
+    customer = client.v1.customers.create(params={"email": "seats@example.com"}).id
+    _pay_with(client, customer, "pm_card_visa")
+    subscription = client.v1.subscriptions.create(
+        params={"customer": customer, "items": [{"price": price, "quantity": 1}]}
+    ).id
+    item = client.v1.subscriptions.retrieve(subscription).to_dict()["items"]["data"][0]["id"]
+    run = uuid.uuid4().hex
+
+    def seats(quantity: int, key: str) -> dict[str, Any]:
+        params = {"items": [{"id": item, "quantity": quantity}]}
+        updated = client.v1.subscriptions.update(
+            subscription, params=params, options={"idempotency_key": key}
+        )
+        return updated.to_dict()["items"]["data"][0]
+
+    try:
+        assert seats(2, f"{run}-a")["id"] == item  # updated in place
+        assert int(seats(3, f"{run}-b")["quantity"]) == 3
+        assert int(seats(2, f"{run}-a")["quantity"]) == 2  # the first answer, replayed...
+        now = client.v1.subscriptions.retrieve(subscription).to_dict()["items"]["data"][0]
+        assert (now["id"], int(now["quantity"])) == (item, 3)  # ...and nothing done
+        with pytest.raises(stripe.IdempotencyError):
+            seats(5, f"{run}-a")
+    finally:
+        client.v1.subscriptions.cancel(subscription)

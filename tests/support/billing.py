@@ -7,12 +7,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import stripe
+from celery import Task
 
 from billing import events
 from billing.models import StripeEvent
 from platform_core.db.engines import Database
-from platform_core.settings import Settings
+from platform_core.settings import Settings, get_settings
+from workers import database as worker_database
 
 
 def apply_stripe_event(
@@ -49,3 +52,17 @@ def event_payload(event_type: str, obj: dict[str, Any]) -> dict[str, Any]:
         "created": int(time.time()),
         "data": {"object": obj},
     }
+
+
+def run_task(task: Task, settings: Settings, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) -> Any:
+    """Run a task in this process as a worker runs it (its own session and commit, a new task id)
+    against this test worker's database; return its result, or raise its error."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setattr(worker_database, "_db", None)
+    get_settings.cache_clear()
+    try:
+        return task.apply(kwargs=kwargs, task_id=str(uuid.uuid4())).get(disable_sync_subtasks=False)
+    finally:
+        if worker_database._db is not None:
+            worker_database._db.dispose_sync()
+        get_settings.cache_clear()

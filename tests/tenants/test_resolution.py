@@ -6,6 +6,7 @@ import asyncio
 import uuid
 
 import pytest
+from sqlalchemy import event
 
 from platform_core.db.engines import Database
 from platform_core.tenancy import NoTenantAtHost
@@ -130,8 +131,8 @@ async def test_notify_invalidates_cache_on_change(resolver, settings, tenant_ser
     ready = asyncio.Event()
     invalidated = asyncio.Event()
 
-    def on_change() -> None:
-        host_resolver.invalidate()
+    def on_change(tenant_id: str | None) -> None:
+        host_resolver.invalidate(tenant_id)
         invalidated.set()
 
     listener = asyncio.create_task(listen_for_changes(settings, on_change, ready=ready))
@@ -148,3 +149,69 @@ async def test_notify_invalidates_cache_on_change(resolver, settings, tenant_ser
         listener.cancel()
         with pytest.raises(asyncio.CancelledError):
             await listener
+
+
+async def test_a_notification_drops_only_the_tenant_it_names(resolver, settings, tenant_service, tenant_a):
+    host_resolver, _ = resolver
+    slug = f"one-{uuid.uuid4().hex[:8]}"
+    changed = tenant_service.create(slug=slug, name="One")
+    hosts = {"changed": f"{slug}.{BASE_DOMAIN}", "other": f"{tenant_a.slug}.{BASE_DOMAIN}"}
+    ready, heard = asyncio.Event(), asyncio.Event()
+
+    def on_change(tenant_id: str | None) -> None:
+        host_resolver.invalidate(tenant_id)
+        if tenant_id == str(changed.id):
+            heard.set()
+
+    listener = asyncio.create_task(listen_for_changes(settings, on_change, ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        for host in hosts.values():
+            await host_resolver.resolve(host)
+        lookups = host_resolver.lookups
+        await asyncio.to_thread(tenant_service.suspend, slug, reason="audit")
+        await asyncio.wait_for(heard.wait(), 10)
+        assert (await host_resolver.resolve(hosts["changed"])).tenant.status == "suspended"
+        assert (await host_resolver.resolve(hosts["other"])).tenant.id == tenant_a.id
+        assert host_resolver.lookups == lookups + 1  # the other tenant's host stayed cached
+    finally:
+        listener.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await listener
+
+
+async def test_a_change_of_one_tenant_drops_cached_misses(resolver, tenant_service):
+    host_resolver, _ = resolver
+    slug, new_slug = f"old-{uuid.uuid4().hex[:8]}", f"new-{uuid.uuid4().hex[:8]}"
+    tenant = tenant_service.create(slug=slug, name="Moves")
+    with pytest.raises(NoTenantAtHost):
+        await host_resolver.resolve(f"{new_slug}.{BASE_DOMAIN}")
+    await host_resolver.resolve(f"{slug}.{BASE_DOMAIN}")
+    tenant_service.rename(slug, new_slug=new_slug)
+    host_resolver.invalidate(str(tenant.id))  # what the listener does with the notification
+    assert (await host_resolver.resolve(f"{new_slug}.{BASE_DOMAIN}")).tenant.id == tenant.id
+    with pytest.raises(NoTenantAtHost):
+        await host_resolver.resolve(f"{slug}.{BASE_DOMAIN}")
+
+
+@pytest.mark.parametrize("notified", ["tenant", "everything"])
+async def test_a_lookup_overtaken_by_a_change_is_not_cached(resolver, tenant_service, notified):
+    host_resolver, _ = resolver
+    slug = f"race-{uuid.uuid4().hex[:8]}"
+    tenant = tenant_service.create(slug=slug, name="Race")
+    host = f"{slug}.{BASE_DOMAIN}"
+
+    def change_after_the_read(*_: object) -> None:
+        # The lookup has read the tenant as active; the suspension commits and its notification is
+        # heard before the lookup's answer is stored.
+        tenant_service.suspend(slug, reason="raced")
+        host_resolver.invalidate(str(tenant.id) if notified == "tenant" else None)
+
+    engine = host_resolver.db.async_engine.sync_engine
+    event.listen(engine, "after_cursor_execute", change_after_the_read, once=True)
+    try:
+        assert (await host_resolver.resolve(host)).tenant.status == "active"  # answered as read
+    finally:
+        if event.contains(engine, "after_cursor_execute", change_after_the_read):
+            event.remove(engine, "after_cursor_execute", change_after_the_read)
+    assert (await host_resolver.resolve(host)).tenant.status == "suspended"  # not the stale answer

@@ -87,3 +87,22 @@ async def test_report_holds_only_its_own_tenants_items(
     with sync_db.sync_session(tenant_b.schema_name) as session:
         session.execute(delete(Item).where(Item.title == other_title))
         session.commit()
+
+
+async def test_report_cells_that_start_a_formula_are_written_as_text(
+    live_app, settings, sync_db, live_tenant, relay, worker
+):
+    formulas = ('=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1:A2)", "\t=1+1", "\r=1+1")
+    async with owner_client(live_app, settings, sync_db, live_tenant) as client:
+        for n, formula in enumerate(formulas):
+            body = {"title": f"plain {n}", "description": formula, "tags": ["=cmd"]}
+            assert (await client.post("/api/v1/items", json=body)).status_code == 201
+        assert (await client.post("/api/v1/items", json={"title": "a = b, harmless"})).status_code == 201
+        job_id = (await client.post("/api/v1/reports", json={"kind": "items_csv"})).json()["id"]
+        job = await finished_job(client, job_id)
+        assert job["status"] == "succeeded", job
+        rows = list(csv.DictReader(io.StringIO((await client.get(job["result_url"])).text, newline="")))
+    descriptions = {r["description"] for r in rows if r["title"].startswith("plain")}
+    assert descriptions == {"'" + formula for formula in formulas}
+    assert {r["tags"] for r in rows if r["title"].startswith("plain")} == {"'=cmd"}
+    assert "a = b, harmless" in {r["title"] for r in rows}  # only the first character matters

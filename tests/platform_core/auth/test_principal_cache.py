@@ -77,7 +77,7 @@ async def test_other_processes_hear_of_changes_by_notify(settings, sync_db, tena
             arrived.set()
 
     listener = asyncio.create_task(
-        listen_for_changes(settings, lambda: None, ready=ready, on_auth_change=hear)
+        listen_for_changes(settings, lambda _tenant: None, ready=ready, on_auth_change=hear)
     )
     try:
         await asyncio.wait_for(ready.wait(), 10)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 import uuid
+from typing import Any
 
 import jwt
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from platform_core.audit.models import AuditEvent
@@ -17,6 +21,7 @@ from platform_core.security.tokens import SigningKeys, issue_access_token, tenan
 from platform_core.users.models import User
 from tests.conftest import client_for, forget_throttles, host_of, make_settings, signed_in
 from tests.factories import PASSWORD, access_token, create_user
+from tests.support.hashing import hashing_threads
 
 
 async def sign_in(client, email: str, password: str = PASSWORD, *, form: bool = False):
@@ -106,6 +111,44 @@ class TestSignIn:
         )
         assert response.status_code == 422
         assert response.json()["error"]["code"] in ("validation_error", "invalid_json")
+
+
+class TestHashingOffTheEventLoop:
+    async def test_another_request_is_answered_while_a_password_is_checked(
+        self, anon_a, db, tenant_a, monkeypatch
+    ):
+        user = await create_user(db, tenant_a, role="member")
+        checking, release = threading.Event(), threading.Event()
+        released_in_time: list[bool] = []
+        real_verify = PasswordHasher.verify
+
+        def held_verify(self: PasswordHasher, *args: Any, **kwargs: Any) -> Any:
+            checking.set()
+            # Run on the event loop, this wait would hold every request of the process until it
+            # timed out; run in a thread, the test's next request is answered and releases it.
+            released_in_time.append(release.wait(timeout=5))
+            return real_verify(self, *args, **kwargs)
+
+        monkeypatch.setattr(PasswordHasher, "verify", held_verify)
+        signing_in = asyncio.create_task(sign_in(anon_a, user.email))
+        assert await asyncio.to_thread(checking.wait, 10)
+        assert (await anon_a.get("/healthz")).status_code == 200
+        release.set()
+        assert (await signing_in).status_code == 200
+        assert released_in_time == [True]
+
+    async def test_sign_in_and_password_change_hash_in_other_threads(
+        self, app, anon_a, db, tenant_a, monkeypatch
+    ):
+        user = await create_user(db, tenant_a, role="member")
+        threads = hashing_threads(monkeypatch)
+        pair = (await sign_in(anon_a, user.email)).json()
+        assert (await sign_in(anon_a, "nobody@alpha.example.org")).status_code == 401  # the dummy hash
+        async with signed_in(app, tenant_a, pair["access_token"]) as client:
+            body = {"current_password": PASSWORD, "new_password": "another passphrase"}
+            assert (await client.post("/api/v1/users/me/password", json=body)).status_code == 204
+        assert len(threads) >= 4
+        assert threading.get_ident() not in threads  # the thread running the event loop and the app
 
 
 class TestThrottling:

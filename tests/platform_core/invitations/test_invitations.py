@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from platform_core.invitations.models import Invitation
 from tests.conftest import signed_in
 from tests.factories import access_token, create_user
 from tests.platform_core.auth.test_sign_in import audit_actions, sign_in
+from tests.support.hashing import hashing_threads
 from tests.support.mail import link_tokens, only_link_token, queued_emails
 
 PASSWORD = "invited person's passphrase"
@@ -144,3 +146,12 @@ async def test_invitations_of_another_tenant_are_invisible(client_a, client_b, a
     assert (await client_b.get("/api/v1/invitations")).json()["total"] == 0
     assert (await accept(anon_b, token)).status_code == 400
     assert (await client_a.get(f"/api/v1/invitations/{invitation_id}")).json()["status"] == "pending"
+
+
+async def test_accepting_hashes_the_password_in_another_thread(client_a, anon_a, db, monkeypatch):
+    assert (await invite(client_a)).status_code == 201
+    token = await only_link_token(db, "invitation", "accept_url", "guest@example.org")
+    threads = hashing_threads(monkeypatch)
+    assert (await accept(anon_a, token)).status_code == 201
+    assert threads
+    assert threading.get_ident() not in threads  # the thread running the event loop and the app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -21,6 +22,7 @@ from tests.platform_core.operators.conftest import (
     create_operator,
     operator_token,
 )
+from tests.support.hashing import hashing_threads
 
 TOKEN_URL = "/api/v1/operator/auth/token"
 
@@ -221,3 +223,11 @@ class TestOperatorHostOnly:
                 assert (await client.get("/api/v1/operator/me")).status_code == 404
         finally:
             await application.state.redis.aclose()
+
+
+async def test_operator_sign_in_checks_the_password_in_another_thread(admin_anon, operator, monkeypatch):
+    threads = hashing_threads(monkeypatch)
+    assert (await _sign_in(admin_anon, operator.email)).status_code == 200
+    assert (await _sign_in(admin_anon, "nobody@example.org")).status_code == 401
+    assert len(threads) >= 2
+    assert threading.get_ident() not in threads  # the thread running the event loop and the app

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
+from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 
 from platform_core.security.passwords import (
     InvalidPassword,
     check_password_rules,
     hash_password,
+    hashing_limiter,
     needs_rehash,
     verify_password,
+    verify_password_async,
 )
+from platform_core.settings import get_settings
 
 
 def test_hash_is_argon2id_and_verifies():
@@ -53,3 +60,30 @@ def test_unknown_user_costs_a_real_verification():
 
 def test_garbage_hash_is_a_failed_login_not_an_error():
     assert not verify_password("not-a-hash", "whatever password")
+
+
+async def test_at_most_password_hash_threads_hashes_run_at_once(monkeypatch):
+    monkeypatch.setenv("PASSWORD_HASH_THREADS", "2")
+    get_settings.cache_clear()
+    entered = threading.Semaphore(0)
+    release = threading.Event()
+    real_verify = PasswordHasher.verify
+
+    def held_verify(self: PasswordHasher, *args: Any, **kwargs: Any) -> Any:
+        entered.release()
+        release.wait(timeout=10)
+        return real_verify(self, *args, **kwargs)
+
+    monkeypatch.setattr(PasswordHasher, "verify", held_verify)
+    stored = hash_password("a real password")
+    checks = [asyncio.create_task(verify_password_async(stored, "a real password")) for _ in range(4)]
+    try:
+        for _ in range(2):
+            assert await asyncio.to_thread(entered.acquire, True, 10)
+        limiter = hashing_limiter()
+        assert (limiter.total_tokens, limiter.borrowed_tokens) == (2, 2)
+        assert limiter.statistics().tasks_waiting == 2  # the other two wait for a hashing thread
+    finally:
+        release.set()
+        get_settings.cache_clear()
+    assert await asyncio.gather(*checks) == [True] * 4
