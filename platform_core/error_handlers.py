@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from platform_core.errors import AppError
 
@@ -64,9 +65,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else "HTTP error."
     if exc.status_code == 404 and message == "Not Found":
         message = "No route matches this path."
+    headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
         message = "This method is not allowed on this path."
-    return error_response(exc.status_code, code, message, None, getattr(exc, "headers", None))
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return error_response(exc.status_code, code, message, None, headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (Starlette's 405 names only one route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route_methods
+    return ", ".join(sorted(methods))
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:

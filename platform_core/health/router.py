@@ -10,13 +10,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.auth.dependencies import PUBLIC
 from platform_core.error_handlers import error_response
+from platform_core.errors import NotFound, ServiceUnavailable, raises
 
 router = APIRouter(tags=["health"], dependencies=[PUBLIC])
 CHECK_TIMEOUT = 2.0
@@ -24,6 +25,12 @@ REFRESH_EVERY = 10.0  # seconds: scrapes in between report the last values
 logger = logging.getLogger("platform.health")
 # Sets gauges from the database on scrape (registered by the app factory on app.state.gauge_refreshers).
 GaugeRefresher = Callable[[AsyncSession], Awaitable[None]]
+
+
+class NotReady(ServiceUnavailable):
+    """The database or Redis did not answer the readiness check."""
+
+    code = "not_ready"
 
 
 @router.get("/healthz")
@@ -42,6 +49,7 @@ async def _check_redis(request: Request) -> None:
 
 
 @router.get("/readyz", response_model=None)
+@raises(NotReady)
 async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
     """Report whether the database and Redis answer; 503 naming the failing part otherwise."""
     checks = {"database": _check_database, "redis": _check_redis}
@@ -56,7 +64,7 @@ async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
     await asyncio.gather(*(run(name) for name in checks))
     if failing:
         names = ", ".join(sorted(failing))
-        return error_response(503, "not_ready", f"Not ready: {names} unreachable.", {"failing": failing})
+        return error_response(503, NotReady.code, f"Not ready: {names} unreachable.", {"failing": failing})
     return {"status": "ok", "checks": {name: "ok" for name in checks}}
 
 
@@ -95,7 +103,12 @@ async def _refresh_gauges(request: Request) -> None:
         logger.warning("could not refresh the backlog gauges", exc_info=True)
 
 
-@router.get("/metrics", response_model=None)
+@router.get(
+    "/metrics",
+    response_model=None,
+    response_class=PlainTextResponse,
+)
+@raises(NotFound)
 async def metrics(request: Request) -> Response:
     """Expose Prometheus metrics to scrapers that address the pod directly (404 through the ingress)."""
     if not _is_internal_host(request.headers.get("host")):

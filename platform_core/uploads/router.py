@@ -6,10 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from billing.dependencies import StorageLimitReached
 from platform_core.auth.dependencies import UploadsRead, UploadsWrite
+from platform_core.errors import raises
 from platform_core.tenancy import TenantDep, TenantSessionDep
 from platform_core.uploads import service as upload_service
 from platform_core.uploads.dependencies import CurrentUpload, StoreDep
+from platform_core.uploads.exceptions import UploadNotReceived, UploadSizeMismatch
 from platform_core.uploads.schemas import UploadCreate, UploadCreated, UploadDetail, UploadPage, UploadState
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
@@ -28,6 +31,7 @@ async def list_uploads(
 
 
 @router.post("", status_code=201, response_model=UploadCreated)
+@raises(StorageLimitReached)
 async def create_upload(
     principal: UploadsWrite, body: UploadCreate, tenant: TenantDep, session: TenantSessionDep, store: StoreDep
 ) -> UploadCreated:
@@ -36,6 +40,7 @@ async def create_upload(
 
 
 @router.post("/{upload_id}/complete", response_model=UploadDetail)
+@raises(UploadNotReceived, UploadSizeMismatch, StorageLimitReached)
 async def complete_upload(
     principal: UploadsWrite,
     upload: CurrentUpload,

@@ -122,10 +122,11 @@ class WorkerProcess:
 class ApiServer:
     """The platform API under uvicorn (`platform_core.asgi`), as deployed; a context manager."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        """Remember how to start it; nothing runs until the block is entered."""
+    def __init__(self, env: dict[str, str], log_path: Path, *, http: str = "auto") -> None:
+        """Remember how to start it (`http`: uvicorn's HTTP/1.1 parser); nothing runs until entered."""
         self.env = env
         self.log_path = log_path
+        self.http = http
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -142,6 +143,8 @@ class ApiServer:
             "--port",
             str(self.port),
             "--no-access-log",
+            "--http",
+            self.http,
         ]
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
