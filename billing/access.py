@@ -15,6 +15,7 @@ from billing.settings import BillingSettings
 from platform_core.auth.permissions import Permission
 from platform_core.context import TenantContext
 from platform_core.db.base import utcnow
+from platform_core.errors import AppError
 from platform_core.settings import Settings
 
 BILLING_PERMISSIONS = frozenset({Permission.BILLING_READ, Permission.BILLING_MANAGE})
@@ -67,6 +68,12 @@ class BillingAccessPolicy:
                 f"The subscription is {status}: only billing is available until it is renewed.",
                 details={"status": status, "billing_url": self._billing_url(tenant)},
             )
+
+    def refusals(self, permission: Permission, method: str) -> tuple[type[AppError], ...]:
+        """What `__call__` may refuse for this permission and method: listed in the OpenAPI documents."""
+        if permission in BILLING_PERMISSIONS:
+            return ()
+        return (SubscriptionInactive,) if method in READS else (PaymentOverdue, SubscriptionInactive)
 
     def api_rate_limit(self, tenant: TenantContext) -> str | None:
         """The plan's rate for API-key requests."""

@@ -10,8 +10,8 @@ from fastapi import Depends, Request
 from billing.access import plan_of
 from billing.catalog import Feature
 from platform_core.context import TenantContext
-from platform_core.errors import Forbidden, PaymentRequired
-from platform_core.tenancy import get_tenant
+from platform_core.errors import Forbidden, PaymentRequired, declared_errors, raises
+from platform_core.tenancy import HostKind, get_tenant, serves_on
 
 
 class FeatureNotInPlan(Forbidden):
@@ -47,7 +47,8 @@ def require_feature(feature: Feature) -> Callable[[Request], Awaitable[TenantCon
         return tenant
 
     dependency.__name__ = f"require_feature_{feature.value}"
-    return dependency
+    raises(*declared_errors(get_tenant), FeatureNotInPlan)(dependency)
+    return serves_on(HostKind.TENANT)(dependency)
 
 
 def check_seats(tenant: TenantContext, used: int) -> None:

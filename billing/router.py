@@ -6,10 +6,19 @@ from fastapi import APIRouter, Request
 
 from billing import service as billing_service
 from billing import webhooks
+from billing.exceptions import (
+    AlreadySubscribed,
+    BillingUnavailable,
+    InvalidSignature,
+    MalformedEvent,
+    UnknownPlan,
+    WebhooksDisabled,
+)
 from billing.schemas import BillingRead, CheckoutRequest, RedirectRead, WebhookAck
 from billing.settings import get_billing_settings
 from billing.stripe_client import get_client
 from platform_core.auth.dependencies import PUBLIC, BillingManage, BillingReadDep
+from platform_core.errors import raises
 from platform_core.tenancy import PlatformHostDep, PublicSessionDep, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
@@ -24,6 +33,7 @@ async def get_billing(principal: BillingReadDep, request: Request, session: Tena
 
 
 @router.post("/checkout", response_model=RedirectRead)
+@raises(UnknownPlan, AlreadySubscribed, BillingUnavailable)
 async def start_checkout(
     principal: BillingManage, body: CheckoutRequest, request: Request, session: TenantSessionDep
 ) -> RedirectRead:
@@ -42,6 +52,7 @@ async def start_checkout(
 
 
 @router.post("/portal", response_model=RedirectRead)
+@raises(BillingUnavailable)
 async def open_portal(principal: BillingManage, request: Request, session: TenantSessionDep) -> RedirectRead:
     """A Stripe Customer Portal URL to change the plan, payment method or cancel."""
     tenant = request.scope["platform.tenant"]
@@ -52,6 +63,7 @@ async def open_portal(principal: BillingManage, request: Request, session: Tenan
 
 
 @webhook_router.post("/webhooks/stripe", response_model=WebhookAck, dependencies=[PUBLIC])
+@raises(WebhooksDisabled, InvalidSignature, MalformedEvent)
 async def receive_stripe_event(
     request: Request, platform: PlatformHostDep, session: PublicSessionDep
 ) -> WebhookAck:

@@ -14,6 +14,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from platform_core.db.outages import is_database_unavailable
 from platform_core.errors import AppError, CacheUnavailable, DatabaseUnavailable
@@ -82,9 +83,21 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else "HTTP error."
     if exc.status_code == 404 and message == "Not Found":
         message = "No route matches this path."
+    headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
         message = "This method is not allowed on this path."
-    return error_response(exc.status_code, code, message, None, getattr(exc, "headers", None))
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return error_response(exc.status_code, code, message, None, headers)
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (Starlette's 405 names only one route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route_methods
+    return ", ".join(sorted(methods))
 
 
 def is_nul_in_text(exc: DataError) -> bool:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+RAISES_ATTRIBUTE = "__platform_raises__"
 
 
 class AppError(Exception):
@@ -138,3 +142,18 @@ class CacheUnavailable(DependencyUnavailable):
 
     code = "cache_unavailable"
     message = "A required service is not available right now; try again in a few seconds."
+
+
+def raises(*errors: type[AppError]) -> Callable[[T], T]:
+    """Declare the errors a route or a dependency answers with; the OpenAPI documents list them."""
+
+    def mark(target: T) -> T:
+        setattr(target, RAISES_ATTRIBUTE, (*getattr(target, RAISES_ATTRIBUTE, ()), *errors))
+        return target
+
+    return mark
+
+
+def declared_errors(target: object) -> tuple[type[AppError], ...]:
+    """The errors declared on a route or dependency with `raises`."""
+    return getattr(target, RAISES_ATTRIBUTE, ())

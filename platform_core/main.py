@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from billing import metrics as billing_metrics
 from billing.access import BillingAccessPolicy
@@ -33,6 +35,8 @@ from platform_core.members.router import router as members_router
 from platform_core.metrics_server import serve_metrics
 from platform_core.middleware import RequestContextMiddleware
 from platform_core.observability import init_sentry
+from platform_core.openapi.router import assets as docs_assets
+from platform_core.openapi.router import router as openapi_router
 from platform_core.operators.router import router as operators_router
 from platform_core.read_timeouts import BodyReadTimeoutMiddleware
 from platform_core.reports.router import router as reports_router
@@ -64,6 +68,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     stripe_webhook_router,
     operators_router,
     health_router,
+    openapi_router,
 )
 
 
@@ -105,7 +110,7 @@ def create_app(
         title="SaaS Platform",
         version="0.1.0",
         lifespan=lifespan,
-        openapi_url="/openapi.json",
+        openapi_url=None,  # each kind of host serves its own document (platform_core/openapi)
     )
     app.state.settings = settings
     app.state.db = database
@@ -121,6 +126,8 @@ def create_app(
     app.add_middleware(BodyReadTimeoutMiddleware, timeout=settings.request_body_timeout_seconds)
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
     add_routes(app, *ROUTERS)
+    app.router.routes.append(docs_assets)
+    app.state.openapi_documents = {}
     return app
 
 
@@ -168,3 +175,24 @@ def add_routes(app: FastAPI, *routers: APIRouter) -> None:
                 raise TypeError(f"add_routes takes routers of API routes, not {type(route).__name__}")
             fields = {name: getattr(route, name) for name in _ROUTE_FIELDS}
             app.router.add_api_route(route.path, route.endpoint, **fields)
+    unshadow_static_paths(app.router.routes)
+
+
+def unshadow_static_paths(routes: list[BaseRoute]) -> None:
+    """Keep parameterised routes from matching the paths of static routes beside them.
+
+    Starlette prefers a route that matches path and method over one that matches the path alone, so
+    `GET /api/v1/invitations/accept` was served by `GET /api/v1/invitations/{invitation_id}` (a 422 on
+    the id) instead of answering 405 from `POST /api/v1/invitations/accept`. A path some route serves
+    literally is never a parameter value: each parameterised route that would match such a path gets a
+    lookahead refusing it, so the static route decides (its methods, else 405 with every allowed method).
+    """
+    api_routes = [route for route in routes if isinstance(route, APIRoute)]
+    static = {route.path for route in api_routes if not route.param_convertors}
+    for route in api_routes:
+        if not route.param_convertors:
+            continue
+        shadowed = sorted(path for path in static if route.path_regex.match(path))
+        if shadowed:
+            literal = "|".join(re.escape(path) for path in shadowed)
+            route.path_regex = re.compile(f"(?!(?:{literal})$){route.path_regex.pattern}")

@@ -12,6 +12,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from platform_core.context import request_id_var, tenant_id_var, tenant_slug_var
+from platform_core.error_handlers import error_response
 
 logger = logging.getLogger("platform.access")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -39,7 +40,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = self._incoming_id(scope) or uuid.uuid4().hex
+        incoming_id, hosts = self._read_headers(scope)
+        request_id = incoming_id or uuid.uuid4().hex
         token = request_id_var.set(request_id)
         tenant_token = tenant_slug_var.set(None)
         tenant_id_token = tenant_id_var.set(None)
@@ -55,7 +57,10 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if hosts != 1 and (hosts or scope.get("http_version") != "1.0"):
+                await _ambiguous_host(hosts)(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
             route = _route_template(scope)
@@ -79,12 +84,27 @@ class RequestContextMiddleware:
             tenant_slug_var.reset(tenant_token)
             tenant_id_var.reset(tenant_id_token)
 
-    def _incoming_id(self, scope: Scope) -> str | None:
+    def _read_headers(self, scope: Scope) -> tuple[str | None, int]:
+        """The valid incoming request id (or None), and how many Host header lines the request has."""
+        request_id: str | None = None
+        hosts = 0
         for name, value in scope.get("headers", ()):
-            if name == self.header:
+            if name == b"host":
+                hosts += 1
+            elif name == self.header and request_id is None:
                 candidate = value.decode("latin-1")
-                return candidate if _VALID_REQUEST_ID.match(candidate) else None
-        return None
+                request_id = candidate if _VALID_REQUEST_ID.match(candidate) else ""
+        return request_id or None, hosts
+
+
+def _ambiguous_host(hosts: int) -> ASGIApp:
+    """The 400 RFC 9112 (section 3.2) requires for a request with several Host lines, or none in HTTP/1.1.
+
+    Servers and proxies may pick different lines, so serving either could route the request to a tenant
+    other than the one a proxy checked.
+    """
+    message = "The request has several Host headers." if hosts else "The request has no Host header."
+    return error_response(400, "invalid_host", message, {"host_headers": hosts})
 
 
 def _route_template(scope: dict[str, Any]) -> str:

@@ -6,8 +6,10 @@ The tenants package implements host resolution; the app factory stores its resol
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from enum import StrEnum
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +17,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from platform_core.context import TenantContext, TenantStatus, tenant_id_var, tenant_slug_var
 from platform_core.db.engines import Database
 from platform_core.db.unit_of_work import open_request_session
-from platform_core.errors import AppError, Forbidden, Gone, NotFound
+from platform_core.errors import AppError, Forbidden, Gone, NotFound, raises
+
+T = TypeVar("T")
+HOST_ATTRIBUTE = "__platform_host__"
+
+
+class HostKind(StrEnum):
+    """Which hosts serve a route: a tenant's, the operator host, or the platform's (apex, reserved)."""
+
+    TENANT = "tenant"
+    OPERATOR = "operator"
+    PLATFORM = "platform"
+
+
+def serves_on(kind: HostKind) -> Callable[[T], T]:
+    """Mark a dependency as confining its routes to one kind of host (each host documents its own)."""
+
+    def mark(target: T) -> T:
+        setattr(target, HOST_ATTRIBUTE, kind)
+        return target
+
+    return mark
+
+
+def host_kind_of(target: object) -> HostKind | None:
+    """The kind of host a dependency confines its routes to, if any."""
+    return getattr(target, HOST_ATTRIBUTE, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +114,8 @@ async def _tenant_of(request: Request) -> TenantContext:
     return tenant
 
 
+@serves_on(HostKind.TENANT)
+@raises(NoTenantAtHost, TenantSuspended, TenantDeleted)
 async def get_tenant(request: Request) -> TenantContext:
     """The active tenant serving this request's host (404 unknown, 403 suspended, 410 deleted)."""
     tenant = await _tenant_of(request)
@@ -93,6 +123,8 @@ async def get_tenant(request: Request) -> TenantContext:
     return tenant
 
 
+@serves_on(HostKind.TENANT)
+@raises(NoTenantAtHost)
 async def get_tenant_any_status(request: Request) -> TenantContext:
     """The tenant at this host whatever its status (for billing and sign-in pages)."""
     tenant = await _tenant_of(request)
@@ -101,6 +133,8 @@ async def get_tenant_any_status(request: Request) -> TenantContext:
     return tenant
 
 
+@serves_on(HostKind.PLATFORM)
+@raises(NotFound)
 async def require_platform_host(request: Request) -> str:
     """Allow a route only on the apex or a reserved host; return which."""
     resolution = await resolve_host(request)
@@ -114,6 +148,8 @@ AnyStatusTenantDep = Annotated[TenantContext, Depends(get_tenant_any_status)]
 PlatformHostDep = Annotated[str, Depends(require_platform_host)]
 
 
+@serves_on(HostKind.TENANT)
+@raises(NoTenantAtHost, TenantSuspended, TenantDeleted)
 async def get_tenant_session(request: Request) -> AsyncSession:
     """The request's session, bound to its tenant; UnitOfWorkMiddleware commits it before responding.
 

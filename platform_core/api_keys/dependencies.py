@@ -10,9 +10,11 @@ from fastapi import Depends
 from platform_core.api_keys import repository as api_key_repository
 from platform_core.api_keys.exceptions import ApiKeyNotFound
 from platform_core.api_keys.models import ApiKey
+from platform_core.errors import raises
 from platform_core.tenancy import TenantSessionDep
 
 
+@raises(ApiKeyNotFound)
 async def get_current_api_key(key_id: uuid.UUID, session: TenantSessionDep) -> ApiKey:
     """The API key named in the path, in the request's tenant; 404 otherwise."""
     key = await api_key_repository.get(session, key_id)

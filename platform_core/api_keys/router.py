@@ -7,9 +7,12 @@ from fastapi import APIRouter, Response
 from billing.dependencies import ApiKeysFeature
 from platform_core.api_keys import service as api_key_service
 from platform_core.api_keys.dependencies import CurrentApiKey
+from platform_core.api_keys.exceptions import InvalidExpiry, UnknownPermission
 from platform_core.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead, api_key_read
 from platform_core.auth.dependencies import ApiKeysManage
 from platform_core.db.base import utcnow
+from platform_core.errors import raises
+from platform_core.members.exceptions import CannotGrant
 from platform_core.paging import PageDep
 from platform_core.tenancy import TenantSessionDep
 
@@ -27,6 +30,7 @@ async def list_api_keys(
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated)
+@raises(UnknownPermission, InvalidExpiry, CannotGrant)
 async def create_api_key(
     principal: ApiKeysManage,
     plan: ApiKeysFeature,

@@ -14,14 +14,24 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 
 from platform_core.auth.permissions import Permission
-from platform_core.auth.principal import Principal, PrincipalKind, authenticate, client_ip
+from platform_core.auth.principal import (
+    InvalidApiKey,
+    NotAuthenticated,
+    Principal,
+    PrincipalKind,
+    authenticate,
+    client_ip,
+)
 from platform_core.auth.service import AuthScope
 from platform_core.auth.sessions import Client
+from platform_core.auth.throttle import ApiRateLimited
 from platform_core.context import TenantContext
-from platform_core.errors import Forbidden
-from platform_core.tenancy import get_tenant
+from platform_core.errors import AppError, Forbidden, declared_errors, raises
+from platform_core.security.tokens import InvalidToken
+from platform_core.tenancy import HostKind, get_tenant, serves_on
 
 GATE_ATTRIBUTE = "__platform_gate__"
+PERMISSION_ATTRIBUTE = "__platform_permission__"
 
 
 class AccessPolicy(Protocol):
@@ -33,6 +43,10 @@ class AccessPolicy(Protocol):
 
     def api_rate_limit(self, tenant: TenantContext) -> str | None:
         """The tenant's request rate for API keys (`limits` notation), or None for no limit."""
+        ...
+
+    def refusals(self, permission: Permission, method: str) -> tuple[type[AppError], ...]:
+        """The errors `__call__` may raise for this permission and method (for the OpenAPI documents)."""
         ...
 
 
@@ -47,6 +61,10 @@ class UserSessionRequired(Forbidden):
 
     code = "user_session_required"
     message = "This endpoint needs a signed-in user, not an API key."
+
+
+# What authenticating a caller on a tenant host may answer (the tenant is resolved first).
+_CREDENTIAL_ERRORS = (*declared_errors(get_tenant), NotAuthenticated, InvalidToken, InvalidApiKey)
 
 
 def mark_gate(dependency: Callable[..., object], gate: str) -> None:
@@ -73,9 +91,18 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
 
     dependency.__name__ = f"require_{permission.name.lower()}"
     mark_gate(dependency, f"permission:{permission.value}")
-    return dependency
+    setattr(dependency, PERMISSION_ATTRIBUTE, permission)
+    raises(*_CREDENTIAL_ERRORS, PermissionDenied, ApiRateLimited)(dependency)
+    return serves_on(HostKind.TENANT)(dependency)
 
 
+def permission_of(dependency: object) -> Permission | None:
+    """The permission a `require(...)` gate checks, if `dependency` is one."""
+    return getattr(dependency, PERMISSION_ATTRIBUTE, None)
+
+
+@serves_on(HostKind.TENANT)
+@raises(*_CREDENTIAL_ERRORS, UserSessionRequired)
 async def current_user(request: Request) -> Principal:
     """The signed-in user (not an API key): for routes on the caller's own account."""
     principal = await authenticate(request)
@@ -109,6 +136,8 @@ BillingReadDep = Annotated[Principal, Depends(require(Permission.BILLING_READ))]
 BillingManage = Annotated[Principal, Depends(require(Permission.BILLING_MANAGE))]
 
 
+@serves_on(HostKind.TENANT)
+@raises(*declared_errors(get_tenant))
 async def get_auth_scope(request: Request) -> AuthScope:
     """The tenant, keys, throttle and client of a sign-in request."""
     tenant = await get_tenant(request)

@@ -8,9 +8,17 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from billing.dependencies import SeatLimitReached
 from platform_core.auth import service as auth_service
 from platform_core.auth.dependencies import PUBLIC, AuthScopeDep, CurrentUser
-from platform_core.auth.exceptions import EmailNotVerified, InvalidCredentials
+from platform_core.auth.exceptions import (
+    EmailNotVerified,
+    ExpiredLink,
+    InvalidCredentials,
+    InvalidLink,
+    InvalidRefreshToken,
+    SignupClosed,
+)
 from platform_core.auth.schemas import (
     Accepted,
     EmailRequest,
@@ -22,6 +30,9 @@ from platform_core.auth.schemas import (
     TokenResponse,
 )
 from platform_core.auth.sessions import RefreshTokenReused, TokenPair
+from platform_core.auth.throttle import TooManyAttempts
+from platform_core.errors import Unprocessable, raises
+from platform_core.security.passwords import InvalidPassword
 from platform_core.tenancy import TenantSessionDep
 from platform_core.users import repository as user_repository
 from platform_core.users.schemas import MeRead, me_read
@@ -83,6 +94,7 @@ def _token_response(pair: TokenPair) -> TokenResponse:
 
 
 @router.post("/token", response_model=TokenResponse, dependencies=[PUBLIC], openapi_extra=_TOKEN_BODY)
+@raises(InvalidCredentials, EmailNotVerified, TooManyAttempts, Unprocessable)
 async def issue_token(request: Request, scope: AuthScopeDep, session: TenantSessionDep) -> TokenResponse:
     """Sign in with email and password (OAuth2 password form or JSON); returns a token pair."""
     credentials = await _read_sign_in(request)
@@ -97,6 +109,7 @@ async def issue_token(request: Request, scope: AuthScopeDep, session: TenantSess
 
 
 @router.post("/refresh", response_model=TokenResponse, dependencies=[PUBLIC])
+@raises(InvalidRefreshToken, RefreshTokenReused)
 async def refresh_token(
     body: RefreshRequest, scope: AuthScopeDep, session: TenantSessionDep
 ) -> TokenResponse:
@@ -117,6 +130,7 @@ async def sign_out(principal: CurrentUser, session: TenantSessionDep) -> Respons
 
 
 @router.post("/signup", status_code=202, response_model=Accepted, dependencies=[PUBLIC])
+@raises(SignupClosed, SeatLimitReached, InvalidPassword, TooManyAttempts)
 async def sign_up(body: SignUpRequest, scope: AuthScopeDep, session: TenantSessionDep) -> Accepted:
     """Create an account when the workspace allows sign-up; the address must then be verified.
 
@@ -129,6 +143,7 @@ async def sign_up(body: SignUpRequest, scope: AuthScopeDep, session: TenantSessi
 
 
 @router.post("/verify-email", response_model=MeRead, dependencies=[PUBLIC])
+@raises(InvalidLink, ExpiredLink)
 async def verify_email(body: TokenRequest, scope: AuthScopeDep, session: TenantSessionDep) -> MeRead:
     """Confirm an email address with the token of a verification link."""
     user = await auth_service.verify_email(session, scope, token=body.token)
@@ -138,6 +153,7 @@ async def verify_email(body: TokenRequest, scope: AuthScopeDep, session: TenantS
 
 
 @router.post("/resend-verification", status_code=202, response_model=Accepted, dependencies=[PUBLIC])
+@raises(TooManyAttempts)
 async def resend_verification(body: EmailRequest, scope: AuthScopeDep, session: TenantSessionDep) -> Accepted:
     """Email a new verification link if the address has an unverified account (same answer otherwise)."""
     await auth_service.resend_verification(session, scope, email=body.email)
@@ -145,6 +161,7 @@ async def resend_verification(body: EmailRequest, scope: AuthScopeDep, session: 
 
 
 @router.post("/forgot-password", status_code=202, response_model=Accepted, dependencies=[PUBLIC])
+@raises(TooManyAttempts)
 async def forgot_password(body: EmailRequest, scope: AuthScopeDep, session: TenantSessionDep) -> Accepted:
     """Email a password-reset link if the account exists (the answer is the same either way)."""
     await auth_service.request_password_reset(session, scope, email=body.email)
@@ -152,6 +169,7 @@ async def forgot_password(body: EmailRequest, scope: AuthScopeDep, session: Tena
 
 
 @router.post("/reset-password", status_code=204, dependencies=[PUBLIC])
+@raises(InvalidLink, ExpiredLink, InvalidPassword)
 async def reset_password(
     body: ResetPasswordRequest, scope: AuthScopeDep, session: TenantSessionDep
 ) -> Response:

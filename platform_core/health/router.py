@@ -11,9 +11,16 @@ from sqlalchemy import text
 
 from platform_core.auth.dependencies import PUBLIC
 from platform_core.error_handlers import error_response
+from platform_core.errors import ServiceUnavailable, raises
 
 router = APIRouter(tags=["health"], dependencies=[PUBLIC])
 CHECK_TIMEOUT = 2.0
+
+
+class NotReady(ServiceUnavailable):
+    """The database or Redis did not answer the readiness check."""
+
+    code = "not_ready"
 
 
 @router.get("/healthz")
@@ -32,6 +39,7 @@ async def _check_redis(request: Request) -> None:
 
 
 @router.get("/readyz", response_model=None)
+@raises(NotReady)
 async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
     """Report whether the database and Redis answer; 503 naming the failing part otherwise."""
     checks = {"database": _check_database, "redis": _check_redis}
@@ -46,5 +54,5 @@ async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
     await asyncio.gather(*(run(name) for name in checks))
     if failing:
         names = ", ".join(sorted(failing))
-        return error_response(503, "not_ready", f"Not ready: {names} unreachable.", {"failing": failing})
+        return error_response(503, NotReady.code, f"Not ready: {names} unreachable.", {"failing": failing})
     return {"status": "ok", "checks": {name: "ok" for name in checks}}

@@ -6,9 +6,13 @@ import uuid
 
 from fastapi import APIRouter, Response
 
+from billing.dependencies import SeatLimitReached
 from platform_core.auth.dependencies import PUBLIC, AuthScopeDep, MembersManage, MembersRead
+from platform_core.auth.exceptions import ExpiredLink, InvalidLink
 from platform_core.auth.schemas import TokenResponse
+from platform_core.errors import raises
 from platform_core.invitations import service as invitation_service
+from platform_core.invitations.exceptions import AlreadyInvited, AlreadyMember, InvitationNotFound
 from platform_core.invitations.schemas import (
     InvitationAccept,
     InvitationCreate,
@@ -16,13 +20,16 @@ from platform_core.invitations.schemas import (
     InvitationRead,
     invitation_read,
 )
+from platform_core.members.exceptions import CannotGrant, UnknownRole
 from platform_core.paging import PageDep
+from platform_core.security.passwords import InvalidPassword
 from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/invitations", tags=["invitations"])
 
 
 @router.post("", status_code=201, response_model=InvitationRead)
+@raises(UnknownRole, AlreadyMember, AlreadyInvited, CannotGrant, SeatLimitReached)
 async def create_invitation(
     principal: MembersManage, body: InvitationCreate, scope: AuthScopeDep, session: TenantSessionDep
 ) -> InvitationRead:
@@ -48,6 +55,7 @@ async def list_invitations(
 
 
 @router.post("/accept", status_code=201, response_model=TokenResponse, dependencies=[PUBLIC])
+@raises(InvalidLink, ExpiredLink, AlreadyMember, InvalidPassword)
 async def accept_invitation(
     body: InvitationAccept, scope: AuthScopeDep, session: TenantSessionDep
 ) -> TokenResponse:
@@ -61,6 +69,7 @@ async def accept_invitation(
 
 
 @router.get("/{invitation_id}", response_model=InvitationRead)
+@raises(InvitationNotFound)
 async def get_invitation(
     principal: MembersRead, invitation_id: uuid.UUID, session: TenantSessionDep
 ) -> InvitationRead:
@@ -69,6 +78,7 @@ async def get_invitation(
 
 
 @router.post("/{invitation_id}/resend", response_model=InvitationRead)
+@raises(InvitationNotFound, CannotGrant, SeatLimitReached)
 async def resend_invitation(
     principal: MembersManage, invitation_id: uuid.UUID, scope: AuthScopeDep, session: TenantSessionDep
 ) -> InvitationRead:
@@ -77,6 +87,7 @@ async def resend_invitation(
 
 
 @router.delete("/{invitation_id}", status_code=204)
+@raises(InvitationNotFound)
 async def revoke_invitation(
     principal: MembersManage, invitation_id: uuid.UUID, session: TenantSessionDep
 ) -> Response:

@@ -7,7 +7,15 @@ import uuid
 from fastapi import APIRouter, Response
 
 from platform_core.auth.dependencies import MembersManage, MembersRead
+from platform_core.errors import raises
 from platform_core.members import service as member_service
+from platform_core.members.exceptions import (
+    CannotGrant,
+    LastOwner,
+    MemberNotFound,
+    MemberOutranksYou,
+    UnknownRole,
+)
 from platform_core.paging import PageDep
 from platform_core.tenancy import TenantDep, TenantSessionDep
 from platform_core.users.schemas import MemberPage, MemberRead, MemberUpdate, member_read
@@ -27,12 +35,14 @@ async def list_members(
 
 
 @router.get("/{member_id}", response_model=MemberRead)
+@raises(MemberNotFound)
 async def get_member(principal: MembersRead, member_id: uuid.UUID, session: TenantSessionDep) -> MemberRead:
     """Get one member."""
     return member_read(await member_service.get_member(session, member_id))
 
 
 @router.patch("/{member_id}", response_model=MemberRead)
+@raises(MemberNotFound, UnknownRole, MemberOutranksYou, CannotGrant, LastOwner)
 async def update_member(
     principal: MembersManage, member_id: uuid.UUID, body: MemberUpdate, session: TenantSessionDep
 ) -> MemberRead:
@@ -41,6 +51,7 @@ async def update_member(
 
 
 @router.delete("/{member_id}", status_code=204)
+@raises(MemberNotFound, MemberOutranksYou, LastOwner)
 async def remove_member(
     principal: MembersManage, member_id: uuid.UUID, tenant: TenantDep, session: TenantSessionDep
 ) -> Response:

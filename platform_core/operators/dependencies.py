@@ -21,12 +21,14 @@ from platform_core.auth.principal import bearer_token, client_ip
 from platform_core.db.engines import Database
 from platform_core.db.unit_of_work import SCOPE_KEY as REQUEST_SESSION_KEY
 from platform_core.db.unit_of_work import open_request_session
+from platform_core.errors import Unprocessable, raises
 from platform_core.operators import service as operator_service
 from platform_core.operators.exceptions import NotOperatorHost, OperatorNotAuthenticated
 from platform_core.operators.models import Operator
 from platform_core.operators.schemas import OperatorSignInRequest
 from platform_core.operators.service import OperatorScope
-from platform_core.tenancy import require_platform_host
+from platform_core.security.tokens import InvalidToken
+from platform_core.tenancy import HostKind, require_platform_host, serves_on
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant
 from tenants.service import TenantService
@@ -36,6 +38,8 @@ _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _SLUG_LIKE = re.compile(r"[a-z0-9-]{1,63}")
 
 
+@serves_on(HostKind.OPERATOR)
+@raises(NotOperatorHost)
 async def require_operator_host(request: Request) -> None:
     """Serve a route only on the reserved operator host; anywhere else it does not exist (404)."""
     if await require_platform_host(request) != request.app.state.settings.operator_host:
@@ -45,6 +49,7 @@ async def require_operator_host(request: Request) -> None:
 OperatorHost = Depends(require_operator_host)
 
 
+@raises(OperatorNotAuthenticated, InvalidToken)
 async def current_operator(request: Request, _host: Annotated[None, OperatorHost]) -> Operator:
     """The active operator named by the request's operator access token (401 on anything wrong)."""
     token = bearer_token(request)
@@ -60,6 +65,7 @@ mark_gate(current_operator, "operator")
 CurrentOperator = Annotated[Operator, Depends(current_operator)]
 
 
+@raises(TenantNotFound)
 async def tenant_slug(slug: str) -> str:
     """The `{slug}` path parameter; one that no tenant could have is as unknown as any other (404)."""
     if not _SLUG_LIKE.fullmatch(slug):
@@ -70,6 +76,7 @@ async def tenant_slug(slug: str) -> str:
 TenantSlug = Annotated[str, Depends(tenant_slug)]
 
 
+@raises(TenantNotFound)
 async def get_operator_tenant(request: Request, operator: CurrentOperator, slug: TenantSlug) -> Tenant:
     """The live tenant named by `{slug}` (404 otherwise); looked up only for a signed-in operator."""
     db: Database = request.app.state.db
@@ -125,9 +132,10 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
             raise _invalid(exc) from exc
 
     dependency.__name__ = f"read_{model.__name__}"
-    return dependency
+    return raises(Unprocessable)(dependency)
 
 
+@raises(Unprocessable)
 async def read_sign_in(request: Request) -> OperatorSignInRequest:
     """The credentials of an OAuth2 password form (username/password) or of a JSON body; 422 otherwise."""
     if not request.headers.get("content-type", "").startswith(_FORM_TYPES):

@@ -10,7 +10,9 @@ from pydantic import BaseModel
 from billing import service as billing_service
 from billing.schemas import OperatorBillingRead
 from platform_core.auth.dependencies import PUBLIC
+from platform_core.auth.throttle import TooManyAttempts
 from platform_core.context import TenantStatus
+from platform_core.errors import raises
 from platform_core.operators import service as operator_service
 from platform_core.operators.dependencies import (
     CurrentOperator,
@@ -22,6 +24,7 @@ from platform_core.operators.dependencies import (
     json_body,
     tenant_session,
 )
+from platform_core.operators.exceptions import OperatorInvalidCredentials
 from platform_core.operators.models import Operator
 from platform_core.operators.schemas import (
     AddOwnerRequest,
@@ -35,7 +38,9 @@ from platform_core.operators.schemas import (
     TenantRead,
 )
 from platform_core.paging import PageDep
+from platform_core.security.passwords import InvalidPassword
 from platform_core.tenancy import PublicSessionDep
+from tenants.exceptions import InvalidTenantState, OwnerExists
 from tenants.models import Tenant
 
 router = APIRouter(prefix="/api/v1/operator", tags=["operators"], dependencies=[OperatorHost])
@@ -71,6 +76,7 @@ _TOKEN_BODY["requestBody"]["content"]["application/x-www-form-urlencoded"] = {
 @router.post(
     "/auth/token", response_model=OperatorTokenResponse, dependencies=[PUBLIC], openapi_extra=_TOKEN_BODY
 )
+@raises(OperatorInvalidCredentials, TooManyAttempts)
 async def issue_operator_token(
     credentials: SignInCredentials, scope: OperatorScopeDep, session: PublicSessionDep
 ) -> OperatorTokenResponse:
@@ -105,6 +111,7 @@ async def get_tenant(operator: CurrentOperator, tenant: OperatorTenant) -> Tenan
 
 
 @router.post("/tenants/{slug}/suspend", response_model=TenantRead, openapi_extra=_json_body(SuspendRequest))
+@raises(InvalidTenantState)
 async def suspend_tenant(
     operator: CurrentOperator, slug: TenantSlug, body: SuspendBody, scope: OperatorScopeDep
 ) -> Tenant:
@@ -114,6 +121,7 @@ async def suspend_tenant(
 
 
 @router.post("/tenants/{slug}/resume", response_model=TenantRead)
+@raises(InvalidTenantState)
 async def resume_tenant(operator: CurrentOperator, slug: TenantSlug, scope: OperatorScopeDep) -> Tenant:
     """Make a suspended tenant, or one awaiting deletion, active again (recorded in its audit log)."""
     return await operator_service.resume_tenant(scope, operator_service.actor(operator, scope.ip), slug=slug)
@@ -122,6 +130,7 @@ async def resume_tenant(operator: CurrentOperator, slug: TenantSlug, scope: Oper
 @router.post(
     "/tenants/{slug}/owners", response_model=OwnerAddedRead, openapi_extra=_json_body(AddOwnerRequest)
 )
+@raises(InvalidTenantState, OwnerExists, InvalidPassword)
 async def add_tenant_owner(
     operator: CurrentOperator, slug: TenantSlug, body: AddOwnerBody, scope: OperatorScopeDep
 ) -> OwnerAddedRead:

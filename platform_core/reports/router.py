@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from billing.dependencies import ReportsFeature
 from platform_core.auth.dependencies import ReportsRun
+from platform_core.errors import raises
 from platform_core.jobs import service as job_service
 from platform_core.jobs.models import Job
 from platform_core.jobs.schemas import JobRead
@@ -41,6 +42,7 @@ async def create_report(
 
 
 @router.get("/{report_id}/download", response_model=None)
+@raises(ReportNotFound)
 async def download_report(
     principal: ReportsRun, report_id: uuid.UUID, session: TenantSessionDep
 ) -> Response | RedirectResponse:

@@ -8,8 +8,17 @@ from fastapi import APIRouter, Response
 
 from platform_core.auth.dependencies import MembersRead, RolesManage
 from platform_core.auth.permissions import Permission
+from platform_core.errors import raises
+from platform_core.members.exceptions import CannotGrant
 from platform_core.paging import PageDep
 from platform_core.roles import service as role_service
+from platform_core.roles.exceptions import (
+    BuiltinRoleReadOnly,
+    RoleInUse,
+    RoleNameTaken,
+    RoleNotFound,
+    UnknownPermission,
+)
 from platform_core.roles.schemas import PermissionRead, RoleCreate, RolePage, RoleRead, RoleUpdate, role_read
 from platform_core.tenancy import TenantSessionDep
 
@@ -30,18 +39,21 @@ async def list_roles(principal: MembersRead, session: TenantSessionDep, paging: 
 
 
 @router.post("", status_code=201, response_model=RoleRead)
+@raises(RoleNameTaken, UnknownPermission, CannotGrant)
 async def create_role(principal: RolesManage, body: RoleCreate, session: TenantSessionDep) -> RoleRead:
     """Create a custom role with permissions you hold."""
     return role_read(await role_service.create_role(session, principal, body))
 
 
 @router.get("/{role_id}", response_model=RoleRead)
+@raises(RoleNotFound)
 async def get_role(principal: MembersRead, role_id: uuid.UUID, session: TenantSessionDep) -> RoleRead:
     """Get one role."""
     return role_read(await role_service.get_role(session, role_id))
 
 
 @router.patch("/{role_id}", response_model=RoleRead)
+@raises(RoleNotFound, BuiltinRoleReadOnly, RoleNameTaken, UnknownPermission, CannotGrant)
 async def update_role(
     principal: RolesManage, role_id: uuid.UUID, body: RoleUpdate, session: TenantSessionDep
 ) -> RoleRead:
@@ -50,6 +62,7 @@ async def update_role(
 
 
 @router.delete("/{role_id}", status_code=204)
+@raises(RoleNotFound, BuiltinRoleReadOnly, RoleInUse)
 async def delete_role(principal: RolesManage, role_id: uuid.UUID, session: TenantSessionDep) -> Response:
     """Delete a custom role that no member or open invitation has."""
     await role_service.delete_role(session, principal, role_id)

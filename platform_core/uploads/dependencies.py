@@ -9,14 +9,16 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.requests import ClientDisconnect
 
+from platform_core.errors import raises
 from platform_core.tenancy import TenantSessionDep
 from platform_core.uploads import repository as upload_repository
-from platform_core.uploads.exceptions import UploadInterrupted, UploadNotFound
+from platform_core.uploads.exceptions import StorageUnavailable, UploadInterrupted, UploadNotFound
 from platform_core.uploads.models import Upload
 from platform_core.uploads.multipart import FormStream
 from platform_core.uploads.storage import ObjectStore, get_store
 
 
+@raises(UploadNotFound)
 async def get_current_upload(upload_id: uuid.UUID, session: TenantSessionDep) -> Upload:
     """The upload named in the path, in the request's tenant; 404 otherwise."""
     upload = await upload_repository.get(session, upload_id)
@@ -25,6 +27,7 @@ async def get_current_upload(upload_id: uuid.UUID, session: TenantSessionDep) ->
     return upload
 
 
+@raises(StorageUnavailable)
 async def get_object_store() -> ObjectStore:
     """The process's object store (503 when uploads are not configured)."""
     return get_store()

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from billing.dependencies import StorageLimitReached
 from platform_core.auth.dependencies import UploadsRead, UploadsWrite
+from platform_core.errors import raises
 from platform_core.paging import PageDep
 from platform_core.tenancy import TenantDep, TenantSessionDep
 from platform_core.uploads import direct as direct_uploads
 from platform_core.uploads import service as upload_service
 from platform_core.uploads.dependencies import CurrentUpload, StoreDep, UploadForm, content_length
+from platform_core.uploads.exceptions import UploadNotReceived, UploadSizeMismatch
 from platform_core.uploads.schemas import UploadCreate, UploadCreated, UploadDetail, UploadPage, UploadState
 from platform_core.uploads.settings import get_s3_settings
 
@@ -28,6 +31,7 @@ async def list_uploads(
 
 
 @router.post("", status_code=201, response_model=UploadCreated)
+@raises(StorageLimitReached)
 async def create_upload(
     principal: UploadsWrite, body: UploadCreate, tenant: TenantDep, session: TenantSessionDep, store: StoreDep
 ) -> UploadCreated:
@@ -68,6 +72,7 @@ async def create_direct_upload(
 
 
 @router.post("/{upload_id}/complete", response_model=UploadDetail)
+@raises(UploadNotReceived, UploadSizeMismatch, StorageLimitReached)
 async def complete_upload(
     principal: UploadsWrite,
     upload: CurrentUpload,

@@ -8,8 +8,13 @@ from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
 from platform_core.auth import service as auth_service
 from platform_core.auth.dependencies import CurrentUser
+from platform_core.auth.exceptions import WrongPassword
 from platform_core.auth.schemas import ChangePasswordRequest
+from platform_core.auth.throttle import TooManyAttempts
+from platform_core.errors import raises
 from platform_core.members import service as member_service
+from platform_core.members.exceptions import LastOwner
+from platform_core.security.passwords import InvalidPassword
 from platform_core.tenancy import TenantDep, TenantSessionDep
 from platform_core.users.schemas import MeRead, MeUpdate, me_read
 
@@ -36,6 +41,7 @@ async def update_me(principal: CurrentUser, body: MeUpdate, session: TenantSessi
 
 
 @router.post("/me/password", status_code=204)
+@raises(WrongPassword, InvalidPassword, TooManyAttempts)
 async def change_password(
     principal: CurrentUser, body: ChangePasswordRequest, request: Request, session: TenantSessionDep
 ) -> Response:
@@ -51,6 +57,7 @@ async def change_password(
 
 
 @router.delete("/me", status_code=204)
+@raises(LastOwner)
 async def leave(principal: CurrentUser, tenant: TenantDep, session: TenantSessionDep) -> Response:
     """Leave the workspace (the last owner cannot): the account is deleted."""
     await member_service.remove(session, principal, principal.user_id, tenant)

@@ -122,11 +122,14 @@ class WorkerProcess:
 class ApiServer:
     """The platform API as deployed (`platformctl serve`, uvicorn); a context manager.
 
-    Its metrics listen on a port of their own (`metrics_url`); `args` are extra `serve` options.
+    Its metrics listen on a port of their own (`metrics_url`); `args` are extra `serve` options. With
+    `http` (a uvicorn HTTP/1.1 parser: `h11`, `httptools`) it runs plain uvicorn with that parser instead,
+    for tests of what each parser lets through.
     """
 
-    def __init__(self, env: dict[str, str], log_path: Path, *args: str) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *args: str, http: str | None = None) -> None:
         """Remember how to start it; nothing runs until the block is entered."""
+        self.http = http
         self.port = free_port()
         self.metrics_port = free_port()
         self.env = {**env, "METRICS_PORT": str(self.metrics_port)}
@@ -138,17 +141,10 @@ class ApiServer:
 
     def __enter__(self) -> ApiServer:
         """Start the server and wait until /healthz answers."""
-        command = [
-            sys.executable,
-            "-m",
-            "platform_core.cli.main",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            *self.args,
-        ]
+        server = ["platform_core.cli.main", "serve", *self.args]
+        if self.http:
+            server = ["uvicorn", "platform_core.asgi:app", "--no-access-log", "--http", self.http]
+        command = [sys.executable, "-m", *server, "--host", "127.0.0.1", "--port", str(self.port)]
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT
