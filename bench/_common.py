@@ -88,6 +88,21 @@ def bench_settings(database_url: str, redis_url: str, **overrides: Any) -> Setti
     return Settings(**values)
 
 
+def bearer_headers(settings: Settings, tenant_id: Any, user_id: Any) -> dict[str, str]:
+    """An Authorization header with an hour-long access token of this user of this tenant."""
+    from platform_core.security.tokens import SigningKeys, issue_access_token, tenant_audience
+
+    token = issue_access_token(
+        SigningKeys.parse(settings.signing_keys_spec),
+        subject=str(user_id),
+        audience=tenant_audience(tenant_id),
+        ttl_seconds=3600,
+        tid=str(tenant_id),
+        sid=str(uuid.uuid4()),
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
 def free_port() -> int:
     """A TCP port free on loopback right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

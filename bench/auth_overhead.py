@@ -28,6 +28,7 @@ from bench._common import (
     Goal,
     Report,
     Timer,
+    bearer_headers,
     bench_database,
     bench_settings,
     command_line,
@@ -41,7 +42,6 @@ from platform_core.auth.permissions import builtin_role_id
 from platform_core.db.base import utcnow
 from platform_core.db.engines import Database
 from platform_core.security.passwords import hash_password, hasher, verify_password
-from platform_core.security.tokens import SigningKeys, issue_access_token, tenant_audience
 from platform_core.settings import PROJECT_ROOT
 from platform_core.users.models import User
 
@@ -95,15 +95,7 @@ def run(argv: Sequence[str] = ()) -> Report:
         schema = seed(url, redis_url)
         tenant_id, user_id = add_owner(url, redis_url, schema)
         settings = bench_settings(url, redis_url)
-        token = issue_access_token(
-            SigningKeys.parse(settings.signing_keys_spec),
-            subject=str(user_id),
-            audience=tenant_audience(tenant_id),
-            ttl_seconds=3600,
-            tid=str(tenant_id),
-            sid=str(uuid.uuid4()),
-        )
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = bearer_headers(settings, tenant_id, user_id)
         env = dict(os.environ)
         env.update(
             BENCH_DATABASE_URL=url,

@@ -31,6 +31,7 @@ from bench._common import (
     Goal,
     Report,
     Timer,
+    bearer_headers,
     bench_database,
     bench_settings,
     command_line,
@@ -51,7 +52,6 @@ from platform_core.db.base import utcnow
 from platform_core.db.engines import Database
 from platform_core.devstack.stripe_servers import local_stripe
 from platform_core.security.passwords import hash_password
-from platform_core.security.tokens import SigningKeys, issue_access_token, tenant_audience
 from platform_core.settings import PROJECT_ROOT
 from platform_core.users.models import User
 
@@ -123,15 +123,7 @@ def run(argv: Sequence[str] = ()) -> Report:
                 )
         finally:
             db.dispose_sync()
-        access = issue_access_token(
-            SigningKeys.parse(settings.signing_keys_spec),
-            subject=str(owner_id),
-            audience=tenant_audience(tenant_id),
-            ttl_seconds=3600,
-            tid=str(tenant_id),
-            sid=str(uuid.uuid4()),
-        )
-        auth = {"Authorization": f"Bearer {access}"}
+        auth = bearer_headers(settings, tenant_id, owner_id)
         env = dict(os.environ)
         env.update(
             ENV="test",

@@ -17,7 +17,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +26,7 @@ from bench._common import (
     Goal,
     Report,
     Timer,
+    bearer_headers,
     bench_database,
     bench_settings,
     command_line,
@@ -38,7 +38,6 @@ from bench._common import (
 from bench.auth_overhead import EMAIL, PASSWORD, add_owner
 from bench.tenancy_overhead import HOST, Server, seed, serve
 from platform_core.security.passwords import hasher
-from platform_core.security.tokens import SigningKeys, issue_access_token, tenant_audience
 from platform_core.settings import PROJECT_ROOT
 
 MODULE = "bench.signin_contention"
@@ -106,15 +105,7 @@ def run(argv: Sequence[str] = ()) -> Report:
         schema = seed(url, redis_url)
         tenant_id, user_id = add_owner(url, redis_url, schema)
         settings = bench_settings(url, redis_url)
-        token = issue_access_token(
-            SigningKeys.parse(settings.signing_keys_spec),
-            subject=str(user_id),
-            audience=tenant_audience(tenant_id),
-            ttl_seconds=3600,
-            tid=str(tenant_id),
-            sid=str(uuid.uuid4()),
-        )
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = bearer_headers(settings, tenant_id, user_id)
         env = dict(os.environ)
         env.update(
             BENCH_DATABASE_URL=url,
