@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from platform_core.security.passwords import MAX_LENGTH
+from platform_core.security.passwords import MAX_LENGTH, MIN_LENGTH
 
 # Sign-in accepts any password up to a cap (the rules apply when one is set, not when one is tried).
 _ANY_PASSWORD = Field(min_length=1, max_length=1024)
-_NEW_PASSWORD = Field(description=f"10 to {MAX_LENGTH} characters.", max_length=1024)
+# A new password's rule is the service's (422 `invalid_password`, with the limits in `details`); the
+# schema states it too, so clients and the documents know it without trying.
+NEW_PASSWORD_RULE = {"minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
+_NEW_PASSWORD = Field(
+    description=f"{MIN_LENGTH} to {MAX_LENGTH} characters.",
+    max_length=1024,
+    json_schema_extra=NEW_PASSWORD_RULE,
+)
 
 
 class _Body(BaseModel):

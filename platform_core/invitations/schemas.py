@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from platform_core.auth.schemas import NEW_PASSWORD_RULE
 from platform_core.db.base import utcnow
 from platform_core.invitations.models import Invitation
 from platform_core.paging import Page
@@ -55,7 +56,7 @@ class InvitationAccept(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=1, max_length=200)
-    password: str = Field(max_length=1024)
+    password: str = Field(max_length=1024, json_schema_extra=NEW_PASSWORD_RULE)
     full_name: str = Field(default="", max_length=200)
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
+from platform_core.auth.schemas import NEW_PASSWORD_RULE
 from platform_core.context import TenantStatus
 from platform_core.paging import Page
 
@@ -73,7 +74,7 @@ class AddOwnerRequest(_Body):
     """Make someone an owner: an existing user is promoted; a new account gets the password or a link."""
 
     email: EmailStr
-    password: Annotated[str | None, Field(max_length=128)] = None
+    password: Annotated[str | None, Field(max_length=128, json_schema_extra=NEW_PASSWORD_RULE)] = None
 
 
 class OwnerAddedRead(BaseModel):

@@ -39,7 +39,23 @@ def _content_type(value: str) -> str:
     return value
 
 
-FileName = Annotated[str, StringConstraints(max_length=255), AfterValidator(_file_name)]
+# The rules of _file_name, stated in the schema (ECMA-262 syntax) for clients and the documents.
+_FILE_NAME_RULE = {
+    "minLength": 1,
+    "pattern": (
+        r"^(?!\s*\.{1,2}\s*$)(?=.*\S)"
+        r"[^/\\\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]+$"
+    ),
+}
+FileName = Annotated[
+    str,
+    StringConstraints(max_length=255),
+    AfterValidator(_file_name),
+    Field(
+        description="A file name, not a path: no `/` or `\\`, no control characters.",
+        json_schema_extra=_FILE_NAME_RULE,
+    ),
+]
 ContentType = Annotated[str, StringConstraints(max_length=255), AfterValidator(_content_type)]
 
 

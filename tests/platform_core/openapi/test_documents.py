@@ -69,9 +69,9 @@ async def test_errors_derived_from_the_gates(documents):
     assert "HTTPValidationError" not in documents["tenant"]["components"]["schemas"]
 
 
-async def test_metrics_documented_as_text(documents):
-    metrics = documents["platform"]["paths"]["/metrics"]["get"]["responses"]["200"]
-    assert set(metrics["content"]) == {"text/plain"}
+async def test_metrics_are_in_no_document(documents):
+    # /metrics is served on its own port (metrics_server), never by the API on any host.
+    assert all("/metrics" not in document["paths"] for document in documents.values())
 
 
 async def test_docs_page_uses_only_platform_assets(anon_a):
@@ -79,3 +79,30 @@ async def test_docs_page_uses_only_platform_assets(anon_a):
     assert "/docs/assets/swagger-ui-bundle.js" in page
     assert "cdn" not in page.lower()
     assert (await anon_a.get("/docs/assets/swagger-ui-bundle.js")).status_code == 200
+
+
+def _body_schema(document, path, method="post"):
+    schema = document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" not in schema:
+        return schema
+    return document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+
+
+async def test_validation_rules_the_code_enforces_are_in_the_schema(documents):
+    tenant = documents["tenant"]
+    for path, field in [
+        ("/api/v1/auth/signup", "password"),
+        ("/api/v1/auth/reset-password", "password"),
+        ("/api/v1/users/me/password", "new_password"),
+        ("/api/v1/invitations/accept", "password"),
+    ]:
+        rule = _body_schema(tenant, path)["properties"][field]
+        assert (rule["minLength"], rule["maxLength"]) == (10, 128), path
+    filename = _body_schema(tenant, "/api/v1/uploads")["properties"]["filename"]
+    assert filename["maxLength"] == 255
+    assert filename["minLength"] == 1
+    assert "pattern" in filename
+    audit = {p["name"]: p["schema"] for p in tenant["paths"]["/api/v1/audit"]["get"]["parameters"]}
+    assert audit["since"]["anyOf"][0]["format"] == "date-time"
+    owners = _body_schema(documents["operator"], "/api/v1/operator/tenants/{slug}/owners")
+    assert owners["properties"]["password"]["minLength"] == 10
