@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import sentry_sdk
+from sentry_sdk.integrations.fastapi import FastApiIntegration
+from sentry_sdk.integrations.starlette import StarletteIntegration
 
 from platform_core.context import request_id_var, tenant_slug_var
 from platform_core.settings import Settings
@@ -19,8 +21,14 @@ def _tag_context(event: Any, hint: Any) -> Any:
     return event
 
 
+# Answers Sentry hears about: every 5xx but 503, which is the platform's answer to a dependency outage
+# (database, Redis, Stripe, S3), logged once per request at WARNING. An outage reported per request would
+# bury real faults; readiness probes and metrics are what page for an outage.
+REPORTED_STATUSES = frozenset(range(500, 600)) - {503}
+
+
 def init_sentry(settings: Settings) -> None:
-    """Start Sentry when a DSN is configured; expected 4xx errors are never reported."""
+    """Start Sentry when a DSN is configured; expected 4xx errors and outage 503s are never reported."""
     if not settings.sentry_dsn:
         return
     sentry_sdk.init(
@@ -29,4 +37,8 @@ def init_sentry(settings: Settings) -> None:
         traces_sample_rate=0.0,
         send_default_pii=False,
         before_send=_tag_context,
+        integrations=[
+            StarletteIntegration(failed_request_status_codes=set(REPORTED_STATUSES)),
+            FastApiIntegration(failed_request_status_codes=set(REPORTED_STATUSES)),
+        ],
     )
