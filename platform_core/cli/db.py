@@ -36,6 +36,8 @@ def upgrade(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err_console,
+        # A bar is for a person at a terminal; in a log (CI, a Kubernetes Job) only the report counts.
+        disable=not err_console.is_terminal,
     )
     task_id = progress.add_task("migrate", total=0)
 
