@@ -12,7 +12,17 @@ from platform_core.tenancy import TenantDep, TenantSessionDep
 from platform_core.uploads import direct as direct_uploads
 from platform_core.uploads import service as upload_service
 from platform_core.uploads.dependencies import CurrentUpload, StoreDep, UploadForm, content_length
-from platform_core.uploads.exceptions import UploadNotReceived, UploadSizeMismatch
+from platform_core.uploads.exceptions import (
+    ContentTypeNotAllowed,
+    FileTooLarge,
+    MalformedForm,
+    NotAForm,
+    UploadContentTypeMismatch,
+    UploadInterrupted,
+    UploadNotFound,
+    UploadNotReceived,
+    UploadSizeMismatch,
+)
 from platform_core.uploads.schemas import UploadCreate, UploadCreated, UploadDetail, UploadPage, UploadState
 from platform_core.uploads.settings import get_s3_settings
 
@@ -31,7 +41,7 @@ async def list_uploads(
 
 
 @router.post("", status_code=201, response_model=UploadCreated)
-@raises(StorageLimitReached)
+@raises(StorageLimitReached, ContentTypeNotAllowed)
 async def create_upload(
     principal: UploadsWrite, body: UploadCreate, tenant: TenantDep, session: TenantSessionDep, store: StoreDep
 ) -> UploadCreated:
@@ -56,6 +66,16 @@ _MULTIPART_FILE = {
 
 
 @router.post("/direct", status_code=201, response_model=UploadDetail, openapi_extra=_MULTIPART_FILE)
+@raises(
+    StorageLimitReached,
+    ContentTypeNotAllowed,
+    FileTooLarge,
+    MalformedForm,
+    NotAForm,
+    UploadInterrupted,
+    UploadNotReceived,
+    UploadNotFound,
+)
 async def create_direct_upload(
     principal: UploadsWrite, tenant: TenantDep, store: StoreDep, form: UploadForm, request: Request
 ) -> UploadDetail:
@@ -72,7 +92,7 @@ async def create_direct_upload(
 
 
 @router.post("/{upload_id}/complete", response_model=UploadDetail)
-@raises(UploadNotReceived, UploadSizeMismatch, StorageLimitReached)
+@raises(UploadNotReceived, UploadSizeMismatch, UploadContentTypeMismatch, StorageLimitReached)
 async def complete_upload(
     principal: UploadsWrite,
     upload: CurrentUpload,
