@@ -19,6 +19,31 @@ import httpx
 from platform_core.devstack._common import free_port, stop_child
 from platform_core.settings import PROJECT_ROOT
 
+VISIBILITY_TIMEOUT = 3  # seconds before Redis hands a dead worker's task to another worker
+PROBE_TASK_MODULES = "tests.workers.probe_tasks"  # tasks that exist only in tests
+
+
+def worker_environment(settings: Any) -> dict[str, str]:
+    """Environment of worker and relay processes on these settings' database and Redis, with probe tasks."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "SMTP_", "OUTBOX_", "S3_"))}
+    env.update(
+        {
+            "ENV": "test",
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": settings.redis_url,
+            "BASE_DOMAIN": settings.base_domain,
+            "LOG_LEVEL": "INFO",
+            "LOG_FORMAT": "console",
+            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
+            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
+            "CELERY_EXTRA_TASK_MODULES": PROBE_TASK_MODULES,
+            "OUTBOX_SWEEP_SECONDS": "0.5",
+            "PYTHONPATH": str(PROJECT_ROOT),
+            "PYTHONUNBUFFERED": "1",  # log lines reach the test as they happen
+        }
+    )
+    return env
+
 
 def tasks_ran(sync_db: Any, task_ids: list[str]) -> bool:
     """Whether every one of these tasks has run to its commit (a task_run row each)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -13,46 +12,25 @@ import redis
 
 from platform_core.context import TenantContext
 from platform_core.db.engines import Database
-from platform_core.settings import PROJECT_ROOT, Settings
+from platform_core.settings import Settings
 from tenants.service import TenantService
 from tests.conftest import subscribed
-from tests.support.processes import WorkerProcess
+from tests.support.processes import PROBE_TASK_MODULES, VISIBILITY_TIMEOUT, WorkerProcess, worker_environment
 from workers.celery_app import create_celery
 from workers.outbox.relay import OutboxRelay
 from workers.settings import CelerySettings, OutboxSettings
-
-VISIBILITY_TIMEOUT = 3  # seconds before Redis hands a dead worker's task to another worker
 
 
 @pytest.fixture(scope="session")
 def worker_env(settings: Settings) -> dict[str, str]:
     """Environment of worker and relay processes: this test worker's database and Redis."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CELERY_", "SMTP_", "OUTBOX_", "S3_"))}
-    env.update(
-        {
-            "ENV": "test",
-            "DATABASE_URL": settings.database_url,
-            "REDIS_URL": settings.redis_url,
-            "BASE_DOMAIN": settings.base_domain,
-            "LOG_LEVEL": "INFO",
-            "LOG_FORMAT": "console",
-            "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
-            "CELERY_UNACKED_RESTORE_INTERVAL": "1",
-            "CELERY_EXTRA_TASK_MODULES": "tests.workers.probe_tasks",
-            "OUTBOX_SWEEP_SECONDS": "0.5",
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "PYTHONUNBUFFERED": "1",  # log lines reach the test as they happen
-        }
-    )
-    return env
+    return worker_environment(settings)
 
 
 @pytest.fixture(scope="session")
 def celery_settings() -> CelerySettings:
     """Celery settings matching the worker processes'."""
-    return CelerySettings(
-        visibility_timeout=VISIBILITY_TIMEOUT, extra_task_modules="tests.workers.probe_tasks"
-    )
+    return CelerySettings(visibility_timeout=VISIBILITY_TIMEOUT, extra_task_modules=PROBE_TASK_MODULES)
 
 
 @pytest.fixture(scope="session")

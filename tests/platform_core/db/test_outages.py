@@ -1,7 +1,8 @@
 """PostgreSQL and Redis going away and coming back, with servers of this module's own that it stops.
 
 The app under test is the real one (httpx's ASGI transport) on a real PostgreSQL and Redis started
-here (platform_core/devstack), so stopping them affects nothing else in the run.
+here (platform_core/devstack), so stopping them affects nothing else in the run; so is the worker
+(a `platformctl worker` process on them).
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from sqlalchemy import select, text
+import redis
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
 from platform_core.api_keys.models import ApiKey
@@ -28,6 +31,7 @@ from platform_core.db.engines import Database
 from platform_core.devstack import postgres as devstack_postgres
 from platform_core.devstack.postgres import start_postgres, stop_postgres
 from platform_core.devstack.redis import start_redis, stop_redis
+from platform_core.items.models import Item
 from platform_core.main import create_app
 from platform_core.security.tokens import hash_opaque_token, new_opaque_token
 from platform_core.settings import PROJECT_ROOT, Settings, to_libpq_url
@@ -35,12 +39,24 @@ from tenants.models import Tenant
 from tenants.service import TenantService
 from tests.conftest import BASE_DOMAIN, make_settings, subscribed
 from tests.factories import PASSWORD, UserFactory, access_token
+from tests.support.processes import (
+    PROBE_TASK_MODULES,
+    VISIBILITY_TIMEOUT,
+    WorkerProcess,
+    tasks_ran,
+    wait_until,
+    worker_environment,
+)
 from tests.support.stalling import stalling_server
+from workers.celery_app import create_celery
+from workers.settings import CelerySettings
 
 # Low enough that the test can take every connection itself.
 MAX_CONNECTIONS = 12
 # Far above redis-py's 5 s socket timeout, far below forever.
 STALL_DEADLINE = 30.0
+# Seconds to wait for a worker's retry: its first ones come after 1, 2 and 4 s.
+RETRY_DEADLINE = 20.0
 
 
 @dataclass
@@ -328,3 +344,47 @@ async def test_a_redis_that_does_not_answer_is_503_after_the_timeout(outage: Out
         finally:
             await application.state.redis.aclose()
             await database.dispose()
+
+
+def _wait_for(worker: WorkerProcess, condition: Callable[[], bool]) -> None:
+    """Wait for a worker's retry to show; at the deadline, fail with the worker's log."""
+    try:
+        wait_until(condition, RETRY_DEADLINE)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; the worker logged:\n{worker.output()[-4000:]}") from exc
+
+
+def test_task_meeting_a_stopped_database_is_retried_and_commits_once_it_is_back(
+    outage: Outage, tmp_path: Path
+) -> None:
+    app = create_celery(
+        outage.settings,
+        CelerySettings(visibility_timeout=VISIBILITY_TIMEOUT, extra_task_modules=PROBE_TASK_MODULES),
+    )
+    app.loader.import_default_modules()
+    worker = WorkerProcess(worker_environment(outage.settings), "outage", tmp_path / "worker.log")
+    db = Database(outage.settings, pool_size=1)
+    task_id = str(uuid.uuid4())
+    marker = f"retried-{task_id[:8]}"
+    try:
+        worker.wait_ready(app)
+        outage.stop_postgres()
+        try:
+            # Straight to the broker: the outbox would need the database.
+            app.send_task(
+                "probe.effect", kwargs={"tenant_id": str(outage.tenant.id), "marker": marker}, task_id=task_id
+            )
+            _wait_for(worker, lambda: f"probe.effect[{task_id}]: database unavailable" in worker.output())
+            assert "retrying in 1s" in worker.output()
+        finally:
+            outage.start_postgres()
+        _wait_for(worker, lambda: tasks_ran(db, [task_id]))
+        with db.sync_session(outage.tenant.schema_name) as session:
+            items = session.scalar(select(func.count()).select_from(Item).where(Item.title == marker))
+        assert items == 1
+        # The task's own code ran only once the database was back: the failed attempts stopped before it.
+        assert int(redis.Redis.from_url(outage.settings.redis_url).get(f"probe:starts:{marker}") or 0) == 1
+        assert "Traceback" not in worker.output(), worker.output()
+    finally:
+        worker.stop()
+        db.dispose_sync()
