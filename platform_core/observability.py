@@ -37,6 +37,9 @@ def init_sentry(settings: Settings) -> None:
         traces_sample_rate=0.0,
         send_default_pii=False,
         before_send=_tag_context,
+        # Never read request bodies: they hold passwords and tokens, and reading one to attach it to an
+        # event would consume a streamed body (POST /api/v1/uploads/direct) before its route reads it.
+        max_request_body_size="never",
         integrations=[
             StarletteIntegration(failed_request_status_codes=set(REPORTED_STATUSES)),
             FastApiIntegration(failed_request_status_codes=set(REPORTED_STATUSES)),
