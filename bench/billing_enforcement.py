@@ -41,19 +41,16 @@ from bench._common import (
     spawn_platformctl,
     stop_process,
 )
+from bench.auth_overhead import add_owner
 from bench.tenancy_overhead import HOST, PATH, seed, serve
 from billing.catalog import get_catalog
 from billing.models import BillingAccount, BillingPlan
 from billing.plans_sync import sync_plans
 from billing.settings import BillingSettings
 from billing.stripe_client import make_client
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.db.base import utcnow
 from platform_core.db.engines import Database
 from platform_core.devstack.stripe_servers import local_stripe
-from platform_core.security.passwords import hash_password
 from platform_core.settings import PROJECT_ROOT
-from platform_core.users.models import User
 
 MODULE = "bench.billing_enforcement"
 SECRET = "whsec_bench_enforcement"
@@ -105,16 +102,7 @@ def run(argv: Sequence[str] = ()) -> Report:
                 }
             )
             customer = client.v1.customers.create(params={"email": "bench@example.com", "source": token.id})
-            with db.sync_session(schema) as session, session.begin():
-                owner = User(
-                    email="owner@example.com",
-                    password_hash=hash_password("bench owner passphrase"),
-                    role_id=builtin_role_id("owner"),
-                    email_verified_at=utcnow(),
-                )
-                session.add(owner)
-                session.flush()
-                owner_id = owner.id
+            _, owner_id = add_owner(url, redis_url, schema)
             with db.sync_session() as session, session.begin():
                 session.add(
                     BillingAccount(

@@ -16,7 +16,6 @@ import os
 import statistics
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -33,15 +32,11 @@ from bench._common import (
     log,
     services,
 )
+from bench.auth_overhead import add_owner
 from bench.tenancy_overhead import HOST, seed, serve
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.db.base import utcnow
-from platform_core.db.engines import Database
 from platform_core.devstack.s3 import local_s3
-from platform_core.security.passwords import hash_password
 from platform_core.settings import PROJECT_ROOT
 from platform_core.uploads.direct import PART_BYTES
-from platform_core.users.models import User
 
 MODULE = "bench.direct_upload_memory"
 MiB = 1024**2
@@ -106,22 +101,8 @@ def run(argv: Sequence[str] = ()) -> Report:
     ):
         log(f"direct upload memory: seeding {url.rsplit('/', 1)[-1]}")
         schema = seed(url, redis_url)
-        tenant_id = uuid.UUID(schema.removeprefix("t_"))
         settings = bench_settings(url, redis_url)
-        db = Database(settings, pool_size=1)
-        try:
-            with db.sync_session(schema) as session, session.begin():
-                owner = User(
-                    email="owner@example.com",
-                    password_hash=hash_password("bench owner passphrase"),
-                    role_id=builtin_role_id("owner"),
-                    email_verified_at=utcnow(),
-                )
-                session.add(owner)
-                session.flush()
-                owner_id = owner.id
-        finally:
-            db.dispose_sync()
+        tenant_id, owner_id = add_owner(url, redis_url, schema)
         auth = bearer_headers(settings, tenant_id, owner_id)
         env = dict(os.environ)
         env.update(

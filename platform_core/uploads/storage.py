@@ -134,16 +134,10 @@ class ObjectStore:
         """Write the object's bytes to `out`."""
         self.client.download_fileobj(self.bucket, key, out)
 
-    @_storage_errors
     def size_of(self, key: str) -> int | None:
         """The stored object's size in bytes, or None when there is no such object."""
-        try:
-            head = self.client.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if str(exc.response.get("Error", {}).get("Code")) in _MISSING:
-                return None
-            raise
-        return int(head["ContentLength"])
+        stored = self.head(key)
+        return None if stored is None else stored.size
 
     @_storage_errors
     def head(self, key: str) -> StoredObject | None:
