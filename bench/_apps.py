@@ -15,20 +15,20 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
-from platform_core.auth import dependencies as auth_dependencies
-from platform_core.auth.permissions import ALL
-from platform_core.auth.principal import Principal, PrincipalKind
-from platform_core.db.engines import tenant_options
+from platform_core.access import dependencies as auth_dependencies
+from platform_core.access.permissions import ALL
+from platform_core.access.principal import Principal, PrincipalKind
+from platform_core.app.main import create_app
 from platform_core.items import service as item_service
 from platform_core.items.models import ItemStatus
 from platform_core.items.repository import ItemFilter
 from platform_core.items.schemas import ItemPage, ItemSort
-from platform_core.log import configure_logging
-from platform_core.main import create_app
-from platform_core.paging import PageDep
-from platform_core.security import passwords
-from platform_core.settings import Environment, Settings
-from platform_core.tenancy import get_tenant_session
+from platform_core.kernel.db.engines import tenant_options
+from platform_core.kernel.log import configure_logging
+from platform_core.kernel.paging import PageDep
+from platform_core.kernel.security import passwords
+from platform_core.kernel.settings import Environment, Settings
+from platform_core.kernel.tenancy import get_tenant_session
 
 
 def _settings() -> Settings:

@@ -22,8 +22,8 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import make_url
 
-from platform_core.db.bootstrap import drop_database, ensure_database
-from platform_core.settings import PROJECT_ROOT, Environment, Settings, to_libpq_url, to_sqlalchemy_url
+from platform_core.kernel.db.bootstrap import drop_database, ensure_database
+from platform_core.kernel.settings import PROJECT_ROOT, Environment, Settings, to_libpq_url, to_sqlalchemy_url
 
 BASE_DOMAIN = "example.com"
 BENCH_DIR = Path(__file__).resolve().parent
@@ -90,7 +90,7 @@ def bench_settings(database_url: str, redis_url: str, **overrides: Any) -> Setti
 
 def bearer_headers(settings: Settings, tenant_id: Any, user_id: Any) -> dict[str, str]:
     """An Authorization header with an hour-long access token of this user of this tenant."""
-    from platform_core.security.tokens import SigningKeys, issue_access_token, tenant_audience
+    from platform_core.kernel.security.tokens import SigningKeys, issue_access_token, tenant_audience
 
     token = issue_access_token(
         SigningKeys.parse(settings.signing_keys_spec),

@@ -38,12 +38,12 @@ from bench._common import (
     services,
 )
 from bench.tenancy_overhead import HOST, ITEMS, Round, load_httpx, load_wrk, measure, seed, serve
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.db.base import utcnow
-from platform_core.db.engines import Database
-from platform_core.security.passwords import hash_password, hasher, verify_password
-from platform_core.settings import PROJECT_ROOT
-from platform_core.users.models import User
+from platform_core.access.models import User
+from platform_core.access.permissions import builtin_role_id
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.security.passwords import hash_password, hasher, verify_password
+from platform_core.kernel.settings import PROJECT_ROOT
 
 MODULE = "bench.auth_overhead"
 GOAL_RATIO = 0.85

@@ -48,9 +48,9 @@ from billing.models import BillingAccount, BillingPlan
 from billing.plans_sync import sync_plans
 from billing.settings import BillingSettings
 from billing.stripe_client import make_client
-from platform_core.db.engines import Database
 from platform_core.devstack.stripe_servers import local_stripe
-from platform_core.settings import PROJECT_ROOT
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import PROJECT_ROOT
 
 MODULE = "bench.billing_enforcement"
 SECRET = "whsec_bench_enforcement"

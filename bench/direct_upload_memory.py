@@ -35,7 +35,7 @@ from bench._common import (
 from bench.auth_overhead import add_owner
 from bench.tenancy_overhead import HOST, seed, serve
 from platform_core.devstack.s3 import local_s3
-from platform_core.settings import PROJECT_ROOT
+from platform_core.kernel.settings import PROJECT_ROOT
 from platform_core.uploads.direct import PART_BYTES
 
 MODULE = "bench.direct_upload_memory"

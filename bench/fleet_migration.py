@@ -37,9 +37,9 @@ from bench._common import (
     percentile,
     services,
 )
-from platform_core.db.alembic_config import head_revision, script_directory
-from platform_core.db.engines import Database
-from platform_core.settings import PROJECT_ROOT, Settings, to_libpq_url
+from platform_core.kernel.db.alembic_config import head_revision, script_directory
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import PROJECT_ROOT, Settings, to_libpq_url
 from tenants.fleet import FleetReport, upgrade_fleet, upgrade_public
 from tenants.service import TenantService
 

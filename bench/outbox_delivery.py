@@ -35,8 +35,8 @@ from bench._common import (
     spawn_platformctl,
     stop_process,
 )
-from platform_core.db.engines import Database
-from platform_core.settings import PROJECT_ROOT
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import PROJECT_ROOT
 from tenants.fleet import upgrade_public
 from workers.celery_app import create_celery
 from workers.outbox.service import enqueue

@@ -30,9 +30,9 @@ from bench._common import (
     percentile,
     services,
 )
-from platform_core.db.alembic_config import script_directory
-from platform_core.db.engines import Database
-from platform_core.models import TenantBase
+from platform_core.app.models import TenantBase
+from platform_core.kernel.db.alembic_config import script_directory
+from platform_core.kernel.db.engines import Database
 from tenants.fleet import TenantRef, migrate_tenant, upgrade_public
 from tenants.service import TenantService
 

@@ -38,7 +38,7 @@ from bench._common import (
     now_iso,
     services,
 )
-from platform_core.settings import PROJECT_ROOT
+from platform_core.kernel.settings import PROJECT_ROOT
 
 # name -> (module, function, arguments). The tenancy benchmark runs twice: with a pool as large as the
 # load's concurrency (the goal: what tenancy itself costs), and with the platform's default pool, smaller

@@ -37,8 +37,8 @@ from bench._common import (
 )
 from bench.auth_overhead import EMAIL, PASSWORD, add_owner
 from bench.tenancy_overhead import HOST, Server, seed, serve
-from platform_core.security.passwords import hasher
-from platform_core.settings import PROJECT_ROOT
+from platform_core.kernel.security.passwords import hasher
+from platform_core.kernel.settings import PROJECT_ROOT
 
 MODULE = "bench.signin_contention"
 GOAL_P50_RATIO = 1.5  # threads: list p50 while signing in / alone

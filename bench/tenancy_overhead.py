@@ -46,9 +46,9 @@ from bench._common import (
     median,
     services,
 )
-from platform_core.db.engines import Database
 from platform_core.items.models import Item
-from platform_core.settings import PROJECT_ROOT, to_libpq_url, to_sqlalchemy_url
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import PROJECT_ROOT, to_libpq_url, to_sqlalchemy_url
 from tenants.fleet import upgrade_public
 from tenants.service import TenantService
 

@@ -37,7 +37,7 @@ from bench._common import (
     services,
 )
 from bench.tenancy_overhead import seed, serve
-from platform_core.settings import PROJECT_ROOT, to_libpq_url
+from platform_core.kernel.settings import PROJECT_ROOT, to_libpq_url
 
 MODULE = "bench.webhook_ingestion"
 SECRET = "whsec_bench_secret"

@@ -12,11 +12,11 @@ from datetime import timedelta
 from billing.catalog import Catalog, Entitlements, PlanSpec, get_catalog
 from billing.exceptions import PaymentOverdue, SubscriptionInactive
 from billing.settings import BillingSettings
-from platform_core.auth.permissions import Permission
-from platform_core.context import TenantContext
-from platform_core.db.base import utcnow
-from platform_core.errors import AppError
-from platform_core.settings import Settings
+from platform_core.access.permissions import Permission
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.errors import AppError
+from platform_core.kernel.settings import Settings
 
 BILLING_PERMISSIONS = frozenset({Permission.BILLING_READ, Permission.BILLING_MANAGE})
 READS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -9,9 +9,9 @@ from fastapi import Depends, Request
 
 from billing.access import plan_of
 from billing.catalog import Feature
-from platform_core.context import TenantContext
-from platform_core.errors import Forbidden, PaymentRequired, declared_errors, raises
-from platform_core.tenancy import HostKind, get_tenant, serves_on
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.errors import Forbidden, PaymentRequired, declared_errors, raises
+from platform_core.kernel.tenancy import HostKind, get_tenant, serves_on
 
 
 class FeatureNotInPlan(Forbidden):

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from billing import subscriptions
 from billing.exceptions import EventNotReady
 from billing.models import BillingAccount, StripeEvent
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.context import TenantStatus, schema_name_for
-from platform_core.db.engines import tenant_options
-from platform_core.settings import Settings
-from platform_core.users.models import User
+from platform_core.access.models import User
+from platform_core.access.permissions import builtin_role_id
+from platform_core.kernel.context import TenantStatus, schema_name_for
+from platform_core.kernel.db.engines import tenant_options
+from platform_core.kernel.settings import Settings
 from tenants import repository as tenant_repository
 from tenants.models import Tenant
 from tenants.service import BILLING_FOLLOW_TASK

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from platform_core.errors import AppError, BadRequest, Conflict, NotFound, PaymentRequired, Unprocessable
+from platform_core.kernel.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PaymentRequired,
+    Unprocessable,
+)
 
 
 class WebhooksDisabled(NotFound):

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.models import StripeEvent
-from platform_core.db.base import utcnow
+from platform_core.kernel.db.base import utcnow
 
 WAITING = ("pending", "failed", "parked")
 # With several worker processes (metrics_server), a scrape reports the value last read by any of them.

@@ -10,7 +10,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Te
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db.base import PublicBase, TimestampMixin
+from platform_core.kernel.db.base import PublicBase, TimestampMixin
 
 
 class BillingPlan(PublicBase):

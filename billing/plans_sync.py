@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from billing.catalog import Catalog, Interval, PlanSpec
 from billing.models import BillingPlan
-from platform_core.db.base import utcnow
+from platform_core.kernel.db.base import utcnow
 
 _STRIPE_INTERVAL = {Interval.MONTHLY: "month", Interval.YEARLY: "year"}
 _COLUMN = {Interval.MONTHLY: "stripe_price_monthly", Interval.YEARLY: "stripe_price_yearly"}

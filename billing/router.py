@@ -17,9 +17,9 @@ from billing.exceptions import (
 from billing.schemas import BillingRead, CheckoutRequest, RedirectRead, WebhookAck
 from billing.settings import get_billing_settings
 from billing.stripe_client import get_client
-from platform_core.auth.dependencies import PUBLIC, BillingManage, BillingReadDep
-from platform_core.errors import raises
-from platform_core.tenancy import PlatformHostDep, PublicSessionDep, TenantSessionDep
+from platform_core.access.dependencies import PUBLIC, BillingManage, BillingReadDep
+from platform_core.kernel.errors import raises
+from platform_core.kernel.tenancy import PlatformHostDep, PublicSessionDep, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
 webhook_router = APIRouter(tags=["billing"])

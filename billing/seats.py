@@ -13,9 +13,9 @@ from billing.access import GRANTING, plan_of
 from billing.catalog import get_catalog
 from billing.models import BillingAccount
 from billing.subscriptions import fetch_subscription, first_item, lock_subscription
-from platform_core.context import TenantContext, schema_name_for
-from platform_core.db.engines import tenant_options
-from platform_core.users.models import User
+from platform_core.access.models import User
+from platform_core.kernel.context import TenantContext, schema_name_for
+from platform_core.kernel.db.engines import tenant_options
 from workers.outbox.service import enqueue_async
 
 logger = logging.getLogger("platform.billing")

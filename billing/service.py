@@ -22,9 +22,9 @@ from billing.schemas import BillingRead, OperatorBillingRead, PlanRead, StripeEv
 from billing.settings import get_billing_settings
 from billing.stripe_client import stripe_errors
 from billing.subscriptions import LIVE, fetch_subscription
-from platform_core.context import TenantContext
 from platform_core.invitations import repository as invitation_repository
-from platform_core.settings import Settings
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.settings import Settings
 from platform_core.uploads import repository as upload_repository
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from billing.catalog import get_catalog
 from billing.models import BillingAccount, BillingPlan
-from platform_core.db.base import utcnow
+from platform_core.kernel.db.base import utcnow
 
 logger = logging.getLogger("platform.billing")
 LIVE = frozenset({"trialing", "active", "past_due", "unpaid", "incomplete", "paused"})

@@ -17,9 +17,9 @@ from billing.settings import get_billing_settings
 from billing.stripe_client import get_client
 from billing.tenant_lifecycle import follow_tenant
 from billing.webhooks import PROCESS_TASK
-from platform_core.context import TenantStatus
-from platform_core.db.base import utcnow
-from platform_core.settings import get_settings
+from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.settings import get_settings
 from tenants import repository as tenant_repository
 from tenants.models import Tenant
 from tenants.service import BILLING_FOLLOW_TASK

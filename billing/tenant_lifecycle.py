@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from billing.checkouts import settle_checkout
 from billing.models import BillingAccount
 from billing.subscriptions import LIVE, apply_subscription, fetch_subscription, lock_subscription
-from platform_core.context import TenantStatus
+from platform_core.kernel.context import TenantStatus
 
 logger = logging.getLogger("platform.billing")
 REASON_KEY = "platform_cancel_reason"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from platform_core.errors import BadRequest, Conflict, NotFound, Unprocessable
+from platform_core.kernel.errors import BadRequest, Conflict, NotFound, Unprocessable
 
 
 class InvalidSlug(Unprocessable):

@@ -26,9 +26,9 @@ from typing import IO, Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from platform_core.db.base import utcnow
-from platform_core.db.engines import Database
-from platform_core.models import TenantBase
+from platform_core.app.models import TenantBase
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.db.engines import Database
 from platform_core.uploads.storage import ObjectStore
 from tenants.models import Tenant
 

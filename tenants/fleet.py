@@ -19,10 +19,10 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import BLANK_SCHEMA, Connection, Engine, MetaData, create_engine, pool, text, update
 
-from platform_core.db.alembic_config import alembic_config, head_revision, script_directory
-from platform_core.db.base import utcnow
-from platform_core.models import TenantBase
-from platform_core.settings import Settings
+from platform_core.app.models import TenantBase
+from platform_core.kernel.db.alembic_config import alembic_config, head_revision, script_directory
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.settings import Settings
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant
 

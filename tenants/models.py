@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from platform_core.context import TenantStatus, schema_name_for
-from platform_core.db.base import IdMixin, PublicBase, TimestampMixin
+from platform_core.kernel.context import TenantStatus, schema_name_for
+from platform_core.kernel.db.base import IdMixin, PublicBase, TimestampMixin
 
 
 class Tenant(IdMixin, TimestampMixin, PublicBase):

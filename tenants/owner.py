@@ -11,14 +11,13 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
-from platform_core.auth.models import LinkPurpose, OneTimeToken
-from platform_core.auth.permissions import builtin_role_id, builtin_role_rows
-from platform_core.db.base import utcnow
-from platform_core.errors import Unprocessable
-from platform_core.security.passwords import hash_password
-from platform_core.security.tokens import hash_opaque_token, new_opaque_token
-from platform_core.settings import Settings
-from platform_core.users.models import Role, User
+from platform_core.access.models import LinkPurpose, OneTimeToken, Role, User
+from platform_core.access.permissions import builtin_role_id, builtin_role_rows
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.errors import Unprocessable
+from platform_core.kernel.security.passwords import hash_password
+from platform_core.kernel.security.tokens import hash_opaque_token, new_opaque_token
+from platform_core.kernel.settings import Settings
 from tenants.models import Tenant
 from workers.email.tasks import send_email_later
 

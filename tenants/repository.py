@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
 from billing.models import BillingAccount
-from platform_core.context import TenantStatus
+from platform_core.kernel.context import TenantStatus
 from tenants.models import Tenant, TenantDomain
 
 # What a request needs to know about its tenant, billing state included (cached per process, and

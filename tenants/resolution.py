@@ -10,11 +10,11 @@ from collections.abc import Awaitable, Callable
 
 import psycopg
 
-from platform_core.auth.cache import AUTH_CHANNEL
-from platform_core.context import TenantContext, TenantStatus, schema_name_for
-from platform_core.db.engines import Database
-from platform_core.settings import Settings, to_libpq_url
-from platform_core.tenancy import HostResolution, NoTenantAtHost
+from platform_core.access.cache import AUTH_CHANNEL
+from platform_core.kernel.context import TenantContext, TenantStatus, schema_name_for
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import Settings, to_libpq_url
+from platform_core.kernel.tenancy import HostResolution, NoTenantAtHost
 from tenants import repository
 from tenants.exceptions import InvalidHost
 from tenants.slugs import is_valid_hostname

@@ -14,19 +14,19 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
 
+from platform_core.access.cache import auth_changed_sync
+from platform_core.access.models import User
+from platform_core.access.permissions import builtin_role_id
+from platform_core.app.models import TenantBase
 from platform_core.audit.guard import install_append_only
 from platform_core.audit.service import Actor, ActorType, AuditAction, event_insert
-from platform_core.auth.cache import auth_changed_sync
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.context import TenantStatus
-from platform_core.db.alembic_config import head_revision, script_directory
-from platform_core.db.base import utcnow
-from platform_core.db.constraints import constraint_errors
-from platform_core.db.engines import Database, tenant_options
-from platform_core.models import TenantBase
-from platform_core.settings import Settings
+from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.db.alembic_config import head_revision, script_directory
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.db.constraints import constraint_errors
+from platform_core.kernel.db.engines import Database, tenant_options
+from platform_core.kernel.settings import Settings
 from platform_core.uploads.storage import configured_store
-from platform_core.users.models import User
 from tenants import repository
 from tenants.exceptions import (
     DomainNotFound,

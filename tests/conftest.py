@@ -22,17 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_e
 from typer.testing import CliRunner
 
 from billing.models import BillingAccount
-from platform_core.auth.cache import PRINCIPALS
-from platform_core.auth.permissions import builtin_role_id
+from platform_core.access.cache import PRINCIPALS
+from platform_core.access.models import User
+from platform_core.access.permissions import builtin_role_id
+from platform_core.app.main import create_app
 from platform_core.cli.main import app as cli
-from platform_core.context import TenantContext, TenantStatus
-from platform_core.db.bootstrap import drop_database, ensure_database
-from platform_core.db.engines import Database, guarded_url, tenant_options
-from platform_core.main import create_app
-from platform_core.settings import PROJECT_ROOT, Environment, Settings, get_settings, to_sqlalchemy_url
+from platform_core.kernel.context import TenantContext, TenantStatus
+from platform_core.kernel.db.bootstrap import drop_database, ensure_database
+from platform_core.kernel.db.engines import Database, guarded_url, tenant_options
+from platform_core.kernel.settings import PROJECT_ROOT, Environment, Settings, get_settings, to_sqlalchemy_url
 from platform_core.uploads.settings import S3Settings, get_s3_settings
 from platform_core.uploads.storage import ObjectStore, get_store, make_store
-from platform_core.users.models import User
 from tenants.fleet import upgrade_public
 from tenants.models import Tenant
 from tenants.service import TenantService

@@ -9,22 +9,21 @@ from typing import Any
 
 import factory
 
-from platform_core.api_keys.models import ApiKey
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.context import TenantContext
-from platform_core.db.base import utcnow
+from platform_core.access.models import ApiKey, Role, User
+from platform_core.access.permissions import builtin_role_id
 from platform_core.items.models import Item, ItemStatus
-from platform_core.security.passwords import hash_password
-from platform_core.security.tokens import (
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.security.passwords import hash_password
+from platform_core.kernel.security.tokens import (
     SigningKeys,
     hash_opaque_token,
     issue_access_token,
     new_opaque_token,
     tenant_audience,
 )
-from platform_core.settings import Settings
+from platform_core.kernel.settings import Settings
 from platform_core.uploads.models import Upload, UploadStatus
-from platform_core.users.models import Role, User
 
 
 class ItemFactory(factory.Factory):

@@ -30,10 +30,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from platform_core.db.bootstrap import drop_database, ensure_database
-from platform_core.db.engines import Database
 from platform_core.devstack._common import free_port, stop_child
-from platform_core.settings import PROJECT_ROOT
+from platform_core.kernel.db.bootstrap import drop_database, ensure_database
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import PROJECT_ROOT
 from tenants.service import TenantService
 from tests.conftest import make_settings, subscribed
 from tests.support.processes import wait_until

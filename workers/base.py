@@ -19,9 +19,15 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from platform_core.context import TenantContext, TenantStatus, schema_name_for, tenant_id_var, tenant_slug_var
-from platform_core.db.engines import Database, TenantNotBoundError
-from platform_core.db.outages import is_database_unavailable
+from platform_core.kernel.context import (
+    TenantContext,
+    TenantStatus,
+    schema_name_for,
+    tenant_id_var,
+    tenant_slug_var,
+)
+from platform_core.kernel.db.engines import Database, TenantNotBoundError
+from platform_core.kernel.db.outages import is_database_unavailable
 from tenants.models import Tenant
 from workers.database import worker_database
 from workers.models import TaskRun

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Queue
 
-from platform_core.settings import Settings, get_settings
+from platform_core.kernel.settings import Settings, get_settings
 from workers.queues import QUEUES, route_task
 from workers.schedule import BEAT_SCHEDULE
 from workers.settings import CelerySettings, get_celery_settings

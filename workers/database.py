@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from platform_core.db.engines import Database
-from platform_core.settings import get_settings
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import get_settings
 
 _db: Database | None = None
 _pid: int | None = None

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from platform_core.context import TenantStatus
+from platform_core.kernel.context import TenantStatus
 from tenants.models import Tenant
 from workers.outbox.service import enqueue
 

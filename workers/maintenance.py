@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import delete
 
-from platform_core.db.base import utcnow
 from platform_core.jobs import repository as job_repository
+from platform_core.kernel.db.base import utcnow
 from platform_core.reports.models import Report
 from platform_core.uploads.storage import get_store
 from workers.base import TaskContext, platform_task, tenant_task

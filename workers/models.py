@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Index, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db.base import PublicBase
+from platform_core.kernel.db.base import PublicBase
 
 
 class OutboxMessage(PublicBase):

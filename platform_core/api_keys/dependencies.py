@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from platform_core.access.models import ApiKey
 from platform_core.api_keys import repository as api_key_repository
 from platform_core.api_keys.exceptions import ApiKeyNotFound
-from platform_core.api_keys.models import ApiKey
-from platform_core.errors import raises
-from platform_core.tenancy import TenantSessionDep
+from platform_core.kernel.errors import raises
+from platform_core.kernel.tenancy import TenantSessionDep
 
 
 @raises(ApiKeyNotFound)

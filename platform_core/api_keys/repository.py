@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from platform_core.api_keys.models import ApiKey
-from platform_core.paging import PageParams, fetch_page
+from platform_core.access.models import ApiKey
+from platform_core.kernel.paging import PageParams, fetch_page
 
 
 async def list_page(session: AsyncSession, paging: PageParams) -> tuple[list[ApiKey], int]:

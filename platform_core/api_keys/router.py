@@ -5,16 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from billing.dependencies import ApiKeysFeature
+from platform_core.access.dependencies import ApiKeysManage
 from platform_core.api_keys import service as api_key_service
 from platform_core.api_keys.dependencies import CurrentApiKey
 from platform_core.api_keys.exceptions import InvalidExpiry, UnknownPermission
 from platform_core.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, ApiKeyRead, api_key_read
-from platform_core.auth.dependencies import ApiKeysManage
-from platform_core.db.base import utcnow
-from platform_core.errors import raises
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.errors import raises
+from platform_core.kernel.paging import PageDep
+from platform_core.kernel.tenancy import TenantSessionDep
 from platform_core.members.exceptions import CannotGrant
-from platform_core.paging import PageDep
-from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"])
 

@@ -9,8 +9,8 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from platform_core.api_keys.models import ApiKey
-from platform_core.paging import Page
+from platform_core.access.models import ApiKey
+from platform_core.kernel.paging import Page
 
 KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ScopeName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]

@@ -9,19 +9,19 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from platform_core.access.cache import auth_changed
+from platform_core.access.models import ApiKey
+from platform_core.access.permissions import Permission
+from platform_core.access.principal import API_KEY_PREFIX, Principal
 from platform_core.api_keys import repository as api_key_repository
 from platform_core.api_keys.exceptions import InvalidExpiry, UnknownPermission
-from platform_core.api_keys.models import ApiKey
 from platform_core.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPage, api_key_read
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
-from platform_core.auth.cache import auth_changed
-from platform_core.auth.permissions import Permission
-from platform_core.auth.principal import API_KEY_PREFIX, Principal
-from platform_core.db.base import utcnow
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.paging import PageParams
+from platform_core.kernel.security.tokens import hash_opaque_token, new_opaque_token
 from platform_core.members import service as member_service
-from platform_core.paging import PageParams
-from platform_core.security.tokens import hash_opaque_token, new_opaque_token
 
 MAX_LIFETIME = timedelta(days=2 * 365)
 DISPLAY_PREFIX_LENGTH = 12

@@ -10,7 +10,7 @@ from sqlalchemy import DateTime, Index, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db.base import IdMixin, TenantBase
+from platform_core.kernel.db.base import IdMixin, TenantBase
 
 
 class AuditEvent(IdMixin, TenantBase):

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.audit.models import AuditEvent
 from platform_core.audit.schemas import AuditEventFilter
-from platform_core.paging import PageParams, fetch_page
+from platform_core.kernel.paging import PageParams, fetch_page
 
 
 def _conditions(flt: AuditEventFilter) -> list[ColumnElement[bool]]:

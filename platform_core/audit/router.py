@@ -6,11 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from platform_core.access.dependencies import AuditRead
 from platform_core.audit import repository as audit_repository
 from platform_core.audit.schemas import AuditEventFilter, AuditEventPage, audit_event_read
-from platform_core.auth.dependencies import AuditRead
-from platform_core.paging import PageDep
-from platform_core.tenancy import TenantSessionDep
+from platform_core.kernel.paging import PageDep
+from platform_core.kernel.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
 from platform_core.audit.models import AuditEvent
-from platform_core.paging import Page
+from platform_core.kernel.paging import Page
 
 
 def _iso_8601(value: object) -> object:

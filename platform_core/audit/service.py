@@ -11,7 +11,7 @@ from sqlalchemy import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.audit.models import AuditEvent
-from platform_core.context import request_id_var
+from platform_core.kernel.context import request_id_var
 
 
 class ActorType(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from platform_core.errors import BadRequest, Forbidden, Unauthorized
+from platform_core.kernel.errors import BadRequest, Forbidden, Unauthorized
 
 
 class InvalidCredentials(Unauthorized):

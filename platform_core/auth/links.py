@@ -7,11 +7,10 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from platform_core.access.models import LinkPurpose, OneTimeToken, User
 from platform_core.auth.exceptions import ExpiredLink, InvalidLink
-from platform_core.auth.models import LinkPurpose, OneTimeToken
-from platform_core.db.base import utcnow
-from platform_core.security.tokens import hash_opaque_token, new_opaque_token
-from platform_core.users.models import User
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.security.tokens import hash_opaque_token, new_opaque_token
 
 
 async def create_link_token(session: AsyncSession, user: User, purpose: LinkPurpose, ttl_hours: int) -> str:

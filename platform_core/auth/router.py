@@ -9,8 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from billing.dependencies import SeatLimitReached
+from platform_core.access.dependencies import PUBLIC, AuthScopeDep, CurrentUser
 from platform_core.auth import service as auth_service
-from platform_core.auth.dependencies import PUBLIC, AuthScopeDep, CurrentUser
 from platform_core.auth.exceptions import (
     EmailNotVerified,
     ExpiredLink,
@@ -31,9 +31,9 @@ from platform_core.auth.schemas import (
 )
 from platform_core.auth.sessions import RefreshTokenReused, TokenPair
 from platform_core.auth.throttle import TooManyAttempts
-from platform_core.errors import Unprocessable, raises
-from platform_core.security.passwords import InvalidPassword
-from platform_core.tenancy import TenantSessionDep
+from platform_core.kernel.errors import Unprocessable, raises
+from platform_core.kernel.security.passwords import InvalidPassword
+from platform_core.kernel.tenancy import TenantSessionDep
 from platform_core.users import repository as user_repository
 from platform_core.users.schemas import MeRead, me_read
 

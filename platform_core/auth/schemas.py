@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from platform_core.security.passwords import MAX_LENGTH, MIN_LENGTH
+from platform_core.kernel.security.passwords import MAX_LENGTH, MIN_LENGTH
 
 # Sign-in accepts any password up to a cap (the rules apply when one is set, not when one is tried).
 _ANY_PASSWORD = Field(min_length=1, max_length=1024)

@@ -10,25 +10,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import seats as billing_seats
 from billing.dependencies import check_seats
+from platform_core.access.models import LinkPurpose, User
+from platform_core.access.permissions import builtin_role_id
+from platform_core.access.principal import Principal
 from platform_core.audit import service as audit
 from platform_core.audit.service import Actor, ActorType, AuditAction
 from platform_core.auth import links, sessions
 from platform_core.auth.exceptions import EmailNotVerified, InvalidCredentials, SignupClosed, WrongPassword
-from platform_core.auth.models import LinkPurpose
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.auth.principal import Principal
 from platform_core.auth.sessions import Client, TokenPair
 from platform_core.auth.throttle import Throttle
-from platform_core.context import TenantContext
-from platform_core.db.base import utcnow
-from platform_core.db.constraints import violated_constraint
 from platform_core.invitations import repository as invitation_repository
-from platform_core.security.passwords import hash_password_async, needs_rehash, verify_password_async
-from platform_core.security.tokens import SigningKeys
-from platform_core.settings import Settings
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.db.constraints import violated_constraint
+from platform_core.kernel.security.passwords import hash_password_async, needs_rehash, verify_password_async
+from platform_core.kernel.security.tokens import SigningKeys
+from platform_core.kernel.settings import Settings
 from platform_core.tenant_settings import service as tenant_settings_service
 from platform_core.users import repository as user_repository
-from platform_core.users.models import User
 from workers.email.tasks import send_email_later_async
 
 EMAIL_CONSTRAINT = "uq_user_account_email"

@@ -9,20 +9,19 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from platform_core.auth.cache import auth_changed
+from platform_core.access.cache import auth_changed
+from platform_core.access.models import RefreshToken, User
 from platform_core.auth.exceptions import InvalidRefreshToken
-from platform_core.auth.models import RefreshToken
-from platform_core.context import TenantContext
-from platform_core.db.base import utcnow
-from platform_core.security.tokens import (
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.security.tokens import (
     SigningKeys,
     hash_opaque_token,
     issue_access_token,
     new_opaque_token,
     tenant_audience,
 )
-from platform_core.settings import Settings
-from platform_core.users.models import User
+from platform_core.kernel.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
-from platform_core.errors import RateLimited
-from platform_core.settings import Settings
+from platform_core.kernel.errors import RateLimited
+from platform_core.kernel.settings import Settings
 
 
 class TooManyAttempts(RateLimited):

@@ -8,8 +8,8 @@ from typing import Any
 
 from rich.console import Console
 
-from platform_core.db.engines import Database
-from platform_core.settings import Settings, get_settings
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import Settings, get_settings
 
 console = Console()
 err_console = Console(stderr=True)

@@ -20,9 +20,9 @@ import typer
 
 from platform_core.cli import dev_env
 from platform_core.cli.common import console, err_console
-from platform_core.errors import AppError
-from platform_core.log import configure_logging
-from platform_core.settings import PROJECT_ROOT, get_settings
+from platform_core.kernel.errors import AppError
+from platform_core.kernel.log import configure_logging
+from platform_core.kernel.settings import PROJECT_ROOT, get_settings
 
 DEMO_OWNER_EMAIL = "owner@example.com"
 DEMO_OWNER_PASSWORD = "demo-owner-password"  # noqa: S105 - the local demo tenant's published password
@@ -31,8 +31,8 @@ DEMO_SLUG = "demo"
 
 def _prepare(database_url: str) -> None:
     """Create the platform database if missing, migrate, and create the demo tenant."""
-    from platform_core.db.bootstrap import ensure_database
-    from platform_core.db.engines import Database
+    from platform_core.kernel.db.bootstrap import ensure_database
+    from platform_core.kernel.db.engines import Database
     from tenants.fleet import upgrade_fleet
     from tenants.service import TenantService
 

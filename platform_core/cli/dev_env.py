@@ -12,7 +12,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from platform_core.settings import PROJECT_ROOT, get_settings
+from platform_core.kernel.settings import PROJECT_ROOT, get_settings
 
 ROOT_VARIABLE = "DEV_ROOT"  # where `platformctl dev` keeps its data; `.dev` of the checkout by default
 HEADER = (

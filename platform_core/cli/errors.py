@@ -24,7 +24,7 @@ from typer import _click as click
 from typer.core import TyperGroup
 
 from platform_core.cli.common import err_console
-from platform_core.errors import AppError
+from platform_core.kernel.errors import AppError
 
 logger = logging.getLogger("platform.cli")
 
@@ -35,7 +35,7 @@ def _first_line(text: str) -> str:
 
 def _database_url() -> str:
     """The configured database URL without its password."""
-    from platform_core.settings import get_settings
+    from platform_core.kernel.settings import get_settings
 
     try:
         url = get_settings().database_url

@@ -17,8 +17,8 @@ from platform_core.cli import operators as operator_commands
 from platform_core.cli import tenants as tenant_commands
 from platform_core.cli import workers as worker_commands
 from platform_core.cli.errors import OneLineErrors
-from platform_core.log import configure_logging
-from platform_core.settings import get_settings
+from platform_core.kernel.log import configure_logging
+from platform_core.kernel.settings import get_settings
 
 app = typer.Typer(
     cls=OneLineErrors,  # every error of every command: one line on stderr, non-zero exit
@@ -54,7 +54,7 @@ def serve(
     """Serve the API with uvicorn (metrics on METRICS_PORT, on the same interface unless METRICS_HOST)."""
     import uvicorn
 
-    from platform_core.metrics_server import MULTIPROCESS_ENV
+    from platform_core.kernel.metrics_server import MULTIPROCESS_ENV
 
     os.environ.setdefault("METRICS_HOST", host)
     get_settings.cache_clear()
@@ -66,7 +66,7 @@ def serve(
                 tempfile.TemporaryDirectory(prefix="platform-metrics-")
             )
         uvicorn.run(
-            "platform_core.asgi:app",
+            "platform_core.app.asgi:app",
             host=host,
             port=port,
             workers=None if reload else workers,
@@ -76,7 +76,7 @@ def serve(
             forwarded_allow_ips=settings.forwarded_allow_ips,
             log_config=None,
             access_log=False,
-            http="platform_core.read_timeouts:HeaderDeadlineProtocol",
+            http="platform_core.kernel.read_timeouts:HeaderDeadlineProtocol",
             timeout_keep_alive=settings.keep_alive_timeout_seconds,
             # A new worker answers the supervisor's health check only after it imported this CLI again
             # (spawn): uvicorn's 5 s kill and restart such workers in a loop on a busy or CPU-limited node.

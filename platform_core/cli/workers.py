@@ -50,7 +50,7 @@ def beat(
 
 def relay() -> None:
     """Run the outbox relay: publish committed jobs to the broker (several may run)."""
-    from platform_core.db.engines import Database
+    from platform_core.kernel.db.engines import Database
     from workers.celery_app import celery_app
     from workers.outbox.relay import run_relay
     from workers.settings import get_outbox_settings

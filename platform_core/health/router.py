@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from platform_core.auth.dependencies import PUBLIC
-from platform_core.error_handlers import error_response
-from platform_core.errors import ServiceUnavailable, raises
+from platform_core.access.dependencies import PUBLIC
+from platform_core.kernel.error_handlers import error_response
+from platform_core.kernel.errors import ServiceUnavailable, raises
 
 router = APIRouter(tags=["health"], dependencies=[PUBLIC])
 CHECK_TIMEOUT = 2.0

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from platform_core.db.base import IdMixin, TenantBase, TimestampMixin
-from platform_core.users.models import Role, User
+from platform_core.access.models import Role, User
+from platform_core.kernel.db.base import IdMixin, TenantBase, TimestampMixin
 
 
 class Invitation(IdMixin, TimestampMixin, TenantBase):

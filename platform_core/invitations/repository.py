@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from platform_core.access.models import User
 from platform_core.invitations.models import Invitation
-from platform_core.paging import PageParams, fetch_page
-from platform_core.users.models import User
+from platform_core.kernel.paging import PageParams, fetch_page
 
 
 def _open() -> list:

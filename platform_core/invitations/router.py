@@ -7,10 +7,9 @@ import uuid
 from fastapi import APIRouter, Response
 
 from billing.dependencies import SeatLimitReached
-from platform_core.auth.dependencies import PUBLIC, AuthScopeDep, MembersManage, MembersRead
+from platform_core.access.dependencies import PUBLIC, AuthScopeDep, MembersManage, MembersRead
 from platform_core.auth.exceptions import ExpiredLink, InvalidLink
 from platform_core.auth.schemas import TokenResponse
-from platform_core.errors import raises
 from platform_core.invitations import service as invitation_service
 from platform_core.invitations.exceptions import AlreadyInvited, AlreadyMember, InvitationNotFound
 from platform_core.invitations.schemas import (
@@ -20,10 +19,11 @@ from platform_core.invitations.schemas import (
     InvitationRead,
     invitation_read,
 )
+from platform_core.kernel.errors import raises
+from platform_core.kernel.paging import PageDep
+from platform_core.kernel.security.passwords import InvalidPassword
+from platform_core.kernel.tenancy import TenantSessionDep
 from platform_core.members.exceptions import CannotGrant, UnknownRole
-from platform_core.paging import PageDep
-from platform_core.security.passwords import InvalidPassword
-from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/invitations", tags=["invitations"])
 

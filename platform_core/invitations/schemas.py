@@ -9,9 +9,9 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from platform_core.auth.schemas import NEW_PASSWORD_RULE
-from platform_core.db.base import utcnow
 from platform_core.invitations.models import Invitation
-from platform_core.paging import Page
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.paging import Page
 
 
 class InvitationStatus(StrEnum):

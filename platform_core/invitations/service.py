@@ -10,26 +10,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import seats as billing_seats
 from billing.dependencies import check_seats
+from platform_core.access.models import User
+from platform_core.access.principal import Principal
 from platform_core.audit import service as audit
 from platform_core.audit.service import Actor, ActorType, AuditAction
 from platform_core.auth import sessions
 from platform_core.auth.exceptions import ExpiredLink, InvalidLink
-from platform_core.auth.principal import Principal
 from platform_core.auth.service import AuthScope
 from platform_core.auth.sessions import TokenPair
-from platform_core.db.base import utcnow
-from platform_core.db.constraints import constraint_errors
 from platform_core.invitations import repository as invitation_repository
 from platform_core.invitations.exceptions import AlreadyInvited, AlreadyMember, InvitationNotFound
 from platform_core.invitations.models import Invitation
 from platform_core.invitations.schemas import InvitationStatus, status_of
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.db.constraints import constraint_errors
+from platform_core.kernel.paging import PageParams
+from platform_core.kernel.security.passwords import hash_password_async
+from platform_core.kernel.security.tokens import hash_opaque_token, new_opaque_token
 from platform_core.members.exceptions import UnknownRole
 from platform_core.members.service import check_can_grant, grants
-from platform_core.paging import PageParams
-from platform_core.security.passwords import hash_password_async
-from platform_core.security.tokens import hash_opaque_token, new_opaque_token
 from platform_core.users import repository as user_repository
-from platform_core.users.models import User
 from workers.email.tasks import send_email_later_async
 
 

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from platform_core.errors import raises
 from platform_core.items import repository as item_repository
 from platform_core.items.exceptions import ItemNotFound
 from platform_core.items.models import Item
-from platform_core.tenancy import TenantSessionDep
+from platform_core.kernel.errors import raises
+from platform_core.kernel.tenancy import TenantSessionDep
 
 
 @raises(ItemNotFound)

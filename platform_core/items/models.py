@@ -9,7 +9,7 @@ from sqlalchemy import CheckConstraint, DateTime, Index, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db.base import IdMixin, TenantBase, TimestampMixin
+from platform_core.kernel.db.base import IdMixin, TenantBase, TimestampMixin
 
 
 class ItemStatus(StrEnum):

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.items.models import Item
 from platform_core.items.schemas import ItemSort
-from platform_core.paging import PageParams, fetch_page
+from platform_core.kernel.paging import PageParams, fetch_page
 
 _ORDER = {
     ItemSort.CREATED: (Item.created_at.asc(), Item.id.asc()),

@@ -6,14 +6,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from platform_core.auth.dependencies import ItemsRead, ItemsWrite
+from platform_core.access.dependencies import ItemsRead, ItemsWrite
 from platform_core.items import service as item_service
 from platform_core.items.dependencies import CurrentItem
 from platform_core.items.models import Item, ItemStatus
 from platform_core.items.repository import ItemFilter
 from platform_core.items.schemas import ItemCreate, ItemPage, ItemRead, ItemSort, ItemUpdate
-from platform_core.paging import PageDep
-from platform_core.tenancy import TenantSessionDep
+from platform_core.kernel.paging import PageDep
+from platform_core.kernel.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 

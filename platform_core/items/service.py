@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from platform_core.db.base import utcnow
 from platform_core.items import repository as item_repository
 from platform_core.items.models import Item
 from platform_core.items.schemas import ItemCreate, ItemPage, ItemRead, ItemSort, ItemUpdate
-from platform_core.paging import PageParams
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.paging import PageParams
 
 
 async def list_items(

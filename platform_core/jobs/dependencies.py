@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from platform_core.errors import raises
 from platform_core.jobs import repository as job_repository
 from platform_core.jobs.exceptions import JobNotFound
 from platform_core.jobs.models import Job
-from platform_core.tenancy import TenantSessionDep
+from platform_core.kernel.errors import raises
+from platform_core.kernel.tenancy import TenantSessionDep
 
 
 @raises(JobNotFound)

@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, DateTime, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db.base import IdMixin, TenantBase, TimestampMixin
+from platform_core.kernel.db.base import IdMixin, TenantBase, TimestampMixin
 
 
 class JobStatus(StrEnum):

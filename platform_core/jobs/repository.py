@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from platform_core.jobs.models import Job
-from platform_core.paging import PageParams, fetch_page
+from platform_core.kernel.paging import PageParams, fetch_page
 
 
 async def list_page(

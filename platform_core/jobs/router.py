@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from platform_core.auth.dependencies import JobsRead
+from platform_core.access.dependencies import JobsRead
 from platform_core.jobs import service as job_service
 from platform_core.jobs.dependencies import CurrentJob
 from platform_core.jobs.models import Job, JobStatus
 from platform_core.jobs.schemas import JobPage, JobRead
-from platform_core.paging import PageDep
-from platform_core.tenancy import TenantSessionDep
+from platform_core.kernel.paging import PageDep
+from platform_core.kernel.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
 

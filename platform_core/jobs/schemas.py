@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from platform_core.jobs.models import JobStatus
-from platform_core.paging import Page
+from platform_core.kernel.paging import Page
 
 
 class JobRead(BaseModel):

@@ -12,13 +12,13 @@ from typing import Any
 from celery.exceptions import Retry
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from platform_core.context import TenantContext
-from platform_core.db.base import utcnow
 from platform_core.jobs import repository as job_repository
 from platform_core.jobs.exceptions import JobNotFound
 from platform_core.jobs.models import Job, JobStatus
 from platform_core.jobs.schemas import JobPage, JobRead
-from platform_core.paging import PageParams
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.paging import PageParams
 from workers.base import TaskContext, tenant_task
 from workers.outbox.service import enqueue_async
 

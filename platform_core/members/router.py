@@ -6,8 +6,10 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from platform_core.auth.dependencies import MembersManage, MembersRead
-from platform_core.errors import raises
+from platform_core.access.dependencies import MembersManage, MembersRead
+from platform_core.kernel.errors import raises
+from platform_core.kernel.paging import PageDep
+from platform_core.kernel.tenancy import TenantDep, TenantSessionDep
 from platform_core.members import service as member_service
 from platform_core.members.exceptions import (
     CannotGrant,
@@ -16,8 +18,6 @@ from platform_core.members.exceptions import (
     MemberOutranksYou,
     UnknownRole,
 )
-from platform_core.paging import PageDep
-from platform_core.tenancy import TenantDep, TenantSessionDep
 from platform_core.users.schemas import MemberPage, MemberRead, MemberUpdate, member_read
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"])

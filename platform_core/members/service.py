@@ -8,13 +8,15 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import seats as billing_seats
+from platform_core.access.cache import auth_changed
+from platform_core.access.models import Role, User
+from platform_core.access.permissions import Permission, builtin_role_id, role_permissions
+from platform_core.access.principal import Principal
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
-from platform_core.auth.cache import auth_changed
-from platform_core.auth.permissions import Permission, builtin_role_id, role_permissions
-from platform_core.auth.principal import Principal
-from platform_core.context import TenantContext
-from platform_core.db.constraints import constraint_errors
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.db.constraints import constraint_errors
+from platform_core.kernel.paging import PageParams
 from platform_core.members.exceptions import (
     CannotGrant,
     LastOwner,
@@ -22,9 +24,7 @@ from platform_core.members.exceptions import (
     MemberOutranksYou,
     UnknownRole,
 )
-from platform_core.paging import PageParams
 from platform_core.users import repository as user_repository
-from platform_core.users.models import Role, User
 
 OWNER_ROLE_ID = builtin_role_id("owner")
 ROLE_CONSTRAINT = "fk_user_account_role_id_role"

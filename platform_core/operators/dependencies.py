@@ -16,19 +16,19 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from platform_core.auth.dependencies import mark_gate
-from platform_core.auth.principal import bearer_token, client_ip
-from platform_core.db.engines import Database
-from platform_core.db.unit_of_work import SCOPE_KEY as REQUEST_SESSION_KEY
-from platform_core.db.unit_of_work import open_request_session
-from platform_core.errors import Unprocessable, raises
+from platform_core.access.dependencies import mark_gate
+from platform_core.access.principal import bearer_token, client_ip
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.db.unit_of_work import SCOPE_KEY as REQUEST_SESSION_KEY
+from platform_core.kernel.db.unit_of_work import open_request_session
+from platform_core.kernel.errors import Unprocessable, raises
+from platform_core.kernel.security.tokens import InvalidToken
+from platform_core.kernel.tenancy import HostKind, require_platform_host, serves_on
 from platform_core.operators import service as operator_service
 from platform_core.operators.exceptions import NotOperatorHost, OperatorNotAuthenticated
 from platform_core.operators.models import Operator
 from platform_core.operators.schemas import OperatorSignInRequest
 from platform_core.operators.service import OperatorScope
-from platform_core.security.tokens import InvalidToken
-from platform_core.tenancy import HostKind, require_platform_host, serves_on
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant
 from tenants.service import TenantService

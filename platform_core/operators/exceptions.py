@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from platform_core.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from platform_core.kernel.errors import Conflict, NotFound, Unauthorized, Unprocessable
 
 
 class OperatorInvalidCredentials(Unauthorized):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db.base import IdMixin, PublicBase, TimestampMixin
+from platform_core.kernel.db.base import IdMixin, PublicBase, TimestampMixin
 
 
 class Operator(IdMixin, TimestampMixin, PublicBase):

@@ -13,9 +13,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from platform_core.context import TenantStatus
+from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.paging import PageParams, fetch_page
 from platform_core.operators.models import Operator
-from platform_core.paging import PageParams, fetch_page
 from tenants.models import Tenant
 
 

@@ -9,10 +9,13 @@ from pydantic import BaseModel
 
 from billing import service as billing_service
 from billing.schemas import OperatorBillingRead
-from platform_core.auth.dependencies import PUBLIC
+from platform_core.access.dependencies import PUBLIC
 from platform_core.auth.throttle import TooManyAttempts
-from platform_core.context import TenantStatus
-from platform_core.errors import raises
+from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.errors import raises
+from platform_core.kernel.paging import PageDep
+from platform_core.kernel.security.passwords import InvalidPassword
+from platform_core.kernel.tenancy import PublicSessionDep
 from platform_core.operators import service as operator_service
 from platform_core.operators.dependencies import (
     CurrentOperator,
@@ -37,9 +40,6 @@ from platform_core.operators.schemas import (
     TenantPage,
     TenantRead,
 )
-from platform_core.paging import PageDep
-from platform_core.security.passwords import InvalidPassword
-from platform_core.tenancy import PublicSessionDep
 from tenants.exceptions import InvalidTenantState, OwnerExists
 from tenants.models import Tenant
 

@@ -10,8 +10,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
 from platform_core.auth.schemas import NEW_PASSWORD_RULE
-from platform_core.context import TenantStatus
-from platform_core.paging import Page
+from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.paging import Page
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 

@@ -20,9 +20,23 @@ from sqlalchemy.orm import Session
 
 from platform_core.audit.service import Actor, ActorType
 from platform_core.auth.throttle import Throttle
-from platform_core.context import TenantStatus
-from platform_core.db.base import utcnow
-from platform_core.db.constraints import constraint_errors
+from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.db.constraints import constraint_errors
+from platform_core.kernel.paging import PageParams
+from platform_core.kernel.security.passwords import (
+    hash_password,
+    hash_password_async,
+    needs_rehash,
+    verify_password_async,
+)
+from platform_core.kernel.security.tokens import (
+    InvalidToken,
+    SigningKeys,
+    decode_access_token,
+    issue_access_token,
+)
+from platform_core.kernel.settings import Settings
 from platform_core.operators import repository
 from platform_core.operators.exceptions import (
     InvalidOperatorEmail,
@@ -32,15 +46,6 @@ from platform_core.operators.exceptions import (
 )
 from platform_core.operators.models import Operator
 from platform_core.operators.schemas import TenantMemberPage, TenantMemberRead, TenantPage, TenantRead
-from platform_core.paging import PageParams
-from platform_core.security.passwords import (
-    hash_password,
-    hash_password_async,
-    needs_rehash,
-    verify_password_async,
-)
-from platform_core.security.tokens import InvalidToken, SigningKeys, decode_access_token, issue_access_token
-from platform_core.settings import Settings
 from platform_core.users import repository as user_repository
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant

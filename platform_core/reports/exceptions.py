@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from platform_core.errors import NotFound
+from platform_core.kernel.errors import NotFound
 
 
 class ReportNotFound(NotFound):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db.base import IdMixin, TenantBase, TimestampMixin
+from platform_core.kernel.db.base import IdMixin, TenantBase, TimestampMixin
 
 
 class Report(IdMixin, TimestampMixin, TenantBase):

@@ -10,15 +10,15 @@ from fastapi import APIRouter, Response
 from fastapi.responses import RedirectResponse
 
 from billing.dependencies import ReportsFeature
-from platform_core.auth.dependencies import ReportsRun
-from platform_core.errors import raises
+from platform_core.access.dependencies import ReportsRun
 from platform_core.jobs import service as job_service
 from platform_core.jobs.models import Job
 from platform_core.jobs.schemas import JobRead
+from platform_core.kernel.errors import raises
+from platform_core.kernel.tenancy import TenantSessionDep
 from platform_core.reports import repository as report_repository
 from platform_core.reports.exceptions import ReportNotFound
 from platform_core.reports.schemas import ReportCreate
-from platform_core.tenancy import TenantSessionDep
 from platform_core.uploads.storage import get_store
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])

@@ -7,10 +7,10 @@ import io
 import uuid
 
 from platform_core.jobs.service import JobTracker, job_task
+from platform_core.kernel.settings import get_settings
 from platform_core.reports import csv_safety
 from platform_core.reports import repository as report_repository
 from platform_core.reports.models import Report
-from platform_core.settings import get_settings
 from platform_core.uploads.storage import configured_store
 from workers.base import TaskContext
 from workers.email.tasks import send_email_later

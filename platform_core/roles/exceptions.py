@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from platform_core.errors import Conflict, NotFound, Unprocessable
+from platform_core.kernel.errors import Conflict, NotFound, Unprocessable
 
 
 class RoleNotFound(NotFound):

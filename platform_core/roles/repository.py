@@ -7,9 +7,9 @@ import uuid
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from platform_core.access.models import Role, User
 from platform_core.invitations.models import Invitation
-from platform_core.paging import PageParams, fetch_page
-from platform_core.users.models import Role, User
+from platform_core.kernel.paging import PageParams, fetch_page
 
 
 async def list_page(session: AsyncSession, paging: PageParams) -> tuple[list[Role], int]:

@@ -6,11 +6,12 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from platform_core.auth.dependencies import MembersRead, RolesManage
-from platform_core.auth.permissions import Permission
-from platform_core.errors import raises
+from platform_core.access.dependencies import MembersRead, RolesManage
+from platform_core.access.permissions import Permission
+from platform_core.kernel.errors import raises
+from platform_core.kernel.paging import PageDep
+from platform_core.kernel.tenancy import TenantSessionDep
 from platform_core.members.exceptions import CannotGrant
-from platform_core.paging import PageDep
 from platform_core.roles import service as role_service
 from platform_core.roles.exceptions import (
     BuiltinRoleReadOnly,
@@ -20,7 +21,6 @@ from platform_core.roles.exceptions import (
     UnknownPermission,
 )
 from platform_core.roles.schemas import PermissionRead, RoleCreate, RolePage, RoleRead, RoleUpdate, role_read
-from platform_core.tenancy import TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/roles", tags=["roles"])
 

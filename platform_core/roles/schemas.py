@@ -7,9 +7,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from platform_core.auth.permissions import role_permissions
-from platform_core.paging import Page
-from platform_core.users.models import Role
+from platform_core.access.models import Role
+from platform_core.access.permissions import role_permissions
+from platform_core.kernel.paging import Page
 
 _NAME_PATTERN = r"^[a-z][a-z0-9_-]{1,49}$"
 _NAME_HELP = "2-50 lowercase letters, digits, - or _, starting with a letter."

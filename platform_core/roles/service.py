@@ -6,14 +6,15 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from platform_core.access.cache import auth_changed
+from platform_core.access.models import Role
+from platform_core.access.permissions import BUILTIN_ROLES, Permission, parse_permissions
+from platform_core.access.principal import Principal
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
-from platform_core.auth.cache import auth_changed
-from platform_core.auth.permissions import BUILTIN_ROLES, Permission, parse_permissions
-from platform_core.auth.principal import Principal
-from platform_core.db.constraints import constraint_errors
+from platform_core.kernel.db.constraints import constraint_errors
+from platform_core.kernel.paging import PageParams
 from platform_core.members.service import check_can_grant, grants
-from platform_core.paging import PageParams
 from platform_core.roles import repository as role_repository
 from platform_core.roles.exceptions import (
     BuiltinRoleReadOnly,
@@ -23,7 +24,6 @@ from platform_core.roles.exceptions import (
     UnknownPermission,
 )
 from platform_core.roles.schemas import RoleCreate, RoleUpdate
-from platform_core.users.models import Role
 
 # Violations a concurrent request can cause after the checks above passed.
 NAME_CONSTRAINT = "uq_role_name"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, CheckConstraint, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db.base import TenantBase, TimestampMixin
+from platform_core.kernel.db.base import TenantBase, TimestampMixin
 
 
 class TenantSettings(TimestampMixin, TenantBase):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from platform_core.auth.dependencies import TenantSettingsManage
-from platform_core.tenancy import TenantSessionDep
+from platform_core.access.dependencies import TenantSettingsManage
+from platform_core.kernel.tenancy import TenantSessionDep
 from platform_core.tenant_settings import service as tenant_settings_service
 from platform_core.tenant_settings.models import TenantSettings
 from platform_core.tenant_settings.schemas import TenantSettingsRead, TenantSettingsUpdate

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.requests import ClientDisconnect
 
-from platform_core.errors import raises
-from platform_core.tenancy import TenantSessionDep
+from platform_core.kernel.errors import raises
+from platform_core.kernel.tenancy import TenantSessionDep
 from platform_core.uploads import repository as upload_repository
 from platform_core.uploads.exceptions import StorageUnavailable, UploadInterrupted, UploadNotFound
 from platform_core.uploads.models import Upload

@@ -22,11 +22,11 @@ import anyio
 from pydantic import ValidationError
 
 from billing.dependencies import check_storage
-from platform_core.auth.principal import Principal
-from platform_core.context import TenantContext
-from platform_core.db.base import utcnow
-from platform_core.db.engines import Database
-from platform_core.errors import Unprocessable
+from platform_core.access.principal import Principal
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.errors import Unprocessable
 from platform_core.uploads import repository as upload_repository
 from platform_core.uploads.exceptions import FileTooLarge, MalformedForm, UploadNotFound
 from platform_core.uploads.models import Upload, UploadStatus

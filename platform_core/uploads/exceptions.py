@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from platform_core.errors import AppError, BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
+from platform_core.kernel.errors import (
+    AppError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+)
 
 
 class UploadNotFound(NotFound):

@@ -9,8 +9,8 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from platform_core.db.base import IdMixin, TenantBase, TimestampMixin
-from platform_core.users.models import User
+from platform_core.access.models import User
+from platform_core.kernel.db.base import IdMixin, TenantBase, TimestampMixin
 
 
 class UploadStatus(StrEnum):

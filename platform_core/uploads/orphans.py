@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from platform_core.db.base import utcnow
+from platform_core.kernel.db.base import utcnow
 from platform_core.reports.models import Report
 from platform_core.uploads.models import Upload
 from platform_core.uploads.service import tenant_prefix

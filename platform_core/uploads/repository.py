@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from platform_core.paging import PageParams, fetch_page
+from platform_core.kernel.paging import PageParams, fetch_page
 from platform_core.uploads.models import Upload, UploadStatus
 from platform_core.uploads.schemas import UploadState
 

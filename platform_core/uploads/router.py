@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from billing.dependencies import StorageLimitReached
-from platform_core.auth.dependencies import UploadsRead, UploadsWrite
-from platform_core.errors import raises
-from platform_core.paging import PageDep
-from platform_core.tenancy import TenantDep, TenantSessionDep
+from platform_core.access.dependencies import UploadsRead, UploadsWrite
+from platform_core.kernel.errors import raises
+from platform_core.kernel.paging import PageDep
+from platform_core.kernel.tenancy import TenantDep, TenantSessionDep
 from platform_core.uploads import direct as direct_uploads
 from platform_core.uploads import service as upload_service
 from platform_core.uploads.dependencies import CurrentUpload, StoreDep, UploadForm, content_length

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from platform_core.paging import Page
+from platform_core.kernel.paging import Page
 from platform_core.uploads.storage import MAX_OBJECT_BYTES
 
 # Bidirectional overrides and isolates make "txt.exe" display as "exe.txt".

@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from billing.dependencies import StorageLimitReached, check_storage
+from platform_core.access.principal import Principal
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
-from platform_core.auth.principal import Principal
-from platform_core.context import TenantContext
-from platform_core.db.base import utcnow
-from platform_core.paging import PageParams
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.paging import PageParams
 from platform_core.uploads import repository as upload_repository
 from platform_core.uploads.exceptions import (
     ContentTypeNotAllowed,

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.paging import PageParams, fetch_page
-from platform_core.users.models import Role, User
+from platform_core.access.models import Role, User
+from platform_core.access.permissions import builtin_role_id
+from platform_core.kernel.paging import PageParams, fetch_page
 
 
 async def lock_membership(session: AsyncSession, tenant_id: uuid.UUID) -> None:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from platform_core.access.dependencies import CurrentUser
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
 from platform_core.auth import service as auth_service
-from platform_core.auth.dependencies import CurrentUser
 from platform_core.auth.exceptions import WrongPassword
 from platform_core.auth.schemas import ChangePasswordRequest
 from platform_core.auth.throttle import TooManyAttempts
-from platform_core.errors import raises
+from platform_core.kernel.errors import raises
+from platform_core.kernel.security.passwords import InvalidPassword
+from platform_core.kernel.tenancy import TenantDep, TenantSessionDep
 from platform_core.members import service as member_service
 from platform_core.members.exceptions import LastOwner
-from platform_core.security.passwords import InvalidPassword
-from platform_core.tenancy import TenantDep, TenantSessionDep
 from platform_core.users.schemas import MeRead, MeUpdate, me_read
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from platform_core.auth.permissions import role_permissions
-from platform_core.paging import Page
-from platform_core.users.models import User
+from platform_core.access.models import User
+from platform_core.access.permissions import role_permissions
+from platform_core.kernel.paging import Page
 
 
 class MeRead(BaseModel):

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import delete, update
 
 from billing.models import BillingAccount
-from platform_core.db.base import utcnow
 from platform_core.invitations.models import Invitation
+from platform_core.kernel.db.base import utcnow
 from tests.conftest import client_for, host_of, owner_client
 from workers.models import OutboxMessage
 
@@ -133,8 +133,8 @@ async def test_concurrent_invitations_cannot_exceed_the_seats(settings, sync_db,
     """Two invitations for the last seat at the same instant: one 201, one 402 (the count is locked)."""
     import asyncio
 
-    from platform_core.db.engines import Database
-    from platform_core.main import create_app
+    from platform_core.app.main import create_app
+    from platform_core.kernel.db.engines import Database
 
     tenant = tenant_service.create(slug=_slug(), name="Last seat")  # free: 3 seats
     database = Database(settings, pool_size=4)

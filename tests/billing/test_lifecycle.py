@@ -30,10 +30,10 @@ from billing.models import BillingPlan, StripeEvent
 from billing.plans_sync import sync_plans
 from billing.settings import BillingSettings
 from billing.stripe_client import make_client
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.db.engines import Database
+from platform_core.access.permissions import builtin_role_id
 from platform_core.devstack.stripe_servers import local_stripe, register_webhook
-from platform_core.settings import PROJECT_ROOT, Settings
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import PROJECT_ROOT, Settings
 from tenants.service import BILLING_FOLLOW_TASK, TenantService
 from tests.factories import UserFactory, access_token
 from tests.support.processes import ApiServer, WorkerProcess, tasks_ran, wait_until

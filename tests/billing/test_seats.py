@@ -12,8 +12,8 @@ from sqlalchemy.dialects.postgresql import insert
 from billing import seats
 from billing.models import BillingAccount, BillingPlan
 from billing.tasks import sync_seats_task, sync_subscription
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.users.models import User
+from platform_core.access.models import User
+from platform_core.access.permissions import builtin_role_id
 from tests.conftest import owner_client, subscribed
 from tests.factories import UserFactory
 from tests.support.billing import run_task

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from billing.catalog import get_catalog
-from platform_core.db.engines import Database
-from platform_core.main import create_app
+from platform_core.app.main import create_app
+from platform_core.kernel.db.engines import Database
 from platform_core.uploads.models import Upload
 from tests.conftest import owner_client
 from tests.factories import UploadFactory, create_upload

@@ -30,11 +30,11 @@ from billing.plans_sync import sync_plans
 from billing.settings import BillingSettings, get_billing_settings
 from billing.stripe_client import get_client, make_client
 from billing.tenant_lifecycle import follow_tenant
-from platform_core.auth.cache import PRINCIPALS
-from platform_core.context import TenantStatus
-from platform_core.db.engines import Database
-from platform_core.main import create_app
-from platform_core.settings import Settings
+from platform_core.access.cache import PRINCIPALS
+from platform_core.app.main import create_app
+from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import Settings
 from tests.conftest import owner_client
 from tests.support.billing import apply_stripe_event
 

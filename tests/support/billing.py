@@ -13,8 +13,8 @@ from celery import Task
 
 from billing import events
 from billing.models import StripeEvent
-from platform_core.db.engines import Database
-from platform_core.settings import Settings, get_settings
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import Settings, get_settings
 from workers import database as worker_database
 
 

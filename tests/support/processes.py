@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from platform_core.devstack._common import free_port, stop_child
-from platform_core.settings import PROJECT_ROOT
+from platform_core.kernel.settings import PROJECT_ROOT
 
 VISIBILITY_TIMEOUT = 3  # seconds before Redis hands a dead worker's task to another worker
 PROBE_TASK_MODULES = "tests.workers.probe_tasks"  # tasks that exist only in tests
@@ -168,7 +168,7 @@ class ApiServer:
         """Start the server and wait until /healthz answers."""
         server = ["platform_core.cli.main", "serve", *self.args]
         if self.http:
-            server = ["uvicorn", "platform_core.asgi:app", "--no-access-log", "--http", self.http]
+            server = ["uvicorn", "platform_core.app.asgi:app", "--no-access-log", "--http", self.http]
         command = [sys.executable, "-m", *server, "--host", "127.0.0.1", "--port", str(self.port)]
         self.log = self.log_path.open("wb")
         self.process = subprocess.Popen(

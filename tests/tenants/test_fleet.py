@@ -14,9 +14,9 @@ from sqlalchemy import create_engine, pool, text
 from typer.testing import CliRunner
 
 from platform_core.cli.main import app as cli
-from platform_core.db.bootstrap import drop_database, ensure_database
-from platform_core.db.engines import Database
-from platform_core.settings import PROJECT_ROOT, get_settings, to_libpq_url
+from platform_core.kernel.db.bootstrap import drop_database, ensure_database
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import PROJECT_ROOT, get_settings, to_libpq_url
 from tenants.fleet import (
     FLEET_LOCK_KEY,
     TenantRef,

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select, text
 
 from platform_core.audit.models import AuditEvent
-from platform_core.db.base import TenantBase
 from platform_core.items.models import Item
+from platform_core.kernel.db.base import TenantBase
 from tenants.exceptions import InvalidSlug, InvalidTenantState, SlugTaken, TenantNotFound
 from tenants.models import Tenant
 from tests.conftest import BASE_DOMAIN, client_for, owner_client

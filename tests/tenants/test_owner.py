@@ -8,10 +8,10 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from platform_core.access.models import Role, User
+from platform_core.access.permissions import builtin_role_id
 from platform_core.audit.models import AuditEvent
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.errors import AppError
-from platform_core.users.models import Role, User
+from platform_core.kernel.errors import AppError
 from tenants.models import Tenant
 from tenants.service import BILLING_SEATS_TASK
 from tests.conftest import client_for, host_of

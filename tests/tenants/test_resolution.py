@@ -8,8 +8,8 @@ import uuid
 import pytest
 from sqlalchemy import event
 
-from platform_core.db.engines import Database
-from platform_core.tenancy import NoTenantAtHost
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.tenancy import NoTenantAtHost
 from tenants.exceptions import InvalidHost
 from tenants.resolution import HostResolver, listen_for_changes, parse_host
 from tests.conftest import BASE_DOMAIN

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import redis
 
-from platform_core.context import TenantContext
-from platform_core.db.engines import Database
-from platform_core.settings import Settings
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import Settings
 from tenants.service import TenantService
 from tests.conftest import subscribed
 from tests.support.processes import PROBE_TASK_MODULES, VISIBILITY_TIMEOUT, WorkerProcess, worker_environment

@@ -15,7 +15,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from platform_core.settings import PROJECT_ROOT
+from platform_core.kernel.settings import PROJECT_ROOT
 from tests.support.processes import wait_until
 from tests.workers.test_delivery import _enqueue_committed, _items_titled, _starts
 from workers.models import OutboxMessage, TaskRun
@@ -110,7 +110,7 @@ def test_rabbitmq_broker_by_configuration(sync_db, settings, live_tenant, worker
     start_worker("rabbit", extra_env={"CELERY_BROKER_URL": vhost_url}, app=app)
     marker = f"rabbit-{uuid.uuid4().hex[:8]}"
     _enqueue_committed(sync_db, "probe.effect", tenant_id=live_tenant.id, marker=marker)
-    from platform_core.db.engines import Database
+    from platform_core.kernel.db.engines import Database
 
     db = Database(settings, pool_size=1)
     try:

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, text
 
-from platform_core.db.base import utcnow
 from platform_core.jobs.models import Job
+from platform_core.kernel.db.base import utcnow
 from tests.support.processes import tasks_ran, wait_until
 from workers.fanout import fan_out
 from workers.models import OutboxMessage, TaskRun

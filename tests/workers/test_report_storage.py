@@ -10,8 +10,8 @@ from datetime import timedelta
 
 import httpx
 
-from platform_core.db.base import utcnow
 from platform_core.jobs.models import Job
+from platform_core.kernel.db.base import utcnow
 from platform_core.reports.models import Report
 from tests.conftest import owner_client
 from tests.support.processes import finished_job, wait_until

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from platform_core.db.base import utcnow
+from platform_core.kernel.db.base import utcnow
 from platform_core.uploads.models import Upload
 from platform_core.uploads.service import LATE_OBJECT_TASK, PENDING_GRACE
 from tenants.service import PURGE_FILES_TASK

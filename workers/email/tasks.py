@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from platform_core.context import tenant_id_var
+from platform_core.kernel.context import tenant_id_var
 from workers.base import TaskContext, platform_task
 from workers.email.addresses import parse_addresses
 from workers.email.exceptions import InvalidRecipient, PermanentEmailError, TransientEmailError

@@ -11,8 +11,8 @@ import psycopg
 from celery import Celery
 from sqlalchemy import func, select, update
 
-from platform_core.db.engines import Database
-from platform_core.settings import to_libpq_url
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.settings import to_libpq_url
 from workers.models import OutboxMessage
 from workers.outbox.service import NOTIFY_CHANNEL
 from workers.settings import OutboxSettings

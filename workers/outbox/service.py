@@ -11,7 +11,7 @@ from sqlalchemy import Insert, func, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from platform_core.errors import AppError
+from platform_core.kernel.errors import AppError
 from workers.models import OutboxMessage
 
 NOTIFY_CHANNEL = "outbox"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from platform_core.models import PublicBase
-from platform_core.settings import get_settings, to_sqlalchemy_url
+from platform_core.app.models import PublicBase
+from platform_core.kernel.settings import get_settings, to_sqlalchemy_url
 
 config = context.config
 

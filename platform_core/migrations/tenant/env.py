@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from platform_core.settings import get_settings, to_sqlalchemy_url
+from platform_core.kernel.settings import get_settings, to_sqlalchemy_url
 from tenants.fleet import configure_tenant_context
 
 config = context.config

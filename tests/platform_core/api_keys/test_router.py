@@ -8,12 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete, select, update
 
-from platform_core.api_keys.models import ApiKey
+from platform_core.access.cache import PRINCIPALS
+from platform_core.access.models import ApiKey, User
+from platform_core.access.permissions import builtin_role_id
 from platform_core.audit.models import AuditEvent
-from platform_core.auth.cache import PRINCIPALS
-from platform_core.auth.permissions import builtin_role_id
-from platform_core.security.tokens import hash_opaque_token, new_opaque_token
-from platform_core.users.models import User
+from platform_core.kernel.security.tokens import hash_opaque_token, new_opaque_token
 from tests.conftest import signed_in
 from tests.factories import access_token, create_role, create_user
 

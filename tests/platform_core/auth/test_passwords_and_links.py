@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from platform_core.auth.models import OneTimeToken
-from platform_core.db.base import utcnow
+from platform_core.access.models import OneTimeToken
+from platform_core.kernel.db.base import utcnow
 from platform_core.tenant_settings.models import TenantSettings
 from tests.conftest import signed_in
 from tests.factories import PASSWORD, create_api_key, create_user

@@ -13,12 +13,11 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
+from platform_core.access.cache import PRINCIPALS
+from platform_core.access.models import RefreshToken, User
+from platform_core.app.main import create_app
 from platform_core.audit.models import AuditEvent
-from platform_core.auth.cache import PRINCIPALS
-from platform_core.auth.models import RefreshToken
-from platform_core.main import create_app
-from platform_core.security.tokens import SigningKeys, issue_access_token, tenant_audience
-from platform_core.users.models import User
+from platform_core.kernel.security.tokens import SigningKeys, issue_access_token, tenant_audience
 from tests.conftest import client_for, forget_throttles, host_of, make_settings, signed_in
 from tests.factories import PASSWORD, access_token, create_user
 from tests.support.hashing import hashing_threads

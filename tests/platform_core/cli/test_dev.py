@@ -15,7 +15,7 @@ import psutil
 
 from platform_core.cli import dev_env
 from platform_core.cli.dev import DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD, DEMO_SLUG
-from platform_core.settings import PROJECT_ROOT
+from platform_core.kernel.settings import PROJECT_ROOT
 from tests.platform_core.cli.test_output import platformctl
 
 

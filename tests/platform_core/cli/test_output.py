@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from platform_core.db.bootstrap import drop_database, ensure_database
 from platform_core.devstack._common import free_port
+from platform_core.kernel.db.bootstrap import drop_database, ensure_database
 
 # Variables of the test process that must not leak into the commands run here.
 _CLEARED = ("DATABASE_URL", "REDIS_URL", "ENV", "LOG_LEVEL", "LOG_FORMAT", "DEV_ROOT", "PYTHONPATH")

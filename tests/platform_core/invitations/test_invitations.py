@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from platform_core.db.base import utcnow
 from platform_core.invitations.models import Invitation
+from platform_core.kernel.db.base import utcnow
 from tests.conftest import signed_in
 from tests.factories import access_token, create_user
 from tests.platform_core.auth.test_sign_in import audit_actions, sign_in

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from platform_core.auth.permissions import builtin_role_id
+from platform_core.access.permissions import builtin_role_id
 from tests.conftest import signed_in
 from tests.factories import access_token, create_role, create_user
 from tests.platform_core.auth.test_sign_in import audit_actions
@@ -149,9 +149,9 @@ async def test_two_owners_demoting_each_other_at_once_leave_one_owner(settings, 
     """Concurrent requests on separate connections: one demotion wins, the other is 409, never a 500."""
     import asyncio
 
-    from platform_core.db.engines import Database
-    from platform_core.main import create_app
-    from platform_core.users.models import User
+    from platform_core.access.models import User
+    from platform_core.app.main import create_app
+    from platform_core.kernel.db.engines import Database
     from tests.factories import UserFactory
 
     tenant = tenant_service.create(slug=f"own-{uuid.uuid4().hex[:8]}", name="Two owners")

@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from platform_core.kernel.security.passwords import hash_password
+from platform_core.kernel.security.tokens import SigningKeys, issue_access_token
+from platform_core.kernel.settings import Settings
 from platform_core.operators.models import Operator
 from platform_core.operators.service import OPERATOR_AUDIENCE
-from platform_core.security.passwords import hash_password
-from platform_core.security.tokens import SigningKeys, issue_access_token
-from platform_core.settings import Settings
 from tests.conftest import BASE_DOMAIN, client_for
 
 OPERATOR_HOST = f"admin.{BASE_DOMAIN}"

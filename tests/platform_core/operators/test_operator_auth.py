@@ -10,9 +10,9 @@ import jwt
 import pytest
 from sqlalchemy import select
 
+from platform_core.kernel.security.tokens import SigningKeys, decode_access_token, issue_access_token
 from platform_core.operators.models import Operator
 from platform_core.operators.service import OPERATOR_AUDIENCE
-from platform_core.security.tokens import SigningKeys, decode_access_token, issue_access_token
 from tests.conftest import BASE_DOMAIN, client_for, host_of
 from tests.factories import access_token
 from tests.platform_core.operators.conftest import (
@@ -212,7 +212,7 @@ class TestOperatorHostOnly:
         assert set(response.json()["error"]) == {"code", "message", "details"}
 
     async def test_the_operator_host_can_be_renamed(self, settings, db, tenant_a, tenant_b):
-        from platform_core.main import create_app
+        from platform_core.app.main import create_app
 
         renamed = settings.model_copy(update={"operator_host": "console"})
         application = create_app(renamed, db=db, access_log=False)

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from platform_core.auth.permissions import Permission
+from platform_core.access.permissions import Permission
 from tests.conftest import signed_in
 from tests.factories import access_token, create_role, create_user
 from tests.platform_core.auth.test_sign_in import audit_actions

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from platform_core.context import TenantContext
-from platform_core.settings import Settings
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.settings import Settings
 from tests.conftest import signed_in
 from tests.factories import access_token, create_user
 

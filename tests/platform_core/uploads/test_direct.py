@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 from billing.catalog import get_catalog
-from platform_core.db.engines import Database
-from platform_core.main import create_app
+from platform_core.app.main import create_app
+from platform_core.kernel.db.engines import Database
 from platform_core.uploads.direct import PART_BYTES
 from platform_core.uploads.models import Upload
 from platform_core.uploads.settings import S3Settings, get_s3_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from platform_core.db.base import utcnow
+from platform_core.kernel.db.base import utcnow
 from platform_core.reports.models import Report
 from platform_core.uploads.orphans import delete_orphans
 from tests.factories import UploadFactory

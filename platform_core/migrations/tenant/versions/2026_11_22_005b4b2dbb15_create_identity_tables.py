@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from platform_core.auth.permissions import builtin_role_rows
+from platform_core.access.permissions import builtin_role_rows
 
 revision: str = "005b4b2dbb15"
 down_revision: str | Sequence[str] | None = "fa9312528e0d"

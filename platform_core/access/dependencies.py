@@ -1,0 +1,154 @@
+"""How routes declare who may call them: one dependency per permission, or an explicit marker.
+
+Every route of the app carries exactly one of these (a test walks the routes and fails otherwise):
+`require(Permission.X)` for tenant data, `current_user` for a signed-in user's own account,
+`public` for routes that need no credentials (sign-in, health), and the operator dependency for
+the operator API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+
+from platform_core.access.permissions import Permission
+from platform_core.access.principal import (
+    InvalidApiKey,
+    NotAuthenticated,
+    Principal,
+    PrincipalKind,
+    authenticate,
+    client_ip,
+)
+from platform_core.auth.service import AuthScope
+from platform_core.auth.sessions import Client
+from platform_core.auth.throttle import ApiRateLimited
+from platform_core.kernel.context import TenantContext
+from platform_core.kernel.errors import AppError, Forbidden, declared_errors, raises
+from platform_core.kernel.security.tokens import InvalidToken
+from platform_core.kernel.tenancy import HostKind, get_tenant, serves_on
+
+GATE_ATTRIBUTE = "__platform_gate__"
+PERMISSION_ATTRIBUTE = "__platform_permission__"
+
+
+class AccessPolicy(Protocol):
+    """What the tenant as a whole may do now (billing implements it): raises an AppError to refuse."""
+
+    def __call__(self, tenant: TenantContext, permission: Permission, method: str) -> None:
+        """Refuse `permission` for this request's method, or return."""
+        ...
+
+    def api_rate_limit(self, tenant: TenantContext) -> str | None:
+        """The tenant's request rate for API keys (`limits` notation), or None for no limit."""
+        ...
+
+    def refusals(self, permission: Permission, method: str) -> tuple[type[AppError], ...]:
+        """The errors `__call__` may raise for this permission and method (for the OpenAPI documents)."""
+        ...
+
+
+class PermissionDenied(Forbidden):
+    """The caller lacks the permission a route requires."""
+
+    code = "permission_denied"
+
+
+class UserSessionRequired(Forbidden):
+    """The route acts on a user's own account; an API key cannot use it."""
+
+    code = "user_session_required"
+    message = "This endpoint needs a signed-in user, not an API key."
+
+
+# What authenticating a caller on a tenant host may answer (the tenant is resolved first).
+_CREDENTIAL_ERRORS = (*declared_errors(get_tenant), NotAuthenticated, InvalidToken, InvalidApiKey)
+
+
+def mark_gate(dependency: Callable[..., object], gate: str) -> None:
+    """Tag a dependency as a gate so the route-walking test can recognise it."""
+    setattr(dependency, GATE_ATTRIBUTE, gate)
+
+
+def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
+    """A dependency that authenticates the caller and requires `permission` (403 otherwise)."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate(request)
+        if permission not in principal.permissions:
+            raise PermissionDenied(
+                f"This needs the `{permission.value}` permission.", details={"permission": permission.value}
+            )
+        policy: AccessPolicy | None = request.app.state.access_policy
+        if policy is not None:
+            tenant = request.scope["platform.tenant"]
+            policy(tenant, permission, request.method)
+            if principal.kind is PrincipalKind.API_KEY and (limit := policy.api_rate_limit(tenant)):
+                await request.app.state.throttle.api_request(tenant=str(tenant.id), limit=limit)
+        return principal
+
+    dependency.__name__ = f"require_{permission.name.lower()}"
+    mark_gate(dependency, f"permission:{permission.value}")
+    setattr(dependency, PERMISSION_ATTRIBUTE, permission)
+    raises(*_CREDENTIAL_ERRORS, PermissionDenied, ApiRateLimited)(dependency)
+    return serves_on(HostKind.TENANT)(dependency)
+
+
+def permission_of(dependency: object) -> Permission | None:
+    """The permission a `require(...)` gate checks, if `dependency` is one."""
+    return getattr(dependency, PERMISSION_ATTRIBUTE, None)
+
+
+@serves_on(HostKind.TENANT)
+@raises(*_CREDENTIAL_ERRORS, UserSessionRequired)
+async def current_user(request: Request) -> Principal:
+    """The signed-in user (not an API key): for routes on the caller's own account."""
+    principal = await authenticate(request)
+    if principal.kind is not PrincipalKind.USER:
+        raise UserSessionRequired
+    return principal
+
+
+async def public() -> None:
+    """Mark a route as deliberately open: it needs no credentials."""
+
+
+mark_gate(current_user, "user")
+mark_gate(public, "public")
+
+PUBLIC = Depends(public)
+CurrentUser = Annotated[Principal, Depends(current_user)]
+ItemsRead = Annotated[Principal, Depends(require(Permission.ITEMS_READ))]
+ItemsWrite = Annotated[Principal, Depends(require(Permission.ITEMS_WRITE))]
+UploadsRead = Annotated[Principal, Depends(require(Permission.UPLOADS_READ))]
+UploadsWrite = Annotated[Principal, Depends(require(Permission.UPLOADS_WRITE))]
+JobsRead = Annotated[Principal, Depends(require(Permission.JOBS_READ))]
+ReportsRun = Annotated[Principal, Depends(require(Permission.REPORTS_RUN))]
+MembersRead = Annotated[Principal, Depends(require(Permission.MEMBERS_READ))]
+MembersManage = Annotated[Principal, Depends(require(Permission.MEMBERS_MANAGE))]
+RolesManage = Annotated[Principal, Depends(require(Permission.ROLES_MANAGE))]
+ApiKeysManage = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
+AuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+TenantSettingsManage = Annotated[Principal, Depends(require(Permission.TENANT_SETTINGS))]
+BillingReadDep = Annotated[Principal, Depends(require(Permission.BILLING_READ))]
+BillingManage = Annotated[Principal, Depends(require(Permission.BILLING_MANAGE))]
+
+
+@serves_on(HostKind.TENANT)
+@raises(*declared_errors(get_tenant))
+async def get_auth_scope(request: Request) -> AuthScope:
+    """The tenant, keys, throttle and client of a sign-in request."""
+    tenant = await get_tenant(request)
+    state = request.app.state
+    return AuthScope(
+        settings=state.settings,
+        keys=state.signing_keys,
+        tenant=tenant,
+        client=Client(ip=client_ip(request), user_agent=request.headers.get("user-agent")),
+        throttle=state.throttle,
+    )
+
+
+AuthScopeDep = Annotated[AuthScope, Depends(get_auth_scope)]

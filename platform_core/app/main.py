@@ -1,0 +1,198 @@
+"""The app factory: assembles the kernel, the tenancy layer and the domain routers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+
+from billing import metrics as billing_metrics
+from billing.access import BillingAccessPolicy
+from billing.router import router as billing_router
+from billing.router import webhook_router as stripe_webhook_router
+from billing.settings import get_billing_settings
+from platform_core.access.cache import PRINCIPALS
+from platform_core.api_keys.router import router as api_keys_router
+from platform_core.app.openapi.router import assets as docs_assets
+from platform_core.app.openapi.router import router as openapi_router
+from platform_core.audit.router import router as audit_router
+from platform_core.auth.router import router as auth_router
+from platform_core.auth.throttle import Throttle
+from platform_core.health.router import router as health_router
+from platform_core.invitations.router import router as invitations_router
+from platform_core.items.router import router as items_router
+from platform_core.jobs.router import router as jobs_router
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.db.unit_of_work import UnitOfWorkMiddleware
+from platform_core.kernel.error_handlers import install_error_handlers
+from platform_core.kernel.log import install_context_fields
+from platform_core.kernel.metrics_server import serve_metrics
+from platform_core.kernel.middleware import RequestContextMiddleware
+from platform_core.kernel.observability import init_sentry
+from platform_core.kernel.read_timeouts import BodyReadTimeoutMiddleware
+from platform_core.kernel.security.tokens import SigningKeys
+from platform_core.kernel.settings import Settings, get_settings
+from platform_core.members.router import router as members_router
+from platform_core.operators.router import router as operators_router
+from platform_core.reports.router import router as reports_router
+from platform_core.roles.router import router as roles_router
+from platform_core.tenant_settings.router import router as tenant_settings_router
+from platform_core.uploads.router import router as uploads_router
+from platform_core.users.router import router as users_router
+from tenants.resolution import HostResolver, listen_for_changes
+from workers.outbox import metrics as outbox_metrics
+
+# Every router the API serves, in matching order.
+ROUTERS: tuple[APIRouter, ...] = (
+    # Tenant data first: Starlette tries routes in order, so the busiest paths match soonest.
+    items_router,
+    jobs_router,
+    reports_router,
+    uploads_router,
+    auth_router,
+    users_router,
+    members_router,
+    invitations_router,
+    roles_router,
+    api_keys_router,
+    audit_router,
+    tenant_settings_router,
+    billing_router,
+    stripe_webhook_router,
+    operators_router,
+    health_router,
+    openapi_router,
+)
+
+
+def forget_principals(tenant_id: str | None) -> None:
+    """Drop cached principals of one tenant (all of them when None): another process changed them."""
+    if tenant_id is None:
+        PRINCIPALS.clear()
+    else:
+        PRINCIPALS.invalidate_tenant(tenant_id)
+
+
+def create_app(
+    settings: Settings | None = None, *, db: Database | None = None, access_log: bool = True
+) -> FastAPI:
+    """Build the ASGI app for the given settings (the process's settings by default)."""
+    settings = settings or get_settings()
+    install_context_fields()
+    init_sentry(settings)
+    database = db or Database(settings)
+    resolver = HostResolver(database, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        listener = asyncio.create_task(
+            listen_for_changes(settings, resolver.invalidate, on_auth_change=forget_principals)
+        )
+        try:
+            async with serve_metrics(settings, app.state):
+                yield
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+            await app.state.redis.aclose()
+            if db is None:
+                await database.dispose()
+
+    app = FastAPI(
+        title="SaaS Platform",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,  # each kind of host serves its own document (platform_core/openapi)
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.tenant_resolver = resolver
+    app.state.signing_keys = SigningKeys.parse(settings.signing_keys_spec)
+    app.state.throttle = Throttle(settings)
+    app.state.access_policy = BillingAccessPolicy(settings, get_billing_settings())
+    app.state.gauge_refreshers = (billing_metrics.refresh, outbox_metrics.refresh)
+    PRINCIPALS.ttl = settings.principal_cache_ttl_seconds
+    app.state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    install_error_handlers(app)
+    app.add_middleware(UnitOfWorkMiddleware)  # added first, so it runs inside the request context
+    app.add_middleware(BodyReadTimeoutMiddleware, timeout=settings.request_body_timeout_seconds)
+    app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
+    add_routes(app, *ROUTERS)
+    app.router.routes.append(docs_assets)
+    app.state.openapi_documents = {}
+    return app
+
+
+# Everything an APIRoute was declared with (its router's prefix, tags and dependencies included).
+_ROUTE_FIELDS = (
+    "response_model",
+    "status_code",
+    "tags",
+    "dependencies",
+    "summary",
+    "description",
+    "response_description",
+    "responses",
+    "deprecated",
+    "methods",
+    "operation_id",
+    "response_model_include",
+    "response_model_exclude",
+    "response_model_by_alias",
+    "response_model_exclude_unset",
+    "response_model_exclude_defaults",
+    "response_model_exclude_none",
+    "include_in_schema",
+    "response_class",
+    "name",
+    "callbacks",
+    "openapi_extra",
+    "generate_unique_id_function",
+)
+
+
+def add_routes(app: FastAPI, *routers: APIRouter) -> None:
+    """Declare the routers' routes again on the app's own router, flat.
+
+    `include_router` keeps each router as a nested branch that FastAPI walks, with a version check of
+    every router below it, on every request: about a fifth of the CPU of a small tenant request
+    (bench/tenancy_overhead.py). Our routers carry their prefix, tags and dependencies on each route
+    (the APIRouter applies them when a route is declared), so declaring each route on the app with the
+    same fields serves the same paths and the same OpenAPI document (tested), and the routes belong to
+    this app, so `app.dependency_overrides` applies to them.
+    """
+    for router in routers:
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                raise TypeError(f"add_routes takes routers of API routes, not {type(route).__name__}")
+            fields = {name: getattr(route, name) for name in _ROUTE_FIELDS}
+            app.router.add_api_route(route.path, route.endpoint, **fields)
+    unshadow_static_paths(app.router.routes)
+
+
+def unshadow_static_paths(routes: list[BaseRoute]) -> None:
+    """Keep parameterised routes from matching the paths of static routes beside them.
+
+    Starlette prefers a route that matches path and method over one that matches the path alone, so
+    `GET /api/v1/invitations/accept` was served by `GET /api/v1/invitations/{invitation_id}` (a 422 on
+    the id) instead of answering 405 from `POST /api/v1/invitations/accept`. A path some route serves
+    literally is never a parameter value: each parameterised route that would match such a path gets a
+    lookahead refusing it, so the static route decides (its methods, else 405 with every allowed method).
+    """
+    api_routes = [route for route in routes if isinstance(route, APIRoute)]
+    static = {route.path for route in api_routes if not route.param_convertors}
+    for route in api_routes:
+        if not route.param_convertors:
+            continue
+        shadowed = sorted(path for path in static if route.path_regex.match(path))
+        if shadowed:
+            literal = "|".join(re.escape(path) for path in shadowed)
+            route.path_regex = re.compile(f"(?!(?:{literal})$){route.path_regex.pattern}")

@@ -1,0 +1,38 @@
+"""Import every ORM model so both metadata collections are complete (migrations, provisioning, tests)."""
+
+from __future__ import annotations
+
+from billing import models as billing_models
+from platform_core.access import models as api_keys_models
+from platform_core.access import models as auth_models
+from platform_core.access import models as users_models
+from platform_core.audit import models as audit_models
+from platform_core.invitations import models as invitations_models
+from platform_core.items import models as items_models
+from platform_core.jobs import models as jobs_models
+from platform_core.kernel.db.base import PublicBase, TenantBase
+from platform_core.operators import models as operators_models
+from platform_core.reports import models as reports_models
+from platform_core.tenant_settings import models as tenant_settings_models
+from platform_core.uploads import models as uploads_models
+from tenants import models as tenants_models
+from workers import models as workers_models
+
+__all__ = [
+    "PublicBase",
+    "TenantBase",
+    "api_keys_models",
+    "audit_models",
+    "auth_models",
+    "billing_models",
+    "invitations_models",
+    "items_models",
+    "jobs_models",
+    "operators_models",
+    "reports_models",
+    "tenant_settings_models",
+    "tenants_models",
+    "uploads_models",
+    "users_models",
+    "workers_models",
+]

@@ -1,0 +1,59 @@
+"""Declarative bases: one for the shared `public` schema, one for tables in every tenant schema."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Tenant tables are declared in this placeholder schema. A session bound to a tenant translates it to
+# `t_<id>` (schema_translate_map); a statement that still names it was sent with no tenant bound and is
+# refused before it reaches the database (see platform_core/kernel/db/dialect.py).
+TENANT_SCHEMA = "__tenant__"
+PUBLIC_SCHEMA = "public"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class PublicBase(DeclarativeBase):
+    """Tables shared by the whole platform, in `public`."""
+
+    metadata = MetaData(schema=PUBLIC_SCHEMA, naming_convention=NAMING_CONVENTION)
+
+
+class TenantBase(DeclarativeBase):
+    """Tables that exist once per tenant schema."""
+
+    metadata = MetaData(schema=TENANT_SCHEMA, naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    """Current time, timezone-aware (UTC)."""
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
+class IdMixin:
+    """A UUID primary key, generated client-side so it is known before flush."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+class TimestampMixin:
+    """`created_at` and `updated_at`, maintained by the database and the ORM."""
+
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )

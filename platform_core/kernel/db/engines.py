@@ -1,0 +1,112 @@
+"""Engines and sessions. The tenant schema is bound per session through schema_translate_map."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from platform_core.kernel.db.base import TENANT_SCHEMA
+from platform_core.kernel.db.dialect import TenantNotBoundError, guarded_url
+from platform_core.kernel.db.outages import discard_closed_connections
+from platform_core.kernel.settings import Settings
+
+__all__ = ["Database", "TenantNotBoundError", "guarded_url", "tenant_options"]
+
+
+def tenant_options(schema: str) -> dict[str, Any]:
+    """Execution options that bind the tenant placeholder schema to a real schema."""
+    return {"schema_translate_map": {TENANT_SCHEMA: schema}}
+
+
+def _connect_args(settings: Settings) -> dict[str, Any]:
+    args: dict[str, Any] = {"application_name": "platform"}
+    if settings.db_behind_pgbouncer:
+        # PgBouncer in transaction mode moves transactions between server connections, where a
+        # statement prepared on one is unknown; it also rejects startup `options` (set the statement
+        # timeout on the database role instead).
+        args["prepare_threshold"] = None
+    else:
+        args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    return args
+
+
+def _copy_for(cache: dict[str, Any], schema: str, make: Any) -> Any:
+    """The cached engine copy bound to `schema` (bounded: cleared past 10,000 schemas)."""
+    engine = cache.get(schema)
+    if engine is None:
+        if len(cache) > 10_000:
+            cache.clear()
+        engine = cache[schema] = make(**tenant_options(schema))
+    return engine
+
+
+class Database:
+    """The process's engines: async for the API, sync for the CLI and workers; one pool each."""
+
+    def __init__(self, settings: Settings, *, pool_size: int | None = None) -> None:
+        url = guarded_url(settings.sync_database_url)
+        size = pool_size or settings.db_pool_size
+        common: dict[str, Any] = {
+            "pool_size": size,
+            "max_overflow": settings.db_max_overflow,
+            "pool_recycle": settings.db_pool_recycle_seconds,
+            # No round trip per checkout: a connection the server closed is noticed locally instead.
+            "pool_pre_ping": False,
+            "connect_args": _connect_args(settings),
+        }
+        self.settings = settings
+        self.async_engine: AsyncEngine = create_async_engine(url, **common)
+        discard_closed_connections(self.async_engine.sync_engine)
+        self._sync_engine: Engine | None = None
+        self._common = common
+        self._async_tenant_engines: dict[str, AsyncEngine] = {}
+        self._sync_tenant_engines: dict[str, Engine] = {}
+        self._async_sessions = async_sessionmaker(expire_on_commit=False, autoflush=False)
+        self._sync_sessions = sessionmaker(expire_on_commit=False, autoflush=False)
+
+    @property
+    def sync_engine(self) -> Engine:
+        """The synchronous engine, created on first use."""
+        if self._sync_engine is None:
+            self._sync_engine = create_engine(guarded_url(self.settings.sync_database_url), **self._common)
+            discard_closed_connections(self._sync_engine)
+        return self._sync_engine
+
+    def async_engine_for(self, schema: str | None) -> AsyncEngine:
+        """An engine copy (sharing the pool) that renders tenant tables into `schema`."""
+        if schema is None:
+            return self.async_engine
+        return _copy_for(self._async_tenant_engines, schema, self.async_engine.execution_options)
+
+    def sync_engine_for(self, schema: str | None) -> Engine:
+        """A sync engine copy (sharing the pool) that renders tenant tables into `schema`."""
+        if schema is None:
+            return self.sync_engine
+        return _copy_for(self._sync_tenant_engines, schema, self.sync_engine.execution_options)
+
+    @asynccontextmanager
+    async def session(self, schema: str | None = None) -> AsyncIterator[AsyncSession]:
+        """An async session for one tenant (or only `public` when schema is None); caller commits."""
+        async with self._async_sessions(bind=self.async_engine_for(schema)) as session:
+            yield session
+
+    @contextmanager
+    def sync_session(self, schema: str | None = None) -> Iterator[Session]:
+        """A sync session for one tenant (or only `public`); caller commits."""
+        with self._sync_sessions(bind=self.sync_engine_for(schema)) as session:
+            yield session
+
+    def dispose_sync(self) -> None:
+        """Close the sync engine's pooled connections, if it was ever used."""
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.async_engine.dispose()
+        self.dispose_sync()
