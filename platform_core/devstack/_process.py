@@ -179,6 +179,8 @@ def _is_alive(proc: psutil.Process) -> bool:
 def find_server(pid: int, *, name: str, cwd: Path) -> psutil.Process | None:
     """Return the live process pid if it is a `name` server working in cwd (i.e. one of ours)."""
     reap_children()
+    if pid <= 0:
+        return None  # a standalone postgres (initdb's bootstrap, --single) writes its pid negated
     try:
         proc = psutil.Process(pid)
         if proc.name() == name and Path(proc.cwd()) == cwd and _is_alive(proc):

@@ -92,7 +92,7 @@ def _period(item: Any) -> dict[str, int]:
     if sub is not None and sub.status == "trialing" and sub.trial_end and sub.trial_end > now:
         return {"start": sub.trial_start or sub.start_date, "end": sub.trial_end}
     start = getattr(sub, "_anchor", None) or (sub.start_date if sub is not None else now)
-    steps = {
+    steps: dict[str, timedelta | relativedelta] = {
         "day": timedelta(days=1),
         "week": timedelta(days=7),
         "month": relativedelta(months=1),
@@ -194,7 +194,7 @@ def _payment_outcome(original: Callable[..., None], paid: bool) -> Callable[...,
     return outcome
 
 
-def _pay(original: Callable[..., Any]) -> Callable[..., Any]:
+def _pay(original: Callable[..., Any]) -> classmethod[Any, [str], Any]:
     def pay(cls: Any, id: str) -> Any:  # `id`: the name the server passes it by
         invoice = original(id)
         charge = invoice.charge
@@ -243,17 +243,17 @@ def install() -> None:
     if getattr(resources, "_platform_plus", False):
         return
     resources.schedule_webhook = _send
-    Subscription.__init__ = _init(Subscription.__init__)  # type: ignore[method-assign]
-    Subscription._update = _update(Subscription._update)  # type: ignore[method-assign]
-    SubscriptionItem._current_period = _period  # type: ignore[method-assign]
+    Subscription.__init__ = _init(Subscription.__init__)
+    Subscription._update = _update(Subscription._update)
+    SubscriptionItem._current_period = _period
     # The current API keeps the period on the items.
     SubscriptionItem.current_period_start = property(lambda self: self._current_period()["start"])
     SubscriptionItem.current_period_end = property(lambda self: self._current_period()["end"])
-    Invoice._on_payment_success = _payment_outcome(Invoice._on_payment_success, True)  # type: ignore[method-assign]
+    Invoice._on_payment_success = _payment_outcome(Invoice._on_payment_success, True)
     for name in ("_on_payment_failure_now", "_on_payment_failure_later"):
         setattr(Invoice, name, _payment_outcome(getattr(Invoice, name), False))
     original_pay = Invoice._api_pay_invoice
-    Invoice._api_pay_invoice = _pay(original_pay)  # type: ignore[method-assign]
+    Invoice._api_pay_invoice = _pay(original_pay)
     # The server routes extra endpoints to the methods bound when localstripe was imported.
     resources.extra_apis[:] = [
         (method, url, Invoice._api_pay_invoice if func == original_pay else func)

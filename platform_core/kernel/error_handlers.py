@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -106,7 +107,8 @@ def is_nul_in_text(exc: DataError) -> bool:
     psycopg raises this itself, before anything reaches the server, so it has no SQLSTATE; a DataError
     from the server (a value out of range, a string too long) is a bug in our validation instead.
     """
-    return exc.orig.sqlstate is None and "cannot contain NUL" in str(exc.orig)  # type: ignore[union-attr]
+    orig = exc.orig
+    return isinstance(orig, psycopg.Error) and orig.sqlstate is None and "cannot contain NUL" in str(orig)
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:

@@ -47,7 +47,7 @@ def metrics_registry() -> CollectorRegistry:
     if not multiprocess():
         return REGISTRY
     registry = CollectorRegistry()
-    MultiProcessCollector(registry)
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # prometheus_client leaves it unannotated
     return registry
 
 

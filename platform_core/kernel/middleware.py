@@ -6,7 +6,6 @@ import logging
 import re
 import time
 import uuid
-from typing import Any
 
 from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -107,7 +106,7 @@ def _ambiguous_host(hosts: int) -> ASGIApp:
     return error_response(400, "invalid_host", message, {"host_headers": hosts})
 
 
-def _route_template(scope: dict[str, Any]) -> str:
+def _route_template(scope: Scope) -> str:
     """The matched route's path template, so metrics labels stay bounded."""
     route = scope.get("route")
     path = getattr(route, "path", None)

@@ -50,6 +50,7 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
         self.header_deadline: asyncio.TimerHandle | None = None
         self.reading_headers = False
 
+    # uvicorn's signature, narrower than asyncio.Protocol's (uvicorn ignores the same override error).
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the deadline: a new connection must send its first request's headers in time."""
         super().connection_made(transport)

@@ -193,6 +193,20 @@ def test_reuses_servers_left_by_a_crashed_run(root: Path):
         assert conn.execute("select 1").fetchone() == (1,)
 
 
+def test_a_lock_file_left_by_a_standalone_backend_is_stale(root: Path):
+    with LocalStack(root, database_url=None, redis_url=None, tag="test"):
+        pass
+    # A standalone backend (initdb's bootstrap, `postgres --single`) writes its pid negated.
+    pidfile = root / "test" / "postgres" / "data" / "postmaster.pid"
+    pidfile.write_text(f"-{os.getpid()}\n{pidfile.parent}\n0\n5432\n\n127.0.0.1\n0 0\nready\n")
+    stop_postgres(root / "test" / "postgres")
+    with (
+        LocalStack(root, database_url=None, redis_url=None, tag="test") as stack,
+        psycopg.connect(stack.database_url) as conn,
+    ):
+        assert conn.execute("select 1").fetchone() == (1,)
+
+
 @pytest.mark.skipif(not IS_ROOT, reason="only root runs the servers as another user")
 def test_root_opens_blocking_parents_for_search_only(root: Path):
     private = root.parent / "private"

@@ -68,7 +68,7 @@ def routes_for(app: FastAPI, kind: HostKind) -> list[tuple[APIRoute, list[RouteC
     for route in app.routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
-        contracts = [contract_of(route, method, policy) for method in sorted(route.methods)]
+        contracts = [contract_of(route, method, policy) for method in sorted(route.methods or ())]
         if all(c.host in (None, kind) for c in contracts):
             served.append((route, contracts))
     return served
