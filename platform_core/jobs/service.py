@@ -30,10 +30,8 @@ async def start_job(
 ) -> Job:
     """Create a queued job and enqueue its task in the caller's transaction (both or neither)."""
     job = Job(id=uuid.uuid4(), type=type_, status=JobStatus.QUEUED.value, progress=0, params=params)
-    session.add(job)
-    await session.flush()
+    await job_repository.create(session, job=job)
     await enqueue_async(session, task_name, tenant_id=tenant.id, job_id=str(job.id), **params)
-    await session.refresh(job)
     return job
 
 
@@ -56,12 +54,12 @@ class JobTracker:
     def progress(self, percent: int) -> None:
         """Record progress at once (its own short transaction), clamped to 0-100."""
         with self.ctx.db.sync_session(self.ctx.schema) as side:
-            job_repository.set_fields(side, self.job_id, progress=max(0, min(100, int(percent))))
+            job_repository.set_fields(side, job_id=self.job_id, progress=max(0, min(100, int(percent))))
             side.commit()
 
     def _side(self, **values: object) -> None:
         with self.ctx.db.sync_session(self.ctx.schema) as side:
-            job_repository.set_fields(side, self.job_id, **values)
+            job_repository.set_fields(side, job_id=self.job_id, **values)
             side.commit()
 
 
@@ -69,7 +67,7 @@ class JobTracker:
 def track(ctx: TaskContext, job_id: str | uuid.UUID) -> Iterator[JobTracker]:
     """Mark the job running, then succeeded with the task's commit, or failed if the task fails for good."""
     key = uuid.UUID(str(job_id))
-    if job_repository.get_sync(ctx.session, key) is None:
+    if job_repository.get_sync(ctx.session, job_id=key) is None:
         raise JobNotFound(f"job {key} does not exist in this tenant")
     tracker = JobTracker(ctx, key)
     tracker._side(status=JobStatus.RUNNING.value, started_at=utcnow(), attempts=ctx.attempt + 1, error=None)
@@ -83,7 +81,7 @@ def track(ctx: TaskContext, job_id: str | uuid.UUID) -> Iterator[JobTracker]:
         raise
     job_repository.set_fields(
         ctx.session,
-        key,
+        job_id=key,
         status=JobStatus.SUCCEEDED.value,
         progress=100,
         result_url=tracker.result_url,
