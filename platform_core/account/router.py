@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from platform_core.access.dependencies import CurrentUser
 from platform_core.account import service as account_service
+from platform_core.account.schemas import MeUpdate
 from platform_core.auth import service as auth_service
 from platform_core.auth.exceptions import WrongPassword
 from platform_core.auth.schemas import ChangePasswordRequest
@@ -14,7 +15,7 @@ from platform_core.kernel.errors import raises
 from platform_core.kernel.security.passwords import InvalidPassword
 from platform_core.kernel.tenancy import TenantDep, TenantSessionDep
 from platform_core.members.exceptions import LastOwner
-from platform_core.users.schemas import MeRead, MeUpdate, me_read
+from platform_core.users.schemas import MeRead, me_read
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 

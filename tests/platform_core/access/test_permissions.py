@@ -18,4 +18,3 @@ def test_parse_permissions():
     assert parse_permissions(["items:read", "items:write"]) == {Permission.ITEMS_READ, Permission.ITEMS_WRITE}
     with pytest.raises(ValueError, match="items:delete"):
         parse_permissions(["items:read", "items:delete"])
-
