@@ -22,7 +22,7 @@ from billing.schemas import BillingRead, OperatorBillingRead, PlanRead, StripeEv
 from billing.settings import get_billing_settings
 from billing.stripe_client import stripe_errors
 from billing.subscriptions import LIVE, fetch_subscription
-from platform_core.invitations import repository as invitation_repository
+from platform_core.access import repository as access_repository
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.settings import Settings
 from platform_core.uploads import repository as upload_repository
@@ -68,7 +68,7 @@ async def billing_state(session: AsyncSession, tenant: TenantContext) -> Billing
         cancel_at_period_end=account.cancel_at_period_end,
         trial_end=account.trial_end,
         past_due_since=account.past_due_since,
-        seats_used=await invitation_repository.seats_used(session),
+        seats_used=await access_repository.seats_used(session),
         seats_allowed=plan.entitlements.seats,
         storage_used_bytes=await upload_repository.storage_used(session),
         storage_allowed_bytes=plan.entitlements.storage_bytes,
@@ -161,7 +161,7 @@ async def start_checkout(
         if live is not None:  # paid moments ago; its webhook has not been processed yet
             raise AlreadySubscribed(details={"status": live, "plan": account.plan_key})
     customer = await ensure_customer(session, client, tenant, email)
-    quantity = await invitation_repository.seats_used(session) if plan.per_seat else 1
+    quantity = await access_repository.seats_used(session) if plan.per_seat else 1
     params: dict = {
         "mode": "subscription",
         "customer": customer,

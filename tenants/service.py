@@ -14,12 +14,14 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
 
+from platform_core.access.actor import Actor, ActorType
 from platform_core.access.cache import auth_changed_sync
 from platform_core.access.models import User
 from platform_core.access.permissions import builtin_role_id
 from platform_core.app.models import TenantBase
 from platform_core.audit.guard import install_append_only
-from platform_core.audit.service import Actor, ActorType, AuditAction, event_insert
+from platform_core.audit.repository import event_insert
+from platform_core.audit.service import AuditAction
 from platform_core.kernel.context import TenantStatus
 from platform_core.kernel.db.alembic_config import head_revision, script_directory
 from platform_core.kernel.db.base import utcnow

@@ -17,9 +17,11 @@ import uuid
 from collections.abc import Hashable
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+
+from platform_core.kernel.repository import notify, notify_sync
 
 AUTH_CHANNEL = "auth_changed"
 _PENDING = "platform.auth_changed"
@@ -90,13 +92,13 @@ PRINCIPALS = PrincipalCache()
 
 async def auth_changed(session: AsyncSession, tenant_id: uuid.UUID) -> None:
     """Record that principals of `tenant_id` change in this transaction (see the module docstring)."""
-    await session.execute(text(f"SELECT pg_notify('{AUTH_CHANNEL}', :id)"), {"id": str(tenant_id)})
+    await notify(session, channel=AUTH_CHANNEL, payload=str(tenant_id))
     session.sync_session.info.setdefault(_PENDING, set()).add(tenant_id)
 
 
 def auth_changed_sync(session: Session, tenant_id: uuid.UUID) -> None:
     """`auth_changed` for sync sessions (CLI, workers)."""
-    session.execute(text(f"SELECT pg_notify('{AUTH_CHANNEL}', :id)"), {"id": str(tenant_id)})
+    notify_sync(session, channel=AUTH_CHANNEL, payload=str(tenant_id))
     session.info.setdefault(_PENDING, set()).add(tenant_id)
 
 

@@ -20,13 +20,9 @@ from platform_core.access.principal import (
     Principal,
     PrincipalKind,
     authenticate,
-    client_ip,
 )
-from platform_core.auth.service import AuthScope
-from platform_core.auth.sessions import Client
-from platform_core.auth.throttle import ApiRateLimited
 from platform_core.kernel.context import TenantContext
-from platform_core.kernel.errors import AppError, Forbidden, declared_errors, raises
+from platform_core.kernel.errors import AppError, Forbidden, RateLimited, declared_errors, raises
 from platform_core.kernel.security.tokens import InvalidToken
 from platform_core.kernel.tenancy import HostKind, get_tenant, serves_on
 
@@ -48,6 +44,20 @@ class AccessPolicy(Protocol):
     def refusals(self, permission: Permission, method: str) -> tuple[type[AppError], ...]:
         """The errors `__call__` may raise for this permission and method (for the OpenAPI documents)."""
         ...
+
+
+class ApiRateLimiter(Protocol):
+    """Counts API-key requests against the tenant's plan rate (auth's Throttle implements it)."""
+
+    async def api_request(self, *, tenant: str, limit: str) -> None:
+        """Count one request; raise ApiRateLimited when the tenant is over `limit`."""
+        ...
+
+
+class ApiRateLimited(RateLimited):
+    """The tenant's API keys exceeded the plan's request rate."""
+
+    code = "api_rate_limited"
 
 
 class PermissionDenied(Forbidden):
@@ -83,10 +93,11 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
             )
         policy: AccessPolicy | None = request.app.state.access_policy
         if policy is not None:
-            tenant = request.scope["platform.tenant"]
+            tenant = await get_tenant(request)  # resolved by `authenticate`: no second lookup
             policy(tenant, permission, request.method)
             if principal.kind is PrincipalKind.API_KEY and (limit := policy.api_rate_limit(tenant)):
-                await request.app.state.throttle.api_request(tenant=str(tenant.id), limit=limit)
+                limiter: ApiRateLimiter = request.app.state.throttle
+                await limiter.api_request(tenant=str(tenant.id), limit=limit)
         return principal
 
     dependency.__name__ = f"require_{permission.name.lower()}"
@@ -134,21 +145,3 @@ AuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
 TenantSettingsManage = Annotated[Principal, Depends(require(Permission.TENANT_SETTINGS))]
 BillingReadDep = Annotated[Principal, Depends(require(Permission.BILLING_READ))]
 BillingManage = Annotated[Principal, Depends(require(Permission.BILLING_MANAGE))]
-
-
-@serves_on(HostKind.TENANT)
-@raises(*declared_errors(get_tenant))
-async def get_auth_scope(request: Request) -> AuthScope:
-    """The tenant, keys, throttle and client of a sign-in request."""
-    tenant = await get_tenant(request)
-    state = request.app.state
-    return AuthScope(
-        settings=state.settings,
-        keys=state.signing_keys,
-        tenant=tenant,
-        client=Client(ip=client_ip(request), user_agent=request.headers.get("user-agent")),
-        throttle=state.throttle,
-    )
-
-
-AuthScopeDep = Annotated[AuthScope, Depends(get_auth_scope)]

@@ -1,9 +1,10 @@
 """The identity tables every gate reads, in the tenant's schema: users and roles, sign-in state
-(refresh tokens by family, single-use emailed links) and API keys.
+(refresh tokens by family, single-use emailed links), API keys, and invitations (pending members).
 
 The same email is a different account in each tenant. The access layer owns these tables because the
-principal query reads all of them; the domains above (users, members, roles, auth, api_keys) manage
-them through their own repositories.
+principal query reads them, and because a seat of the plan is a user or an open invitation (counted
+by sign-up, invitations and billing alike); the domains above (users, members, roles, auth, api_keys,
+invitations) manage them through their own repositories.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ARRAY, Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, false, func
+from sqlalchemy import ARRAY, Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from platform_core.kernel.db.base import IdMixin, TenantBase, TimestampMixin
@@ -109,3 +110,29 @@ class ApiKey(IdMixin, TimestampMixin, TenantBase):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Invitation(IdMixin, TimestampMixin, TenantBase):
+    """An emailed, single-use, expiring invitation to become a member with a role: a pending member,
+    holding a seat until it is accepted, revoked or expired."""
+
+    __tablename__ = "invitation"
+    __table_args__ = (
+        # One open invitation per address (expired ones are closed when a new one is sent).
+        Index(
+            "uq_invitation_email_open",
+            "email",
+            unique=True,
+            postgresql_where=text("accepted_at IS NULL AND revoked_at IS NULL"),
+        ),
+    )
+
+    email: Mapped[str] = mapped_column(String(320), nullable=False)
+    role_id: Mapped[uuid.UUID] = mapped_column(ForeignKey(Role.id, ondelete="RESTRICT"), index=True)
+    invited_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey(User.id, ondelete="SET NULL"))
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    role: Mapped[Role] = relationship(lazy="raise")

@@ -22,7 +22,6 @@ class Permission(StrEnum):
     UPLOADS_WRITE = "uploads:write"
     REPORTS_RUN = "reports:run"
     JOBS_READ = "jobs:read"
-    WEBHOOKS_MANAGE = "webhooks:manage"
     AUDIT_READ = "audit:read"
     TENANT_SETTINGS = "tenant:settings"
 
@@ -51,11 +50,6 @@ def parse_permissions(values: list[str]) -> frozenset[Permission]:
         except ValueError as exc:
             raise ValueError(f"unknown permission {value!r}") from exc
     return frozenset(result)
-
-
-def can_grant(granter: frozenset[Permission], wanted: frozenset[Permission]) -> bool:
-    """A member can only hand out permissions they hold themselves."""
-    return wanted <= granter
 
 
 ROLE_DESCRIPTIONS = {

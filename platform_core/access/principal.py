@@ -14,13 +14,12 @@ from datetime import timedelta
 from enum import StrEnum
 
 from fastapi import Request
-from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from platform_core.access import repository as access_repository
+from platform_core.access.actor import Actor, ActorType
 from platform_core.access.cache import PRINCIPALS
-from platform_core.access.models import ApiKey, RefreshToken, Role, User
 from platform_core.access.permissions import Permission, known_permissions, role_permissions
-from platform_core.audit.service import Actor, ActorType
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.errors import Unauthorized
@@ -31,7 +30,7 @@ from platform_core.kernel.security.tokens import (
     hash_opaque_token,
     tenant_audience,
 )
-from platform_core.kernel.tenancy import get_tenant_session
+from platform_core.kernel.tenancy import get_tenant, get_tenant_session
 
 API_KEY_PREFIX = "pk_"
 SCOPE_KEY = "platform.principal"
@@ -113,7 +112,7 @@ async def authenticate(request: Request) -> Principal:
     token = bearer_token(request)
     if token is None:
         raise NotAuthenticated
-    tenant: TenantContext = request.scope["platform.tenant"]
+    tenant = await get_tenant(request)  # resolved with the session above: no second lookup
     ip = client_ip(request)
     if token.startswith(API_KEY_PREFIX):
         principal = await principal_from_api_key(session, token, tenant, ip=ip)
@@ -122,17 +121,6 @@ async def authenticate(request: Request) -> Principal:
         principal = await principal_from_access_token(session, keys, tenant, token, ip=ip)
     request.scope[SCOPE_KEY] = principal
     return principal
-
-
-# Built once: constructing a statement costs more CPU than running it (bench/auth_overhead.py).
-_SESSION_REVOKED = exists().where(
-    RefreshToken.family_id == bindparam("session_id"), RefreshToken.revoked_at.is_not(None)
-)
-_USER_STATE = (
-    select(User.email, Role.name, Role.builtin, Role.permissions)
-    .join(Role, Role.id == User.role_id)
-    .where(User.id == bindparam("user_id"), User.is_active.is_(True), ~_SESSION_REVOKED)
-)
 
 
 async def principal_from_access_token(
@@ -149,10 +137,9 @@ async def principal_from_access_token(
     row = PRINCIPALS.get(cache_key)
     if row is None:
         generation = PRINCIPALS.generation(tenant.id)
-        row = (await session.execute(_USER_STATE, {"user_id": user_id, "session_id": session_id})).first()
+        row = await access_repository.user_state(session, user_id=user_id, session_id=session_id)
         if row is None:
             raise InvalidToken
-        row = tuple(row)
         PRINCIPALS.put(tenant.id, cache_key, row, generation)
     email, role, builtin, stored = row
     return Principal(
@@ -167,26 +154,6 @@ async def principal_from_access_token(
     )
 
 
-_API_KEY_STATE = (
-    select(
-        ApiKey.id,
-        ApiKey.name,
-        ApiKey.scopes,
-        ApiKey.expires_at,
-        ApiKey.revoked_at,
-        ApiKey.last_used_at,
-        User.id,
-        User.email,
-        Role.name,
-        Role.builtin,
-        Role.permissions,
-    )
-    .join(User, User.id == ApiKey.created_by_id)
-    .join(Role, Role.id == User.role_id)
-    .where(ApiKey.secret_hash == bindparam("secret_hash"), User.is_active.is_(True))
-)
-
-
 async def principal_from_api_key(
     session: AsyncSession, token: str, tenant: TenantContext, *, ip: str | None
 ) -> Principal:
@@ -197,12 +164,11 @@ async def principal_from_api_key(
     now = utcnow()
     if row is None:
         generation = PRINCIPALS.generation(tenant.id)
-        found = (await session.execute(_API_KEY_STATE, {"secret_hash": secret_hash})).first()
-        if found is None:
+        row = await access_repository.api_key_state(session, secret_hash=secret_hash)
+        if row is None:
             raise InvalidApiKey
-        row = tuple(found)
         if row[5] is None or now - row[5] > _LAST_USED_RESOLUTION:  # last_used_at, kept coarse
-            await session.execute(update(ApiKey).where(ApiKey.id == row[0]).values(last_used_at=now))
+            await access_repository.touch_api_key(session, key_id=row[0], at=now)
         PRINCIPALS.put(tenant.id, cache_key, row, generation)
     key_id, name, scopes, expires_at, revoked_at, _last_used, user_id, email, role, builtin, stored = row
     if revoked_at is not None or (expires_at is not None and expires_at <= now):

@@ -17,7 +17,7 @@ from platform_core.kernel.tenancy import TenantSessionDep
 @raises(ApiKeyNotFound)
 async def get_current_api_key(key_id: uuid.UUID, session: TenantSessionDep) -> ApiKey:
     """The API key named in the path, in the request's tenant; 404 otherwise."""
-    key = await api_key_repository.get(session, key_id)
+    key = await api_key_repository.get(session, key_id=key_id)
     if key is None:
         raise ApiKeyNotFound
     return key

@@ -9,27 +9,27 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.access.models import ApiKey
-from platform_core.kernel.paging import PageParams, fetch_page
+from platform_core.kernel.paging import PageParams
+from platform_core.kernel.repository import fetch_page, get_by_id, insert
 
 
-async def list_page(session: AsyncSession, paging: PageParams) -> tuple[list[ApiKey], int]:
+async def list_page(session: AsyncSession, *, paging: PageParams) -> tuple[list[ApiKey], int]:
     """One page of keys, newest first, and the total, in one round trip."""
-    return await fetch_page(
-        session, select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc()), paging
-    )
+    stmt = select(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    return await fetch_page(session, stmt, paging=paging)
 
 
-async def get(session: AsyncSession, key_id: uuid.UUID) -> ApiKey | None:
+async def get(session: AsyncSession, *, key_id: uuid.UUID) -> ApiKey | None:
     """A key by id."""
-    return await session.get(ApiKey, key_id)
+    return await get_by_id(session, ApiKey, key_id)
 
 
-def add(session: AsyncSession, key: ApiKey) -> None:
-    """Stage a new key."""
-    session.add(key)
+async def create(session: AsyncSession, *, key: ApiKey) -> ApiKey:
+    """Insert a new key now, with its timestamps read back."""
+    return await insert(session, key)
 
 
-async def revoke(session: AsyncSession, key_id: uuid.UUID, *, at: datetime) -> datetime | None:
+async def revoke(session: AsyncSession, *, key_id: uuid.UUID, at: datetime) -> datetime | None:
     """Revoke a key unless it already is; the revocation time if this call revoked it, else None."""
     stmt = (
         update(ApiKey)

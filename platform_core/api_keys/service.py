@@ -52,7 +52,7 @@ def check_expiry(expires_at: datetime | None, *, now: datetime) -> None:
 
 async def list_api_keys(session: AsyncSession, paging: PageParams) -> ApiKeyPage:
     """A page of the tenant's API keys, newest first."""
-    keys, total = await api_key_repository.list_page(session, paging)
+    keys, total = await api_key_repository.list_page(session, paging=paging)
     now = utcnow()
     return ApiKeyPage.of([api_key_read(k, now=now) for k in keys], total, paging)
 
@@ -73,9 +73,7 @@ async def create_api_key(session: AsyncSession, principal: Principal, body: ApiK
         created_by_id=principal.user_id,
         expires_at=body.expires_at,
     )
-    api_key_repository.add(session, key)
-    await session.flush()
-    await session.refresh(key)
+    await api_key_repository.create(session, key=key)
     await audit.record(
         session,
         AuditAction.API_KEY_CREATED,
@@ -93,7 +91,7 @@ async def create_api_key(session: AsyncSession, principal: Principal, body: ApiK
 
 async def revoke_api_key(session: AsyncSession, principal: Principal, key: ApiKey) -> None:
     """Revoke a key at once; revoking a revoked key changes nothing and records nothing."""
-    revoked_at = await api_key_repository.revoke(session, key.id, at=utcnow())
+    revoked_at = await api_key_repository.revoke(session, key_id=key.id, at=utcnow())
     if revoked_at is None:
         return
     await auth_changed(session, principal.tenant_id)

@@ -19,6 +19,7 @@ from billing.router import router as billing_router
 from billing.router import webhook_router as stripe_webhook_router
 from billing.settings import get_billing_settings
 from platform_core.access.cache import PRINCIPALS
+from platform_core.account.router import router as account_router
 from platform_core.api_keys.router import router as api_keys_router
 from platform_core.app.openapi.router import assets as docs_assets
 from platform_core.app.openapi.router import router as openapi_router
@@ -45,7 +46,6 @@ from platform_core.reports.router import router as reports_router
 from platform_core.roles.router import router as roles_router
 from platform_core.tenant_settings.router import router as tenant_settings_router
 from platform_core.uploads.router import router as uploads_router
-from platform_core.users.router import router as users_router
 from tenants.resolution import HostResolver, listen_for_changes
 from workers.outbox import metrics as outbox_metrics
 
@@ -57,7 +57,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports_router,
     uploads_router,
     auth_router,
-    users_router,
+    account_router,
     members_router,
     invitations_router,
     roles_router,

@@ -7,7 +7,6 @@ from platform_core.access import models as api_keys_models
 from platform_core.access import models as auth_models
 from platform_core.access import models as users_models
 from platform_core.audit import models as audit_models
-from platform_core.invitations import models as invitations_models
 from platform_core.items import models as items_models
 from platform_core.jobs import models as jobs_models
 from platform_core.kernel.db.base import PublicBase, TenantBase
@@ -25,7 +24,6 @@ __all__ = [
     "audit_models",
     "auth_models",
     "billing_models",
-    "invitations_models",
     "items_models",
     "jobs_models",
     "operators_models",

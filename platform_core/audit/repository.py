@@ -1,13 +1,57 @@
-"""Audit log reads. Writes go through audit.service.record only; the log is append-only."""
+"""Audit log queries. The log is append-only: events are inserted (`insert_event`) and read, never changed."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select
+import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Insert, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from platform_core.access.actor import Actor
 from platform_core.audit.models import AuditEvent
 from platform_core.audit.schemas import AuditEventFilter
-from platform_core.kernel.paging import PageParams, fetch_page
+from platform_core.kernel.context import request_id_var
+from platform_core.kernel.paging import PageParams
+from platform_core.kernel.repository import fetch_page
+
+
+def event_insert(
+    action: str,
+    actor: Actor,
+    *,
+    target_type: str | None = None,
+    target_id: uuid.UUID | str | None = None,
+    details: dict[str, Any] | None = None,
+) -> Insert:
+    """The INSERT of one audit event (for a connection bound to the tenant's schema)."""
+    return insert(AuditEvent).values(
+        id=uuid.uuid4(),
+        action=str(action),
+        actor_type=actor.type.value,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        target_type=target_type,
+        target_id=str(target_id) if target_id is not None else None,
+        ip=actor.ip,
+        request_id=request_id_var.get(),
+        details=details or {},
+    )
+
+
+async def insert_event(
+    session: AsyncSession,
+    *,
+    action: str,
+    actor: Actor,
+    target_type: str | None = None,
+    target_id: uuid.UUID | str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append one event in the session's transaction."""
+    await session.execute(
+        event_insert(action, actor, target_type=target_type, target_id=target_id, details=details)
+    )
 
 
 def _conditions(flt: AuditEventFilter) -> list[ColumnElement[bool]]:
@@ -28,7 +72,7 @@ def _conditions(flt: AuditEventFilter) -> list[ColumnElement[bool]]:
 
 
 async def list_page(
-    session: AsyncSession, flt: AuditEventFilter, paging: PageParams
+    session: AsyncSession, *, flt: AuditEventFilter, paging: PageParams
 ) -> tuple[list[AuditEvent], int]:
     """One page of events, newest first, and the total matching, in one round trip."""
     stmt = (
@@ -36,4 +80,4 @@ async def list_page(
         .where(*_conditions(flt))
         .order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
     )
-    return await fetch_page(session, stmt, paging)
+    return await fetch_page(session, stmt, paging=paging)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from platform_core.access.dependencies import AuditRead
-from platform_core.audit import repository as audit_repository
+from platform_core.audit import service as audit_service
 from platform_core.audit.schemas import AuditEventFilter, AuditEventPage, audit_event_read
 from platform_core.kernel.paging import PageDep
 from platform_core.kernel.tenancy import TenantSessionDep
@@ -23,5 +23,5 @@ async def list_audit_events(
     paging: PageDep,
 ) -> AuditEventPage:
     """List audit events, newest first, filtered by action, actor, target or time."""
-    events, total = await audit_repository.list_page(session, flt, paging)
+    events, total = await audit_service.list_events(session, flt=flt, paging=paging)
     return AuditEventPage.of([audit_event_read(e) for e in events], total, paging)

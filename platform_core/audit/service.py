@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from platform_core.access.actor import Actor
+from platform_core.audit import repository as audit_repository
 from platform_core.audit.models import AuditEvent
-from platform_core.kernel.context import request_id_var
-
-
-class ActorType(StrEnum):
-    """Who can act on a tenant."""
-
-    USER = "user"
-    API_KEY = "api_key"
-    OPERATOR = "operator"
-    ANONYMOUS = "anonymous"
-    SYSTEM = "system"
+from platform_core.audit.schemas import AuditEventFilter
+from platform_core.kernel.paging import PageParams
 
 
 class AuditAction(StrEnum):
@@ -57,42 +48,6 @@ class AuditAction(StrEnum):
     OWNER_ADDED = "tenant.owner_added"
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who did something: its kind, id and a readable label (an email or a key's name)."""
-
-    type: ActorType
-    id: uuid.UUID | None = None
-    label: str | None = None
-    ip: str | None = None
-
-
-ANONYMOUS = Actor(ActorType.ANONYMOUS)
-
-
-def event_insert(
-    action: AuditAction,
-    actor: Actor,
-    *,
-    target_type: str | None = None,
-    target_id: uuid.UUID | str | None = None,
-    details: dict[str, Any] | None = None,
-) -> Insert:
-    """The INSERT of one audit event (for a connection bound to the tenant's schema)."""
-    return insert(AuditEvent).values(
-        id=uuid.uuid4(),
-        action=action.value,
-        actor_type=actor.type.value,
-        actor_id=actor.id,
-        actor_label=actor.label,
-        target_type=target_type,
-        target_id=str(target_id) if target_id is not None else None,
-        ip=actor.ip,
-        request_id=request_id_var.get(),
-        details=details or {},
-    )
-
-
 async def record(
     session: AsyncSession,
     action: AuditAction,
@@ -103,6 +58,13 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one event in the session's transaction (it is kept only if the transaction commits)."""
-    await session.execute(
-        event_insert(action, actor, target_type=target_type, target_id=target_id, details=details)
+    await audit_repository.insert_event(
+        session, action=action, actor=actor, target_type=target_type, target_id=target_id, details=details
     )
+
+
+async def list_events(
+    session: AsyncSession, *, flt: AuditEventFilter, paging: PageParams
+) -> tuple[list[AuditEvent], int]:
+    """One page of the tenant's audit events, newest first, and the total matching."""
+    return await audit_repository.list_page(session, flt=flt, paging=paging)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from fastapi import APIRouter, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.dependencies import SeatLimitReached
-from platform_core.access.dependencies import PUBLIC, AuthScopeDep, CurrentUser
+from platform_core.access.dependencies import PUBLIC, CurrentUser
 from platform_core.auth import service as auth_service
+from platform_core.auth.dependencies import SIGN_IN_BODY, AuthScopeDep, SignInCredentials
 from platform_core.auth.exceptions import (
     EmailNotVerified,
     ExpiredLink,
@@ -24,67 +25,32 @@ from platform_core.auth.schemas import (
     EmailRequest,
     RefreshRequest,
     ResetPasswordRequest,
-    SignInRequest,
     SignUpRequest,
     TokenRequest,
     TokenResponse,
 )
 from platform_core.auth.sessions import RefreshTokenReused, TokenPair
 from platform_core.auth.throttle import TooManyAttempts
-from platform_core.kernel.errors import Unprocessable, raises
+from platform_core.kernel.errors import AppError, raises
 from platform_core.kernel.security.passwords import InvalidPassword
 from platform_core.kernel.tenancy import TenantSessionDep
-from platform_core.users import repository as user_repository
 from platform_core.users.schemas import MeRead, me_read
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-_TOKEN_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": SignInRequest.model_json_schema()},
-            "application/x-www-form-urlencoded": {
-                "schema": {
-                    "type": "object",
-                    "required": ["username", "password"],
-                    "properties": {
-                        "grant_type": {"type": "string", "enum": ["password"]},
-                        "username": {"type": "string", "description": "The account's email."},
-                        "password": {"type": "string"},
-                    },
-                }
-            },
-        },
-    }
-}
 
+@asynccontextmanager
+async def kept_on_refusal(session: AsyncSession, *refusals: type[AppError]) -> AsyncIterator[None]:
+    """Commit the request's work although it answers with one of `refusals`, then let the error go on.
 
-async def _read_sign_in(request: Request) -> SignInRequest:
-    """The credentials of an OAuth2 password form or of a JSON body; 422 when malformed."""
-    content_type = request.headers.get("content-type", "")
+    The unit of work rolls back on every 4xx; a failed sign-in (its audit entry) and a reused refresh
+    token (its revoked session) must outlive their 401. These two routes are the only ones that commit.
+    """
     try:
-        if content_type.startswith(_FORM_TYPES):
-            form = await request.form()
-            data: Any = {"email": form.get("username"), "password": form.get("password")}
-            grant = form.get("grant_type")
-            if grant not in (None, "", "password"):
-                raise RequestValidationError(
-                    [
-                        {
-                            "loc": ("body", "grant_type"),
-                            "msg": "Only the password grant is supported.",
-                            "type": "value_error",
-                        }
-                    ]
-                )
-            return SignInRequest.model_validate(data)
-        return SignInRequest.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**err, "loc": ("body", *err.get("loc", ()))} for err in exc.errors(include_url=False)]
-        ) from exc
+        yield
+    except refusals:
+        await session.commit()
+        raise
 
 
 def _token_response(pair: TokenPair) -> TokenResponse:
@@ -93,18 +59,16 @@ def _token_response(pair: TokenPair) -> TokenResponse:
     )
 
 
-@router.post("/token", response_model=TokenResponse, dependencies=[PUBLIC], openapi_extra=_TOKEN_BODY)
-@raises(InvalidCredentials, EmailNotVerified, TooManyAttempts, Unprocessable)
-async def issue_token(request: Request, scope: AuthScopeDep, session: TenantSessionDep) -> TokenResponse:
+@router.post("/token", response_model=TokenResponse, dependencies=[PUBLIC], openapi_extra=SIGN_IN_BODY)
+@raises(InvalidCredentials, EmailNotVerified, TooManyAttempts)
+async def issue_token(
+    scope: AuthScopeDep, credentials: SignInCredentials, session: TenantSessionDep
+) -> TokenResponse:
     """Sign in with email and password (OAuth2 password form or JSON); returns a token pair."""
-    credentials = await _read_sign_in(request)
-    try:
+    async with kept_on_refusal(session, InvalidCredentials, EmailNotVerified):  # the failure is audited
         pair = await auth_service.sign_in(
             session, scope, email=credentials.email, password=credentials.password
         )
-    except (InvalidCredentials, EmailNotVerified):
-        await session.commit()  # the failed attempt stays in the audit log although the answer is 4xx
-        raise
     return _token_response(pair)
 
 
@@ -114,11 +78,8 @@ async def refresh_token(
     body: RefreshRequest, scope: AuthScopeDep, session: TenantSessionDep
 ) -> TokenResponse:
     """Trade a refresh token for a new pair; a token works once, and reusing one signs its session out."""
-    try:
+    async with kept_on_refusal(session, RefreshTokenReused):  # the session stays revoked
         pair = await auth_service.refresh(session, scope, refresh_token=body.refresh_token)
-    except RefreshTokenReused:
-        await session.commit()  # keep the revocation although the answer is 401
-        raise
     return _token_response(pair)
 
 
@@ -146,10 +107,7 @@ async def sign_up(body: SignUpRequest, scope: AuthScopeDep, session: TenantSessi
 @raises(InvalidLink, ExpiredLink)
 async def verify_email(body: TokenRequest, scope: AuthScopeDep, session: TenantSessionDep) -> MeRead:
     """Confirm an email address with the token of a verification link."""
-    user = await auth_service.verify_email(session, scope, token=body.token)
-    loaded = await user_repository.get(session, user.id)
-    assert loaded is not None
-    return me_read(loaded)
+    return me_read(await auth_service.verify_email(session, scope, token=body.token))
 
 
 @router.post("/resend-verification", status_code=202, response_model=Accepted, dependencies=[PUBLIC])

@@ -5,32 +5,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import seats as billing_seats
 from billing.dependencies import check_seats
+from platform_core.access import repository as access_repository
+from platform_core.access.actor import Actor, ActorType
 from platform_core.access.models import LinkPurpose, User
 from platform_core.access.permissions import builtin_role_id
 from platform_core.access.principal import Principal
 from platform_core.audit import service as audit
-from platform_core.audit.service import Actor, ActorType, AuditAction
+from platform_core.audit.service import AuditAction
 from platform_core.auth import links, sessions
 from platform_core.auth.exceptions import EmailNotVerified, InvalidCredentials, SignupClosed, WrongPassword
 from platform_core.auth.sessions import Client, TokenPair
 from platform_core.auth.throttle import Throttle
-from platform_core.invitations import repository as invitation_repository
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.base import utcnow
-from platform_core.kernel.db.constraints import violated_constraint
 from platform_core.kernel.security.passwords import hash_password_async, needs_rehash, verify_password_async
 from platform_core.kernel.security.tokens import SigningKeys
 from platform_core.kernel.settings import Settings
 from platform_core.tenant_settings import service as tenant_settings_service
 from platform_core.users import repository as user_repository
 from workers.email.tasks import send_email_later_async
-
-EMAIL_CONSTRAINT = "uq_user_account_email"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +69,7 @@ async def sign_in(session: AsyncSession, scope: AuthScope, *, email: str, passwo
     """Check a password and open a session; the same time and answer for unknown emails."""
     email = user_repository.normalize_email(email)
     await scope.throttle.sign_in_attempt(scope=scope.throttle_scope, ip=scope.client.ip, account=email)
-    user = await user_repository.get_by_email(session, email)
+    user = await user_repository.get_by_email(session, email=email)
     valid = await verify_password_async(user.password_hash if user else None, password)
     if user is None or not valid or not user.is_active:
         await _anonymous_attempt(session, scope, AuditAction.SIGN_IN_FAILED, email, user)
@@ -109,7 +106,7 @@ async def refresh(session: AsyncSession, scope: AuthScope, *, refresh_token: str
             target_id=(exc.details or {}).get("session_id"),
         )
         raise
-    user = await user_repository.get(session, row.user_id)
+    user = await user_repository.get(session, user_id=row.user_id)
     if user is None or not user.is_active:
         raise sessions.InvalidRefreshToken
     return await sessions.open_session(
@@ -141,7 +138,7 @@ async def change_password(
     """
     scope, account = str(principal.tenant_id), principal.email
     await throttle.sign_in_attempt(scope=scope, ip=principal.ip, account=account)
-    user = await user_repository.get(session, principal.user_id, lock=True)
+    user = await user_repository.get(session, user_id=principal.user_id, lock=True)
     if user is None or not await verify_password_async(user.password_hash, current_password):
         raise WrongPassword
     await throttle.sign_in_succeeded(scope=scope, account=account)
@@ -162,7 +159,7 @@ async def _link_requested(
     allowed = await scope.throttle.email_link_request(
         scope=scope.throttle_scope, ip=scope.client.ip, account=email, purpose=purpose
     )
-    user = await user_repository.get_by_email(session, email)
+    user = await user_repository.get_by_email(session, email=email)
     await _anonymous_attempt(session, scope, action, email, user, {"sent": bool(allowed and user)})
     return user if allowed else None
 
@@ -217,22 +214,17 @@ async def sign_up(
         raise SignupClosed
     email = user_repository.normalize_email(email)
     password_hash = await hash_password_async(password)
-    if await user_repository.get_by_email(session, email) is not None:
+    if await user_repository.get_by_email(session, email=email) is not None:
         return None
-    await user_repository.lock_membership(session, scope.tenant.id)
-    check_seats(scope.tenant, await invitation_repository.seats_used(session))
+    await user_repository.lock_membership(session, tenant_id=scope.tenant.id)
+    check_seats(scope.tenant, await access_repository.seats_used(session))
     user = User(
         email=email,
         full_name=full_name.strip(),
         password_hash=password_hash,
         role_id=builtin_role_id("member"),
     )
-    try:
-        async with session.begin_nested():
-            session.add(user)
-    except IntegrityError as exc:
-        if violated_constraint(exc) != EMAIL_CONSTRAINT:
-            raise
+    if not await user_repository.add_unless_email_taken(session, user=user):
         return None  # the address got an account meanwhile: the same answer as above
     await billing_seats.members_changed(session, scope.tenant)
     await send_verification(session, scope, user)
@@ -272,7 +264,7 @@ async def _send_verification_link(session: AsyncSession, scope: AuthScope, user:
 
 
 async def verify_email(session: AsyncSession, scope: AuthScope, *, token: str) -> User:
-    """Mark the address of a verification link's user as verified."""
+    """Mark the address of a verification link's user as verified; return the user with their role."""
     user = await links.consume_link_token(session, token, {LinkPurpose.VERIFY_EMAIL})
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()

@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.access.cache import auth_changed
 from platform_core.access.models import RefreshToken, User
+from platform_core.auth import repository as auth_repository
 from platform_core.auth.exceptions import InvalidRefreshToken
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.base import utcnow
@@ -86,11 +86,7 @@ async def open_session(
 
 async def rotate(session: AsyncSession, token: str, tenant_id: uuid.UUID) -> RefreshToken:
     """Spend a refresh token and return its row; reuse of a spent one revokes its family."""
-    row = (
-        await session.execute(
-            select(RefreshToken).where(RefreshToken.token_hash == hash_opaque_token(token)).with_for_update()
-        )
-    ).scalar_one_or_none()
+    row = await auth_repository.get_refresh_token(session, token_hash=hash_opaque_token(token))
     now = utcnow()
     if row is None or row.revoked_at is not None:
         raise InvalidRefreshToken
@@ -106,11 +102,7 @@ async def rotate(session: AsyncSession, token: str, tenant_id: uuid.UUID) -> Ref
 async def revoke_family(session: AsyncSession, tenant_id: uuid.UUID, family_id: uuid.UUID) -> None:
     """Revoke every refresh token of one session; its access tokens stop working at once too."""
     await auth_changed(session, tenant_id)
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+    await auth_repository.revoke_family(session, family_id=family_id, at=utcnow())
 
 
 async def revoke_user_sessions(
@@ -118,7 +110,4 @@ async def revoke_user_sessions(
 ) -> None:
     """Revoke all of a user's sessions, except `keep` (the one changing the password)."""
     await auth_changed(session, tenant_id)
-    stmt = update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-    if keep is not None:
-        stmt = stmt.where(RefreshToken.family_id != keep)
-    await session.execute(stmt.values(revoked_at=utcnow()))
+    await auth_repository.revoke_user_sessions(session, user_id=user_id, keep=keep, at=utcnow())

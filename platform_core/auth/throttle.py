@@ -13,6 +13,7 @@ from limits import RateLimitItem, parse
 from limits.aio.storage import RedisStorage
 from limits.aio.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
 
+from platform_core.access.dependencies import ApiRateLimited
 from platform_core.kernel.errors import RateLimited
 from platform_core.kernel.settings import Settings
 
@@ -23,18 +24,13 @@ class TooManyAttempts(RateLimited):
     code = "too_many_attempts"
 
 
-class ApiRateLimited(RateLimited):
-    """The tenant's API keys exceeded the plan's request rate."""
-
-    code = "api_rate_limited"
-
-
 def _storage_uri(redis_url: str) -> str:
     return redis_url if redis_url.startswith("async+") else f"async+{redis_url}"
 
 
 class Throttle:
-    """Fixed-window counters in Redis for sign-in and emailed-link requests."""
+    """Counters in Redis for sign-in and emailed-link requests, and the plans' API-key rates (the
+    access layer's ApiRateLimiter)."""
 
     def __init__(self, settings: Settings) -> None:
         self._storage = RedisStorage(_storage_uri(settings.redis_url), implementation="redispy")

@@ -7,9 +7,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from platform_core.access.dependencies import PUBLIC
+from platform_core.health import repository as health_repository
 from platform_core.kernel.error_handlers import error_response
 from platform_core.kernel.errors import ServiceUnavailable, raises
 
@@ -31,7 +31,7 @@ async def healthz() -> dict[str, str]:
 
 async def _check_database(request: Request) -> None:
     async with request.app.state.db.async_engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
+        await health_repository.ping(conn)
 
 
 async def _check_redis(request: Request) -> None:

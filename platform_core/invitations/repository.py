@@ -1,25 +1,22 @@
-"""Invitation queries in the request's tenant schema."""
+"""Invitation queries in the request's tenant schema (seats are counted by access.repository.seats_used)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from platform_core.access.models import User
-from platform_core.invitations.models import Invitation
-from platform_core.kernel.paging import PageParams, fetch_page
-
-
-def _open() -> list:
-    return [Invitation.accepted_at.is_(None), Invitation.revoked_at.is_(None)]
+from platform_core.access.models import Invitation
+from platform_core.access.repository import open_invitation
+from platform_core.kernel.paging import PageParams
+from platform_core.kernel.repository import fetch_page
 
 
 async def get(
-    session: AsyncSession, invitation_id: uuid.UUID, *, lock: bool = False, reload: bool = False
+    session: AsyncSession, *, invitation_id: uuid.UUID, lock: bool = False, reload: bool = False
 ) -> Invitation | None:
     """An invitation by id, with its role (`reload` refreshes an instance already in the session)."""
     stmt = select(Invitation).options(joinedload(Invitation.role)).where(Invitation.id == invitation_id)
@@ -30,13 +27,13 @@ async def get(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def get_open_for_email(session: AsyncSession, email: str) -> Invitation | None:
+async def get_open_for_email(session: AsyncSession, *, email: str) -> Invitation | None:
     """The open (not accepted, not revoked) invitation of an address, locked."""
-    stmt = select(Invitation).where(Invitation.email == email, *_open()).with_for_update()
+    stmt = select(Invitation).where(Invitation.email == email, *open_invitation()).with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def get_by_token_hash(session: AsyncSession, token_hash: str) -> Invitation | None:
+async def get_by_token_hash(session: AsyncSession, *, token_hash: str) -> Invitation | None:
     """An invitation by the hash of its token, locked, with its role."""
     stmt = (
         select(Invitation)
@@ -47,27 +44,15 @@ async def get_by_token_hash(session: AsyncSession, token_hash: str) -> Invitatio
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def seats_used(session: AsyncSession) -> int:
-    """Members plus open, unexpired invitations: each holds a seat of the plan."""
-    members = select(func.count()).select_from(User).scalar_subquery()
-    pending = (
-        select(func.count())
-        .select_from(Invitation)
-        .where(*_open(), Invitation.expires_at > func.now())
-        .scalar_subquery()
-    )
-    return int((await session.execute(select(members + pending))).scalar_one())
-
-
 async def list_page(
     session: AsyncSession, *, open_only: bool, paging: PageParams
 ) -> tuple[Sequence[Invitation], int]:
     """One page of invitations, newest first, and the total."""
-    conditions = _open() if open_only else []
+    conditions = open_invitation() if open_only else []
     stmt = (
         select(Invitation)
         .options(joinedload(Invitation.role))
         .where(*conditions)
         .order_by(Invitation.created_at.desc(), Invitation.id.desc())
     )
-    return await fetch_page(session, stmt, paging)
+    return await fetch_page(session, stmt, paging=paging)

@@ -7,7 +7,8 @@ import uuid
 from fastapi import APIRouter, Response
 
 from billing.dependencies import SeatLimitReached
-from platform_core.access.dependencies import PUBLIC, AuthScopeDep, MembersManage, MembersRead
+from platform_core.access.dependencies import PUBLIC, MembersManage, MembersRead
+from platform_core.auth.dependencies import AuthScopeDep
 from platform_core.auth.exceptions import ExpiredLink, InvalidLink
 from platform_core.auth.schemas import TokenResponse
 from platform_core.invitations import service as invitation_service

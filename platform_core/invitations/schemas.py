@@ -8,8 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from platform_core.access.models import Invitation
 from platform_core.auth.schemas import NEW_PASSWORD_RULE
-from platform_core.invitations.models import Invitation
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.paging import Page
 

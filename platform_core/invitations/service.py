@@ -10,17 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import seats as billing_seats
 from billing.dependencies import check_seats
-from platform_core.access.models import User
+from platform_core.access import repository as access_repository
+from platform_core.access.actor import Actor, ActorType
+from platform_core.access.models import Invitation, User
 from platform_core.access.principal import Principal
 from platform_core.audit import service as audit
-from platform_core.audit.service import Actor, ActorType, AuditAction
+from platform_core.audit.service import AuditAction
 from platform_core.auth import sessions
 from platform_core.auth.exceptions import ExpiredLink, InvalidLink
 from platform_core.auth.service import AuthScope
 from platform_core.auth.sessions import TokenPair
 from platform_core.invitations import repository as invitation_repository
 from platform_core.invitations.exceptions import AlreadyInvited, AlreadyMember, InvitationNotFound
-from platform_core.invitations.models import Invitation
 from platform_core.invitations.schemas import InvitationStatus, status_of
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.db.constraints import constraint_errors
@@ -38,19 +39,19 @@ async def invite(
 ) -> Invitation:
     """Invite an address with a role the caller may grant; the invitation is emailed."""
     email = user_repository.normalize_email(email)
-    role = await user_repository.get_role_by_name(session, role_name.strip())
+    role = await user_repository.get_role_by_name(session, name=role_name.strip())
     if role is None:
         raise UnknownRole(details={"role": role_name})
     check_can_grant(principal, grants(role))
-    if await user_repository.get_by_email(session, email) is not None:
+    if await user_repository.get_by_email(session, email=email) is not None:
         raise AlreadyMember(details={"email": email})
-    existing = await invitation_repository.get_open_for_email(session, email)
+    existing = await invitation_repository.get_open_for_email(session, email=email)
     if existing is not None:
         if status_of(existing) is not InvitationStatus.EXPIRED:
             raise AlreadyInvited(details={"email": email, "invitation_id": str(existing.id)})
         existing.revoked_at = utcnow()  # an expired invitation is closed by a new one
-    await user_repository.lock_membership(session, scope.tenant.id)
-    check_seats(scope.tenant, await invitation_repository.seats_used(session))
+    await user_repository.lock_membership(session, tenant_id=scope.tenant.id)
+    check_seats(scope.tenant, await access_repository.seats_used(session))
     token = new_opaque_token()
     invitation = Invitation(
         id=uuid.uuid4(),
@@ -90,14 +91,14 @@ async def list_invitations(
 
 async def get_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation:
     """An invitation of this tenant; 404 otherwise."""
-    invitation = await invitation_repository.get(session, invitation_id)
+    invitation = await invitation_repository.get(session, invitation_id=invitation_id)
     if invitation is None:
         raise InvitationNotFound
     return invitation
 
 
 async def _open_invitation(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation:
-    invitation = await invitation_repository.get(session, invitation_id, lock=True)
+    invitation = await invitation_repository.get(session, invitation_id=invitation_id, lock=True)
     if invitation is None or status_of(invitation) in (InvitationStatus.ACCEPTED, InvitationStatus.REVOKED):
         raise InvitationNotFound
     return invitation
@@ -110,8 +111,8 @@ async def resend(
     invitation = await _open_invitation(session, invitation_id)
     check_can_grant(principal, grants(invitation.role))
     if status_of(invitation) is InvitationStatus.EXPIRED:  # it held no seat: it takes one again
-        await user_repository.lock_membership(session, scope.tenant.id)
-        check_seats(scope.tenant, await invitation_repository.seats_used(session))
+        await user_repository.lock_membership(session, tenant_id=scope.tenant.id)
+        check_seats(scope.tenant, await access_repository.seats_used(session))
     token = new_opaque_token()
     invitation.token_hash = hash_opaque_token(token)
     invitation.expires_at = utcnow() + timedelta(hours=scope.settings.invitation_ttl_hours)
@@ -146,12 +147,12 @@ async def accept(
 ) -> tuple[User, TokenPair]:
     """Create the invited account with its password and sign it in."""
     password_hash = await hash_password_async(password)  # the rules are checked before the link is spent
-    invitation = await invitation_repository.get_by_token_hash(session, hash_opaque_token(token))
+    invitation = await invitation_repository.get_by_token_hash(session, token_hash=hash_opaque_token(token))
     if invitation is None or invitation.accepted_at is not None or invitation.revoked_at is not None:
         raise InvalidLink
     if invitation.expires_at <= utcnow():
         raise ExpiredLink
-    if await user_repository.get_by_email(session, invitation.email) is not None:
+    if await user_repository.get_by_email(session, email=invitation.email) is not None:
         raise AlreadyMember(details={"email": invitation.email})
     now = utcnow()
     user = User(
@@ -208,6 +209,6 @@ async def _send(
 async def _loaded(session: AsyncSession, invitation_id: uuid.UUID) -> Invitation:
     """The invitation as stored (server defaults included), with its role."""
     await session.flush()
-    invitation = await invitation_repository.get(session, invitation_id, reload=True)
+    invitation = await invitation_repository.get(session, invitation_id=invitation_id, reload=True)
     assert invitation is not None
     return invitation

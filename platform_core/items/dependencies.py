@@ -17,7 +17,7 @@ from platform_core.kernel.tenancy import TenantSessionDep
 @raises(ItemNotFound)
 async def get_current_item(item_id: uuid.UUID, session: TenantSessionDep) -> Item:
     """The live item named in the path, in the request's tenant; 404 otherwise."""
-    item = await item_repository.get_live(session, item_id)
+    item = await item_repository.get_live(session, item_id=item_id)
     if item is None:
         raise ItemNotFound
     return item

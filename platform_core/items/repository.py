@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.items.models import Item
 from platform_core.items.schemas import ItemSort
-from platform_core.kernel.paging import PageParams, fetch_page
+from platform_core.kernel.paging import PageParams
+from platform_core.kernel.repository import fetch_page, insert, write
 
 _ORDER = {
     ItemSort.CREATED: (Item.created_at.asc(), Item.id.asc()),
@@ -46,18 +47,24 @@ def _conditions(flt: ItemFilter) -> list[ColumnElement[bool]]:
 
 
 async def list_page(
-    session: AsyncSession, flt: ItemFilter, *, sort: ItemSort, paging: PageParams
+    session: AsyncSession, *, flt: ItemFilter, sort: ItemSort, paging: PageParams
 ) -> tuple[list[Item], int]:
     """One page of live items and the total count, in a single round trip."""
-    return await fetch_page(session, select(Item).where(*_conditions(flt)).order_by(*_ORDER[sort]), paging)
+    stmt = select(Item).where(*_conditions(flt)).order_by(*_ORDER[sort])
+    return await fetch_page(session, stmt, paging=paging)
 
 
-async def get_live(session: AsyncSession, item_id: uuid.UUID) -> Item | None:
+async def get_live(session: AsyncSession, *, item_id: uuid.UUID) -> Item | None:
     """A live (not soft-deleted) item by id."""
     stmt = select(Item).where(Item.id == item_id, Item.deleted_at.is_(None))
     return (await session.scalars(stmt)).first()
 
 
-def add(session: AsyncSession, item: Item) -> None:
-    """Stage a new item."""
-    session.add(item)
+async def create(session: AsyncSession, *, item: Item) -> Item:
+    """Insert a new item now, with its timestamps read back."""
+    return await insert(session, item)
+
+
+async def save(session: AsyncSession, *, item: Item) -> Item:
+    """Write an item's pending changes now and read it back (its new `updated_at`)."""
+    return await write(session, item)

@@ -15,17 +15,14 @@ async def list_items(
     session: AsyncSession, flt: item_repository.ItemFilter, *, sort: ItemSort, paging: PageParams
 ) -> ItemPage:
     """A page of the tenant's live items."""
-    items, total = await item_repository.list_page(session, flt, sort=sort, paging=paging)
+    items, total = await item_repository.list_page(session, flt=flt, sort=sort, paging=paging)
     return ItemPage.of([ItemRead.model_validate(i) for i in items], total, paging)
 
 
 async def create_item(session: AsyncSession, body: ItemCreate) -> Item:
     """Create an item."""
     item = Item(title=body.title, description=body.description, status=body.status.value, tags=body.tags)
-    item_repository.add(session, item)
-    await session.flush()
-    await session.refresh(item)
-    return item
+    return await item_repository.create(session, item=item)
 
 
 async def update_item(session: AsyncSession, item: Item, body: ItemUpdate) -> Item:
@@ -35,9 +32,7 @@ async def update_item(session: AsyncSession, item: Item, body: ItemUpdate) -> It
         if value is None and field in ("title", "status", "tags"):
             continue  # these cannot be null; an explicit null leaves them unchanged
         setattr(item, field, value.value if field == "status" else value)
-    await session.flush()
-    await session.refresh(item)
-    return item
+    return await item_repository.save(session, item=item)
 
 
 async def delete_item(session: AsyncSession, item: Item) -> None:

@@ -17,7 +17,7 @@ from platform_core.kernel.tenancy import TenantSessionDep
 @raises(JobNotFound)
 async def get_current_job(job_id: uuid.UUID, session: TenantSessionDep) -> Job:
     """The job named in the path, in the request's tenant; 404 otherwise."""
-    job = await job_repository.get(session, job_id)
+    job = await job_repository.get(session, job_id=job_id)
     if job is None:
         raise JobNotFound
     return job

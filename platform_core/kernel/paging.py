@@ -1,8 +1,8 @@
-"""Paging for every list endpoint: the query parameters, the page schema and the page query.
+"""Paging for every list endpoint: the query parameters and the page schema.
 
 Rules (README, "Lists and paging"): `page` from 1, `page_size` 1-100 (default 20); the answer is
 `{items, total, page, page_size}`, where `total` counts every row matching the filters, also on a page
-past the end.
+past the end. The page query every repository runs is `fetch_page` (platform_core/kernel/repository.py).
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from typing import Annotated, Any, Generic, Self, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, func
-from sqlalchemy.ext.asyncio import AsyncSession
 
 MAX_PAGE = 100_000
 MAX_PAGE_SIZE = 100
@@ -66,19 +64,3 @@ class Page(BaseModel, Generic[T]):
     def of(cls, items: Sequence[Any], total: int, params: PageParams) -> Self:
         """Build the page of `params` from its rows and the total."""
         return cls(items=list(items), total=total, page=params.page, page_size=params.page_size)
-
-
-async def fetch_page(session: AsyncSession, stmt: Select[Any], params: PageParams) -> tuple[list[Any], int]:
-    """Run `stmt` (one entity, filtered and ordered) for one page; return its rows and the total.
-
-    The total is a window count on the same query, so a page costs one round trip; a page past the end
-    has no row to carry it, and one more query (the first row) reads it.
-    """
-    windowed = stmt.add_columns(func.count().over().label("total"))
-    rows = (await session.execute(windowed.offset(params.offset).limit(params.limit))).all()
-    if rows:
-        return [row[0] for row in rows], int(rows[0][-1])
-    if params.offset == 0:
-        return [], 0
-    first = (await session.execute(windowed.limit(1))).first()
-    return [], int(first[-1]) if first else 0

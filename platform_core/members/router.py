@@ -18,7 +18,7 @@ from platform_core.members.exceptions import (
     MemberOutranksYou,
     UnknownRole,
 )
-from platform_core.users.schemas import MemberPage, MemberRead, MemberUpdate, member_read
+from platform_core.members.schemas import MemberPage, MemberRead, MemberUpdate, member_read
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"])
 

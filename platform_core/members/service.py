@@ -44,12 +44,12 @@ def check_can_grant(principal: Principal, wanted: frozenset[Permission]) -> None
 
 async def list_members(session: AsyncSession, paging: PageParams) -> tuple[Sequence[User], int]:
     """One page of members and the total."""
-    return await user_repository.list_page(session, paging)
+    return await user_repository.list_page(session, paging=paging)
 
 
 async def get_member(session: AsyncSession, member_id: uuid.UUID, *, lock: bool = False) -> User:
     """A member of this tenant; 404 otherwise."""
-    user = await user_repository.get(session, member_id, lock=lock)
+    user = await user_repository.get(session, user_id=member_id, lock=lock)
     if user is None:
         raise MemberNotFound
     return user
@@ -64,9 +64,9 @@ async def change_role(
     session: AsyncSession, principal: Principal, member_id: uuid.UUID, role_name: str
 ) -> User:
     """Give a member another role, within what the caller may grant."""
-    await user_repository.lock_membership(session, principal.tenant_id)
+    await user_repository.lock_membership(session, tenant_id=principal.tenant_id)
     member = await get_member(session, member_id, lock=True)
-    role = await user_repository.get_role_by_name(session, role_name.strip())
+    role = await user_repository.get_role_by_name(session, name=role_name.strip())
     if role is None:
         raise UnknownRole(details={"role": role_name})
     if not grants(member.role) <= principal.permissions:
@@ -81,8 +81,7 @@ async def change_role(
     await auth_changed(session, principal.tenant_id)
     # The role was deleted after it was read: as if it had never existed.
     with constraint_errors({ROLE_CONSTRAINT: lambda: UnknownRole(details={"role": role_name})}):
-        await session.flush()
-    await session.refresh(member, attribute_names=["role"])
+        await user_repository.save_with_role(session, user=member)
     await audit.record(
         session,
         AuditAction.MEMBER_ROLE_CHANGED,
@@ -98,15 +97,14 @@ async def remove(
     session: AsyncSession, principal: Principal, member_id: uuid.UUID, tenant: TenantContext
 ) -> None:
     """Remove a member: their sessions and API keys end with the account."""
-    await user_repository.lock_membership(session, principal.tenant_id)
+    await user_repository.lock_membership(session, tenant_id=principal.tenant_id)
     member = await get_member(session, member_id, lock=True)
     if member.id != principal.user_id and not grants(member.role) <= principal.permissions:
         raise MemberOutranksYou
     await _keep_an_owner(session, member)
     email, role = member.email, member.role.name
     await auth_changed(session, principal.tenant_id)
-    await session.delete(member)
-    await session.flush()
+    await user_repository.delete(session, user=member)
     await billing_seats.members_changed(session, tenant)
     action = AuditAction.MEMBER_LEFT if member_id == principal.user_id else AuditAction.MEMBER_REMOVED
     await audit.record(

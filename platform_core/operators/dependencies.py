@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,14 +27,12 @@ from platform_core.kernel.tenancy import HostKind, require_platform_host, serves
 from platform_core.operators import service as operator_service
 from platform_core.operators.exceptions import NotOperatorHost, OperatorNotAuthenticated
 from platform_core.operators.models import Operator
-from platform_core.operators.schemas import OperatorSignInRequest
 from platform_core.operators.service import OperatorScope
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant
 from tenants.service import TenantService
 
 M = TypeVar("M", bound=BaseModel)
-_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _SLUG_LIKE = re.compile(r"[a-z0-9-]{1,63}")
 
 
@@ -133,30 +131,3 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
 
     dependency.__name__ = f"read_{model.__name__}"
     return raises(Unprocessable)(dependency)
-
-
-@raises(Unprocessable)
-async def read_sign_in(request: Request) -> OperatorSignInRequest:
-    """The credentials of an OAuth2 password form (username/password) or of a JSON body; 422 otherwise."""
-    if not request.headers.get("content-type", "").startswith(_FORM_TYPES):
-        return await json_body(OperatorSignInRequest)(request)
-    form = await request.form()
-    grant = form.get("grant_type")
-    if grant not in (None, "", "password"):
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("body", "grant_type"),
-                    "msg": "Only the password grant is supported.",
-                    "type": "value_error",
-                }
-            ]
-        )
-    data: dict[str, Any] = {"email": form.get("username"), "password": form.get("password")}
-    try:
-        return OperatorSignInRequest.model_validate(data)
-    except ValidationError as exc:
-        raise _invalid(exc) from exc
-
-
-SignInCredentials = Annotated[OperatorSignInRequest, Depends(read_sign_in)]

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from platform_core.kernel.context import TenantStatus
-from platform_core.kernel.paging import PageParams, fetch_page
+from platform_core.kernel.paging import PageParams
+from platform_core.kernel.repository import fetch_page
 from platform_core.operators.models import Operator
 from tenants.models import Tenant
 
@@ -54,7 +55,7 @@ async def list_tenants_page(
     stmt = select(Tenant).order_by(Tenant.slug, Tenant.created_at)
     if status is not None:
         stmt = stmt.where(Tenant.status == status.value)
-    return await fetch_page(session, stmt, paging)
+    return await fetch_page(session, stmt, paging=paging)
 
 
 async def get_live_tenant(session: AsyncSession, slug: str) -> Tenant | None:

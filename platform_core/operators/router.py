@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from billing import service as billing_service
 from billing.schemas import OperatorBillingRead
 from platform_core.access.dependencies import PUBLIC
+from platform_core.auth.dependencies import SIGN_IN_BODY, SignInCredentials
 from platform_core.auth.throttle import TooManyAttempts
 from platform_core.kernel.context import TenantStatus
 from platform_core.kernel.errors import raises
@@ -22,7 +23,6 @@ from platform_core.operators.dependencies import (
     OperatorHost,
     OperatorScopeDep,
     OperatorTenant,
-    SignInCredentials,
     TenantSlug,
     json_body,
     tenant_session,
@@ -32,7 +32,6 @@ from platform_core.operators.models import Operator
 from platform_core.operators.schemas import (
     AddOwnerRequest,
     OperatorRead,
-    OperatorSignInRequest,
     OperatorTokenResponse,
     OwnerAddedRead,
     SuspendRequest,
@@ -59,22 +58,8 @@ def _json_body(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-_TOKEN_BODY = _json_body(OperatorSignInRequest)
-_TOKEN_BODY["requestBody"]["content"]["application/x-www-form-urlencoded"] = {
-    "schema": {
-        "type": "object",
-        "required": ["username", "password"],
-        "properties": {
-            "grant_type": {"type": "string", "enum": ["password"]},
-            "username": {"type": "string", "description": "The operator's email."},
-            "password": {"type": "string"},
-        },
-    }
-}
-
-
 @router.post(
-    "/auth/token", response_model=OperatorTokenResponse, dependencies=[PUBLIC], openapi_extra=_TOKEN_BODY
+    "/auth/token", response_model=OperatorTokenResponse, dependencies=[PUBLIC], openapi_extra=SIGN_IN_BODY
 )
 @raises(OperatorInvalidCredentials, TooManyAttempts)
 async def issue_operator_token(

@@ -20,13 +20,6 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class OperatorSignInRequest(_Body):
-    """An operator's email and password (the JSON form of the OAuth2 password grant)."""
-
-    email: EmailStr
-    password: str = Field(min_length=1, max_length=1024)
-
-
 class OperatorTokenResponse(BaseModel):
     """An operator access token; there is no refresh token: sign in again when it expires."""
 

@@ -18,7 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from platform_core.audit.service import Actor, ActorType
+from platform_core.access.actor import Actor, ActorType
 from platform_core.auth.throttle import Throttle
 from platform_core.kernel.context import TenantStatus
 from platform_core.kernel.db.base import utcnow
@@ -179,7 +179,7 @@ async def get_tenant(session: AsyncSession, slug: str) -> Tenant:
 
 async def list_members(session: AsyncSession, paging: PageParams) -> TenantMemberPage:
     """One page of the users of the tenant `session` is bound to, by email."""
-    users, total = await user_repository.list_page(session, paging)
+    users, total = await user_repository.list_page(session, paging=paging)
     items = [
         TenantMemberRead(
             id=user.id,

@@ -5,17 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from platform_core.items.models import Item
+from platform_core.kernel.repository import get_by_id
 from platform_core.reports.models import Report
 
 
-async def get(session: AsyncSession, report_id: uuid.UUID) -> Report | None:
+async def get(session: AsyncSession, *, report_id: uuid.UUID) -> Report | None:
     """A built report."""
-    return await session.get(Report, report_id)
+    return await get_by_id(session, Report, report_id)
 
 
 def live_items(session: Session, batch: int = 1000) -> Iterator[Item]:
@@ -31,8 +32,6 @@ def live_items(session: Session, batch: int = 1000) -> Iterator[Item]:
 
 def count_live_items(session: Session) -> int:
     """How many live items there are."""
-    from sqlalchemy import func
-
     return int(session.scalar(select(func.count()).select_from(Item).where(Item.deleted_at.is_(None))) or 0)
 
 

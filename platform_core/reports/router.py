@@ -47,7 +47,7 @@ async def download_report(
     principal: ReportsRun, report_id: uuid.UUID, session: TenantSessionDep
 ) -> Response | RedirectResponse:
     """Download a built report (a redirect to a signed link when it is in the object storage)."""
-    report = await report_repository.get(session, report_id)
+    report = await report_repository.get(session, report_id=report_id)
     if report is None:
         raise ReportNotFound
     if report.key is not None:

@@ -6,7 +6,7 @@ import csv
 import io
 import uuid
 
-from platform_core.jobs.service import JobTracker, job_task
+from platform_core.jobs.tracker import JobTracker, job_task
 from platform_core.kernel.settings import get_settings
 from platform_core.reports import csv_safety
 from platform_core.reports import repository as report_repository

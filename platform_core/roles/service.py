@@ -44,19 +44,19 @@ def _names(permissions: frozenset[Permission]) -> list[str]:
 
 async def list_roles(session: AsyncSession, paging: PageParams) -> tuple[list[Role], int]:
     """One page of the tenant's roles and the total."""
-    return await role_repository.list_page(session, paging)
+    return await role_repository.list_page(session, paging=paging)
 
 
 async def get_role(session: AsyncSession, role_id: uuid.UUID, *, lock: bool = False) -> Role:
     """A role of this tenant; 404 otherwise."""
-    role = await role_repository.get(session, role_id, lock=lock)
+    role = await role_repository.get(session, role_id=role_id, lock=lock)
     if role is None:
         raise RoleNotFound
     return role
 
 
 async def _check_name(session: AsyncSession, name: str, other_than: uuid.UUID | None = None) -> None:
-    if name in BUILTIN_ROLES or await role_repository.name_taken(session, name, other_than=other_than):
+    if name in BUILTIN_ROLES or await role_repository.name_taken(session, name=name, other_than=other_than):
         raise RoleNameTaken(details={"name": name})
 
 
@@ -125,15 +125,14 @@ async def delete_role(session: AsyncSession, principal: Principal, role_id: uuid
     if role.builtin:
         raise BuiltinRoleReadOnly
     check_can_grant(principal, grants(role))
-    members, invitations = await role_repository.usage(session, role.id)
+    members, invitations = await role_repository.usage(session, role_id=role.id)
     if members or invitations:
         raise RoleInUse(details={"members": members, "open_invitations": invitations})
     name = role.name
     await auth_changed(session, principal.tenant_id)
-    await role_repository.delete_closed_invitations(session, role.id)
-    await session.delete(role)
+    await role_repository.delete_closed_invitations(session, role_id=role.id)
     with constraint_errors(dict.fromkeys(IN_USE_CONSTRAINTS, RoleInUse)):
-        await session.flush()
+        await role_repository.delete(session, role=role)
     await audit.record(
         session,
         AuditAction.ROLE_DELETED,

@@ -25,4 +25,4 @@ async def update_tenant_settings(
 ) -> TenantSettings:
     """Change the tenant's settings; only the fields sent change."""
     changes = body.model_dump(exclude_unset=True)
-    return await tenant_settings_service.update(session, principal.actor, changes)
+    return await tenant_settings_service.update(session, principal.actor, changes=changes)

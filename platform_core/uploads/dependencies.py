@@ -21,7 +21,7 @@ from platform_core.uploads.storage import ObjectStore, get_store
 @raises(UploadNotFound)
 async def get_current_upload(upload_id: uuid.UUID, session: TenantSessionDep) -> Upload:
     """The upload named in the path, in the request's tenant; 404 otherwise."""
-    upload = await upload_repository.get(session, upload_id)
+    upload = await upload_repository.get(session, upload_id=upload_id)
     if upload is None:
         raise UploadNotFound
     return upload

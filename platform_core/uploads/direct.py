@@ -123,26 +123,25 @@ def _too_large(limit: int) -> FileTooLarge:
 async def _reserve(db: Database, tenant: TenantContext, upload: Upload) -> None:
     """Commit the pending row holding the reservation, under the tenant's storage lock (402 if full)."""
     async with db.session(tenant.schema_name) as session:
-        await upload_repository.lock_storage(session, tenant.id)
+        await upload_repository.lock_storage(session, tenant_id=tenant.id)
         usage = await upload_repository.usage(session)
         check_storage(tenant, stored=usage.stored, reserved=usage.reserved, requested=upload.size_bytes)
-        upload_repository.add(session, upload)
+        upload_repository.add(session, upload=upload)
         await session.commit()
 
 
 async def _store(db: Database, tenant: TenantContext, upload_id: uuid.UUID, key: str, size: int) -> Upload:
     """Mark the reserved row stored with the file's real size, checking the plan again (402)."""
     async with db.session(tenant.schema_name) as session:
-        await upload_repository.lock_storage(session, tenant.id)
-        upload = await upload_repository.get(session, upload_id, lock=True)
+        await upload_repository.lock_storage(session, tenant_id=tenant.id)
+        upload = await upload_repository.get(session, upload_id=upload_id, lock=True)
         if upload is None:  # deleted while it was being received
             raise UploadNotFound
         usage = await upload_repository.usage(session, exclude=upload_id)
         check_storage(tenant, stored=usage.stored, reserved=usage.reserved, requested=size)
         upload.key, upload.size_bytes = key, size
         upload.status, upload.stored_at = UploadStatus.STORED.value, utcnow()
-        await session.flush()
-        await session.refresh(upload)
+        await upload_repository.save(session, upload=upload)
         await session.commit()
         return upload
 
@@ -150,7 +149,7 @@ async def _store(db: Database, tenant: TenantContext, upload_id: uuid.UUID, key:
 async def _release(db: Database, tenant: TenantContext, upload_id: uuid.UUID) -> None:
     """Remove the reservation of an upload that failed."""
     async with db.session(tenant.schema_name) as session:
-        await upload_repository.delete_pending(session, upload_id)
+        await upload_repository.delete_pending(session, upload_id=upload_id)
         await session.commit()
 
 

@@ -7,11 +7,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from platform_core.kernel.paging import PageParams, fetch_page
+from platform_core.kernel.paging import PageParams
+from platform_core.kernel.repository import (
+    advisory_xact_lock,
+    fetch_page,
+    get_by_id,
+    insert,
+    remove,
+    rowcount,
+    write,
+)
 from platform_core.uploads.models import Upload, UploadStatus
 from platform_core.uploads.schemas import UploadState
 
@@ -27,10 +37,10 @@ class Usage:
     reserved: int
 
 
-async def lock_storage(session: AsyncSession, tenant_id: uuid.UUID) -> None:
+async def lock_storage(session: AsyncSession, *, tenant_id: uuid.UUID) -> None:
     """One quota decision at a time per tenant, until the transaction ends: two uploads cannot both
     take the last free bytes."""
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"storage:{tenant_id}"))))
+    await advisory_xact_lock(session, key=f"storage:{tenant_id}")
 
 
 def _state(state: UploadState) -> list[ColumnElement[bool]]:
@@ -64,30 +74,37 @@ async def list_page(
     """One page of uploads, newest first, and the total, in one round trip."""
     conditions = _state(state) if state else []
     stmt = select(Upload).where(*conditions).order_by(Upload.created_at.desc(), Upload.id.desc())
-    return await fetch_page(session, stmt, paging)
+    return await fetch_page(session, stmt, paging=paging)
 
 
-async def get(session: AsyncSession, upload_id: uuid.UUID, *, lock: bool = False) -> Upload | None:
+async def get(session: AsyncSession, *, upload_id: uuid.UUID, lock: bool = False) -> Upload | None:
     """An upload by id (locked, and read afresh, when asked)."""
-    if not lock:
-        return await session.get(Upload, upload_id)
-    return await session.get(Upload, upload_id, with_for_update=True, populate_existing=True)
+    return await get_by_id(session, Upload, upload_id, lock=lock)
 
 
-def add(session: AsyncSession, upload: Upload) -> None:
-    """Stage a new upload."""
+def add(session: AsyncSession, *, upload: Upload) -> None:
+    """Stage a new upload (inserted with the next flush or commit)."""
     session.add(upload)
 
 
-async def remove(session: AsyncSession, upload: Upload) -> None:
-    """Delete an upload's row."""
-    await session.delete(upload)
-    await session.flush()
+async def create(session: AsyncSession, *, upload: Upload) -> Upload:
+    """Insert a new upload now, with its timestamps read back."""
+    return await insert(session, upload)
 
 
-async def delete_pending(session: AsyncSession, upload_id: uuid.UUID) -> None:
+async def save(session: AsyncSession, *, upload: Upload) -> Upload:
+    """Write an upload's pending changes now and read it back."""
+    return await write(session, upload)
+
+
+async def delete(session: AsyncSession, *, upload: Upload) -> None:
+    """Delete an upload's row now."""
+    await remove(session, upload)
+
+
+async def delete_pending(session: AsyncSession, *, upload_id: uuid.UUID) -> None:
     """Delete an upload's row if it is still pending (a stored upload stays)."""
-    await session.execute(delete(Upload).where(Upload.id == upload_id, _PENDING))
+    await session.execute(sql_delete(Upload).where(Upload.id == upload_id, _PENDING))
 
 
 def expired_pending(session: Session, *, before: datetime, limit: int) -> Sequence[Upload]:
@@ -102,12 +119,12 @@ def expired_pending(session: Session, *, before: datetime, limit: int) -> Sequen
     return session.scalars(stmt).all()
 
 
-def delete_ids(session: Session, ids: Sequence[uuid.UUID]) -> int:
+def delete_ids(session: Session, *, ids: Sequence[uuid.UUID]) -> int:
     """Delete uploads by id; return how many."""
-    result = session.execute(delete(Upload).where(Upload.id.in_(ids)))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(session.execute(sql_delete(Upload).where(Upload.id.in_(ids))))
 
 
+# Called as (session, key) by the late-object task.
 def get_by_key(session: Session, key: str) -> Upload | None:
     """The upload stored at an object key, if any."""
     return session.scalars(select(Upload).where(Upload.key == key)).first()

@@ -141,7 +141,7 @@ async def create_upload(
     expires_at = utcnow() + timedelta(seconds=store.link_seconds)
     post = await in_thread(store.presign_post, key, size=body.size_bytes, content_type=body.content_type)
     # Held until the transaction ends, so the check and the insert are one step for this tenant.
-    await upload_repository.lock_storage(session, tenant.id)
+    await upload_repository.lock_storage(session, tenant_id=tenant.id)
     usage = await upload_repository.usage(session)
     check_storage(tenant, stored=usage.stored, reserved=usage.reserved, requested=body.size_bytes)
     upload = Upload(
@@ -154,9 +154,7 @@ async def create_upload(
         expires_at=expires_at,
         uploaded_by_id=principal.user_id,
     )
-    upload_repository.add(session, upload)
-    await session.flush()
-    await session.refresh(upload)
+    await upload_repository.create(session, upload=upload)
     link = UploadLink(url=post.url, fields=post.fields, expires_at=expires_at)
     return UploadCreated(**to_read(upload).model_dump(), upload=link)
 
@@ -203,8 +201,8 @@ async def complete_upload(
                 "received_content_type": stored.content_type,
             },
         )
-    await upload_repository.lock_storage(session, tenant.id)
-    locked = await upload_repository.get(session, upload.id, lock=True)
+    await upload_repository.lock_storage(session, tenant_id=tenant.id)
+    locked = await upload_repository.get(session, upload_id=upload.id, lock=True)
     if locked is None:  # deleted (or cleaned up) meanwhile
         raise UploadNotFound
     if locked.status != UploadStatus.STORED.value:
@@ -217,8 +215,7 @@ async def complete_upload(
         locked.status = UploadStatus.STORED.value
         locked.size_bytes = size
         locked.stored_at = utcnow()
-        await session.flush()
-        await session.refresh(locked)
+        await upload_repository.save(session, upload=locked)
     return await get_upload(store, locked)
 
 
@@ -228,7 +225,7 @@ async def delete_upload(
     """Delete an upload's file and its row, which frees its quota at once."""
     details = {"filename": upload.filename, "size_bytes": upload.size_bytes, "status": upload.status}
     upload_id, key = upload.id, upload.key
-    await upload_repository.remove(session, upload)  # waits for a completion of it in progress
+    await upload_repository.delete(session, upload=upload)  # waits for a completion of it in progress
     await audit.record(
         session,
         AuditAction.UPLOAD_DELETED,
@@ -260,6 +257,6 @@ def delete_expired(
         if not expired:
             return removed
         store.delete_many([u.key for u in expired])
-        removed += upload_repository.delete_ids(session, [u.id for u in expired])
+        removed += upload_repository.delete_ids(session, ids=[u.id for u in expired])
         if len(expired) < batch:
             return removed

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from billing.models import BillingAccount
-from platform_core.invitations.models import Invitation
+from platform_core.access.models import Invitation
 from platform_core.kernel.db.base import utcnow
 from tests.conftest import client_for, host_of, owner_client
 from workers.models import OutboxMessage

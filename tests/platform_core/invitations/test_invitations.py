@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from platform_core.invitations.models import Invitation
+from platform_core.access.models import Invitation
 from platform_core.kernel.db.base import utcnow
 from tests.conftest import signed_in
 from tests.factories import access_token, create_user

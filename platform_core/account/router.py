@@ -1,12 +1,12 @@
-"""The signed-in user's own account: profile, password, leaving the workspace."""
+"""HTTP routes: the signed-in user's own account (/api/v1/users/me): profile, password, leaving."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
 from platform_core.access.dependencies import CurrentUser
-from platform_core.audit import service as audit
-from platform_core.audit.service import AuditAction
+from platform_core.account import service as account_service
+from platform_core.account.schemas import MeUpdate
 from platform_core.auth import service as auth_service
 from platform_core.auth.exceptions import WrongPassword
 from platform_core.auth.schemas import ChangePasswordRequest
@@ -14,9 +14,8 @@ from platform_core.auth.throttle import TooManyAttempts
 from platform_core.kernel.errors import raises
 from platform_core.kernel.security.passwords import InvalidPassword
 from platform_core.kernel.tenancy import TenantDep, TenantSessionDep
-from platform_core.members import service as member_service
 from platform_core.members.exceptions import LastOwner
-from platform_core.users.schemas import MeRead, MeUpdate, me_read
+from platform_core.users.schemas import MeRead, me_read
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -24,20 +23,13 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 @router.get("/me", response_model=MeRead)
 async def get_me(principal: CurrentUser, session: TenantSessionDep) -> MeRead:
     """The signed-in user's account, role and permissions."""
-    return me_read(await member_service.get_member(session, principal.user_id))
+    return me_read(await account_service.get_account(session, principal))
 
 
 @router.patch("/me", response_model=MeRead)
 async def update_me(principal: CurrentUser, body: MeUpdate, session: TenantSessionDep) -> MeRead:
     """Change the signed-in user's profile."""
-    user = await member_service.get_member(session, principal.user_id, lock=True)
-    if body.full_name is not None and body.full_name.strip() != user.full_name:
-        user.full_name = body.full_name.strip()
-        await audit.record(
-            session, AuditAction.PROFILE_UPDATED, principal.actor, target_type="user", target_id=user.id
-        )
-    await session.flush()
-    return me_read(user)
+    return me_read(await account_service.update_profile(session, principal, full_name=body.full_name))
 
 
 @router.post("/me/password", status_code=204)
@@ -60,5 +52,5 @@ async def change_password(
 @raises(LastOwner)
 async def leave(principal: CurrentUser, tenant: TenantDep, session: TenantSessionDep) -> Response:
     """Leave the workspace (the last owner cannot): the account is deleted."""
-    await member_service.remove(session, principal, principal.user_id, tenant)
+    await account_service.leave(session, principal, tenant)
     return Response(status_code=204)

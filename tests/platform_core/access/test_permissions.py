@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from platform_core.access.permissions import ALL, BUILTIN_ROLES, Permission, can_grant, parse_permissions
+from platform_core.access.permissions import ALL, BUILTIN_ROLES, Permission, parse_permissions
 
 
 def test_owner_holds_everything_and_roles_shrink_downwards():
@@ -18,9 +18,3 @@ def test_parse_permissions():
     assert parse_permissions(["items:read", "items:write"]) == {Permission.ITEMS_READ, Permission.ITEMS_WRITE}
     with pytest.raises(ValueError, match="items:delete"):
         parse_permissions(["items:read", "items:delete"])
-
-
-def test_nobody_grants_what_they_do_not_hold():
-    member = BUILTIN_ROLES["member"]
-    assert can_grant(member, frozenset({Permission.ITEMS_READ}))
-    assert not can_grant(member, frozenset({Permission.ITEMS_READ, Permission.ROLES_MANAGE}))
