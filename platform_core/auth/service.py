@@ -220,7 +220,7 @@ async def sign_up(
     if await user_repository.get_by_email(session, email) is not None:
         return None
     await user_repository.lock_membership(session, scope.tenant.id)
-    check_seats(scope.tenant, await invitation_repository.seats_used(session))
+    await check_seats(session, scope.tenant, await invitation_repository.seats_used(session))
     user = User(
         email=email,
         full_name=full_name.strip(),
