@@ -6,7 +6,7 @@ sample changes the tenant's subscription in Stripe (cancel it, or subscribe agai
 signed event to /webhooks/stripe and polls `GET /api/v1/items` every 5 ms until the answer follows
 (402 subscription_inactive after a cancellation, 200 after a new subscription). The time from the
 webhook POST to that answer: verification and storage, outbox, relay, broker, worker, the fetch from
-Stripe, the commit, NOTIFY, the API's cache refresh.
+Stripe, the commit, NOTIFY, the API's billing state cache refresh.
 
     python -m bench.billing_enforcement [--samples 20]
 """
@@ -180,7 +180,7 @@ def run(argv: Sequence[str] = ()) -> Report:
             "answers 200) and its cancellation (enforced when it answers 402): signed event posted to "
             "/webhooks/stripe, then polled every 5 ms. In the loop: verification and storage, outbox, "
             "relay, Redis, worker (prefork, 2 processes), the fetch from localstripe behind the stand-in, "
-            "the commit, NOTIFY, the API's host cache."
+            "the commit, NOTIFY, the API's billing state cache."
         ),
         elapsed_s=total.elapsed,
     )

@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.access import plan_of
 from billing.catalog import Feature
+from billing.state import BILLING_STATES, plan_of, state_for_request
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.errors import Forbidden, PaymentRequired, declared_errors, raises
 from platform_core.kernel.tenancy import HostKind, get_tenant, serves_on
@@ -37,7 +38,7 @@ def require_feature(feature: Feature) -> Callable[[Request], Awaitable[TenantCon
 
     async def dependency(request: Request) -> TenantContext:
         tenant = await get_tenant(request)
-        plan = plan_of(tenant)
+        plan = plan_of(await state_for_request(request, tenant))
         if feature not in plan.entitlements.features:
             name = feature.value.replace("_", " ")
             raise FeatureNotInPlan(
@@ -51,9 +52,9 @@ def require_feature(feature: Feature) -> Callable[[Request], Awaitable[TenantCon
     return serves_on(HostKind.TENANT)(dependency)
 
 
-def check_seats(tenant: TenantContext, used: int) -> None:
+async def check_seats(session: AsyncSession, tenant: TenantContext, used: int) -> None:
     """Refuse a new member or invitation when `used` seats already fill the plan (402)."""
-    plan = plan_of(tenant)
+    plan = plan_of(await BILLING_STATES.get(session, tenant.id))
     allowed = plan.entitlements.seats
     if used >= allowed:
         raise SeatLimitReached(
@@ -74,13 +75,15 @@ def _size(n: int) -> str:
     return f"{value:.1f} {units[index]}"
 
 
-def check_storage(tenant: TenantContext, *, stored: int, reserved: int, requested: int) -> None:
+async def check_storage(
+    session: AsyncSession, tenant: TenantContext, *, stored: int, reserved: int, requested: int
+) -> None:
     """Refuse `requested` more bytes when stored files and pending uploads leave too little room (402).
 
     Call it under the tenant's storage lock (uploads.repository.lock_storage), so that two requests
     for the last free bytes cannot both pass.
     """
-    plan = plan_of(tenant)
+    plan = plan_of(await BILLING_STATES.get(session, tenant.id))
     allowed = plan.entitlements.storage_bytes
     if stored + reserved + requested > allowed:
         free = max(allowed - stored - reserved, 0)

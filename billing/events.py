@@ -7,19 +7,14 @@ import uuid
 from typing import Any
 
 import stripe
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import subscriptions
+from billing import repository, subscriptions
 from billing.exceptions import EventNotReady
 from billing.models import BillingAccount, StripeEvent
-from platform_core.access.models import User
-from platform_core.access.permissions import builtin_role_id
-from platform_core.kernel.context import TenantStatus, schema_name_for
-from platform_core.kernel.db.engines import tenant_options
+from billing.state import state_of
+from platform_core.kernel.context import TenantStatus
 from platform_core.kernel.settings import Settings
-from tenants import repository as tenant_repository
-from tenants.models import Tenant
 from tenants.service import BILLING_FOLLOW_TASK
 from workers.email.tasks import send_email_later
 from workers.outbox.service import enqueue
@@ -65,9 +60,7 @@ def _subscription_of(obj: dict[str, Any]) -> str | None:
 def _account(session: Session, obj: dict[str, Any], event_type: str) -> BillingAccount | None:
     customer = _customer_of(obj)
     if customer:
-        found = session.execute(
-            select(BillingAccount).where(BillingAccount.stripe_customer_id == customer).with_for_update()
-        ).scalar_one_or_none()
+        found = repository.get_account_by_customer(session, customer, lock=True)
         if found is not None:
             return found
     if event_type == "checkout.session.completed":
@@ -76,7 +69,7 @@ def _account(session: Session, obj: dict[str, Any], event_type: str) -> BillingA
             tenant_id = uuid.UUID(str(reference))
         except ValueError:
             return None
-        account = session.get(BillingAccount, tenant_id, with_for_update=True)
+        account = repository.get_account(session, tenant_id, lock=True)
         if account is not None and customer and account.stripe_customer_id in (None, customer):
             account.stripe_customer_id = customer
             return account
@@ -93,13 +86,13 @@ def apply_event(
     account = _account(session, obj, event.type)
     if account is None:
         raise EventNotReady(f"no tenant has Stripe customer {_customer_of(obj)!r} yet")
-    cached = tenant_repository.host_cache_fields(account)
+    cached = state_of(account)
     if event.type == "customer.deleted":
         subscriptions.clear_subscription(account, forget_customer=True)
     elif event.type != "customer.updated":
         subscription_id = _subscription_of(obj) or account.stripe_subscription_id
         if subscription_id:
-            subscriptions.lock_subscription(session, subscription_id)
+            repository.lock_subscription(session, subscription_id)
             fetched = subscriptions.fetch_subscription(client, subscription_id)
             if fetched is None:
                 if subscription_id == account.stripe_subscription_id:
@@ -108,13 +101,13 @@ def apply_event(
                 subscriptions.apply_subscription(session, account, fetched)
     if event.type in PAYMENT_PROBLEMS:
         email_owners_about_payment(session, settings, account, obj)
-    tenant = session.get(Tenant, account.tenant_id)
+    tenant = repository.get_tenant(session, account.tenant_id)
     if (tenant is None or tenant.status in GONE) and account.status in subscriptions.LIVE:
         # A subscription live for a tenant being deleted (a checkout paid in a tab left open, say):
         # the lifecycle task cancels it as it does at deletion and purge.
         enqueue(session, BILLING_FOLLOW_TASK, tenant_id=account.tenant_id, change="event", at=event.id)
-    if tenant_repository.host_cache_fields(account) != cached:
-        tenant_repository.notify_changed(session, account.tenant_id)  # only what host caches hold
+    if state_of(account) != cached:
+        repository.notify_state_changed(session, account.tenant_id)  # only what API processes cache
     return account.tenant_id
 
 
@@ -122,15 +115,10 @@ def email_owners_about_payment(
     session: Session, settings: Settings, account: BillingAccount, invoice: dict[str, Any]
 ) -> None:
     """Tell the tenant's owners that a payment failed or needs them (through the outbox)."""
-    tenant = session.get(Tenant, account.tenant_id)
+    tenant = repository.get_tenant(session, account.tenant_id)
     if tenant is None or tenant.status == TenantStatus.DELETED:
         return  # a purged tenant has no schema, and nobody to tell
-    owners = list(
-        session.execute(
-            select(User.email).where(User.role_id == builtin_role_id("owner"), User.is_active.is_(True)),
-            execution_options=tenant_options(schema_name_for(tenant.id)),
-        ).scalars()
-    )
+    owners = repository.owner_emails(session, tenant.id)
     if not owners:
         logger.warning("tenant %s has no owner to tell about a payment problem", tenant.slug)
         return

@@ -8,10 +8,9 @@ wait for `platformctl billing replay-events`) and on an oldest unprocessed event
 from __future__ import annotations
 
 from prometheus_client import Gauge
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.models import StripeEvent
+from billing import repository
 from platform_core.kernel.db.base import utcnow
 
 WAITING = ("pending", "failed", "parked")
@@ -31,11 +30,7 @@ OLDEST = Gauge(
 
 async def refresh(session: AsyncSession) -> None:
     """Set the gauges from the stripe_event table."""
-    rows = await session.execute(
-        select(StripeEvent.status, func.count(), func.min(StripeEvent.received_at))
-        .where(StripeEvent.status.in_(WAITING))
-        .group_by(StripeEvent.status)
-    )
+    rows = await repository.waiting_events(session, WAITING)
     counts = {status: 0 for status in WAITING}
     oldest = None
     for status, count, received in rows:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import stripe
 from sqlalchemy.orm import Session
 
+from billing import repository
 from billing.catalog import Catalog, Interval, PlanSpec
 from billing.models import BillingPlan
 from platform_core.kernel.db.base import utcnow
@@ -37,10 +38,10 @@ def sync_plans(session: Session, client: stripe.StripeClient, catalog: Catalog) 
 
 def _sync_plan(session: Session, client: stripe.StripeClient, catalog: Catalog, plan: PlanSpec) -> PlanSync:
     result = PlanSync(plan.key)
-    row = session.get(BillingPlan, plan.key, with_for_update=True)
+    row = repository.get_plan(session, plan.key, lock=True)
     if row is None:
         row = BillingPlan(key=plan.key, name=plan.name, catalog_version=catalog.version)
-        session.add(row)
+        repository.add_plan(session, row)
         result.changes.append("recorded")
     if (row.name, row.catalog_version) != (plan.name, catalog.version):
         row.name, row.catalog_version = plan.name, catalog.version

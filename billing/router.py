@@ -17,28 +17,37 @@ from billing.exceptions import (
 from billing.schemas import BillingRead, CheckoutRequest, RedirectRead, WebhookAck
 from billing.settings import get_billing_settings
 from billing.stripe_client import get_client
+from billing.usage import UsageMeters
 from platform_core.access.dependencies import PUBLIC, BillingManage, BillingReadDep
 from platform_core.kernel.errors import raises
-from platform_core.kernel.tenancy import PlatformHostDep, PublicSessionDep, TenantSessionDep
+from platform_core.kernel.tenancy import PlatformHostDep, PublicSessionDep, TenantDep, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/billing", tags=["billing"])
 webhook_router = APIRouter(tags=["billing"])
 
 
+def _meters(request: Request) -> UsageMeters:
+    return request.app.state.usage_meters
+
+
 @router.get("", response_model=BillingRead)
-async def get_billing(principal: BillingReadDep, request: Request, session: TenantSessionDep) -> BillingRead:
+async def get_billing(
+    principal: BillingReadDep, tenant: TenantDep, request: Request, session: TenantSessionDep
+) -> BillingRead:
     """The plan, subscription status, period, and seats and storage used against the plan."""
-    tenant = request.scope["platform.tenant"]
-    return await billing_service.billing_state(session, tenant)
+    return await billing_service.billing_state(session, tenant, _meters(request))
 
 
 @router.post("/checkout", response_model=RedirectRead)
 @raises(UnknownPlan, AlreadySubscribed, BillingUnavailable)
 async def start_checkout(
-    principal: BillingManage, body: CheckoutRequest, request: Request, session: TenantSessionDep
+    principal: BillingManage,
+    tenant: TenantDep,
+    body: CheckoutRequest,
+    request: Request,
+    session: TenantSessionDep,
 ) -> RedirectRead:
     """A Stripe Checkout URL to subscribe to a paid plan (409 when a subscription is already live)."""
-    tenant = request.scope["platform.tenant"]
     url = await billing_service.start_checkout(
         session,
         get_client(),
@@ -47,15 +56,17 @@ async def start_checkout(
         principal.email,
         plan_key=body.plan,
         interval=body.interval,
+        meters=_meters(request),
     )
     return RedirectRead(url=url)
 
 
 @router.post("/portal", response_model=RedirectRead)
 @raises(BillingUnavailable)
-async def open_portal(principal: BillingManage, request: Request, session: TenantSessionDep) -> RedirectRead:
+async def open_portal(
+    principal: BillingManage, tenant: TenantDep, request: Request, session: TenantSessionDep
+) -> RedirectRead:
     """A Stripe Customer Portal URL to change the plan, payment method or cancel."""
-    tenant = request.scope["platform.tenant"]
     url = await billing_service.open_portal(
         session, get_client(), request.app.state.settings, tenant, principal.email
     )

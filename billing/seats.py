@@ -5,17 +5,15 @@ from __future__ import annotations
 import logging
 
 import stripe
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from billing.access import GRANTING, plan_of
+from billing import repository
 from billing.catalog import get_catalog
 from billing.models import BillingAccount
-from billing.subscriptions import fetch_subscription, first_item, lock_subscription
-from platform_core.access.models import User
-from platform_core.kernel.context import TenantContext, schema_name_for
-from platform_core.kernel.db.engines import tenant_options
+from billing.state import BILLING_STATES, GRANTING, plan_of
+from billing.subscriptions import fetch_subscription, first_item
+from platform_core.kernel.context import TenantContext
 from workers.outbox.service import enqueue_async
 
 logger = logging.getLogger("platform.billing")
@@ -24,7 +22,8 @@ SEATS_TASK = "billing.sync_seats"
 
 async def members_changed(session: AsyncSession, tenant: TenantContext) -> None:
     """Queue a seat-quantity update (in this transaction) when the tenant pays per seat."""
-    if tenant.billing_status in GRANTING and plan_of(tenant).per_seat:
+    state = await BILLING_STATES.get(session, tenant.id)
+    if state.status in GRANTING and plan_of(state).per_seat:
         await enqueue_async(session, SEATS_TASK, tenant_id=tenant.id)
 
 
@@ -48,13 +47,8 @@ def sync_seats(
     """
     if not account.stripe_subscription_id:
         return None
-    members = int(
-        session.execute(
-            select(func.count()).select_from(User).where(User.is_active.is_(True)),
-            execution_options=tenant_options(schema_name_for(account.tenant_id)),
-        ).scalar_one()
-    )
-    lock_subscription(session, account.stripe_subscription_id)
+    members = repository.count_active_members(session, account.tenant_id)
+    repository.lock_subscription(session, account.stripe_subscription_id)
     subscription = fetch_subscription(client, account.stripe_subscription_id)
     item = first_item(subscription or {})
     if not item or int(item.get("quantity") or 0) == max(members, 1):

@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 
 import anyio
 import stripe
 from psycopg.errors import LockNotAvailable
-from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from billing.access import plan_of
+from billing import repository
 from billing.catalog import Interval, PlanSpec, get_catalog
 from billing.checkouts import settle_checkout
 from billing.exceptions import AlreadySubscribed, BillingBusy, BillingUnavailable, UnknownPlan
-from billing.models import BillingAccount, BillingPlan, StripeEvent
+from billing.models import BillingAccount
 from billing.schemas import BillingRead, OperatorBillingRead, PlanRead, StripeEventRead
 from billing.settings import get_billing_settings
+from billing.state import plan_of, state_of
 from billing.stripe_client import stripe_errors
 from billing.subscriptions import LIVE, fetch_subscription
-from platform_core.access import repository as access_repository
+from billing.usage import UsageMeters
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.settings import Settings
-from platform_core.uploads import repository as upload_repository
 
 
 def plan_read(plan: PlanSpec) -> PlanRead:
@@ -51,15 +48,12 @@ def _no_account(tenant_id: uuid.UUID) -> BillingAccount:
     )
 
 
-async def billing_state(session: AsyncSession, tenant: TenantContext) -> BillingRead:
+async def billing_state(session: AsyncSession, tenant: TenantContext, meters: UsageMeters) -> BillingRead:
     """The tenant's plan and subscription (from public.billing_account) and its usage."""
-    account = (
-        await session.execute(select(BillingAccount).where(BillingAccount.tenant_id == tenant.id))
-    ).scalar_one_or_none()
-    account = account or _no_account(tenant.id)
-    # The plan from the account just read, not from the request's cached tenant (refreshed by NOTIFY a
+    account = await repository.get_account_async(session, tenant.id) or _no_account(tenant.id)
+    # The plan from the account just read, not from the process's cached state (refreshed by NOTIFY a
     # moment after a change): the answer agrees with itself even in that moment.
-    plan = plan_of(replace(tenant, plan_key=account.plan_key, billing_status=account.status))
+    plan = plan_of(state_of(account))
     return BillingRead(
         plan=plan_read(plan),
         status=account.status,
@@ -68,14 +62,11 @@ async def billing_state(session: AsyncSession, tenant: TenantContext) -> Billing
         cancel_at_period_end=account.cancel_at_period_end,
         trial_end=account.trial_end,
         past_due_since=account.past_due_since,
-        seats_used=await access_repository.seats_used(session),
+        seats_used=await meters.seats_used(session),
         seats_allowed=plan.entitlements.seats,
-        storage_used_bytes=await upload_repository.storage_used(session),
+        storage_used_bytes=await meters.storage_used(session),
         storage_allowed_bytes=plan.entitlements.storage_bytes,
     )
-
-
-_SET_LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :timeout, true)")
 
 
 async def _account_for_update(session: AsyncSession, tenant: TenantContext) -> BillingAccount:
@@ -86,24 +77,13 @@ async def _account_for_update(session: AsyncSession, tenant: TenantContext) -> B
     """
     timeout_ms = round(get_billing_settings().billing_lock_timeout_seconds * 1000)
     try:
-        await session.execute(_SET_LOCK_TIMEOUT, {"timeout": f"{timeout_ms}ms"})
-        await session.execute(
-            pg_insert(BillingAccount)
-            .values(
-                tenant_id=tenant.id,
-                plan_key=get_catalog().default_plan,
-                status="none",
-                cancel_at_period_end=False,
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id"])
+        return await repository.lock_account(
+            session, tenant.id, default_plan=get_catalog().default_plan, lock_timeout_ms=timeout_ms
         )
-        account = await session.get(BillingAccount, tenant.id, with_for_update=True, populate_existing=True)
     except OperationalError as exc:
         if isinstance(exc.orig, LockNotAvailable):
             raise BillingBusy from exc
         raise
-    assert account is not None
-    return account
 
 
 async def ensure_customer(
@@ -137,6 +117,7 @@ async def start_checkout(
     *,
     plan_key: str,
     interval: Interval,
+    meters: UsageMeters,
 ) -> str:
     """A Stripe Checkout URL for subscribing the tenant to a paid plan."""
     try:
@@ -147,7 +128,7 @@ async def start_checkout(
         raise UnknownPlan(
             f"The {plan.name} plan cannot be bought {interval.value}.", details={"plan": plan_key}
         )
-    synced = await session.get(BillingPlan, plan.key)
+    synced = await repository.get_plan_async(session, plan.key)
     price = getattr(synced, f"stripe_price_{interval.value}", None) if synced else None
     if not price:
         raise BillingUnavailable("The plans are not synced to Stripe yet (platformctl billing sync-plans).")
@@ -161,7 +142,7 @@ async def start_checkout(
         if live is not None:  # paid moments ago; its webhook has not been processed yet
             raise AlreadySubscribed(details={"status": live, "plan": account.plan_key})
     customer = await ensure_customer(session, client, tenant, email)
-    quantity = await access_repository.seats_used(session) if plan.per_seat else 1
+    quantity = await meters.seats_used(session) if plan.per_seat else 1
     params: dict = {
         "mode": "subscription",
         "customer": customer,
@@ -215,15 +196,8 @@ async def operator_view(
     session: AsyncSession, tenant_id: uuid.UUID, *, events: int = 50
 ) -> OperatorBillingRead:
     """A tenant's billing account and its latest Stripe events, for the operator API."""
-    account = await session.get(BillingAccount, tenant_id) or _no_account(tenant_id)
-    rows = (
-        await session.execute(
-            select(StripeEvent)
-            .where(StripeEvent.tenant_id == tenant_id)
-            .order_by(StripeEvent.received_at.desc())
-            .limit(events)
-        )
-    ).scalars()
+    account = await repository.get_account_async(session, tenant_id) or _no_account(tenant_id)
+    rows = await repository.latest_events(session, tenant_id, limit=events)
     return OperatorBillingRead(
         plan_key=account.plan_key,
         status=account.status,

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import stripe
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from billing import repository
 from billing.catalog import get_catalog
-from billing.models import BillingAccount, BillingPlan
+from billing.models import BillingAccount
 from platform_core.kernel.db.base import utcnow
 
 logger = logging.getLogger("platform.billing")
@@ -27,19 +27,10 @@ def _when(epoch: Any) -> datetime | None:
     return datetime.fromtimestamp(int(epoch), UTC) if epoch else None
 
 
-def lock_subscription(session: Session, key: str) -> None:
-    """Serialise work on one subscription (or customer) across workers, until the transaction ends."""
-    session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"stripe:{key}"))))
-
-
 def plan_for_price(session: Session, price_id: str | None) -> tuple[str, str | None]:
     """The catalogue plan key and interval a Stripe price (or legacy plan) id belongs to."""
     if price_id:
-        row = session.execute(
-            select(BillingPlan.key, BillingPlan.stripe_price_monthly, BillingPlan.stripe_price_yearly).where(
-                (BillingPlan.stripe_price_monthly == price_id) | (BillingPlan.stripe_price_yearly == price_id)
-            )
-        ).first()
+        row = repository.find_plan_by_price(session, price_id)
         if row is not None:
             return row.key, "monthly" if row.stripe_price_monthly == price_id else "yearly"
         logger.warning("Stripe price %s is not in the synced catalogue", price_id)
@@ -138,7 +129,7 @@ def resync_account(session: Session, client: stripe.StripeClient, account: Billi
             subscription_id = max(live, key=lambda s: s.get("created") or 0)["id"]
     if subscription_id is None:
         return False
-    lock_subscription(session, subscription_id)
+    repository.lock_subscription(session, subscription_id)
     fetched = fetch_subscription(client, subscription_id)
     if fetched is None:
         clear_subscription(account)

@@ -6,22 +6,19 @@ import logging
 import uuid
 
 import stripe
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from billing import events, seats, subscriptions
+from billing import events, repository, seats, subscriptions
 from billing.exceptions import EventNotReady
-from billing.models import BillingAccount, StripeEvent
 from billing.seats import SEATS_TASK
 from billing.settings import get_billing_settings
+from billing.state import state_of
 from billing.stripe_client import get_client
 from billing.tenant_lifecycle import follow_tenant
 from billing.webhooks import PROCESS_TASK
 from platform_core.kernel.context import TenantStatus
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.settings import get_settings
-from tenants import repository as tenant_repository
-from tenants.models import Tenant
 from tenants.service import BILLING_FOLLOW_TASK
 from workers.base import TaskContext, platform_task
 from workers.email.tasks import retry_countdown
@@ -34,7 +31,7 @@ SYNC_TASK = "billing.sync_subscription"
 @platform_task(PROCESS_TASK)
 def process_event(ctx: TaskContext, *, event_id: str) -> None:
     """Apply one Stripe event; on a Stripe outage or an unknown customer retry, then park it."""
-    event = ctx.session.get(StripeEvent, event_id, with_for_update=True)
+    event = repository.get_event(ctx.session, event_id, lock=True)
     if event is None or event.status in ("processed", "ignored"):
         return
     if event.type not in events.HANDLED:
@@ -56,19 +53,12 @@ def process_event(ctx: TaskContext, *, event_id: str) -> None:
 def record_failure(ctx: TaskContext, event_id: str, exc: BaseException) -> bool:
     """Count a failed attempt on the event in its own transaction; True once it is parked."""
     limit = get_billing_settings().billing_event_max_attempts
+    # Its own transaction: the task's is rolled back, and the count must stay.
     with ctx.db.sync_session() as session, session.begin():
-        attempts = session.execute(
-            update(StripeEvent)
-            .where(StripeEvent.id == event_id)
-            .values(attempts=StripeEvent.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000])
-            .returning(StripeEvent.attempts)
-        ).scalar_one()
-        parked = attempts >= limit
-        session.execute(
-            update(StripeEvent)
-            .where(StripeEvent.id == event_id)
-            .values(status="parked" if parked else "failed")
+        attempts = repository.count_failed_attempt(
+            session, event_id, error=f"{type(exc).__name__}: {exc}", park_after=limit
         )
+    parked = attempts >= limit
     log = logger.error if parked else logger.warning
     log(
         "Stripe event %s attempt %d failed%s: %s", event_id, attempts, " and is parked" if parked else "", exc
@@ -87,11 +77,7 @@ def reconcile_subscriptions(ctx: TaskContext) -> int:
 
 def queue_reconciliation(session: Session) -> int:
     """Enqueue one `billing.sync_subscription` per tenant with a Stripe customer; return how many."""
-    tenant_ids = session.scalars(
-        select(BillingAccount.tenant_id)
-        .where(BillingAccount.stripe_customer_id.is_not(None))
-        .order_by(BillingAccount.tenant_id)
-    ).all()
+    tenant_ids = repository.customer_tenant_ids(session)
     step = RECONCILE_PERIOD_SECONDS / len(tenant_ids) if tenant_ids else 0
     for index, tenant_id in enumerate(tenant_ids):
         enqueue(session, SYNC_TASK, tenant_id=tenant_id, delay_seconds=index * step)
@@ -102,10 +88,10 @@ def queue_reconciliation(session: Session) -> int:
 def sync_subscription(ctx: TaskContext, *, tenant_id: str) -> bool:
     """Bring one tenant's billing account in line with Stripe (the daily reconciliation), and a
     per-seat subscription's quantity in line with the members (the database is right about those)."""
-    account = ctx.session.get(BillingAccount, uuid.UUID(str(tenant_id)), with_for_update=True)
+    account = repository.get_account(ctx.session, uuid.UUID(str(tenant_id)), lock=True)
     if account is None or not account.stripe_customer_id:
         return False
-    cached = tenant_repository.host_cache_fields(account)
+    cached = state_of(account)
     try:
         changed = subscriptions.resync_account(ctx.session, get_client(), account)
         if seats.pays_per_seat(account):
@@ -116,15 +102,15 @@ def sync_subscription(ctx: TaskContext, *, tenant_id: str) -> bool:
         raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=60, cap=3600)) from exc
     if changed:
         logger.warning("reconciliation corrected tenant %s's subscription to %s", tenant_id, account.status)
-    if tenant_repository.host_cache_fields(account) != cached:
-        tenant_repository.notify_changed(ctx.session, account.tenant_id)
+    if state_of(account) != cached:
+        repository.notify_state_changed(ctx.session, account.tenant_id)
     return changed
 
 
 @platform_task(SEATS_TASK, max_retries=5)
 def sync_seats_task(ctx: TaskContext, *, tenant_id: str) -> int | None:
     """Update a per-seat subscription's quantity to the tenant's member count."""
-    account = ctx.session.get(BillingAccount, uuid.UUID(str(tenant_id)), with_for_update=True)
+    account = repository.get_account(ctx.session, uuid.UUID(str(tenant_id)), lock=True)
     if account is None or not seats.pays_per_seat(account):
         return None  # queued for any member change; only a live per-seat subscription follows them
     try:
@@ -141,16 +127,18 @@ def follow_tenant_lifecycle(
     cancel at period end; restored: renew; purged: cancel). `change` says what queued it, for logs."""
     if not get_billing_settings().stripe_enabled:
         return None
-    account = ctx.session.get(BillingAccount, uuid.UUID(str(tenant_id)), with_for_update=True)
+    account = repository.get_account(ctx.session, uuid.UUID(str(tenant_id)), lock=True)
     if account is None:
         return None
-    tenant = ctx.session.get(Tenant, account.tenant_id)
+    tenant = repository.get_tenant(ctx.session, account.tenant_id)
     status = TenantStatus(tenant.status) if tenant is not None else None
+    cached = state_of(account)
     try:
         done = follow_tenant(ctx.session, get_client(), account, status, at or ctx.task_id)
     except stripe.StripeError as exc:
         raise ctx.task.retry(exc=exc, countdown=retry_countdown(ctx.attempt, base=30, cap=3600)) from exc
     if done:
         logger.info("after %s of tenant %s: %s", change or "a change", tenant_id, done)
-        tenant_repository.notify_changed(ctx.session, account.tenant_id)
+    if state_of(account) != cached:
+        repository.notify_state_changed(ctx.session, account.tenant_id)
     return done

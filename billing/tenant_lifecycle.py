@@ -19,9 +19,10 @@ from typing import Any
 import stripe
 from sqlalchemy.orm import Session
 
+from billing import repository
 from billing.checkouts import settle_checkout
 from billing.models import BillingAccount
-from billing.subscriptions import LIVE, apply_subscription, fetch_subscription, lock_subscription
+from billing.subscriptions import LIVE, apply_subscription, fetch_subscription
 from platform_core.kernel.context import TenantStatus
 
 logger = logging.getLogger("platform.billing")
@@ -46,7 +47,7 @@ def follow_tenant(
         done.append("open checkout expired")
     subscription_id = account.stripe_subscription_id
     if subscription_id:
-        lock_subscription(session, subscription_id)
+        repository.lock_subscription(session, subscription_id)
         current = fetch_subscription(client, subscription_id)
         if current is not None and current.get("status") in LIVE:
             outcome = _follow_subscription(session, client, account, current, status, gone, at)

@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import stripe
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from billing import repository
 from billing.exceptions import InvalidSignature, MalformedEvent, WebhooksDisabled
-from billing.models import StripeEvent
 from workers.outbox.service import enqueue_async
 
 PROCESS_TASK = "billing.process_event"
@@ -65,21 +64,8 @@ def _parse(text: str) -> dict[str, Any]:
 
 async def store_event(session: AsyncSession, event: dict[str, Any]) -> bool:
     """Store a verified event and queue its processing; False when it was already stored."""
-    stmt = (
-        insert(StripeEvent)
-        .values(
-            id=event["id"],
-            type=event["type"][:100],
-            created=datetime.fromtimestamp(event["created"], UTC),
-            livemode=bool(event.get("livemode", False)),
-            payload=event,
-            status="pending",
-            attempts=0,
-        )
-        .on_conflict_do_nothing(index_elements=["id"])
-        .returning(StripeEvent.id)
-    )
-    if (await session.execute(stmt)).first() is None:
+    created = datetime.fromtimestamp(event["created"], UTC)
+    if not await repository.insert_event(session, event, created=created):
         return False
     await enqueue_async(session, PROCESS_TASK, event_id=event["id"])
     return True

@@ -9,30 +9,20 @@ from sqlalchemy import Row, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
-from billing.models import BillingAccount
 from platform_core.kernel.context import TenantStatus
 from tenants.models import Tenant, TenantDomain
 
-# What a request needs to know about its tenant, billing state included (cached per process, and
-# invalidated by NOTIFY whenever the tenant or its billing account changes).
-_LOOKUP_COLUMNS = (
-    Tenant.id,
-    Tenant.slug,
-    Tenant.name,
-    Tenant.status,
-    Tenant.suspended_reason,
-    BillingAccount.plan_key,
-    BillingAccount.status.label("billing_status"),
-    BillingAccount.past_due_since,
-)
+# What a request needs to know about its tenant (cached per process, and invalidated by NOTIFY whenever
+# the tenant changes).
+_LOOKUP_COLUMNS = (Tenant.id, Tenant.slug, Tenant.name, Tenant.status, Tenant.suspended_reason)
 
 
 def _lookup() -> Select:
-    return select(*_LOOKUP_COLUMNS).outerjoin(BillingAccount, BillingAccount.tenant_id == Tenant.id)
+    return select(*_LOOKUP_COLUMNS)
 
 
 async def find_by_slug(conn: AsyncConnection, slug: str) -> Row | None:
-    """The live tenant with this slug (and its billing state), or None."""
+    """The live tenant with this slug, or None."""
     stmt = _lookup().where(Tenant.slug == slug, Tenant.status != TenantStatus.DELETED.value)
     return (await conn.execute(stmt)).first()
 
@@ -76,12 +66,6 @@ def list_domains(session: Session, tenant_id: uuid.UUID) -> Sequence[TenantDomai
 def get_domain(session: Session, domain: str) -> TenantDomain | None:
     """A custom domain record."""
     return session.scalars(select(TenantDomain).where(TenantDomain.domain == domain)).first()
-
-
-def host_cache_fields(account: BillingAccount) -> tuple[object, ...]:
-    """The billing account's values that cached host resolutions hold (see _LOOKUP_COLUMNS): when
-    none of them changes, the cache needs no notify_changed."""
-    return (account.plan_key, account.status, account.past_due_since)
 
 
 def notify_changed(session: Session, tenant_id: uuid.UUID) -> None:

@@ -1,25 +1,25 @@
-"""Host -> tenant resolution with an in-process cache, invalidated by PostgreSQL NOTIFY."""
+"""Host -> tenant resolution with an in-process cache, invalidated by PostgreSQL NOTIFY.
+
+Every tenant change sends `NOTIFY tenant_changed` with the tenant's id (tenants.repository.notify_changed);
+the process's listener (platform_core.kernel.db.notifications, wired by the app factory) hands it to
+`HostResolver.invalidate`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-import psycopg
-
-from platform_core.access.cache import AUTH_CHANNEL
 from platform_core.kernel.context import TenantContext, TenantStatus, schema_name_for
 from platform_core.kernel.db.engines import Database
-from platform_core.kernel.settings import Settings, to_libpq_url
+from platform_core.kernel.db.notifications import Notifications
+from platform_core.kernel.settings import Settings
 from platform_core.kernel.tenancy import HostResolution, NoTenantAtHost
 from tenants import repository
 from tenants.exceptions import InvalidHost
 from tenants.slugs import is_valid_hostname
 
-logger = logging.getLogger("platform.tenants")
 NOTIFY_CHANNEL = "tenant_changed"
 _NEGATIVE_TTL = 5.0  # seconds an unknown host stays cached: bounds DB load from floods of bad hosts
 _MAX_ENTRIES = 50_000
@@ -70,6 +70,10 @@ class HostResolver:
         self._changed_at: dict[uuid.UUID, int] = {}
         self._cleared_at = 0
         self.lookups = 0  # database lookups made, for tests and metrics
+
+    def subscribe(self, notifications: Notifications) -> None:
+        """Hear of every tenant change (`NOTIFY tenant_changed`) from the process's listener."""
+        notifications.subscribe(NOTIFY_CHANNEL, self.invalidate)
 
     def invalidate(self, tenant_id: uuid.UUID | str | None = None) -> None:
         """Forget one tenant's cached resolutions and every cached miss; everything without an id."""
@@ -168,45 +172,5 @@ class HostResolver:
             status=TenantStatus(row.status),
             suspended_reason=row.suspended_reason,
             name=row.name,
-            plan_key=row.plan_key,
-            billing_status=row.billing_status or "none",
-            past_due_since=row.past_due_since,
         )
         return HostResolution(tenant=tenant)
-
-
-async def listen_for_changes(
-    settings: Settings,
-    on_change: Callable[[str | None], None],
-    *,
-    ready: asyncio.Event | None = None,
-    on_auth_change: Callable[[str | None], None] | None = None,
-) -> None:
-    """Drop a tenant's cached resolutions whenever it changes, and its cached principals whenever its
-    access changes (LISTEN on both channels; each callback gets the tenant id, or None for "forget
-    everything" after a (re)connection); reconnect with backoff forever."""
-    delay = 0.5
-    while True:
-        try:
-            conn = await psycopg.AsyncConnection.connect(to_libpq_url(settings.database_url), autocommit=True)
-            async with conn:
-                await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                if on_auth_change is not None:
-                    await conn.execute(f"LISTEN {AUTH_CHANNEL}")
-                    on_auth_change(None)  # changes missed while disconnected: forget everything
-                on_change(None)  # changes missed while disconnected
-                if ready is not None:
-                    ready.set()
-                delay = 0.5
-                async for notice in conn.notifies():
-                    if notice.channel == AUTH_CHANNEL:
-                        if on_auth_change is not None:
-                            on_auth_change(notice.payload)
-                    else:
-                        on_change(notice.payload or None)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # keep listening through database restarts
-            logger.warning("tenant change listener disconnected: %s; retrying in %.1fs", exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)

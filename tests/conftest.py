@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -21,7 +20,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 from typer.testing import CliRunner
 
+from billing import repository as billing_repository
 from billing.models import BillingAccount
+from billing.state import BILLING_STATES
 from platform_core.access.cache import PRINCIPALS
 from platform_core.access.models import User
 from platform_core.access.permissions import builtin_role_id
@@ -136,7 +137,9 @@ def subscribed(sync_db: Database, tenant: Tenant, plan: str = "pro", status: str
     """Give a committed tenant a billing account on `plan` in `status`; return its context."""
     with sync_db.sync_session() as session, session.begin():
         session.merge(BillingAccount(tenant_id=tenant.id, plan_key=plan, status=status))
-    return replace(_context(tenant), plan_key=plan, billing_status=status)
+        billing_repository.notify_state_changed(session, tenant.id)  # as billing's tasks do
+    BILLING_STATES.invalidate(tenant.id)  # what a listener does with it (none runs in this process)
+    return _context(tenant)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from platform_core.kernel.db.notifications import Notifications
 from platform_core.kernel.repository import notify, notify_sync
 
 AUTH_CHANNEL = "auth_changed"
@@ -74,6 +75,17 @@ class PrincipalCache:
         self._generations[key] = self._generations.get(key, 0) + 1
         for entry_key in self._by_tenant.pop(key, set()):
             self._entries.pop(entry_key, None)
+
+    def subscribe(self, notifications: Notifications) -> None:
+        """Hear of changes other processes make (`NOTIFY auth_changed`) from the process's listener."""
+        notifications.subscribe(AUTH_CHANNEL, self.forget)
+
+    def forget(self, tenant_id: str | None) -> None:
+        """Forget one tenant's entries, or everything when None (a notification's payload)."""
+        if tenant_id is None:
+            self.clear()
+        else:
+            self.invalidate_tenant(tenant_id)
 
     def clear(self) -> None:
         """Forget everything."""

@@ -33,11 +33,11 @@ PERMISSION_ATTRIBUTE = "__platform_permission__"
 class AccessPolicy(Protocol):
     """What the tenant as a whole may do now (billing implements it): raises an AppError to refuse."""
 
-    def __call__(self, tenant: TenantContext, permission: Permission, method: str) -> None:
-        """Refuse `permission` for this request's method, or return."""
+    async def __call__(self, request: Request, tenant: TenantContext, permission: Permission) -> None:
+        """Refuse `permission` for this request (its method, its tenant), or return."""
         ...
 
-    def api_rate_limit(self, tenant: TenantContext) -> str | None:
+    async def api_rate_limit(self, request: Request, tenant: TenantContext) -> str | None:
         """The tenant's request rate for API keys (`limits` notation), or None for no limit."""
         ...
 
@@ -94,8 +94,10 @@ def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]
         policy: AccessPolicy | None = request.app.state.access_policy
         if policy is not None:
             tenant = await get_tenant(request)  # resolved by `authenticate`: no second lookup
-            policy(tenant, permission, request.method)
-            if principal.kind is PrincipalKind.API_KEY and (limit := policy.api_rate_limit(tenant)):
+            await policy(request, tenant, permission)
+            if principal.kind is PrincipalKind.API_KEY and (
+                limit := await policy.api_rate_limit(request, tenant)
+            ):
                 limiter: ApiRateLimiter = request.app.state.throttle
                 await limiter.api_request(tenant=str(tenant.id), limit=limit)
         return principal

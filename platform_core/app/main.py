@@ -18,6 +18,9 @@ from billing.access import BillingAccessPolicy
 from billing.router import router as billing_router
 from billing.router import webhook_router as stripe_webhook_router
 from billing.settings import get_billing_settings
+from billing.state import BILLING_STATES
+from billing.usage import UsageMeters
+from platform_core.access import repository as access_repository
 from platform_core.access.cache import PRINCIPALS
 from platform_core.account.router import router as account_router
 from platform_core.api_keys.router import router as api_keys_router
@@ -31,6 +34,7 @@ from platform_core.invitations.router import router as invitations_router
 from platform_core.items.router import router as items_router
 from platform_core.jobs.router import router as jobs_router
 from platform_core.kernel.db.engines import Database
+from platform_core.kernel.db.notifications import Notifications
 from platform_core.kernel.db.unit_of_work import UnitOfWorkMiddleware
 from platform_core.kernel.error_handlers import install_error_handlers
 from platform_core.kernel.log import install_context_fields
@@ -45,8 +49,9 @@ from platform_core.operators.router import router as operators_router
 from platform_core.reports.router import router as reports_router
 from platform_core.roles.router import router as roles_router
 from platform_core.tenant_settings.router import router as tenant_settings_router
+from platform_core.uploads import repository as upload_repository
 from platform_core.uploads.router import router as uploads_router
-from tenants.resolution import HostResolver, listen_for_changes
+from tenants.resolution import HostResolver
 from workers.outbox import metrics as outbox_metrics
 
 # Every router the API serves, in matching order.
@@ -72,14 +77,6 @@ ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
-def forget_principals(tenant_id: str | None) -> None:
-    """Drop cached principals of one tenant (all of them when None): another process changed them."""
-    if tenant_id is None:
-        PRINCIPALS.clear()
-    else:
-        PRINCIPALS.invalidate_tenant(tenant_id)
-
-
 def create_app(
     settings: Settings | None = None, *, db: Database | None = None, access_log: bool = True
 ) -> FastAPI:
@@ -89,12 +86,17 @@ def create_app(
     init_sentry(settings)
     database = db or Database(settings)
     resolver = HostResolver(database, settings)
+    # The process's caches, each dropped per tenant by the NOTIFY of the changes it holds.
+    BILLING_STATES.configure(ttl=settings.tenant_cache_ttl_seconds)
+    PRINCIPALS.ttl = settings.principal_cache_ttl_seconds
+    notifications = Notifications(settings)
+    resolver.subscribe(notifications)
+    PRINCIPALS.subscribe(notifications)
+    BILLING_STATES.subscribe(notifications)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        listener = asyncio.create_task(
-            listen_for_changes(settings, resolver.invalidate, on_auth_change=forget_principals)
-        )
+        listener = asyncio.create_task(notifications.listen())
         try:
             async with serve_metrics(settings, app.state):
                 yield
@@ -115,11 +117,14 @@ def create_app(
     app.state.settings = settings
     app.state.db = database
     app.state.tenant_resolver = resolver
+    app.state.notifications = notifications
     app.state.signing_keys = SigningKeys.parse(settings.signing_keys_spec)
     app.state.throttle = Throttle(settings)
-    app.state.access_policy = BillingAccessPolicy(settings, get_billing_settings())
+    app.state.access_policy = BillingAccessPolicy(settings, get_billing_settings(), BILLING_STATES)
+    app.state.usage_meters = UsageMeters(
+        seats_used=access_repository.seats_used, storage_used=upload_repository.storage_used
+    )
     app.state.gauge_refreshers = (billing_metrics.refresh, outbox_metrics.refresh)
-    PRINCIPALS.ttl = settings.principal_cache_ttl_seconds
     app.state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware)  # added first, so it runs inside the request context

@@ -217,7 +217,7 @@ async def sign_up(
     if await user_repository.get_by_email(session, email=email) is not None:
         return None
     await user_repository.lock_membership(session, tenant_id=scope.tenant.id)
-    check_seats(scope.tenant, await access_repository.seats_used(session))
+    await check_seats(session, scope.tenant, await access_repository.seats_used(session))
     user = User(
         email=email,
         full_name=full_name.strip(),

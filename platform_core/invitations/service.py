@@ -51,7 +51,7 @@ async def invite(
             raise AlreadyInvited(details={"email": email, "invitation_id": str(existing.id)})
         existing.revoked_at = utcnow()  # an expired invitation is closed by a new one
     await user_repository.lock_membership(session, tenant_id=scope.tenant.id)
-    check_seats(scope.tenant, await access_repository.seats_used(session))
+    await check_seats(session, scope.tenant, await access_repository.seats_used(session))
     token = new_opaque_token()
     invitation = Invitation(
         id=uuid.uuid4(),
@@ -112,7 +112,7 @@ async def resend(
     check_can_grant(principal, grants(invitation.role))
     if status_of(invitation) is InvitationStatus.EXPIRED:  # it held no seat: it takes one again
         await user_repository.lock_membership(session, tenant_id=scope.tenant.id)
-        check_seats(scope.tenant, await access_repository.seats_used(session))
+        await check_seats(session, scope.tenant, await access_repository.seats_used(session))
     token = new_opaque_token()
     invitation.token_hash = hash_opaque_token(token)
     invitation.expires_at = utcnow() + timedelta(hours=scope.settings.invitation_ttl_hours)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -33,10 +32,6 @@ class TenantContext:
     status: TenantStatus
     suspended_reason: str | None = None
     name: str = ""
-    # Billing state, as the billing package last synced it from Stripe ("none": no subscription).
-    plan_key: str | None = None
-    billing_status: str = "none"
-    past_due_since: datetime | None = None
 
 
 def schema_name_for(tenant_id: uuid.UUID) -> str:

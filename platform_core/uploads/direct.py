@@ -125,7 +125,9 @@ async def _reserve(db: Database, tenant: TenantContext, upload: Upload) -> None:
     async with db.session(tenant.schema_name) as session:
         await upload_repository.lock_storage(session, tenant_id=tenant.id)
         usage = await upload_repository.usage(session)
-        check_storage(tenant, stored=usage.stored, reserved=usage.reserved, requested=upload.size_bytes)
+        await check_storage(
+            session, tenant, stored=usage.stored, reserved=usage.reserved, requested=upload.size_bytes
+        )
         upload_repository.add(session, upload=upload)
         await session.commit()
 
@@ -138,7 +140,7 @@ async def _store(db: Database, tenant: TenantContext, upload_id: uuid.UUID, key:
         if upload is None:  # deleted while it was being received
             raise UploadNotFound
         usage = await upload_repository.usage(session, exclude=upload_id)
-        check_storage(tenant, stored=usage.stored, reserved=usage.reserved, requested=size)
+        await check_storage(session, tenant, stored=usage.stored, reserved=usage.reserved, requested=size)
         upload.key, upload.size_bytes = key, size
         upload.status, upload.stored_at = UploadStatus.STORED.value, utcnow()
         await upload_repository.save(session, upload=upload)

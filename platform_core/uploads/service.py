@@ -143,7 +143,9 @@ async def create_upload(
     # Held until the transaction ends, so the check and the insert are one step for this tenant.
     await upload_repository.lock_storage(session, tenant_id=tenant.id)
     usage = await upload_repository.usage(session)
-    check_storage(tenant, stored=usage.stored, reserved=usage.reserved, requested=body.size_bytes)
+    await check_storage(
+        session, tenant, stored=usage.stored, reserved=usage.reserved, requested=body.size_bytes
+    )
     upload = Upload(
         id=upload_id,
         filename=body.filename,
@@ -208,7 +210,7 @@ async def complete_upload(
     if locked.status != UploadStatus.STORED.value:
         usage = await upload_repository.usage(session, exclude=locked.id)
         try:
-            check_storage(tenant, stored=usage.stored, reserved=usage.reserved, requested=size)
+            await check_storage(session, tenant, stored=usage.stored, reserved=usage.reserved, requested=size)
         except StorageLimitReached:
             await in_thread(store.delete, locked.key)
             raise

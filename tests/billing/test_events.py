@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -18,9 +20,12 @@ from billing import subscriptions
 from billing.exceptions import EventNotReady
 from billing.models import BillingAccount, BillingPlan, StripeEvent
 from billing.settings import BillingSettings
+from billing.state import BillingState, BillingStates
 from billing.stripe_client import make_client
 from billing.tasks import queue_reconciliation as reconcile
 from billing.tasks import record_failure
+from platform_core.kernel.db.engines import Database
+from platform_core.kernel.db.notifications import Notifications
 from platform_core.kernel.settings import to_libpq_url
 from tenants.resolution import NOTIFY_CHANNEL
 from tests.support.billing import apply_stripe_event, event_payload
@@ -296,7 +301,7 @@ def tenant_notifications(settings, action: Callable[[], object]) -> list[str]:
     raise AssertionError("the marker notification never arrived")
 
 
-def test_only_an_event_that_changes_what_host_caches_hold_notifies(customer, sync_db, settings):
+def test_only_an_event_that_changes_the_cached_billing_state_notifies(customer, sync_db, settings):
     sub = subscribe(customer)
     tenant = str(customer.tenant.id)
 
@@ -306,7 +311,40 @@ def test_only_an_event_that_changes_what_host_caches_hold_notifies(customer, syn
     assert tenant in tenant_notifications(settings, event("customer.subscription.created"))  # free -> pro
     assert tenant not in tenant_notifications(settings, event("customer.subscription.updated"))  # no change
     customer.client.v1.subscriptions.update(sub["id"], params={"cancel_at_period_end": True})
-    # Cancelling at the period's end changes the account, but nothing a host cache holds.
+    # Cancelling at the period's end changes the account, but nothing the billing state cache holds.
     assert tenant not in tenant_notifications(settings, event("customer.subscription.updated"))
     customer.client.v1.subscriptions.cancel(sub["id"])
     assert tenant in tenant_notifications(settings, event("customer.subscription.deleted"))  # access ends
+
+
+async def test_a_processed_event_drops_the_tenants_cached_state_in_other_processes(
+    customer, sync_db, settings, tenant_a
+):
+    states = BillingStates(ttl=30)  # an API process's cache: only the notification reaches it
+    ready, heard = asyncio.Event(), asyncio.Event()
+    notifications = Notifications(settings)
+    states.subscribe(notifications)
+    notifications.subscribe(
+        NOTIFY_CHANNEL, lambda tenant_id: heard.set() if tenant_id == str(customer.tenant.id) else None
+    )  # called after the cache's own callback
+    listener = asyncio.create_task(notifications.listen(ready=ready))
+    database = Database(settings, pool_size=1)
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        async with database.session() as session:
+            assert await states.get(session, customer.tenant.id) == BillingState("free", "none", None)
+            assert (await states.get(session, tenant_a.id)).status == "active"
+            sub = subscribe(customer)
+            await asyncio.to_thread(
+                subscription_event, sync_db, settings, customer, "customer.subscription.created", sub["id"]
+            )
+            await asyncio.wait_for(heard.wait(), 10)
+            assert states.cached(customer.tenant.id) is None
+            assert await states.get(session, customer.tenant.id) == BillingState("pro", "active", None)
+            assert states.cached(tenant_a.id) is not None  # another tenant's state is kept
+            assert states.lookups == 3
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await database.dispose()

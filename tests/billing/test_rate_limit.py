@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing import access
+from billing import state
 from billing.catalog import PLANS_FILE, load_catalog
 from tests.conftest import signed_in
 from tests.factories import create_api_key
@@ -18,7 +18,7 @@ def strict_plans(tmp_path, monkeypatch):
     path.write_text(text)
     catalog = load_catalog(path)
     assert catalog.plan("pro").entitlements.api_rate_limit == "3/minute"
-    monkeypatch.setattr(access, "get_catalog", lambda: catalog)
+    monkeypatch.setattr(state, "get_catalog", lambda: catalog)  # where plan_of reads it
 
 
 async def test_api_keys_get_the_plans_rate_then_429(

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import event
 
 from platform_core.kernel.db.engines import Database
+from platform_core.kernel.db.notifications import Notifications
 from platform_core.kernel.tenancy import NoTenantAtHost
 from tenants.exceptions import InvalidHost
-from tenants.resolution import HostResolver, listen_for_changes, parse_host
+from tenants.resolution import NOTIFY_CHANNEL, HostResolver, parse_host
 from tests.conftest import BASE_DOMAIN
 
 
@@ -130,12 +131,11 @@ async def test_notify_invalidates_cache_on_change(resolver, settings, tenant_ser
 
     ready = asyncio.Event()
     invalidated = asyncio.Event()
+    notifications = Notifications(settings)
+    host_resolver.subscribe(notifications)
+    notifications.subscribe(NOTIFY_CHANNEL, lambda _tenant_id: invalidated.set())  # after the resolver
 
-    def on_change(tenant_id: str | None) -> None:
-        host_resolver.invalidate(tenant_id)
-        invalidated.set()
-
-    listener = asyncio.create_task(listen_for_changes(settings, on_change, ready=ready))
+    listener = asyncio.create_task(notifications.listen(ready=ready))
     try:
         await asyncio.wait_for(ready.wait(), 10)
         await host_resolver.resolve(host)
@@ -159,11 +159,13 @@ async def test_a_notification_drops_only_the_tenant_it_names(resolver, settings,
     ready, heard = asyncio.Event(), asyncio.Event()
 
     def on_change(tenant_id: str | None) -> None:
-        host_resolver.invalidate(tenant_id)
         if tenant_id == str(changed.id):
             heard.set()
 
-    listener = asyncio.create_task(listen_for_changes(settings, on_change, ready=ready))
+    notifications = Notifications(settings)
+    host_resolver.subscribe(notifications)
+    notifications.subscribe(NOTIFY_CHANNEL, on_change)  # called after the resolver's own callback
+    listener = asyncio.create_task(notifications.listen(ready=ready))
     try:
         await asyncio.wait_for(ready.wait(), 10)
         for host in hosts.values():

@@ -6,9 +6,8 @@ import asyncio
 import contextlib
 import uuid
 
-from platform_core.access.cache import PRINCIPALS, PrincipalCache, auth_changed_sync
-from platform_core.app.main import forget_principals
-from tenants.resolution import listen_for_changes
+from platform_core.access.cache import AUTH_CHANNEL, PRINCIPALS, PrincipalCache, auth_changed_sync
+from platform_core.kernel.db.notifications import Notifications
 from tests.conftest import signed_in
 from tests.factories import access_token, create_user
 
@@ -67,7 +66,8 @@ async def test_a_change_through_the_api_drops_the_tenants_entries_after_commit(
         assert (await as_member.post("/api/v1/items", json={"title": "y"})).status_code == 403
 
 
-async def test_other_processes_hear_of_changes_by_notify(settings, sync_db, tenant_b):
+async def test_other_processes_hear_of_changes_by_notify(settings, sync_db, tenant_a, tenant_b):
+    cache = PrincipalCache(ttl=30)  # another process's cache: only the notification reaches it
     heard: list[str | None] = []
     ready, arrived = asyncio.Event(), asyncio.Event()
 
@@ -76,19 +76,21 @@ async def test_other_processes_hear_of_changes_by_notify(settings, sync_db, tena
         if payload == str(tenant_b.id):
             arrived.set()
 
-    listener = asyncio.create_task(
-        listen_for_changes(settings, lambda _tenant: None, ready=ready, on_auth_change=hear)
-    )
+    notifications = Notifications(settings)
+    cache.subscribe(notifications)
+    notifications.subscribe(AUTH_CHANNEL, hear)  # called after the cache's own callback
+    listener = asyncio.create_task(notifications.listen(ready=ready))
     try:
         await asyncio.wait_for(ready.wait(), 10)
         assert heard == [None]  # on (re)connecting, everything cached is forgotten
-        PRINCIPALS.put(tenant_b.id, ("probe",), "cached", PRINCIPALS.generation(tenant_b.id))
+        cache.put(tenant_a.id, ("other",), "kept", cache.generation(tenant_a.id))
+        cache.put(tenant_b.id, ("probe",), "cached", cache.generation(tenant_b.id))
         with sync_db.sync_session() as session:
             auth_changed_sync(session, tenant_b.id)
             session.commit()
         await asyncio.wait_for(arrived.wait(), 10)
-        forget_principals(str(tenant_b.id))
-        assert PRINCIPALS.get(("probe",)) is None
+        assert cache.get(("probe",)) is None
+        assert cache.get(("other",)) == "kept"
     finally:
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
