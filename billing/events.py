@@ -17,12 +17,12 @@ from platform_core.access.models import User
 from platform_core.access.permissions import builtin_role_id
 from platform_core.kernel.context import TenantStatus, schema_name_for
 from platform_core.kernel.db.engines import tenant_options
+from platform_core.kernel.outbox import enqueue
 from platform_core.kernel.settings import Settings
 from tenants import repository as tenant_repository
+from tenants.lifecycle import BILLING_FOLLOW_TASK
 from tenants.models import Tenant
-from tenants.service import BILLING_FOLLOW_TASK
 from workers.email.tasks import send_email_later
-from workers.outbox.service import enqueue
 
 logger = logging.getLogger("platform.billing")
 HANDLED = frozenset(

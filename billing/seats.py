@@ -16,7 +16,7 @@ from billing.subscriptions import fetch_subscription, first_item, lock_subscript
 from platform_core.access.models import User
 from platform_core.kernel.context import TenantContext, schema_name_for
 from platform_core.kernel.db.engines import tenant_options
-from workers.outbox.service import enqueue_async
+from platform_core.kernel.outbox import enqueue_async
 
 logger = logging.getLogger("platform.billing")
 SEATS_TASK = "billing.sync_seats"

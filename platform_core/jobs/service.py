@@ -18,9 +18,9 @@ from platform_core.jobs.models import Job, JobStatus
 from platform_core.jobs.schemas import JobPage, JobRead
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.outbox import enqueue_async
 from platform_core.kernel.paging import PageParams
 from workers.base import TaskContext, tenant_task
-from workers.outbox.service import enqueue_async
 
 logger = logging.getLogger("platform.jobs")
 
