@@ -1,6 +1,6 @@
 """Fleet migrations over 1,000 tenant schemas: a no-op `db upgrade`, then a real one.
 
-1. Provision the tenants with TenantService.create from a few threads.
+1. Provision the tenants with create_tenant from a few threads.
 2. upgrade_fleet with every tenant at head (the no-op every deploy runs), in process; then once more
    through the real CLI (`platformctl db upgrade --jobs 4`) to include process start-up.
 3. Add a revision (a column and an index on `item`) to a temporary copy of the migrations directory,
@@ -37,11 +37,11 @@ from bench._common import (
     percentile,
     services,
 )
+from bench.provisioning import create_tenant
 from platform_core.kernel.db.alembic_config import head_revision, script_directory
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import PROJECT_ROOT, Settings, to_libpq_url
 from tenants.fleet import FleetReport, upgrade_fleet, upgrade_public
-from tenants.service import TenantService
 
 MODULE = "bench.fleet_migration"
 ANALYZED = "after ANALYZE of the catalogs"
@@ -74,11 +74,10 @@ def downgrade() -> None:
 def provision(settings: Settings, count: int, threads: int) -> list[float]:
     """Create `count` tenants from `threads` threads; return each create's milliseconds."""
     db = Database(settings, pool_size=threads)
-    service = TenantService(db, settings)
 
     def create(n: int) -> float:
         start = time.perf_counter()
-        service.create(slug=f"fleet-{n:05d}", name=f"Fleet {n}")
+        create_tenant(db, settings, slug=f"fleet-{n:05d}", name=f"Fleet {n}")
         return (time.perf_counter() - start) * 1000
 
     try:
@@ -201,7 +200,7 @@ def run(argv: Sequence[str] = ()) -> Report:
         title=f"Fleet migrations: {args.tenants} tenant schemas",
         command=command_line(MODULE, argv),
         summary=(
-            f"{args.tenants} tenants provisioned by TenantService.create from {args.provision_threads} "
+            f"{args.tenants} tenants provisioned by create_tenant from {args.provision_threads} "
             f"threads in {provisioning.elapsed:.1f} s (p50 {percentile(create_ms, 0.5):.0f} ms, p90 "
             f"{percentile(create_ms, 0.9):.0f} ms per tenant). The migration adds a column with a "
             "default and an index to `item` in every schema, each tenant in its own transaction. The "

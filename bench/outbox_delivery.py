@@ -36,10 +36,10 @@ from bench._common import (
     stop_process,
 )
 from platform_core.kernel.db.engines import Database
+from platform_core.kernel.outbox import enqueue
 from platform_core.kernel.settings import PROJECT_ROOT
 from tenants.fleet import upgrade_public
 from workers.celery_app import create_celery
-from workers.outbox.service import enqueue
 from workers.settings import CelerySettings
 
 LATENCY_GOAL_MS = 20.0

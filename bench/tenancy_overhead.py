@@ -46,11 +46,11 @@ from bench._common import (
     median,
     services,
 )
+from bench.provisioning import create_tenant
 from platform_core.items.models import Item
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import PROJECT_ROOT, to_libpq_url, to_sqlalchemy_url
 from tenants.fleet import upgrade_public
-from tenants.service import TenantService
 
 MODULE = "bench.tenancy_overhead"
 SLUG = "acme"
@@ -238,7 +238,7 @@ def seed(settings_url: str, redis_url: str) -> str:
     upgrade_public(settings)
     db = Database(settings, pool_size=1)
     try:
-        tenant = TenantService(db, settings).create(slug=SLUG, name="Acme")
+        tenant = create_tenant(db, settings, slug=SLUG, name="Acme")
         with db.sync_session(tenant.schema_name) as session, session.begin():
             session.add_all(
                 Item(

@@ -14,10 +14,10 @@ from billing.exceptions import EventNotReady
 from billing.models import BillingAccount, StripeEvent
 from billing.state import state_of
 from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.outbox import enqueue
 from platform_core.kernel.settings import Settings
-from tenants.service import BILLING_FOLLOW_TASK
+from tenants.lifecycle import BILLING_FOLLOW_TASK
 from workers.email.tasks import send_email_later
-from workers.outbox.service import enqueue
 
 logger = logging.getLogger("platform.billing")
 HANDLED = frozenset(

@@ -14,7 +14,7 @@ from billing.models import BillingAccount
 from billing.state import BILLING_STATES, GRANTING, plan_of
 from billing.subscriptions import fetch_subscription, first_item
 from platform_core.kernel.context import TenantContext
-from workers.outbox.service import enqueue_async
+from platform_core.kernel.outbox import enqueue_async
 
 logger = logging.getLogger("platform.billing")
 SEATS_TASK = "billing.sync_seats"

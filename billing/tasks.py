@@ -18,11 +18,11 @@ from billing.tenant_lifecycle import follow_tenant
 from billing.webhooks import PROCESS_TASK
 from platform_core.kernel.context import TenantStatus
 from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.outbox import enqueue
 from platform_core.kernel.settings import get_settings
-from tenants.service import BILLING_FOLLOW_TASK
+from tenants.lifecycle import BILLING_FOLLOW_TASK
 from workers.base import TaskContext, platform_task
 from workers.email.tasks import retry_countdown
-from workers.outbox.service import enqueue
 
 logger = logging.getLogger("platform.billing")
 SYNC_TASK = "billing.sync_subscription"

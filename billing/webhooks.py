@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing import repository
 from billing.exceptions import InvalidSignature, MalformedEvent, WebhooksDisabled
-from workers.outbox.service import enqueue_async
+from platform_core.kernel.outbox import enqueue_async
 
 PROCESS_TASK = "billing.process_event"
 MAX_BODY_BYTES = 1024 * 1024

@@ -53,9 +53,3 @@ class DomainNotFound(NotFound):
     """No tenant has this custom domain."""
 
     code = "domain_not_found"
-
-
-class OwnerExists(Conflict):
-    """The address already has an account: an operator may promote it, not set its password."""
-
-    code = "owner_exists"

@@ -1,15 +1,19 @@
-"""All queries on the tenant registry."""
+"""All queries on the tenant registry, and the DDL that creates and drops tenant schemas."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Row, Select, select, text
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData, Row, Select, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateSchema, DropSchema
 
 from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.db.engines import tenant_options
 from tenants.models import Tenant, TenantDomain
 
 # What a request needs to know about its tenant (cached per process, and invalidated by NOTIFY whenever
@@ -71,3 +75,39 @@ def get_domain(session: Session, domain: str) -> TenantDomain | None:
 def notify_changed(session: Session, tenant_id: uuid.UUID) -> None:
     """Tell every API process, on commit, to drop cached host resolutions."""
     session.execute(text("SELECT pg_notify('tenant_changed', :id)"), {"id": str(tenant_id)})
+
+
+def get_status(session: Session, tenant_id: uuid.UUID) -> Row | None:
+    """The slug, name, status and suspension reason of a tenant, purged or not (for tasks)."""
+    stmt = select(Tenant.slug, Tenant.name, Tenant.status, Tenant.suspended_reason).where(
+        Tenant.id == tenant_id
+    )
+    return session.execute(stmt).first()
+
+
+def active_ids(session: Session) -> Sequence[uuid.UUID]:
+    """The ids of every active tenant, in a stable order."""
+    stmt = select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE.value).order_by(Tenant.id)
+    return session.scalars(stmt).all()
+
+
+def create_schema(session: Session, *, schema: str, metadata: MetaData) -> None:
+    """Create a tenant schema with every table of `metadata`, in the session's transaction."""
+    conn = session.connection()
+    conn.execute(CreateSchema(schema))
+    previous = conn.get_execution_options().get("schema_translate_map")
+    # Connection.execution_options changes the connection itself: bind it for create_all, then put it
+    # back as it was for whatever the transaction runs next.
+    metadata.create_all(conn.execution_options(**tenant_options(schema)), checkfirst=False)
+    conn.execution_options(schema_translate_map=previous)
+
+
+def stamp_schema(session: Session, *, schema: str, script: ScriptDirectory) -> None:
+    """Record the tenant head in the schema's alembic_version, in the session's transaction."""
+    context = MigrationContext.configure(session.connection(), opts={"version_table_schema": schema})
+    context.stamp(script, "heads")
+
+
+def drop_schema(session: Session, *, schema: str) -> None:
+    """Drop a tenant schema and everything in it, in the session's transaction."""
+    session.execute(DropSchema(schema, cascade=True, if_exists=True))

@@ -36,8 +36,8 @@ from platform_core.uploads.settings import S3Settings, get_s3_settings
 from platform_core.uploads.storage import ObjectStore, get_store, make_store
 from tenants.fleet import upgrade_public
 from tenants.models import Tenant
-from tenants.service import TenantService
 from tests.factories import UserFactory, access_token, create_user
+from tests.support.tenants import TenantOps
 
 BASE_DOMAIN = "example.com"
 _STACK_KEY = "_platform_local_stack"
@@ -118,9 +118,9 @@ def sync_db(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture(scope="session")
-def tenant_service(sync_db: Database, settings: Settings) -> TenantService:
-    """The tenant service on this worker's database."""
-    return TenantService(sync_db, settings)
+def tenant_service(sync_db: Database, settings: Settings) -> TenantOps:
+    """Tenant operations on this worker's database, each committed (tests/support/tenants.py)."""
+    return TenantOps(sync_db, settings)
 
 
 def _context(tenant: Tenant) -> TenantContext:
@@ -143,13 +143,13 @@ def subscribed(sync_db: Database, tenant: Tenant, plan: str = "pro", status: str
 
 
 @pytest.fixture(scope="session")
-def tenant_a(tenant_service: TenantService, sync_db: Database) -> TenantContext:
+def tenant_a(tenant_service: TenantOps, sync_db: Database) -> TenantContext:
     """Tenant `alpha`, provisioned once per worker, subscribed to the pro plan."""
     return subscribed(sync_db, tenant_service.create(slug="alpha", name="Alpha"))
 
 
 @pytest.fixture(scope="session")
-def tenant_b(tenant_service: TenantService, sync_db: Database) -> TenantContext:
+def tenant_b(tenant_service: TenantOps, sync_db: Database) -> TenantContext:
     """Tenant `beta`, provisioned once per worker, subscribed to the pro plan."""
     return subscribed(sync_db, tenant_service.create(slug="beta", name="Beta"))
 

@@ -1,4 +1,5 @@
-"""factory-boy factories. Tenant rows are created with their schema via TenantService, not here."""
+"""factory-boy factories. Tenant rows are created with their schema by provisioning (the `tenant_service`
+fixture), not here."""
 
 from __future__ import annotations
 

@@ -34,9 +34,9 @@ from platform_core.devstack._common import free_port, stop_child
 from platform_core.kernel.db.bootstrap import drop_database, ensure_database
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import PROJECT_ROOT
-from tenants.service import TenantService
 from tests.conftest import make_settings, subscribed
 from tests.support.processes import wait_until
+from tests.support.tenants import TenantOps
 
 PACKAGES = ("platform_core", "tenants", "billing", "workers")
 HOST = "acme.example.com"
@@ -123,7 +123,7 @@ def settings_env(settings, s3_server, venv) -> Iterator[dict[str, str]]:
 def _subscribe_to_pro(env: dict[str, str], slug: str) -> None:
     database = Database(make_settings(env["DATABASE_URL"], env["REDIS_URL"]), pool_size=1)
     try:
-        subscribed(database, TenantService(database, database.settings).get(slug), plan="pro")
+        subscribed(database, TenantOps(database, database.settings).get(slug), plan="pro")
     finally:
         database.dispose_sync()
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from celery import Task, shared_task
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from platform_core.kernel.context import (
@@ -28,9 +26,9 @@ from platform_core.kernel.context import (
 )
 from platform_core.kernel.db.engines import Database, TenantNotBoundError
 from platform_core.kernel.db.outages import is_database_unavailable
-from tenants.models import Tenant
+from tenants import repository as tenant_repository
+from workers import repository
 from workers.database import worker_database
-from workers.models import TaskRun
 
 logger = logging.getLogger("platform.tasks")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -73,9 +71,7 @@ def load_tenant(db: Database, tenant_id: Any) -> TenantContext:
     except ValueError as exc:
         raise TaskDropped(f"tenant_id {tenant_id!r} is not a UUID") from exc
     with db.sync_session() as session:
-        row = session.execute(
-            select(Tenant.slug, Tenant.name, Tenant.status, Tenant.suspended_reason).where(Tenant.id == key)
-        ).first()
+        row = tenant_repository.get_status(session, key)
     if row is None:
         raise TaskDropped(f"tenant {key} does not exist")
     status = TenantStatus(row.status)
@@ -84,13 +80,7 @@ def load_tenant(db: Database, tenant_id: Any) -> TenantContext:
 
 def claim(session: Session, task_id: str, task_name: str, tenant_id: uuid.UUID | None) -> bool:
     """Record the run in this transaction; False if a run of this task id already committed."""
-    stmt = (
-        insert(TaskRun)
-        .values(task_id=task_id, task_name=task_name, tenant_id=tenant_id)
-        .on_conflict_do_nothing(index_elements=["task_id"])
-        .returning(TaskRun.task_id)
-    )
-    return session.execute(stmt).first() is not None
+    return repository.claim_run(session, task_id=task_id, task_name=task_name, tenant_id=tenant_id)
 
 
 def _run(

@@ -13,6 +13,7 @@ from workers.settings import CelerySettings, get_celery_settings
 TASK_MODULES = (
     "workers.maintenance",
     "workers.email.tasks",
+    "platform_core.jobs.tasks",
     "platform_core.reports.tasks",
     "platform_core.uploads.tasks",
     "billing.tasks",

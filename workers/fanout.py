@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from platform_core.kernel.context import TenantStatus
-from tenants.models import Tenant
-from workers.outbox.service import enqueue
+from platform_core.kernel.outbox import enqueue
+from tenants import repository as tenant_repository
 
 
 def fan_out(session: Session, task_name: str, *, period_seconds: float, **kwargs: Any) -> int:
     """Enqueue `task_name` once per active tenant, start times spread evenly over the period."""
-    tenant_ids = session.scalars(
-        select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE.value).order_by(Tenant.id)
-    ).all()
+    tenant_ids = tenant_repository.active_ids(session)
     step = period_seconds / len(tenant_ids) if tenant_ids else 0
     for index, tenant_id in enumerate(tenant_ids):
         enqueue(session, task_name, tenant_id=tenant_id, delay_seconds=index * step, **kwargs)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
+import platform_core.app.models  # noqa: F401 - the model registry: every table, before anything provisions
 from billing import metrics as billing_metrics
 from billing.access import BillingAccessPolicy
 from billing.router import router as billing_router

@@ -9,7 +9,8 @@ from platform_core.access import models as users_models
 from platform_core.audit import models as audit_models
 from platform_core.items import models as items_models
 from platform_core.jobs import models as jobs_models
-from platform_core.kernel.db.base import PublicBase, TenantBase
+from platform_core.kernel.db.base import PublicBase, TenantBase, mark_models_registered
+from platform_core.kernel.outbox import OutboxMessage
 from platform_core.operators import models as operators_models
 from platform_core.reports import models as reports_models
 from platform_core.tenant_settings import models as tenant_settings_models
@@ -18,6 +19,7 @@ from tenants import models as tenants_models
 from workers import models as workers_models
 
 __all__ = [
+    "OutboxMessage",
     "PublicBase",
     "TenantBase",
     "api_keys_models",
@@ -34,3 +36,6 @@ __all__ = [
     "users_models",
     "workers_models",
 ]
+
+# Every model is imported above (the outbox's with the kernel): provisioning may build schemas now.
+mark_models_registered()

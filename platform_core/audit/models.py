@@ -6,10 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Index, String, func
+from sqlalchemy import DateTime, Index, String, event, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from platform_core.audit.guard import install_append_only
 from platform_core.kernel.db.base import IdMixin, TenantBase
 
 
@@ -35,3 +36,7 @@ class AuditEvent(IdMixin, TenantBase):
     ip: Mapped[str | None] = mapped_column(String(64))
     request_id: Mapped[str | None] = mapped_column(String(128))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+
+
+# Whoever creates the table from the metadata (provisioning) makes it append-only in the same breath.
+event.listen(AuditEvent.__table__, "after_create", install_append_only)

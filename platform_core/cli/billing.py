@@ -13,7 +13,7 @@ from billing.plans_sync import sync_plans
 from billing.stripe_client import get_client
 from billing.webhooks import PROCESS_TASK
 from platform_core.cli.common import console, database
-from workers.outbox.service import enqueue
+from platform_core.kernel.outbox import enqueue
 
 app = typer.Typer(help="Billing: Stripe plans and events.", no_args_is_help=True)
 

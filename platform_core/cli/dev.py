@@ -20,7 +20,6 @@ import typer
 
 from platform_core.cli import dev_env
 from platform_core.cli.common import console, err_console
-from platform_core.kernel.errors import AppError
 from platform_core.kernel.log import configure_logging
 from platform_core.kernel.settings import PROJECT_ROOT, get_settings
 
@@ -31,10 +30,13 @@ DEMO_SLUG = "demo"
 
 def _prepare(database_url: str) -> None:
     """Create the platform database if missing, migrate, and create the demo tenant."""
+    import platform_core.app.models  # noqa: F401 - the model registry: provisioning needs every table
     from platform_core.kernel.db.bootstrap import ensure_database
     from platform_core.kernel.db.engines import Database
+    from platform_core.operators import tenants as tenant_actions
+    from tenants import lifecycle
+    from tenants.exceptions import TenantNotFound
     from tenants.fleet import upgrade_fleet
-    from tenants.service import TenantService
 
     ensure_database(database_url)
     get_settings.cache_clear()
@@ -43,14 +45,19 @@ def _prepare(database_url: str) -> None:
     console.print(f"migrated: public and {report.total} tenant schema(s) at {report.head}")
     db = Database(settings, pool_size=1)
     try:
-        service = TenantService(db, settings)
-        try:
-            service.get(DEMO_SLUG)
-        except AppError:
-            service.create(
-                slug=DEMO_SLUG, name="Demo", owner_email=DEMO_OWNER_EMAIL, owner_password=DEMO_OWNER_PASSWORD
-            )
-            console.print("created tenant 'demo'")
+        with db.sync_session() as session, session.begin():
+            try:
+                lifecycle.get_tenant(session, slug=DEMO_SLUG)
+            except TenantNotFound:
+                tenant_actions.create_tenant(
+                    session,
+                    settings=settings,
+                    slug=DEMO_SLUG,
+                    name="Demo",
+                    owner_email=DEMO_OWNER_EMAIL,
+                    owner_password=DEMO_OWNER_PASSWORD,
+                )
+                console.print("created tenant 'demo'")
         if os.environ.get("STRIPE_API_KEY"):
             _sync_plans(db)
     finally:

@@ -1,4 +1,5 @@
-"""`platformctl tenants ...`: provisioning and lifecycle."""
+"""`platformctl tenants ...`: provisioning and lifecycle. Each command is one unit of work: it opens a
+session, calls the tenants (or operators) functions, and commits once at the end."""
 
 from __future__ import annotations
 
@@ -10,11 +11,18 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
+import platform_core.app.models  # noqa: F401 - the model registry: provisioning and export need every table
 from platform_core.cli import db as db_commands
 from platform_core.cli.common import console, database, fmt, settings
+from platform_core.members.owner import prepare_owner
+from platform_core.operators import tenants as tenant_actions
+from platform_core.uploads.storage import configured_store
+from tenants import domains as tenant_domains
+from tenants import lifecycle
+from tenants.export import exportable_tenant, write_export
 from tenants.models import Tenant
-from tenants.service import TenantService
 
 app = typer.Typer(help="Create and manage tenants.", no_args_is_help=True)
 
@@ -47,10 +55,10 @@ def _print(tenant: Tenant, as_json: bool) -> None:
 
 
 @contextmanager
-def tenant_service() -> Iterator[TenantService]:
-    """The tenant service on a database opened for one command."""
-    with database() as db:
-        yield TenantService(db, settings())
+def unit_of_work() -> Iterator[Session]:
+    """A session on `public` for one command, committed if the block ends without an error."""
+    with database() as db, db.sync_session() as session, session.begin():
+        yield session
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
@@ -76,9 +84,14 @@ def create(
     """Create a tenant, its schema and its owner account (atomically)."""
     if owner_password and not owner_email:
         raise typer.BadParameter("--owner-password needs --owner-email")
-    with tenant_service() as service:
-        tenant = service.create(
-            slug=slug, name=name or slug, owner_email=owner_email, owner_password=owner_password
+    with unit_of_work() as session:
+        tenant = tenant_actions.create_tenant(
+            session,
+            settings=settings(),
+            slug=slug,
+            name=name or slug,
+            owner_email=owner_email,
+            owner_password=owner_password,
         )
     _print(tenant, as_json)
     if owner_email and not as_json:
@@ -100,8 +113,9 @@ def add_owner(
     ] = None,
 ) -> None:
     """Make someone an owner of a tenant (one left without an owner, say); recorded in its audit log."""
-    with tenant_service() as service:
-        added = service.add_owner(slug, email=email, password=password)
+    owner = prepare_owner(email, password)  # hashed before the transaction starts
+    with unit_of_work() as session:
+        added = tenant_actions.add_owner(session, settings=settings(), slug=slug, owner=owner)
     if not added.created:
         console.print(f"{added.email} is now an owner of {slug}")
     else:
@@ -124,8 +138,13 @@ def export(
 def _export_to(slug: str, output: Path, *, with_files: bool) -> None:
     partial = output.with_name(output.name + ".partial")
     try:
-        with tenant_service() as service, partial.open("wb") as out:
-            summary = service.export(slug, out, with_files=with_files)
+        with database() as db, partial.open("wb") as out:
+            with db.sync_session() as session:
+                tenant = exportable_tenant(session, slug=slug)
+            with db.sync_session(tenant.schema_name) as session:
+                summary = write_export(
+                    session, tenant=tenant, out=out, files=configured_store(), with_files=with_files
+                )
         partial.replace(output)  # a complete archive or none
     finally:
         partial.unlink(missing_ok=True)
@@ -149,8 +168,8 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List tenants."""
-    with tenant_service() as service:
-        tenants = service.list(status=status)
+    with unit_of_work() as session:
+        tenants = lifecycle.list_tenants(session, status=status)
     if as_json:
         console.print_json(json.dumps([_describe(t) for t in tenants]))
         return
@@ -163,31 +182,32 @@ def list_(
 @app.command("show")
 def show(slug: str, as_json: JsonOpt = False) -> None:
     """Show one tenant."""
-    with tenant_service() as service:
-        _print(service.get(slug), as_json)
+    with unit_of_work() as session:
+        tenant = lifecycle.get_tenant(session, slug=slug)
+    _print(tenant, as_json)
 
 
 @app.command("suspend")
 def suspend(slug: str, reason: Annotated[str, typer.Option(help="Shown to the tenant's users.")]) -> None:
     """Suspend a tenant: its host answers 403 with the reason."""
-    with tenant_service() as service:
-        tenant = service.suspend(slug, reason=reason)
+    with unit_of_work() as session:
+        tenant = tenant_actions.suspend_tenant(session, slug=slug, reason=reason)
     console.print(f"suspended {tenant.slug}: {tenant.suspended_reason}")
 
 
 @app.command("resume")
 def resume(slug: str) -> None:
     """Make a suspended tenant, or one awaiting deletion, active again."""
-    with tenant_service() as service:
-        tenant = service.resume(slug)
+    with unit_of_work() as session:
+        tenant = tenant_actions.resume_tenant(session, slug=slug)
     console.print(f"resumed {tenant.slug}")
 
 
 @app.command("rename")
 def rename(slug: str, new_slug: str) -> None:
     """Change a tenant's slug (subdomain); its data and schema stay."""
-    with tenant_service() as service:
-        tenant = service.rename(slug, new_slug=new_slug)
+    with unit_of_work() as session:
+        tenant = lifecycle.rename(session, settings=settings(), slug=slug, new_slug=new_slug)
     console.print(f"renamed {slug} -> {tenant.slug}")
 
 
@@ -207,14 +227,15 @@ def delete(
     ] = None,
 ) -> None:
     """Mark a tenant for deletion (data kept for a grace period); with --purge, drop its schema."""
-    with tenant_service() as service:
-        if purge:
-            if export_to is not None:
-                _export_to(slug, export_to, with_files=True)  # a failed export stops the purge
-            tenant = service.purge(slug, force=force)
-            console.print(f"purged {tenant.slug}: schema {tenant.schema_name} dropped")
-            return
-        tenant = service.mark_deleted(slug, grace_days=grace_days)
+    if purge:
+        if export_to is not None:
+            _export_to(slug, export_to, with_files=True)  # a failed export stops the purge
+        with unit_of_work() as session:
+            tenant = lifecycle.purge(session, slug=slug, force=force)
+        console.print(f"purged {tenant.slug}: schema {tenant.schema_name} dropped")
+        return
+    with unit_of_work() as session:
+        tenant = lifecycle.mark_deleted(session, settings=settings(), slug=slug, grace_days=grace_days)
     console.print(f"{tenant.slug} marked for deletion; data kept until {fmt(tenant.purge_after)}")
 
 
@@ -225,8 +246,8 @@ app.add_typer(domains, name="domains")
 @domains.command("add")
 def add_domain(slug: str, domain: str) -> None:
     """Attach a custom domain; it serves once verified."""
-    with tenant_service() as service:
-        record = service.add_domain(slug, domain)
+    with unit_of_work() as session:
+        record = tenant_domains.add_domain(session, settings=settings(), slug=slug, domain=domain)
     console.print(f"added {record.domain} to {slug}; verification token: {record.verification_token}")
     console.print(f"TXT record to ask for: _platform-verify.{record.domain} = {record.verification_token}")
 
@@ -234,24 +255,24 @@ def add_domain(slug: str, domain: str) -> None:
 @domains.command("verify")
 def verify_domain(domain: str) -> None:
     """Mark a custom domain verified (after checking its DNS): it starts serving the tenant."""
-    with tenant_service() as service:
-        record = service.verify_domain(domain)
+    with unit_of_work() as session:
+        record = tenant_domains.verify_domain(session, domain=domain)
     console.print(f"verified {record.domain}")
 
 
 @domains.command("remove")
 def remove_domain(domain: str) -> None:
     """Detach a custom domain."""
-    with tenant_service() as service:
-        service.remove_domain(domain)
+    with unit_of_work() as session:
+        tenant_domains.remove_domain(session, domain=domain)
     console.print(f"removed {domain}")
 
 
 @domains.command("list")
 def list_domains(slug: str) -> None:
     """List a tenant's custom domains."""
-    with tenant_service() as service:
-        records = service.list_domains(slug)
+    with unit_of_work() as session:
+        records = tenant_domains.list_domains(session, slug=slug)
     table = Table("domain", "verified", "token")
     for r in records:
         table.add_row(r.domain, fmt(r.verified_at), r.verification_token)

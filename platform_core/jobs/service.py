@@ -12,8 +12,8 @@ from platform_core.jobs import repository as job_repository
 from platform_core.jobs.models import Job, JobStatus
 from platform_core.jobs.schemas import JobPage, JobRead
 from platform_core.kernel.context import TenantContext
+from platform_core.kernel.outbox import enqueue_async
 from platform_core.kernel.paging import PageParams
-from workers.outbox.service import enqueue_async
 
 
 async def start_job(

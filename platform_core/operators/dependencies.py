@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from platform_core.access.dependencies import mark_gate
 from platform_core.access.principal import bearer_token, client_ip
 from platform_core.kernel.db.engines import Database
-from platform_core.kernel.db.unit_of_work import SCOPE_KEY as REQUEST_SESSION_KEY
 from platform_core.kernel.db.unit_of_work import open_request_session
 from platform_core.kernel.errors import Unprocessable, raises
 from platform_core.kernel.security.tokens import InvalidToken
@@ -30,7 +29,6 @@ from platform_core.operators.models import Operator
 from platform_core.operators.service import OperatorScope
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant
-from tenants.service import TenantService
 
 M = TypeVar("M", bound=BaseModel)
 _SLUG_LIKE = re.compile(r"[a-z0-9-]{1,63}")
@@ -86,22 +84,10 @@ OperatorTenant = Annotated[Tenant, Depends(get_operator_tenant)]
 
 
 async def get_operator_scope(request: Request) -> OperatorScope:
-    """The settings, keys, throttle, client address and tenant service of an operator request."""
+    """The settings, keys, throttle and client address of an operator request."""
     state = request.app.state
-    db: Database = state.db
-
-    async def tenant_session(schema: str) -> AsyncSession:
-        if REQUEST_SESSION_KEY in request.scope:
-            raise RuntimeError("the request's session is already open")  # it may be bound elsewhere
-        return await open_request_session(request.scope, db.session(schema))
-
     return OperatorScope(
-        settings=state.settings,
-        keys=state.signing_keys,
-        throttle=state.throttle,
-        ip=client_ip(request),
-        tenants=TenantService(db, state.settings),
-        tenant_session=tenant_session,
+        settings=state.settings, keys=state.signing_keys, throttle=state.throttle, ip=client_ip(request)
     )
 
 

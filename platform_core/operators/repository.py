@@ -1,4 +1,5 @@
-"""All queries of the operator domain: operator accounts, and the tenant registry as operators page it.
+"""All queries of the operator domain: operator accounts, the tenant registry as operators page it, and
+the entries operators write into a tenant's tables.
 
 Operator accounts are read with async sessions by the API and with sync sessions by the CLI; both run
 the same statements.
@@ -9,11 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Select, select
+from sqlalchemy import Insert, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.db.engines import tenant_options
 from platform_core.kernel.paging import PageParams
 from platform_core.kernel.repository import fetch_page
 from platform_core.operators.models import Operator
@@ -62,3 +64,8 @@ async def get_live_tenant(session: AsyncSession, slug: str) -> Tenant | None:
     """The tenant with this slug that is not purged."""
     stmt = select(Tenant).where(Tenant.slug == slug, Tenant.status != TenantStatus.DELETED.value)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def insert_in_tenant(session: Session, *, schema: str, statement: Insert) -> None:
+    """Run an INSERT into a tenant table of `schema` on the platform session (an audit entry)."""
+    session.connection().execute(statement, execution_options=tenant_options(schema))

@@ -17,6 +17,7 @@ from platform_core.kernel.errors import raises
 from platform_core.kernel.paging import PageDep
 from platform_core.kernel.security.passwords import InvalidPassword
 from platform_core.kernel.tenancy import PublicSessionDep
+from platform_core.members.owner import OwnerExists
 from platform_core.operators import service as operator_service
 from platform_core.operators.dependencies import (
     CurrentOperator,
@@ -39,7 +40,7 @@ from platform_core.operators.schemas import (
     TenantPage,
     TenantRead,
 )
-from tenants.exceptions import InvalidTenantState, OwnerExists
+from tenants.exceptions import InvalidTenantState
 from tenants.models import Tenant
 
 router = APIRouter(prefix="/api/v1/operator", tags=["operators"], dependencies=[OperatorHost])
@@ -98,18 +99,25 @@ async def get_tenant(operator: CurrentOperator, tenant: OperatorTenant) -> Tenan
 @router.post("/tenants/{slug}/suspend", response_model=TenantRead, openapi_extra=_json_body(SuspendRequest))
 @raises(InvalidTenantState)
 async def suspend_tenant(
-    operator: CurrentOperator, slug: TenantSlug, body: SuspendBody, scope: OperatorScopeDep
+    operator: CurrentOperator,
+    slug: TenantSlug,
+    body: SuspendBody,
+    scope: OperatorScopeDep,
+    session: PublicSessionDep,
 ) -> Tenant:
     """Suspend a tenant: its hosts answer 403 with the reason, and its audit log records who did it."""
     by = operator_service.actor(operator, scope.ip)
-    return await operator_service.suspend_tenant(scope, by, slug=slug, reason=body.reason)
+    return await operator_service.suspend_tenant(session, by, slug=slug, reason=body.reason)
 
 
 @router.post("/tenants/{slug}/resume", response_model=TenantRead)
 @raises(InvalidTenantState)
-async def resume_tenant(operator: CurrentOperator, slug: TenantSlug, scope: OperatorScopeDep) -> Tenant:
+async def resume_tenant(
+    operator: CurrentOperator, slug: TenantSlug, scope: OperatorScopeDep, session: PublicSessionDep
+) -> Tenant:
     """Make a suspended tenant, or one awaiting deletion, active again (recorded in its audit log)."""
-    return await operator_service.resume_tenant(scope, operator_service.actor(operator, scope.ip), slug=slug)
+    by = operator_service.actor(operator, scope.ip)
+    return await operator_service.resume_tenant(session, by, slug=slug)
 
 
 @router.post(
@@ -117,11 +125,17 @@ async def resume_tenant(operator: CurrentOperator, slug: TenantSlug, scope: Oper
 )
 @raises(InvalidTenantState, OwnerExists, InvalidPassword)
 async def add_tenant_owner(
-    operator: CurrentOperator, slug: TenantSlug, body: AddOwnerBody, scope: OperatorScopeDep
+    operator: CurrentOperator,
+    slug: TenantSlug,
+    body: AddOwnerBody,
+    scope: OperatorScopeDep,
+    session: PublicSessionDep,
 ) -> OwnerAddedRead:
     """Make someone an owner of a tenant (promoted, or a new account); recorded in its audit log."""
     by = operator_service.actor(operator, scope.ip)
-    added = await operator_service.add_owner(scope, by, slug=slug, email=body.email, password=body.password)
+    added = await operator_service.add_owner(
+        session, scope, by, slug=slug, email=body.email, password=body.password
+    )
     return OwnerAddedRead(**vars(added))
 
 

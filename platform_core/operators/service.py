@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 
-import anyio
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -37,7 +35,9 @@ from platform_core.kernel.security.tokens import (
     issue_access_token,
 )
 from platform_core.kernel.settings import Settings
+from platform_core.members.owner import OwnerAdded, prepare_owner_async
 from platform_core.operators import repository
+from platform_core.operators import tenants as tenant_actions
 from platform_core.operators.exceptions import (
     InvalidOperatorEmail,
     OperatorEmailTaken,
@@ -49,7 +49,6 @@ from platform_core.operators.schemas import TenantMemberPage, TenantMemberRead, 
 from platform_core.users import repository as user_repository
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant
-from tenants.service import OwnerAdded, TenantService
 
 logger = logging.getLogger("platform.operators")
 
@@ -65,9 +64,6 @@ class OperatorScope:
     keys: SigningKeys
     throttle: Throttle
     ip: str | None
-    tenants: TenantService
-    # Opens the request's session bound to a tenant schema (committed with the request).
-    tenant_session: Callable[[str], Awaitable[AsyncSession]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,26 +192,21 @@ async def list_members(session: AsyncSession, paging: PageParams) -> TenantMembe
     return TenantMemberPage.of(items, total, paging)
 
 
-async def suspend_tenant(scope: OperatorScope, by: Actor, *, slug: str, reason: str) -> Tenant:
-    """Suspend a tenant with the tenant service's rules; its audit log records it in the same commit."""
-    tenant = await anyio.to_thread.run_sync(partial(scope.tenants.suspend, slug, reason=reason, by=by))
-    logger.info("tenant %s suspended by operator %s", tenant.slug, by.label)
-    return tenant
+async def suspend_tenant(session: AsyncSession, by: Actor, *, slug: str, reason: str) -> Tenant:
+    """Suspend a tenant in the request's transaction; its audit log records it in the same commit."""
+    return await session.run_sync(tenant_actions.suspend_tenant, slug=slug, reason=reason, by=by)
 
 
-async def resume_tenant(scope: OperatorScope, by: Actor, *, slug: str) -> Tenant:
-    """Make a tenant active again with the tenant service's rules (recorded in its audit log)."""
-    tenant = await anyio.to_thread.run_sync(partial(scope.tenants.resume, slug, by=by))
-    logger.info("tenant %s resumed by operator %s", tenant.slug, by.label)
-    return tenant
+async def resume_tenant(session: AsyncSession, by: Actor, *, slug: str) -> Tenant:
+    """Make a tenant active again in the request's transaction (recorded in its audit log)."""
+    return await session.run_sync(tenant_actions.resume_tenant, slug=slug, by=by)
 
 
 async def add_owner(
-    scope: OperatorScope, by: Actor, *, slug: str, email: str, password: str | None
+    session: AsyncSession, scope: OperatorScope, by: Actor, *, slug: str, email: str, password: str | None
 ) -> OwnerAdded:
-    """Make someone an owner of a tenant with the tenant service's rules (recorded in its audit log)."""
-    added = await anyio.to_thread.run_sync(
-        partial(scope.tenants.add_owner, slug, email=email, password=password, by=by)
+    """Make someone an owner of a tenant in the request's transaction (recorded in its audit log)."""
+    owner = await prepare_owner_async(email, password)  # hashed off the event loop, before any statement
+    return await session.run_sync(
+        tenant_actions.add_owner, settings=scope.settings, slug=slug, owner=owner, by=by
     )
-    logger.info("operator %s made %s an owner of %s", by.label, added.email, slug)
-    return added

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -38,3 +39,9 @@ def count_live_items(session: Session) -> int:
 def save(session: Session, report: Report) -> None:
     """Stage a built report."""
     session.add(report)
+
+
+def delete_created_before(session: Session, cutoff: datetime) -> list[str]:
+    """Delete reports built before `cutoff`; return the storage keys of those kept in the storage."""
+    keys = session.scalars(delete(Report).where(Report.created_at < cutoff).returning(Report.key)).all()
+    return [key for key in keys if key]

@@ -1,20 +1,30 @@
-"""Report tasks (queue `reports`)."""
+"""Report tasks (queue `reports`): building a report, and the daily cleanup of old reports and of report
+files no row refers to, fanned out per tenant."""
 
 from __future__ import annotations
 
 import csv
 import io
+import logging
 import uuid
+from datetime import timedelta
 
 from platform_core.jobs.tracker import JobTracker, job_task
+from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.settings import get_settings
 from platform_core.reports import csv_safety
 from platform_core.reports import repository as report_repository
 from platform_core.reports.models import Report
+from platform_core.uploads.orphans import delete_orphans
 from platform_core.uploads.storage import configured_store
-from workers.base import TaskContext
+from workers.base import TaskContext, platform_task, tenant_task
 from workers.email.tasks import send_email_later
+from workers.fanout import fan_out
+from workers.settings import get_outbox_settings
 
+logger = logging.getLogger("platform.reports")
+CLEANUP_TASK = "reports.cleanup"
+CLEANUP_PERIOD = 24 * 3600
 COLUMNS = ("id", "title", "status", "tags", "description", "created_at", "updated_at")
 PROGRESS_EVERY = 500
 
@@ -77,3 +87,27 @@ def build_items_csv(
             },
             tenant_id=ctx.tenant.id,
         )
+
+
+@platform_task("reports.fan_out_cleanup")
+def fan_out_cleanup(ctx: TaskContext) -> int:
+    """Start one report cleanup per active tenant, spread over a day."""
+    return fan_out(ctx.session, CLEANUP_TASK, period_seconds=CLEANUP_PERIOD)
+
+
+@tenant_task(CLEANUP_TASK)
+def cleanup(ctx: TaskContext) -> int:
+    """Delete a tenant's reports older than the job retention period with their files, then the report
+    files no row refers to; return how many of each went, together."""
+    assert ctx.tenant is not None  # a tenant task
+    cutoff = utcnow() - timedelta(days=get_outbox_settings().job_retention_days)
+    keys = report_repository.delete_created_before(ctx.session, cutoff)
+    store = configured_store()
+    if store is None:
+        return len(keys)  # no object storage here: the files were in the rows
+    if keys:  # the files go first: if the storage fails, the rows come back with the rollback
+        store.delete_many(keys)
+    orphans = delete_orphans(ctx.session, store, ctx.tenant.id, kind="reports", rows=Report)
+    if orphans:
+        logger.info("deleted %d report file(s) no row refers to", orphans)
+    return len(keys) + orphans

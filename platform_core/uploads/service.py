@@ -26,6 +26,7 @@ from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.outbox import enqueue_async
 from platform_core.kernel.paging import PageParams
 from platform_core.uploads import repository as upload_repository
 from platform_core.uploads.exceptions import (
@@ -47,7 +48,6 @@ from platform_core.uploads.schemas import (
 )
 from platform_core.uploads.settings import S3Settings, get_s3_settings
 from platform_core.uploads.storage import ObjectStore
-from workers.outbox.service import enqueue_async
 
 T = TypeVar("T")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")

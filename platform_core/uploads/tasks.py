@@ -8,9 +8,10 @@ import logging
 from platform_core.uploads import repository as upload_repository
 from platform_core.uploads import service as upload_service
 from platform_core.uploads.exceptions import StorageUnavailable
+from platform_core.uploads.models import Upload
 from platform_core.uploads.orphans import delete_orphans
 from platform_core.uploads.storage import configured_store
-from tenants.service import PURGE_FILES_TASK
+from tenants.lifecycle import PURGE_FILES_TASK
 from workers.base import TaskContext, platform_task, tenant_task
 from workers.email.tasks import retry_countdown
 from workers.fanout import fan_out
@@ -28,13 +29,13 @@ def fan_out_cleanup(ctx: TaskContext) -> int:
 @tenant_task("uploads.cleanup_expired")
 def cleanup_expired(ctx: TaskContext) -> int:
     """Delete a tenant's pending uploads long past their link and any file they left in the storage,
-    then the tenant's objects no row refers to; return how many of each went, together."""
+    then the tenant's upload objects no row refers to; return how many of each went, together."""
     store = configured_store()
     if store is None:
         return 0  # no object storage here: no uploads, no files
     removed = upload_service.delete_expired(ctx.session, store)
     assert ctx.tenant is not None  # a tenant task
-    orphans = delete_orphans(ctx.session, store, ctx.tenant.id)
+    orphans = delete_orphans(ctx.session, store, ctx.tenant.id, kind="uploads", rows=Upload)
     if orphans:
         logger.info("deleted %d object(s) no row refers to", orphans)
     return removed + orphans

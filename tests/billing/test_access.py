@@ -11,8 +11,8 @@ from sqlalchemy import delete, update
 from billing.models import BillingAccount
 from platform_core.access.models import Invitation
 from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.outbox import OutboxMessage
 from tests.conftest import client_for, host_of, owner_client
-from workers.models import OutboxMessage
 
 
 def _slug() -> str:

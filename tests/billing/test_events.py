@@ -26,10 +26,10 @@ from billing.tasks import queue_reconciliation as reconcile
 from billing.tasks import record_failure
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.db.notifications import Notifications
+from platform_core.kernel.outbox import OutboxMessage
 from platform_core.kernel.settings import to_libpq_url
 from tenants.resolution import NOTIFY_CHANNEL
 from tests.support.billing import apply_stripe_event, event_payload
-from workers.models import OutboxMessage
 
 CARD = "4242424242424242"
 

@@ -33,13 +33,14 @@ from billing.stripe_client import make_client
 from platform_core.access.permissions import builtin_role_id
 from platform_core.devstack.stripe_servers import local_stripe, register_webhook
 from platform_core.kernel.db.engines import Database
+from platform_core.kernel.outbox import OutboxMessage
 from platform_core.kernel.settings import PROJECT_ROOT, Settings
-from tenants.service import BILLING_FOLLOW_TASK, TenantService
+from tenants.lifecycle import BILLING_FOLLOW_TASK
 from tests.factories import UserFactory, access_token
 from tests.support.processes import ApiServer, WorkerProcess, tasks_ran, wait_until
+from tests.support.tenants import TenantOps
 from workers.celery_app import create_celery
 from workers.email.sink import MailSink
-from workers.models import OutboxMessage
 from workers.settings import CelerySettings
 
 API_KEY = "sk_test_lifecycle"
@@ -113,7 +114,7 @@ def stack(settings: Settings, sync_db: Database, tmp_path_factory: pytest.TempPa
             relay.wait(10)
 
 
-def _owner(settings: Settings, sync_db: Database, tenant_service: TenantService) -> tuple[Any, Any, str]:
+def _owner(settings: Settings, sync_db: Database, tenant_service: TenantOps) -> tuple[Any, Any, str]:
     tenant = tenant_service.create(slug=f"life-{uuid.uuid4().hex[:8]}", name="Lifecycle")
     owner = UserFactory.build(role_id=builtin_role_id("owner"))
     with sync_db.sync_session(tenant.schema_name) as session, session.begin():

@@ -14,10 +14,10 @@ from billing.models import BillingAccount, BillingPlan
 from billing.tasks import sync_seats_task, sync_subscription
 from platform_core.access.models import User
 from platform_core.access.permissions import builtin_role_id
+from platform_core.kernel.outbox import OutboxMessage
 from tests.conftest import owner_client, subscribed
 from tests.factories import UserFactory
 from tests.support.billing import run_task
-from workers.models import OutboxMessage
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from billing.models import StripeEvent
 from billing.settings import get_billing_settings
+from platform_core.kernel.outbox import OutboxMessage
 from tests.conftest import BASE_DOMAIN, client_for, host_of
-from workers.models import OutboxMessage
 
 SECRET = "whsec_test_current"
 OLD_SECRET = "whsec_test_previous"

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
+from platform_core.kernel.outbox import OutboxMessage
 from workers.email.tasks import SEND_TASK
-from workers.models import OutboxMessage
 
 
 async def queued_emails(db: Any, template: str, to: str | None = None) -> list[dict[str, Any]]:

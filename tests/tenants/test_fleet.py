@@ -26,8 +26,8 @@ from tenants.fleet import (
     upgrade_public,
 )
 from tenants.models import Tenant
-from tenants.service import TenantService
 from tests.conftest import make_settings
+from tests.support.tenants import TenantOps
 
 NEW_REVISION = '''"""add item priority"""
 
@@ -68,7 +68,7 @@ def fleet(settings, tmp_path_factory):
     fleet_settings = make_settings(url, settings.redis_url, migrations_dir=migrations)
     upgrade_public(fleet_settings)
     db = Database(fleet_settings, pool_size=1)
-    service = TenantService(db, fleet_settings)
+    service = TenantOps(db, fleet_settings)
     tenants = [service.create(slug=f"fleet-{n}", name=n) for n in ("one", "two", "three")]
     yield fleet_settings, tenants
     db.sync_engine.dispose()
@@ -166,7 +166,7 @@ def test_new_tenants_are_created_at_the_new_head(fleet):
     fleet_settings, _ = fleet
     db = Database(fleet_settings, pool_size=1)
     try:
-        tenant = TenantService(db, fleet_settings).create(slug=f"late-{uuid.uuid4().hex[:6]}", name="Late")
+        tenant = TenantOps(db, fleet_settings).create(slug=f"late-{uuid.uuid4().hex[:6]}", name="Late")
     finally:
         db.sync_engine.dispose()
     report = upgrade_fleet(fleet_settings, jobs=1, include_public=False, only=[tenant.slug])

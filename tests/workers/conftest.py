@@ -13,9 +13,9 @@ import redis
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import Settings
-from tenants.service import TenantService
 from tests.conftest import subscribed
 from tests.support.processes import PROBE_TASK_MODULES, VISIBILITY_TIMEOUT, WorkerProcess, worker_environment
+from tests.support.tenants import TenantOps
 from workers.celery_app import create_celery
 from workers.outbox.relay import OutboxRelay
 from workers.settings import CelerySettings, OutboxSettings
@@ -84,7 +84,7 @@ def relay(settings: Settings, celery: Any) -> Iterator[OutboxRelay]:
 
 
 @pytest.fixture(scope="module")
-def live_tenant(tenant_service: TenantService, sync_db: Database) -> TenantContext:
+def live_tenant(tenant_service: TenantOps, sync_db: Database) -> TenantContext:
     """A tenant whose data is really committed (workers cannot see a test's open transaction)."""
     tenant = tenant_service.create(slug=f"work-{uuid.uuid4().hex[:8]}", name="Work")
     return subscribed(sync_db, tenant)

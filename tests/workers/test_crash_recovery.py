@@ -15,10 +15,11 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
+from platform_core.kernel.outbox import OutboxMessage
 from platform_core.kernel.settings import PROJECT_ROOT
 from tests.support.processes import wait_until
 from tests.workers.test_delivery import _enqueue_committed, _items_titled, _starts
-from workers.models import OutboxMessage, TaskRun
+from workers.models import TaskRun
 
 
 def _start_relay(env: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -8,9 +8,9 @@ import redis
 from sqlalchemy import func, select, text
 
 from platform_core.items.models import Item
+from platform_core.kernel.outbox import OutboxMessage, enqueue
 from tests.support.processes import wait_until
-from workers.models import OutboxMessage, TaskRun
-from workers.outbox.service import enqueue
+from workers.models import TaskRun
 
 
 def _items_titled(sync_db, tenant, title: str) -> int:

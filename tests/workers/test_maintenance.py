@@ -9,9 +9,10 @@ from sqlalchemy import func, select, text
 
 from platform_core.jobs.models import Job
 from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.outbox import OutboxMessage
 from tests.support.processes import tasks_ran, wait_until
 from workers.fanout import fan_out
-from workers.models import OutboxMessage, TaskRun
+from workers.models import TaskRun
 from workers.schedule import BEAT_SCHEDULE
 
 
@@ -107,6 +108,7 @@ def test_without_object_storage_the_file_tasks_do_nothing_and_finish(sync_db, ce
     sent = [
         celery.send_task("uploads.purge_tenant_files", kwargs={"tenant_id": str(uuid.uuid4())}),
         celery.send_task("uploads.cleanup_expired", kwargs={"tenant_id": str(live_tenant.id)}),
+        celery.send_task("reports.cleanup", kwargs={"tenant_id": str(live_tenant.id)}),
     ]
 
     # They run to their commit: no retry waiting for a storage that is not there.

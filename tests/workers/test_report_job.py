@@ -11,9 +11,9 @@ from sqlalchemy import delete
 
 from platform_core.items.models import Item
 from platform_core.jobs.models import Job
+from platform_core.kernel.outbox import enqueue
 from tests.conftest import owner_client
 from tests.support.processes import finished_job, wait_until
-from workers.outbox.service import enqueue
 
 
 async def test_report_job_runs_and_is_visible_only_to_its_tenant(

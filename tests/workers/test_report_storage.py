@@ -1,5 +1,5 @@
 """Reports kept in the object storage: built by a worker with a bucket, downloaded by a signed link,
-removed with their jobs. A module of its own: only workers given the bucket may run here."""
+removed by the daily report cleanup. A module of its own: only workers given the bucket may run here."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ async def test_with_a_bucket_the_report_is_kept_in_it_and_downloaded_by_a_signed
         assert (await other.get(job["result_url"])).status_code == 404
 
 
-def test_cleanup_jobs_deletes_old_reports_and_their_files(
+def test_report_cleanup_deletes_old_reports_and_their_files(
     sync_db, celery, start_worker, live_tenant, s3, s3_server
 ):
     long_ago = utcnow() - timedelta(days=90)
@@ -68,7 +68,7 @@ def test_cleanup_jobs_deletes_old_reports_and_their_files(
         )
         session.commit()
     start_worker("cleanup-s3", extra_env=s3_server)
-    celery.send_task("maintenance.cleanup_jobs", kwargs={"tenant_id": str(live_tenant.id)})
+    celery.send_task("reports.cleanup", kwargs={"tenant_id": str(live_tenant.id)})
 
     def gone() -> bool:
         with sync_db.sync_session(live_tenant.schema_name) as session:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from platform_core.kernel.db.base import utcnow
 from platform_core.uploads.models import Upload
 from platform_core.uploads.service import LATE_OBJECT_TASK, PENDING_GRACE
-from tenants.service import PURGE_FILES_TASK
+from tenants.lifecycle import PURGE_FILES_TASK
 from tests.factories import UploadFactory
 from tests.support.processes import tasks_ran, wait_until
 

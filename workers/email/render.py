@@ -29,7 +29,6 @@ TEMPLATES: dict[str, frozenset[str]] = {
     "set_password": frozenset({"tenant_name", "set_password_url", "expires_in_hours"}),
     "report_ready": frozenset({"tenant_name", "report_name", "download_url", "expires_in_hours"}),
     "payment_failed": frozenset({"tenant_name", "amount", "billing_url"}),
-    "webhook_endpoint_disabled": frozenset({"tenant_name", "endpoint_url", "failure_count", "settings_url"}),
 }
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from platform_core.kernel import outbox
 from platform_core.kernel.context import tenant_id_var
 from workers.base import TaskContext, platform_task
 from workers.email.addresses import parse_addresses
@@ -23,7 +24,6 @@ from workers.email.exceptions import InvalidRecipient, PermanentEmailError, Tran
 from workers.email.render import render_email
 from workers.email.sender import build_message, make_message_id, send_message
 from workers.email.settings import EmailSettings, get_email_settings
-from workers.outbox import service as outbox_service
 
 logger = logging.getLogger("platform.email")
 SEND_TASK = "email.send"
@@ -141,7 +141,7 @@ def send_email_later(
 ) -> uuid.UUID:
     """Enqueue an email in the session's transaction: it is sent only if that transaction commits."""
     kwargs = _checked_kwargs(to, template, context, reply_to)
-    return outbox_service.enqueue(session, SEND_TASK, tenant_id=tenant_id, **kwargs)
+    return outbox.enqueue(session, SEND_TASK, tenant_id=tenant_id, **kwargs)
 
 
 async def send_email_later_async(
@@ -155,4 +155,4 @@ async def send_email_later_async(
 ) -> uuid.UUID:
     """`send_email_later` for the API's async sessions."""
     kwargs = _checked_kwargs(to, template, context, reply_to)
-    return await outbox_service.enqueue_async(session, SEND_TASK, tenant_id=tenant_id, **kwargs)
+    return await outbox.enqueue_async(session, SEND_TASK, tenant_id=tenant_id, **kwargs)

@@ -11,7 +11,7 @@ from prometheus_client import Gauge
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from workers.models import OutboxMessage
+from platform_core.kernel.outbox import OutboxMessage
 
 # With several worker processes (metrics_server), a scrape reports the value last read by any of them.
 PENDING = Gauge(

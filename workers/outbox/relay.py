@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import psycopg
 from celery import Celery
-from sqlalchemy import func, select, update
+from sqlalchemy import func
 
 from platform_core.kernel.db.engines import Database
+from platform_core.kernel.outbox import NOTIFY_CHANNEL, OutboxMessage
 from platform_core.kernel.settings import to_libpq_url
-from workers.models import OutboxMessage
-from workers.outbox.service import NOTIFY_CHANNEL
+from workers import repository
 from workers.settings import OutboxSettings
 
 logger = logging.getLogger("platform.outbox")
@@ -37,13 +37,7 @@ class OutboxRelay:
     def publish_batch(self) -> int:
         """Publish one batch of due rows; return how many were published."""
         with self.db.sync_session() as session, session.begin():
-            rows = session.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.published_at.is_(None), OutboxMessage.available_at <= func.now())
-                .order_by(OutboxMessage.available_at)
-                .limit(self.settings.batch_size)
-                .with_for_update(skip_locked=True)
-            ).all()
+            rows = repository.due_messages(session, limit=self.settings.batch_size)
             sent = []
             with self.app.producer_or_acquire() as producer:  # one broker connection for the batch
                 for row in rows:
@@ -56,11 +50,7 @@ class OutboxRelay:
                     )
                     sent.append(row.id)
             if sent:
-                session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(sent))
-                    .values(published_at=func.now(), attempts=OutboxMessage.attempts + 1)
-                )
+                repository.mark_published(session, sent)
         self.published += len(sent)
         return len(rows)
 

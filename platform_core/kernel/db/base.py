@@ -35,6 +35,30 @@ class TenantBase(DeclarativeBase):
     metadata = MetaData(schema=TENANT_SCHEMA, naming_convention=NAMING_CONVENTION)
 
 
+# Set by the assembly's model registry (platform_core/app/models.py) once it has imported every model.
+_models_registered = False
+
+
+def mark_models_registered() -> None:
+    """Record that every model is imported, so the metadata collections are complete."""
+    global _models_registered
+    _models_registered = True
+
+
+def tenant_metadata() -> MetaData:
+    """Every tenant table, for provisioning and export; refused until the model registry is loaded.
+
+    A schema built from a metadata missing a model would lack that table for good (it is stamped at
+    the tenant head), so this refuses rather than return whatever happens to be imported.
+    """
+    if not _models_registered:
+        raise RuntimeError(
+            "the tenant metadata is incomplete: import platform_core.app.models (the model registry) "
+            "before provisioning or exporting a tenant"
+        )
+    return TenantBase.metadata
+
+
 def utcnow() -> datetime:
     """Current time, timezone-aware (UTC)."""
     from datetime import UTC

@@ -7,8 +7,8 @@ import uuid
 from sqlalchemy import select
 
 from platform_core.jobs.models import Job
+from platform_core.kernel.outbox import OutboxMessage
 from platform_core.reports.models import Report
-from workers.models import OutboxMessage
 
 
 async def _jobs(db, tenant, *specs):

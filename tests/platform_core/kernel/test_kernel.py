@@ -19,9 +19,9 @@ from platform_core.access.principal import Principal, PrincipalKind
 from platform_core.app.main import ROUTERS, add_routes, create_app
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.metrics_server import metrics_app
+from platform_core.kernel.outbox import OutboxMessage
 from platform_core.kernel.settings import DEV_SECRET_KEY, Environment, Settings, to_sqlalchemy_url
 from tests.conftest import BASE_DOMAIN, make_settings
-from workers.models import OutboxMessage
 
 
 class TestSettings:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import delete
 
 from platform_core.kernel.security.passwords import hash_password
 from platform_core.kernel.security.tokens import SigningKeys, issue_access_token
@@ -76,4 +77,32 @@ async def admin(app: Any, settings: Settings, operator: Operator) -> AsyncIterat
     """A client on the operator host signed in as `operator`."""
     async with client_for(app, OPERATOR_HOST) as client:
         client.headers.update(bearer(operator_token(settings, operator.id)))
+        yield client
+
+
+@pytest.fixture
+def live_operator(sync_db: Any) -> Iterator[Operator]:
+    """An active operator committed for real, for `live_app`; deleted after the test."""
+    operator = Operator(
+        id=uuid.uuid4(),
+        email=unique_email("live"),
+        full_name="Olga Operator",
+        password_hash=operator_password_hash(),
+        is_active=True,
+    )
+    with sync_db.sync_session() as session, session.begin():
+        session.add(operator)
+    yield operator
+    with sync_db.sync_session() as session, session.begin():
+        session.execute(delete(Operator).where(Operator.id == operator.id))
+
+
+@pytest.fixture
+async def live_admin(
+    live_app: Any, settings: Settings, live_operator: Operator
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on the operator host of `live_app`, signed in as `live_operator`: what a route commits
+    is seen by every connection, the host resolver's included (as in production)."""
+    async with client_for(live_app, OPERATOR_HOST) as client:
+        client.headers.update(bearer(operator_token(settings, live_operator.id)))
         yield client

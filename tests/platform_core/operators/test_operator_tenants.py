@@ -89,19 +89,22 @@ class TestListAndShow:
 
 class TestSuspendAndResume:
     async def test_suspend_closes_the_host_and_is_audited(
-        self, app, admin, db, settings, sync_db, tenant_service, operator
+        self, live_app, live_admin, db, settings, sync_db, tenant_service, live_operator
     ):
+        # On committed data: the route's unit of work commits the suspension before answering, and
+        # the host resolver (a connection of its own) then sees it.
+        operator = live_operator
         slug = _slug("sus")
         tenant = tenant_service.create(slug=slug, name="Sus")
-        async with owner_client(app, settings, sync_db, tenant) as owner:
+        async with owner_client(live_app, settings, sync_db, tenant) as owner:
             assert (await owner.get("/api/v1/items")).status_code == 200
-            response = await admin.post(
+            response = await live_admin.post(
                 f"/api/v1/operator/tenants/{slug}/suspend", json={"reason": " abuse report "}
             )
             assert response.status_code == 200, response.text
             body = response.json()
             assert (body["status"], body["suspended_reason"]) == ("suspended", "abuse report")
-            app.state.tenant_resolver.invalidate()  # what the NOTIFY listener does in a running app
+            live_app.state.tenant_resolver.invalidate()  # what the NOTIFY listener does in a running app
             closed = await owner.get("/api/v1/items")
             assert closed.status_code == 403
             assert closed.json()["error"]["code"] == "tenant_suspended"
@@ -118,18 +121,19 @@ class TestSuspendAndResume:
         assert event.ip == "127.0.0.1"
 
     async def test_resume_reopens_the_host_and_is_audited(
-        self, app, admin, db, settings, sync_db, tenant_service, operator
+        self, live_app, live_admin, db, settings, sync_db, tenant_service, live_operator
     ):
+        operator = live_operator
         slug = _slug("res")
         tenant = tenant_service.create(slug=slug, name="Res")
         tenant_service.suspend(slug, reason="payment overdue")
-        app.state.tenant_resolver.invalidate()
-        async with owner_client(app, settings, sync_db, tenant) as owner:
+        live_app.state.tenant_resolver.invalidate()
+        async with owner_client(live_app, settings, sync_db, tenant) as owner:
             assert (await owner.get("/api/v1/items")).status_code == 403
-            response = await admin.post(f"/api/v1/operator/tenants/{slug}/resume")
+            response = await live_admin.post(f"/api/v1/operator/tenants/{slug}/resume")
             assert response.status_code == 200, response.text
             assert (response.json()["status"], response.json()["suspended_reason"]) == ("active", None)
-            app.state.tenant_resolver.invalidate()
+            live_app.state.tenant_resolver.invalidate()
             assert (await owner.get("/api/v1/items")).status_code == 200
         [event] = await _audit_events(db, tenant, AuditAction.TENANT_RESUMED)
         assert (event.actor_type, event.actor_id) == ("operator", operator.id)

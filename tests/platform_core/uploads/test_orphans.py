@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from platform_core.kernel.db.base import utcnow
 from platform_core.reports.models import Report
+from platform_core.uploads.models import Upload
 from platform_core.uploads.orphans import delete_orphans
 from tests.factories import UploadFactory
 
@@ -45,10 +46,14 @@ def test_only_old_objects_without_a_row_of_this_tenant_go(sync_db, tenant_servic
         s3.put(key, b"x", content_type="application/octet-stream")
     try:
         with sync_db.sync_session(tenant.schema_name) as session, session.begin():
-            assert delete_orphans(session, s3, tenant.id) == 0  # a day has not passed: maybe in flight
+            for kind, rows in (("uploads", Upload), ("reports", Report)):
+                # a day has not passed: maybe in flight
+                assert delete_orphans(session, s3, tenant.id, kind=kind, rows=rows) == 0
         with sync_db.sync_session(tenant.schema_name) as session, session.begin():
             later = utcnow() + timedelta(days=2)
-            assert delete_orphans(session, s3, tenant.id, now=later) == 2
+            # each kind is swept with its own table (uploads by the uploads task, reports by reports')
+            assert delete_orphans(session, s3, tenant.id, kind="uploads", rows=Upload, now=later) == 1
+            assert delete_orphans(session, s3, tenant.id, kind="reports", rows=Report, now=later) == 1
         left = {key for key in keys if s3.size_of(key) is not None}
         assert left == set(keys) - {orphan_upload, orphan_report}
     finally:

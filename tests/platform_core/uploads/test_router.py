@@ -11,12 +11,12 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from platform_core.kernel.outbox import OutboxMessage
 from platform_core.uploads.models import Upload
 from platform_core.uploads.service import LATE_OBJECT_TASK, key_name
 from tests.conftest import client_for, host_of, signed_in
 from tests.factories import access_token, create_upload, create_user
 from tests.support.uploads import send_file, upload_file
-from workers.models import OutboxMessage
 
 pytestmark = pytest.mark.usefixtures("s3")
 

@@ -18,17 +18,14 @@ SAMPLE: dict[str, Any] = {
     "accept_url": "https://acme.example.com/invitations/i-789",
     "download_url": "https://files.example.com/reports/r.csv?sig=abc&exp=1",
     "billing_url": "https://acme.example.com/billing",
-    "settings_url": "https://acme.example.com/settings/webhooks",
-    "endpoint_url": "https://hooks.acme.io/in",
     "tenant_name": "Acme Corp",
     "inviter_name": "Ada Lovelace",
     "role": "admin",
     "report_name": "Q3 usage",
     "amount": "€49.00",
-    "failure_count": 17,
     "expires_in_hours": 24,
 }
-URL_VARIABLES = {name for name in SAMPLE if name.endswith("_url") and name != "endpoint_url"}
+URL_VARIABLES = {name for name in SAMPLE if name.endswith("_url")}
 
 
 def context_for(template: str, **overrides: Any) -> dict[str, Any]:
@@ -109,13 +106,6 @@ def test_urls_are_escaped_in_attributes() -> None:
 
     assert 'href="https://app.example.com/verify?token=v-123&amp;u=1"' in rendered.html
     assert "https://app.example.com/verify?token=v-123&u=1\n" in rendered.text
-
-
-def test_tenant_endpoint_is_text_not_a_link() -> None:
-    rendered = render_email("webhook_endpoint_disabled", context_for("webhook_endpoint_disabled"))
-
-    assert f'href="{SAMPLE["endpoint_url"]}"' not in rendered.html
-    assert f'<code style="word-break:break-all;">{SAMPLE["endpoint_url"]}</code>' in rendered.html
 
 
 def test_subject_is_one_line_whatever_the_values() -> None:

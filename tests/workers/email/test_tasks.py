@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from platform_core.kernel.outbox import OutboxMessage
 from workers.email.exceptions import InvalidRecipient, TemplateContextError, UnknownTemplate
 from workers.email.settings import EmailSettings
 from workers.email.sink import EphemeralPortController
 from workers.email.tasks import SEND_TASK, retry_countdown, send_email, send_email_later
-from workers.models import OutboxMessage
 
 Server = Callable[..., EphemeralPortController]
 Settings = Callable[..., EmailSettings]

@@ -37,10 +37,10 @@ from platform_core.devstack.stripe_servers import local_stripe
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import PROJECT_ROOT, Settings
 from platform_core.operators import service as operator_service
-from tenants.service import TenantService
 from tests.conftest import _context
 from tests.factories import UserFactory, access_token
 from tests.support.processes import ApiServer
+from tests.support.tenants import TenantOps
 
 EXAMPLES = 8  # per operation: about 400 requests for the tenant document
 CHECKS = [
@@ -124,7 +124,7 @@ def fuzz(server: ApiServer, host: str, credentials: Callable[[], dict[str, str]]
     return failures
 
 
-def test_tenant_document(server, settings, sync_db: Database, tenant_service: TenantService):
+def test_tenant_document(server, settings, sync_db: Database, tenant_service: TenantOps):
     tenant = tenant_service.create(slug=f"fz{uuid.uuid4().hex[:10]}", name="Fuzzed")
     owner = UserFactory.build(role_id=builtin_role_id("owner"))
     with sync_db.sync_session(tenant.schema_name) as session:

@@ -36,7 +36,6 @@ from platform_core.kernel.db.engines import Database
 from platform_core.kernel.security.tokens import hash_opaque_token, new_opaque_token
 from platform_core.kernel.settings import PROJECT_ROOT, Settings, to_libpq_url
 from tenants.models import Tenant
-from tenants.service import TenantService
 from tests.conftest import BASE_DOMAIN, make_settings, subscribed
 from tests.factories import PASSWORD, UserFactory, access_token
 from tests.support.processes import (
@@ -48,6 +47,7 @@ from tests.support.processes import (
     worker_environment,
 )
 from tests.support.stalling import stalling_server
+from tests.support.tenants import TenantOps
 from workers.celery_app import create_celery
 from workers.settings import CelerySettings
 
@@ -133,7 +133,7 @@ def _provision(pg_dir: Path, pg_url: str, redis_dir: Path, redis_url: str, setti
     upgrade_public(settings)
     db = Database(settings, pool_size=1)
     try:
-        tenant = TenantService(db, settings).create(slug="outage", name="Outage")
+        tenant = TenantOps(db, settings).create(slug="outage", name="Outage")
         subscribed(db, tenant, plan="pro")  # a plan with an API rate limit, counted in Redis
         owner = UserFactory.build(role_id=builtin_role_id("owner"))
         secret = "pk_" + new_opaque_token()

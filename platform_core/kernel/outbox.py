@@ -1,21 +1,46 @@
-"""`enqueue`: the one way to send a task, inside the caller's transaction."""
+"""The transactional outbox, write side: `enqueue` a task in the caller's transaction.
+
+Writing a row needs no Celery, so any layer may send a task by name; the relay that publishes committed
+rows to the broker is `workers/outbox/`. The row's id becomes the Celery task id.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, func, insert, text
+from sqlalchemy import DateTime, Index, Insert, Integer, String, Text, func, insert, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from platform_core.kernel.db.base import PublicBase
 from platform_core.kernel.errors import AppError
-from workers.models import OutboxMessage
 
 NOTIFY_CHANNEL = "outbox"
 _NOTIFY = text(f"SELECT pg_notify('{NOTIFY_CHANNEL}', '')")
+
+
+class OutboxMessage(PublicBase):
+    """A task to publish once the transaction that wrote it commits. Its id becomes the Celery task id."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_pending", "available_at", postgresql_where=text("published_at IS NULL")),
+        Index("ix_outbox_published_at", "published_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    task_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    tenant_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    available_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class InvalidTaskArguments(AppError):

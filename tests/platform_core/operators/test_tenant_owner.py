@@ -8,17 +8,17 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from billing.seats import SEATS_TASK as BILLING_SEATS_TASK
 from platform_core.access.models import Role, User
 from platform_core.access.permissions import builtin_role_id
 from platform_core.audit.models import AuditEvent
 from platform_core.kernel.errors import AppError
+from platform_core.kernel.outbox import OutboxMessage
 from tenants.models import Tenant
-from tenants.service import BILLING_SEATS_TASK
 from tests.conftest import client_for, host_of
 from tests.factories import UserFactory
 from tests.support.mail import token_in
 from workers.email.tasks import SEND_TASK
-from workers.models import OutboxMessage
 
 PASSWORD = "the owner's own passphrase"
 
