@@ -42,7 +42,8 @@ class BillingAccessPolicy:
         """Refuse what the tenant's billing status does not allow (402 naming the reason)."""
         if permission in BILLING_PERMISSIONS:
             return
-        state = await state_for_request(request, tenant, self.states)
+        # The warm path inline (no coroutine of its own): this runs on every gated request.
+        state = self.states.cached(tenant.id) or await state_for_request(request, tenant, self.states)
         status = state.status
         if status in FULL_ACCESS:
             return

@@ -3,14 +3,19 @@ the TTL, and no caching of a lookup a change overtook."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 from sqlalchemy import event
 
+from billing import repository
 from billing.models import BillingAccount
-from billing.state import NO_ACCOUNT, BillingState, BillingStates, plan_of, state_of
+from billing.state import BILLING_STATES, NO_ACCOUNT, BillingState, BillingStates, plan_of, state_of
+from platform_core.app.main import create_app
 from platform_core.kernel.db.engines import Database
+from tenants.resolution import NOTIFY_CHANNEL
+from tests.conftest import owner_client
 
 
 class FakeClock:
@@ -129,3 +134,33 @@ def test_the_plan_applies_only_while_the_subscription_grants_it():
     assert plan_of(BillingState("no-such-plan", "active", None)).key == "free"
     account = BillingAccount(tenant_id=uuid.uuid4(), plan_key="pro", status="trialing")
     assert state_of(account) == BillingState("pro", "trialing", None)
+
+
+async def test_the_app_enforces_a_change_as_soon_as_its_notification_arrives(settings, sync_db, billed):
+    """The app factory's wiring: its listener hands `tenant_changed` to the billing state cache."""
+    tenant = billed("active")
+    database = Database(settings, pool_size=2)
+    app = create_app(settings.model_copy(update={"metrics_port": 0}), db=database, access_log=False)
+    connected, heard = asyncio.Event(), asyncio.Event()
+
+    def probe(tenant_id: str | None) -> None:  # subscribed after the caches: called after them
+        if tenant_id is None:
+            connected.set()
+        elif tenant_id == str(tenant.id):
+            heard.set()
+
+    app.state.notifications.subscribe(NOTIFY_CHANNEL, probe)
+    try:
+        async with app.router.lifespan_context(app), owner_client(app, settings, sync_db, tenant) as client:
+            await asyncio.wait_for(connected.wait(), 10)
+            assert (await client.get("/api/v1/items")).status_code == 200
+            assert BILLING_STATES.cached(tenant.id) == BillingState("pro", "active", None)
+            with sync_db.sync_session() as session, session.begin():
+                session.get_one(BillingAccount, tenant.id).status = "canceled"
+                repository.notify_state_changed(session, tenant.id)  # as billing's tasks do
+            await asyncio.wait_for(heard.wait(), 10)
+            refused = await client.get("/api/v1/items")
+            assert refused.status_code == 402
+            assert refused.json()["error"]["code"] == "subscription_inactive"
+    finally:
+        await database.dispose()
