@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, pool, text
 from typer.testing import CliRunner
 
 from platform_core.cli.main import app as cli
+from platform_core.kernel.db.binding import bind_migration
 from platform_core.kernel.db.bootstrap import drop_database, ensure_database
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import PROJECT_ROOT, get_settings, to_libpq_url
@@ -184,7 +185,7 @@ def test_migrations_from_base_match_the_models(settings):
         assert result.error is None
         assert result.from_revision is None
         with engine.begin() as conn:
-            conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+            bind_migration(conn, schema, reflect=True)
             context = MigrationContext.configure(conn, opts={"include_object": _not_version_table})
             assert compare_metadata(context, unqualified_tenant_metadata()) == []
     finally:
