@@ -30,7 +30,7 @@ from platform_core.kernel.db.engines import Database, TenantNotBoundError
 from platform_core.kernel.tenancy import TenantSessionDep
 from tenants.models import Tenant
 from tests.conftest import BASE_DOMAIN, make_settings
-from tests.factories import UserFactory, access_token
+from tests.factories import UserFactory, access_token, create_items
 from tests.support.pgbouncer import find_pgbouncer, pgbouncer
 
 
@@ -265,3 +265,18 @@ async def test_test_sessions_are_the_production_binding(db, tenant_a, tenant_b):
         assert "only alpha's" in titles_a.all()
         assert "only alpha's" not in titles_b.all()
         assert await a.scalar(text("SELECT current_setting('search_path')")) == '"$user", public'
+
+
+async def test_the_same_id_in_two_tenants_is_two_objects_one_session_each(db, tenant_a, tenant_b):
+    """The identity map keys objects by class and primary key, not schema: one session, one tenant."""
+    shared = uuid.uuid4()
+    for tenant in (tenant_a, tenant_b):
+        await create_items(db, tenant, id=shared, title=f"{tenant.slug}'s")
+    async with db.session(tenant_a.schema_name) as a, db.session(tenant_b.schema_name) as b:
+        assert (await a.get(Item, shared)).title == "alpha's"
+        assert (await b.get(Item, shared)).title == "beta's"
+        beta = in_schema(a, tenant_b.schema_name)
+        assert await beta.scalar(select(Item.title).where(Item.id == shared)) == "beta's"
+        assert (await a.get(Item, shared)).title == "alpha's"  # beta's row never became alpha's entity
+        a.expunge_all()
+        assert (await a.get(Item, shared)).title == "alpha's"
