@@ -22,6 +22,7 @@ from sqlalchemy import BLANK_SCHEMA, Connection, Engine, MetaData, create_engine
 from platform_core.app.models import TenantBase
 from platform_core.kernel.db.alembic_config import alembic_config, head_revision, script_directory
 from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.db.binding import bind_migration
 from platform_core.kernel.settings import Settings
 from tenants.exceptions import TenantNotFound
 from tenants.models import Tenant
@@ -100,7 +101,7 @@ def _unqualified(table: Any, to_schema: Any, constraint: Any, referred_schema: A
 
 
 def unqualified_tenant_metadata() -> MetaData:
-    """The tenant tables without a schema, as migrations see them (search_path names the tenant)."""
+    """The tenant tables without a schema, as migrations name them (the binding supplies the schema)."""
     metadata = MetaData(naming_convention=TenantBase.metadata.naming_convention)
     for table in TenantBase.metadata.sorted_tables:
         # Foreign keys between tenant tables lose the placeholder schema too.
@@ -108,12 +109,12 @@ def unqualified_tenant_metadata() -> MetaData:
     return metadata
 
 
-def configure_tenant_context(context: EnvironmentContext, conn: Connection, schema: str) -> None:
-    """Point an Alembic environment at one tenant schema (search_path local to the transaction)."""
-    check_schema_name(schema)
-    if not conn.in_transaction():
-        conn.begin()
-    conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+def configure_tenant_context(
+    context: EnvironmentContext, conn: Connection, schema: str, *, reflect: bool = False
+) -> None:
+    """Point an Alembic environment at one tenant schema, bound for the connection's transaction
+    (`reflect`: for autogenerate, which compares the schema with the models)."""
+    bind_migration(conn, check_schema_name(schema), reflect=reflect)
     context.configure(
         connection=conn,
         target_metadata=unqualified_tenant_metadata(),

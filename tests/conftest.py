@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import pool
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, create_async_engine
 from typer.testing import CliRunner
 
 from billing import repository as billing_repository
@@ -30,7 +27,7 @@ from platform_core.app.main import create_app
 from platform_core.cli.main import app as cli
 from platform_core.kernel.context import TenantContext, TenantStatus
 from platform_core.kernel.db.bootstrap import drop_database, ensure_database
-from platform_core.kernel.db.engines import Database, guarded_url, tenant_options
+from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import PROJECT_ROOT, Environment, Settings, get_settings, to_sqlalchemy_url
 from platform_core.uploads.settings import S3Settings, get_s3_settings
 from platform_core.uploads.storage import ObjectStore, get_store, make_store
@@ -38,6 +35,7 @@ from tenants.fleet import upgrade_public
 from tenants.models import Tenant
 from tests.factories import UserFactory, access_token, create_user
 from tests.support.tenants import TenantOps
+from tests.support.transactions import OneTransaction
 
 BASE_DOMAIN = "example.com"
 _STACK_KEY = "_platform_local_stack"
@@ -144,14 +142,17 @@ def subscribed(sync_db: Database, tenant: Tenant, plan: str = "pro", status: str
 
 @pytest.fixture(scope="session")
 def tenant_a(tenant_service: TenantOps, sync_db: Database) -> TenantContext:
-    """Tenant `alpha`, provisioned once per worker, subscribed to the pro plan."""
-    return subscribed(sync_db, tenant_service.create(slug="alpha", name="Alpha"))
+    """Tenant `alpha`, provisioned once per worker: a paying customer (a billing account on the paid
+    `pro` plan, `active`), so its owner may do everything a route offers."""
+    return subscribed(sync_db, tenant_service.create(slug="alpha", name="Alpha"), plan="pro", status="active")
 
 
 @pytest.fixture(scope="session")
 def tenant_b(tenant_service: TenantOps, sync_db: Database) -> TenantContext:
-    """Tenant `beta`, provisioned once per worker, subscribed to the pro plan."""
-    return subscribed(sync_db, tenant_service.create(slug="beta", name="Beta"))
+    """Tenant `beta`, provisioned once per worker: never subscribed (no billing account row), so on the
+    default free plan. It differs from `alpha` in plan and billing state on purpose: code that read the
+    other tenant's billing row would get the wrong entitlements, and a test would see it."""
+    return _context(tenant_service.create(slug="beta", name="Beta"))
 
 
 @pytest.fixture(scope="session")
@@ -183,51 +184,22 @@ def s3(s3_server: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[O
     get_store.cache_clear()
 
 
-class TransactionalDatabase(Database):
-    """Sessions join one outer transaction that the test rolls back (SQLAlchemy's recipe)."""
-
-    def __init__(self, settings: Settings, connection: AsyncConnection) -> None:
-        super().__init__(settings, pool_size=1)
-        self.connection = connection
-
-    @asynccontextmanager
-    async def session(self, schema: str | None = None) -> AsyncIterator[AsyncSession]:
-        """A session on the test's connection, bound to `schema`, committing into a savepoint."""
-        # The options live on the shared connection: open sessions one at a time, never interleaved.
-        options = tenant_options(schema) if schema else {"schema_translate_map": None}
-        await self.connection.execution_options(**options)
-        async with AsyncSession(
-            bind=self.connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        ) as session:
-            yield session
+@pytest.fixture
+async def db(settings: Settings) -> AsyncIterator[Database]:
+    """The app's Database for a test, its sessions made exactly as in production (engine copies bound to
+    a tenant), on one connection inside a transaction that is rolled back after the test
+    (tests/support/transactions.py)."""
+    transaction = OneTransaction(settings)
+    database = Database(settings, pool_size=1, async_engine=transaction.engine)
+    try:
+        yield database
+    finally:
+        await transaction.end()
+        await database.dispose()
 
 
 @pytest.fixture
-async def connection(settings: Settings) -> AsyncIterator[AsyncConnection]:
-    """One connection inside a transaction that is rolled back after the test."""
-    engine = create_async_engine(guarded_url(settings.sync_database_url), poolclass=pool.NullPool)
-    async with engine.connect() as conn:
-        transaction = await conn.begin()
-        try:
-            yield conn
-        finally:
-            if transaction.is_active:
-                await transaction.rollback()
-    await engine.dispose()
-
-
-@pytest.fixture
-async def db(settings: Settings, connection: AsyncConnection) -> AsyncIterator[TransactionalDatabase]:
-    """The app's Database for a test: every session joins the test transaction."""
-    database = TransactionalDatabase(settings, connection)
-    yield database
-    await database.dispose()
-
-
-@pytest.fixture
-async def app(
-    settings: Settings, db: TransactionalDatabase, tenant_a: TenantContext, tenant_b: TenantContext
-) -> Any:
+async def app(settings: Settings, db: Database, tenant_a: TenantContext, tenant_b: TenantContext) -> Any:
     """The API app wired to the test transaction (lifespan not run: no background listener)."""
     application = create_app(settings, db=db, access_log=False)
     await forget_throttles(application)
@@ -301,13 +273,13 @@ def owner_client(
 
 
 @pytest.fixture
-async def owner_a(db: TransactionalDatabase, tenant_a: TenantContext) -> User:
+async def owner_a(db: Database, tenant_a: TenantContext) -> User:
     """An owner of tenant alpha (inside the test transaction)."""
     return await create_user(db, tenant_a, role="owner", email="owner@alpha.example.org")
 
 
 @pytest.fixture
-async def owner_b(db: TransactionalDatabase, tenant_b: TenantContext) -> User:
+async def owner_b(db: Database, tenant_b: TenantContext) -> User:
     """An owner of tenant beta (inside the test transaction)."""
     return await create_user(db, tenant_b, role="owner", email="owner@beta.example.org")
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, pool, text
 from typer.testing import CliRunner
 
 from platform_core.cli.main import app as cli
+from platform_core.kernel.db.alembic_config import alembic_config
+from platform_core.kernel.db.binding import bind_migration
 from platform_core.kernel.db.bootstrap import drop_database, ensure_database
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import PROJECT_ROOT, get_settings, to_libpq_url
@@ -184,7 +189,7 @@ def test_migrations_from_base_match_the_models(settings):
         assert result.error is None
         assert result.from_revision is None
         with engine.begin() as conn:
-            conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
+            bind_migration(conn, schema, reflect=True)
             context = MigrationContext.configure(conn, opts={"include_object": _not_version_table})
             assert compare_metadata(context, unqualified_tenant_metadata()) == []
     finally:
@@ -202,3 +207,20 @@ def test_registry_records_tenant_revision(fleet):
     revisions = {r[0] for r in _sql(fleet_settings, "SELECT schema_revision FROM public.tenant")}
     assert None not in revisions
     assert Tenant.__table__.schema == "public"
+
+
+def test_autogenerate_against_a_tenant_at_head_finds_nothing_to_do(settings, tenant_a, tmp_path):
+    """env.py binds the authoring connection as the fleet does; a tenant at head differs in nothing."""
+    migrations = tmp_path / "migrations"
+    shutil.copytree(
+        PROJECT_ROOT / "platform_core" / "migrations",
+        migrations,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    cfg = alembic_config(migrations, "tenant", settings.sync_database_url)
+    cfg.cmd_opts = argparse.Namespace(autogenerate=True, x=[f"schema={tenant_a.schema_name}"])
+    script = command.revision(cfg, message="nothing", autogenerate=True)
+    assert script is not None
+    source = Path(script.path).read_text()
+    upgrade = source.split("def upgrade()", 1)[1].split("def downgrade()", 1)[0]
+    assert "op." not in upgrade, upgrade

@@ -1,29 +1,25 @@
-"""Engines and sessions. The tenant schema is bound per session through schema_translate_map."""
+"""Engines and sessions: one pool per engine; a tenant's sessions run on engine copies bound by binding.py."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from platform_core.kernel.db.base import TENANT_SCHEMA
+from platform_core.kernel.db.binding import bind_engine, tenant_options
 from platform_core.kernel.db.dialect import TenantNotBoundError, guarded_url
 from platform_core.kernel.db.outages import discard_closed_connections
 from platform_core.kernel.settings import Settings
 
-__all__ = ["Database", "TenantNotBoundError", "guarded_url", "tenant_options"]
+__all__ = ["Database", "TenantNotBoundError", "connect_args", "guarded_url", "tenant_options"]
 
 
-def tenant_options(schema: str) -> dict[str, Any]:
-    """Execution options that bind the tenant placeholder schema to a real schema."""
-    return {"schema_translate_map": {TENANT_SCHEMA: schema}}
-
-
-def _connect_args(settings: Settings) -> dict[str, Any]:
+def connect_args(settings: Settings) -> dict[str, Any]:
+    """Arguments for every new database connection (PgBouncer-safe when behind one)."""
     args: dict[str, Any] = {"application_name": "platform"}
     if settings.db_behind_pgbouncer:
         # PgBouncer in transaction mode moves transactions between server connections, where a
@@ -35,20 +31,27 @@ def _connect_args(settings: Settings) -> dict[str, Any]:
     return args
 
 
-def _copy_for(cache: dict[str, Any], schema: str, make: Any) -> Any:
-    """The cached engine copy bound to `schema` (bounded: cleared past 10,000 schemas)."""
-    engine = cache.get(schema)
-    if engine is None:
+E = TypeVar("E", Engine, AsyncEngine)
+
+
+def _copy_for(cache: dict[str, E], schema: str, engine: E) -> E:
+    """The cached copy of `engine` bound to `schema` (bounded: cleared past 10,000 schemas)."""
+    bound = cache.get(schema)
+    if bound is None:
         if len(cache) > 10_000:
             cache.clear()
-        engine = cache[schema] = make(**tenant_options(schema))
-    return engine
+        bound = cache[schema] = bind_engine(engine, schema)
+    return bound
 
 
 class Database:
     """The process's engines: async for the API, sync for the CLI and workers; one pool each."""
 
-    def __init__(self, settings: Settings, *, pool_size: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, pool_size: int | None = None, async_engine: AsyncEngine | None = None
+    ) -> None:
+        """Engines for `settings`; `async_engine` replaces the API's pooled engine (tests run theirs
+        inside one transaction), everything above it (engine copies, sessions) stays the same."""
         url = guarded_url(settings.sync_database_url)
         size = pool_size or settings.db_pool_size
         common: dict[str, Any] = {
@@ -57,11 +60,13 @@ class Database:
             "pool_recycle": settings.db_pool_recycle_seconds,
             # No round trip per checkout: a connection the server closed is noticed locally instead.
             "pool_pre_ping": False,
-            "connect_args": _connect_args(settings),
+            "connect_args": connect_args(settings),
         }
         self.settings = settings
-        self.async_engine: AsyncEngine = create_async_engine(url, **common)
-        discard_closed_connections(self.async_engine.sync_engine)
+        if async_engine is None:
+            async_engine = create_async_engine(url, **common)
+            discard_closed_connections(async_engine.sync_engine)
+        self.async_engine: AsyncEngine = async_engine
         self._sync_engine: Engine | None = None
         self._common = common
         self._async_tenant_engines: dict[str, AsyncEngine] = {}
@@ -81,13 +86,13 @@ class Database:
         """An engine copy (sharing the pool) that renders tenant tables into `schema`."""
         if schema is None:
             return self.async_engine
-        return _copy_for(self._async_tenant_engines, schema, self.async_engine.execution_options)
+        return _copy_for(self._async_tenant_engines, schema, self.async_engine)
 
     def sync_engine_for(self, schema: str | None) -> Engine:
         """A sync engine copy (sharing the pool) that renders tenant tables into `schema`."""
         if schema is None:
             return self.sync_engine
-        return _copy_for(self._sync_tenant_engines, schema, self.sync_engine.execution_options)
+        return _copy_for(self._sync_tenant_engines, schema, self.sync_engine)
 
     @asynccontextmanager
     async def session(self, schema: str | None = None) -> AsyncIterator[AsyncSession]:

@@ -2,7 +2,8 @@
 
 `platformctl db upgrade` does not run this file: it drives the same history for every tenant from
 tenants.fleet. This file serves `alembic -c alembic.ini -n tenant ...` when authoring a migration.
-Tenant migrations are written without a schema; they run with search_path set to the tenant schema.
+Tenant migrations are written without a schema; the connection is bound to the tenant's schema as the
+fleet binds it (platform_core/kernel/db/binding.py: `bind_migration`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ from tenants.fleet import configure_tenant_context
 config = context.config
 
 
+def _autogenerating() -> bool:
+    return bool(getattr(config.cmd_opts, "autogenerate", False))
+
+
 def run() -> None:
     """Run tenant migrations against the schema named by -x schema=..."""
     schema = context.get_x_argument(as_dictionary=True).get("schema")
@@ -24,7 +29,7 @@ def run() -> None:
     url = to_sqlalchemy_url(config.get_main_option("sqlalchemy.url") or get_settings().database_url)
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn, conn.begin():  # one transaction, committed here
-        configure_tenant_context(context, conn, schema)
+        configure_tenant_context(context, conn, schema, reflect=_autogenerating())
         context.run_migrations()
 
 

@@ -14,7 +14,7 @@ from platform_core.access.permissions import builtin_role_id
 from platform_core.audit.models import AuditEvent
 from platform_core.kernel.security.tokens import hash_opaque_token, new_opaque_token
 from tests.conftest import signed_in
-from tests.factories import access_token, create_role, create_user
+from tests.factories import access_token, create_api_key, create_role, create_user
 
 KEYS = "/api/v1/api-keys"
 ITEMS = "/api/v1/items"
@@ -362,11 +362,13 @@ class TestAccess:
 
 
 class TestCrossTenant:
-    async def test_other_tenant_neither_sees_nor_revokes_a_key(self, client_a, client_b):
+    async def test_other_tenant_neither_sees_nor_revokes_a_key(
+        self, client_a, client_b, db, tenant_b, owner_b
+    ):
         key = await create_key(client_a, ["items:read"])
-        await create_key(client_b, ["items:read"], name="beta's")
+        await create_api_key(db, tenant_b, owner_b, ["items:read"])  # beta's plan has no API keys to create
         listed = (await client_b.get(KEYS)).json()
-        assert [k["name"] for k in listed["items"]] == ["beta's"]
+        assert [k["name"] for k in listed["items"]] == ["test key"]
         assert listed["total"] == 1
         for method in ("GET", "DELETE"):
             response = await client_b.request(method, f"{KEYS}/{key['id']}")

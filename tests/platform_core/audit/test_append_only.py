@@ -3,40 +3,44 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, pool, text
+from sqlalchemy import create_engine, delete, func, insert, pool, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from platform_core.audit.guard import MESSAGE, ROW_TRIGGER, TRUNCATE_TRIGGER
+from platform_core.audit.models import AuditEvent
+from platform_core.kernel.db.binding import bind_connection
 from tenants.fleet import TenantRef, migrate_tenant
 
-ENTRY = (
-    "INSERT INTO audit_event (id, occurred_at, action, actor_type, details) "
-    "VALUES (:id, now(), 'auth.sign_in', 'system', '{}')"
-)
 CHANGES = [
-    "UPDATE audit_event SET action = 'tampered'",
-    "DELETE FROM audit_event",
-    "TRUNCATE audit_event",
+    lambda schema: update(AuditEvent).values(action="tampered"),
+    lambda schema: delete(AuditEvent),
+    lambda schema: text(f'TRUNCATE "{schema}".audit_event'),
 ]
 
 
+def _entry() -> Any:
+    return insert(AuditEvent).values(id=uuid.uuid4(), action="auth.sign_in", actor_type="system", details={})
+
+
 def _check(engine, schema: str) -> None:
-    with engine.begin() as conn:
-        conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
-        conn.execute(text(ENTRY), {"id": uuid.uuid4()})
-        query = "SELECT tgname FROM pg_trigger WHERE tgrelid = 'audit_event'::regclass AND NOT tgisinternal"
-        triggers = set(conn.scalars(text(query)))
+    with engine.begin() as conn, bind_connection(conn, schema):
+        conn.execute(_entry())
+        query = "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass(:table) AND NOT tgisinternal"
+        triggers = set(conn.scalars(text(query), {"table": f'"{schema}".audit_event'}))
     assert triggers == {ROW_TRIGGER, TRUNCATE_TRIGGER}
     for change in CHANGES:
-        with engine.begin() as conn:
-            conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
-            with pytest.raises(DBAPIError, match=MESSAGE):
-                conn.execute(text(change))
-    with engine.begin() as conn:
-        conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
-        assert conn.scalar(text("SELECT count(*) FROM audit_event WHERE action = 'auth.sign_in'")) >= 1
+        with (
+            engine.begin() as conn,
+            bind_connection(conn, schema),
+            pytest.raises(DBAPIError, match=MESSAGE),
+        ):
+            conn.execute(change(schema))
+    with engine.begin() as conn, bind_connection(conn, schema):
+        signed_in = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "auth.sign_in")
+        assert conn.scalar(signed_in) >= 1
 
 
 def test_a_provisioned_tenant_cannot_change_its_audit_log(settings, tenant_service):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import create_engine, pool, text
+from sqlalchemy import create_engine, func, pool, select, text, update
 
+from platform_core.access.models import Role
+from platform_core.kernel.db.binding import bind_connection
+from platform_core.uploads.models import Upload
 from tenants.fleet import TenantRef, migrate_tenant
 
 PREVIOUS = "005b4b2dbb15"
@@ -20,19 +23,17 @@ def test_an_older_tenant_gets_the_table_and_its_builtin_roles_read_uploads(setti
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         older = migrate_tenant(engine, settings.migrations_dir, tenant, target=PREVIOUS)
         assert (older.error, older.to_revision) == (None, PREVIOUS)  # a tenant from before uploads
-        with engine.begin() as conn:  # its built-in roles as they were seeded then
-            conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
-            conn.execute(text("UPDATE role SET permissions = array_remove(permissions, 'uploads:read')"))
+        with engine.begin() as conn, bind_connection(conn, schema):  # its built-in roles as seeded then
+            conn.execute(update(Role).values(permissions=func.array_remove(Role.permissions, "uploads:read")))
             conn.execute(
-                text("UPDATE role SET description = 'Reads items, members and jobs.' WHERE name = 'viewer'")
+                update(Role).where(Role.name == "viewer").values(description="Reads items, members and jobs.")
             )
         result = migrate_tenant(engine, settings.migrations_dir, tenant)
         assert (result.error, result.from_revision) == (None, PREVIOUS)
-        with engine.begin() as conn:
-            conn.execute(text(f'SET LOCAL search_path TO "{schema}"'))
-            roles = dict(conn.execute(text("SELECT name, permissions FROM role WHERE builtin")).all())
-            viewer = conn.scalar(text("SELECT description FROM role WHERE name = 'viewer'"))
-            assert conn.scalar(text("SELECT count(*) FROM upload")) == 0
+        with engine.begin() as conn, bind_connection(conn, schema):
+            roles = dict(conn.execute(select(Role.name, Role.permissions).where(Role.builtin)).all())
+            viewer = conn.scalar(select(Role.description).where(Role.name == "viewer"))
+            assert conn.scalar(select(func.count()).select_from(Upload)) == 0
         assert {name for name, permissions in roles.items() if "uploads:read" in permissions} == {
             "owner",
             "admin",

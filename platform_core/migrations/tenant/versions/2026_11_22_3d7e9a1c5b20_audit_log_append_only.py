@@ -6,6 +6,8 @@ Create Date: 2026-11-22 05:40:00.000000
 
 Triggers refuse UPDATE, DELETE and TRUNCATE on audit_event. Provisioning installs the same through
 platform_core/audit/guard.py (the statements are written out here so that this revision never changes).
+Raw SQL is not translated to the tenant's schema like the tables SQLAlchemy renders: it names its
+objects with `qualify`, in the schema the migration's connection is bound to.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from platform_core.kernel.db.binding import qualify
+
 revision: str = "3d7e9a1c5b20"
 down_revision: str | Sequence[str] | None = "99fb3afdefa5"
 branch_labels: str | Sequence[str] | None = None
@@ -21,24 +25,26 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Apply this revision (search_path is the tenant's schema)."""
+    """Apply this revision."""
+    table, function = qualify(op.get_bind(), "audit_event"), qualify(op.get_bind(), "audit_event_append_only")
     op.execute(
-        "CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
         "$$ BEGIN RAISE EXCEPTION 'the audit log is append-only' USING ERRCODE = 'insufficient_privilege'; "
         "END $$"
     )
     op.execute(
-        "CREATE TRIGGER audit_event_no_change BEFORE UPDATE OR DELETE ON audit_event "
-        "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()"
+        f"CREATE TRIGGER audit_event_no_change BEFORE UPDATE OR DELETE ON {table} "
+        f"FOR EACH ROW EXECUTE FUNCTION {function}()"
     )
     op.execute(
-        "CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON audit_event "
-        "FOR EACH STATEMENT EXECUTE FUNCTION audit_event_append_only()"
+        f"CREATE TRIGGER audit_event_no_truncate BEFORE TRUNCATE ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
     )
 
 
 def downgrade() -> None:
     """Revert this revision."""
-    op.execute("DROP TRIGGER audit_event_no_truncate ON audit_event")
-    op.execute("DROP TRIGGER audit_event_no_change ON audit_event")
-    op.execute("DROP FUNCTION audit_event_append_only()")
+    table, function = qualify(op.get_bind(), "audit_event"), qualify(op.get_bind(), "audit_event_append_only")
+    op.execute(f"DROP TRIGGER audit_event_no_truncate ON {table}")
+    op.execute(f"DROP TRIGGER audit_event_no_change ON {table}")
+    op.execute(f"DROP FUNCTION {function}()")

@@ -30,7 +30,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision (reports kept in the storage are dropped: their bytes are not here)."""
-    op.execute("DELETE FROM report WHERE content IS NULL")
+    report = sa.Table("report", sa.MetaData(), sa.Column("content", sa.LargeBinary()))
+    op.execute(report.delete().where(report.c.content.is_(None)))
     op.drop_constraint(op.f("ck_report_stored_once"), "report", type_="check")
     op.alter_column("report", "content", existing_type=sa.LargeBinary(), nullable=False)
     op.drop_column("report", "key")

@@ -22,6 +22,19 @@ VIEWER_BEFORE = "Reads items, members and jobs."
 VIEWER_AFTER = "Reads items, uploads, members and jobs."
 
 
+def _role_table() -> sa.Table:
+    # A Table, not a lightweight sa.table(): SQLAlchemy renders a Table's schema through the migration
+    # connection's binding (the tenant's schema), and a lightweight table's not at all.
+    return sa.Table(
+        "role",
+        sa.MetaData(),
+        sa.Column("name", sa.String),
+        sa.Column("builtin", sa.Boolean),
+        sa.Column("permissions", sa.ARRAY(sa.String(length=50))),
+        sa.Column("description", sa.String),
+    )
+
+
 def upgrade() -> None:
     """Apply this revision."""
     op.create_table(
@@ -52,13 +65,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_upload_uploaded_by_id"), "upload", ["uploaded_by_id"], unique=False)
     # Built-in roles take their permissions from the code; keep the stored copy in step with it
     # (every built-in role reads uploads now).
-    role = sa.table(
-        "role",
-        sa.column("name", sa.String),
-        sa.column("builtin", sa.Boolean),
-        sa.column("permissions", sa.ARRAY(sa.String(length=50))),
-        sa.column("description", sa.String),
-    )
+    role = _role_table()
     builtin = sa.and_(role.c.builtin.is_(True), role.c.name.in_(BUILTIN_ROLES))
     op.execute(
         role.update()
@@ -74,13 +81,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Revert this revision."""
-    role = sa.table(
-        "role",
-        sa.column("name", sa.String),
-        sa.column("builtin", sa.Boolean),
-        sa.column("permissions", sa.ARRAY(sa.String(length=50))),
-        sa.column("description", sa.String),
-    )
+    role = _role_table()
     builtin = sa.and_(role.c.builtin.is_(True), role.c.name.in_(BUILTIN_ROLES))
     without = sa.func.array_remove(role.c.permissions, "uploads:read")
     op.execute(role.update().where(builtin).values(permissions=without))
