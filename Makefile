@@ -17,6 +17,7 @@ dev: $(STAMP)  ## Run the whole platform locally (starts local services when non
 
 test: $(STAMP)  ## Run the test suite (starts local services when none are configured).
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-2} $(PYTEST_ARGS)
 

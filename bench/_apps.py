@@ -23,7 +23,7 @@ from platform_core.items import service as item_service
 from platform_core.items.models import ItemStatus
 from platform_core.items.repository import ItemFilter
 from platform_core.items.schemas import ItemPage, ItemSort
-from platform_core.kernel.db.engines import tenant_options
+from platform_core.kernel.db.binding import bind_engine
 from platform_core.kernel.log import configure_logging
 from platform_core.kernel.paging import PageDep
 from platform_core.kernel.security import passwords
@@ -106,7 +106,7 @@ def bare_app() -> FastAPI:
             "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
         },
     )
-    bound = engine.execution_options(**tenant_options(os.environ["BENCH_TENANT_SCHEMA"]))
+    bound = bind_engine(engine, os.environ["BENCH_TENANT_SCHEMA"])
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

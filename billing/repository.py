@@ -3,7 +3,7 @@ billing needs. Sync functions serve the workers and the CLI, `*_async` ones (and
 AsyncSession) the API. Nothing here commits: the request, task or command owns the transaction.
 
 Two functions read a tenant's own schema from a session on `public` (the workers process events for
-any tenant): they bind the schema per statement with `tenant_options`.
+any tenant): they reach it through `in_schema`, the one helper for that.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from billing.models import BillingAccount, BillingPlan, StripeEvent
 from platform_core.access.models import User
 from platform_core.access.permissions import builtin_role_id
 from platform_core.kernel.context import schema_name_for
-from platform_core.kernel.db.engines import tenant_options
+from platform_core.kernel.db.binding import in_schema
 from tenants.models import Tenant
 from tenants.resolution import NOTIFY_CHANNEL
 
@@ -205,12 +205,10 @@ def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant | None:
 def count_active_members(session: Session, tenant_id: uuid.UUID) -> int:
     """Active members of a tenant (what a per-seat subscription bills), from a session on `public`."""
     stmt = select(func.count()).select_from(User).where(User.is_active.is_(True))
-    options = tenant_options(schema_name_for(tenant_id))
-    return int(session.execute(stmt, execution_options=options).scalar_one())
+    return int(in_schema(session, schema_name_for(tenant_id)).execute(stmt).scalar_one())
 
 
 def owner_emails(session: Session, tenant_id: uuid.UUID) -> list[str]:
     """Addresses of a tenant's active owners, from a session on `public`."""
     stmt = select(User.email).where(User.role_id == builtin_role_id("owner"), User.is_active.is_(True))
-    options = tenant_options(schema_name_for(tenant_id))
-    return list(session.execute(stmt, execution_options=options).scalars())
+    return list(in_schema(session, schema_name_for(tenant_id)).scalars(stmt))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
 import re
 import statistics
@@ -19,9 +20,8 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import BLANK_SCHEMA, Connection, Engine, MetaData, create_engine, pool, text, update
 
-from platform_core.app.models import TenantBase
 from platform_core.kernel.db.alembic_config import alembic_config, head_revision, script_directory
-from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.db.base import models_registry, tenant_metadata, utcnow
 from platform_core.kernel.db.binding import bind_migration
 from platform_core.kernel.settings import Settings
 from tenants.exceptions import TenantNotFound
@@ -102,8 +102,9 @@ def _unqualified(table: Any, to_schema: Any, constraint: Any, referred_schema: A
 
 def unqualified_tenant_metadata() -> MetaData:
     """The tenant tables without a schema, as migrations name them (the binding supplies the schema)."""
-    metadata = MetaData(naming_convention=TenantBase.metadata.naming_convention)
-    for table in TenantBase.metadata.sorted_tables:
+    models = tenant_metadata()
+    metadata = MetaData(naming_convention=models.naming_convention)
+    for table in models.sorted_tables:
         # Foreign keys between tenant tables lose the placeholder schema too.
         table.to_metadata(metadata, schema=None, referred_schema_fn=_unqualified)
     return metadata
@@ -175,8 +176,10 @@ _worker_engine: Engine | None = None
 _worker_dir: Path | None = None
 
 
-def _init_worker(url: str, migrations_dir: str) -> None:
+def _init_worker(url: str, migrations_dir: str, registry: str | None) -> None:
     global _worker_engine, _worker_dir
+    if registry is not None:  # a spawned process starts with no models: load the parent's registry
+        importlib.import_module(registry)
     # One connection kept for the worker's whole share of tenants: a new backend per tenant would pay
     # the connection set-up and a cold catalog cache (large with thousands of schemas) every time.
     _worker_engine = create_engine(url, pool_size=1, max_overflow=0)
@@ -308,7 +311,7 @@ def _run(settings: Settings, todo: list[TenantRef], jobs: int) -> Iterable[Tenan
         max_workers=workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(settings.sync_database_url, str(settings.migrations_dir)),
+        initargs=(settings.sync_database_url, str(settings.migrations_dir), models_registry()),
     ) as executor:
         futures = [executor.submit(_migrate_in_worker, tenant) for tenant in todo]
         for future in as_completed(futures):

@@ -28,7 +28,7 @@ SLUG_CONSTRAINT = "uq_tenant_slug_live"
 class SchemaSeed(Protocol):
     """What a new schema starts with (built-in roles, an owner), written by the layers that own those
     tables: called in the provisioning transaction once the tables exist. Tenant tables are reached
-    with `tenant_options(tenant.schema_name)` on each statement."""
+    through `in_schema(session, tenant.schema_name)` (platform_core/kernel/db/binding.py)."""
 
     def __call__(self, session: Session, tenant: Tenant) -> None:
         """Fill the new tenant's schema."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
 
 from platform_core.kernel.context import TenantStatus
-from platform_core.kernel.db.engines import tenant_options
+from platform_core.kernel.db.binding import bind_connection
 from tenants.models import Tenant, TenantDomain
 
 # What a request needs to know about its tenant (cached per process, and invalidated by NOTIFY whenever
@@ -95,11 +95,8 @@ def create_schema(session: Session, *, schema: str, metadata: MetaData) -> None:
     """Create a tenant schema with every table of `metadata`, in the session's transaction."""
     conn = session.connection()
     conn.execute(CreateSchema(schema))
-    previous = conn.get_execution_options().get("schema_translate_map")
-    # Connection.execution_options changes the connection itself: bind it for create_all, then put it
-    # back as it was for whatever the transaction runs next.
-    metadata.create_all(conn.execution_options(**tenant_options(schema)), checkfirst=False)
-    conn.execution_options(schema_translate_map=previous)
+    with bind_connection(conn, schema):
+        metadata.create_all(conn, checkfirst=False)
 
 
 def stamp_schema(session: Session, *, schema: str, script: ScriptDirectory) -> None:

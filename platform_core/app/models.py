@@ -38,4 +38,4 @@ __all__ = [
 ]
 
 # Every model is imported above (the outbox's with the kernel): provisioning may build schemas now.
-mark_models_registered()
+mark_models_registered(__name__)

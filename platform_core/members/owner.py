@@ -3,8 +3,8 @@
 What a new schema starts with (the built-in roles and, when given, the owner's account, with a
 set-password link when no password was given), and `add_owner`, which promotes the user with an
 address or creates the account. Sync functions on the caller's session (the CLI's, or the operator
-request's through `run_sync`) that never commit; tenant tables are reached with the tenant's
-`tenant_options` on each statement, since the session is the platform's (`public`).
+request's through `run_sync`) that never commit; tenant tables are reached through
+`in_schema(session, tenant.schema_name)`, since the session is the platform's (`public`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from platform_core.access.cache import auth_changed_sync
 from platform_core.access.models import LinkPurpose, OneTimeToken, Role, User
 from platform_core.access.permissions import builtin_role_id, builtin_role_rows
 from platform_core.kernel.db.base import utcnow
-from platform_core.kernel.db.engines import tenant_options
+from platform_core.kernel.db.binding import in_schema
 from platform_core.kernel.errors import Conflict, Unprocessable
 from platform_core.kernel.outbox import enqueue
 from platform_core.kernel.security.passwords import hash_password, hash_password_async
@@ -89,8 +89,8 @@ async def prepare_owner_async(email: str, password: str | None) -> OwnerAccount:
 
 def seed_schema(session: Session, tenant: Tenant, *, owner: OwnerAccount | None, settings: Settings) -> None:
     """Fill a new tenant's schema: the built-in roles and, when given, its owner (a SchemaSeed)."""
-    options = tenant_options(tenant.schema_name)
-    session.connection().execute(insert(Role), builtin_role_rows(), execution_options=options)
+    target = in_schema(session, tenant.schema_name)
+    target.execute(insert(Role), builtin_role_rows())
     if owner is not None:
         _insert_owner(session, tenant, owner, settings)
         if owner.password_hash is None:
@@ -105,11 +105,8 @@ def add_owner(session: Session, *, settings: Settings, tenant: Tenant, owner: Ow
     one, this refuses with OwnerExists: they reset their own). A per-seat subscription is re-counted
     (billing's task decides whether the plan is per seat); seat limits do not bind operators.
     """
-    options = tenant_options(tenant.schema_name)
-    conn = session.connection()
-    existing = conn.execute(
-        select(User.id).where(User.email == owner.email), execution_options=options
-    ).scalar_one_or_none()
+    target = in_schema(session, tenant.schema_name)
+    existing = target.execute(select(User.id).where(User.email == owner.email)).scalar_one_or_none()
     if existing is not None and owner.password_hash is not None:
         raise OwnerExists(
             f"{owner.email} already has an account: it is promoted without a password; "
@@ -123,10 +120,7 @@ def add_owner(session: Session, *, settings: Settings, tenant: Tenant, owner: Ow
         enqueue(session, SEATS_TASK, tenant_id=tenant.id)
         user_id, created = owner.id, True
     else:
-        conn.execute(
-            update(User).where(User.id == existing).values(role_id=OWNER_ROLE_ID, is_active=True),
-            execution_options=options,
-        )
+        target.execute(update(User).where(User.id == existing).values(role_id=OWNER_ROLE_ID, is_active=True))
         user_id, created = existing, False
     auth_changed_sync(session, tenant.id)
     return OwnerAdded(
@@ -154,10 +148,9 @@ def send_set_password_email(
 
 def _insert_owner(session: Session, tenant: Tenant, owner: OwnerAccount, settings: Settings) -> None:
     """Insert an owner account; without a password, a set-password link token (owner.link_token)."""
-    options = tenant_options(tenant.schema_name)
-    conn = session.connection()
+    target = in_schema(session, tenant.schema_name)
     now = utcnow()
-    conn.execute(
+    target.execute(
         insert(User).values(
             id=owner.id,
             email=owner.email,
@@ -169,18 +162,16 @@ def _insert_owner(session: Session, tenant: Tenant, owner: OwnerAccount, setting
             # set-password link proves it when it is used.
             email_verified_at=now if owner.password_hash else None,
             password_changed_at=now if owner.password_hash else None,
-        ),
-        execution_options=options,
+        )
     )
     if owner.password_hash is None:
         owner.link_token = new_opaque_token()
-        conn.execute(
+        target.execute(
             insert(OneTimeToken).values(
                 id=uuid.uuid4(),
                 user_id=owner.id,
                 purpose=LinkPurpose.SET_PASSWORD.value,
                 token_hash=hash_opaque_token(owner.link_token),
                 expires_at=now + timedelta(hours=settings.set_password_ttl_hours),
-            ),
-            execution_options=options,
+            )
         )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from platform_core.kernel.context import TenantStatus
-from platform_core.kernel.db.engines import tenant_options
+from platform_core.kernel.db.binding import in_schema
 from platform_core.kernel.paging import PageParams
 from platform_core.kernel.repository import fetch_page
 from platform_core.operators.models import Operator
@@ -68,4 +68,4 @@ async def get_live_tenant(session: AsyncSession, slug: str) -> Tenant | None:
 
 def insert_in_tenant(session: Session, *, schema: str, statement: Insert) -> None:
     """Run an INSERT into a tenant table of `schema` on the platform session (an audit entry)."""
-    session.connection().execute(statement, execution_options=tenant_options(schema))
+    in_schema(session, schema).execute(statement)

@@ -36,13 +36,18 @@ class TenantBase(DeclarativeBase):
 
 
 # Set by the assembly's model registry (platform_core/app/models.py) once it has imported every model.
-_models_registered = False
+_models_registry: str | None = None
 
 
-def mark_models_registered() -> None:
-    """Record that every model is imported, so the metadata collections are complete."""
-    global _models_registered
-    _models_registered = True
+def mark_models_registered(registry: str) -> None:
+    """Record that the module `registry` imported every model, so the metadata collections are complete."""
+    global _models_registry
+    _models_registry = registry
+
+
+def models_registry() -> str | None:
+    """The module that registered every model (a process started afresh imports it by this name)."""
+    return _models_registry
 
 
 def tenant_metadata() -> MetaData:
@@ -51,7 +56,7 @@ def tenant_metadata() -> MetaData:
     A schema built from a metadata missing a model would lack that table for good (it is stamped at
     the tenant head), so this refuses rather than return whatever happens to be imported.
     """
-    if not _models_registered:
+    if _models_registry is None:
         raise RuntimeError(
             "the tenant metadata is incomplete: import platform_core.app.models (the model registry) "
             "before provisioning or exporting a tenant"

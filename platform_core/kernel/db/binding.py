@@ -46,7 +46,6 @@ __all__ = [
     "bound_schema",
     "in_schema",
     "qualify",
-    "tenant_options",
     "translate_map",
 ]
 
@@ -59,14 +58,14 @@ def translate_map(schema: str) -> dict[str | None, str]:
     return {TENANT_SCHEMA: schema}
 
 
-def tenant_options(schema: str) -> dict[str, Any]:
+def _tenant_options(schema: str) -> dict[str, Any]:
     """Execution options that bind tenant tables to `schema` (prefer the functions below)."""
     return {_OPTION: translate_map(schema)}
 
 
 def bind_engine(engine: E, schema: str) -> E:
     """A copy of `engine`, sharing its pool, whose every statement renders tenant tables into `schema`."""
-    return engine.execution_options(**tenant_options(schema))
+    return engine.execution_options(**_tenant_options(schema))
 
 
 @contextmanager

@@ -10,12 +10,12 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from platform_core.kernel.db.binding import bind_engine, tenant_options
+from platform_core.kernel.db.binding import bind_engine
 from platform_core.kernel.db.dialect import TenantNotBoundError, guarded_url
 from platform_core.kernel.db.outages import discard_closed_connections
 from platform_core.kernel.settings import Settings
 
-__all__ = ["Database", "TenantNotBoundError", "connect_args", "guarded_url", "tenant_options"]
+__all__ = ["Database", "TenantNotBoundError", "connect_args", "guarded_url"]
 
 
 def connect_args(settings: Settings) -> dict[str, Any]:

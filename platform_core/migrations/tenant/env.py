@@ -11,6 +11,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+import platform_core.app.models  # noqa: F401 - the model registry: the metadata migrations compare against
 from platform_core.kernel.settings import get_settings, to_sqlalchemy_url
 from tenants.fleet import configure_tenant_context
 
