@@ -39,6 +39,7 @@ from tests.support.transactions import OneTransaction
 
 BASE_DOMAIN = "example.com"
 _STACK_KEY = "_platform_local_stack"
+STACK_STARTED = "PLATFORM_TEST_STACK_STARTED"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -59,6 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
     setattr(config, _STACK_KEY, stack)
     os.environ["DATABASE_URL"] = stack.database_url
     os.environ["REDIS_URL"] = stack.redis_url
+    os.environ[STACK_STARTED] = "1"  # the workers inherit it: these servers are the test stack's
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
