@@ -173,6 +173,23 @@ def count_failed_attempt(session: Session, event_id: str, *, error: str, park_af
     return attempts
 
 
+def events_to_replay(
+    session: Session, *, statuses: Sequence[str], event_ids: Sequence[str] | None = None
+) -> list[str]:
+    """Lock and return the ids of the events in `statuses` (only those of `event_ids`, when given)."""
+    stmt = select(StripeEvent.id).where(StripeEvent.status.in_(statuses)).with_for_update()
+    if event_ids:
+        stmt = stmt.where(StripeEvent.id.in_(event_ids))
+    return list(session.execute(stmt).scalars())
+
+
+def requeue_events(session: Session, *, event_ids: Sequence[str]) -> None:
+    """Mark events pending again, with no attempt counted."""
+    session.execute(
+        update(StripeEvent).where(StripeEvent.id.in_(event_ids)).values(status="pending", attempts=0)
+    )
+
+
 async def latest_events(session: AsyncSession, tenant_id: uuid.UUID, *, limit: int) -> Sequence[StripeEvent]:
     """A tenant's latest events, newest first."""
     stmt = (

@@ -1,13 +1,16 @@
-"""All queries of the work queue: task runs (effect once) and the outbox rows the relay publishes."""
+"""All queries of the work queue: task runs (effect once) and the outbox rows the relay publishes and
+the gauges count."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from platform_core.kernel.outbox import OutboxMessage
@@ -60,3 +63,28 @@ def delete_runs_before(session: Session, cutoff: datetime) -> int:
     """Delete task-run records finished before `cutoff`; return how many."""
     result = session.execute(delete(TaskRun).where(TaskRun.finished_at < cutoff))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """Unpublished outbox rows, those whose publication already failed, and how long the oldest due
+    one has waited (0 when none is due)."""
+
+    pending: int
+    retrying: int
+    oldest_due_seconds: float
+
+
+async def outbox_backlog(session: AsyncSession) -> OutboxBacklog:
+    """Count the unpublished outbox rows in one query (through the partial index on them)."""
+    stmt = select(
+        func.count(),
+        func.count().filter(OutboxMessage.attempts > 0),
+        func.extract(
+            "epoch",
+            func.now()
+            - func.min(OutboxMessage.available_at).filter(OutboxMessage.available_at <= func.now()),
+        ),
+    ).where(OutboxMessage.published_at.is_(None))
+    row = (await session.execute(stmt)).one()
+    return OutboxBacklog(pending=row[0], retrying=row[1], oldest_due_seconds=float(row[2] or 0))

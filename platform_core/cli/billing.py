@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from sqlalchemy import select, update
 
+from billing import repository as billing_repository
 from billing.catalog import get_catalog
-from billing.models import StripeEvent
 from billing.plans_sync import sync_plans
 from billing.stripe_client import get_client
 from billing.webhooks import PROCESS_TASK
@@ -40,14 +39,9 @@ def replay_events(
     """Queue parked (and optionally failed) Stripe events for processing again."""
     statuses = ["parked", "failed"] if include_failed else ["parked"]
     with database(pool_size=1) as db, db.sync_session() as session, session.begin():
-        stmt = select(StripeEvent.id).where(StripeEvent.status.in_(statuses)).with_for_update()
-        if event_id:
-            stmt = stmt.where(StripeEvent.id.in_(event_id))
-        ids = list(session.execute(stmt).scalars())
+        ids = billing_repository.events_to_replay(session, statuses=statuses, event_ids=event_id)
         if ids:
-            session.execute(
-                update(StripeEvent).where(StripeEvent.id.in_(ids)).values(status="pending", attempts=0)
-            )
+            billing_repository.requeue_events(session, event_ids=ids)
         for one in ids:
             enqueue(session, PROCESS_TASK, event_id=one)
     console.print(f"queued {len(ids)} event(s) again")

@@ -4,7 +4,8 @@ What a new schema starts with (the built-in roles and, when given, the owner's a
 set-password link when no password was given), and `add_owner`, which promotes the user with an
 address or creates the account. Sync functions on the caller's session (the CLI's, or the operator
 request's through `run_sync`) that never commit; tenant tables are reached through
-`in_schema(session, tenant.schema_name)`, since the session is the platform's (`public`).
+`in_schema(session, tenant.schema_name)` in the members' repository, since the session is the
+platform's (`public`).
 """
 
 from __future__ import annotations
@@ -14,24 +15,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from billing.seats import SEATS_TASK
 from platform_core.access.cache import auth_changed_sync
-from platform_core.access.models import LinkPurpose, OneTimeToken, Role, User
-from platform_core.access.permissions import builtin_role_id, builtin_role_rows
+from platform_core.access.models import LinkPurpose
 from platform_core.kernel.db.base import utcnow
-from platform_core.kernel.db.binding import in_schema
 from platform_core.kernel.errors import Conflict, Unprocessable
 from platform_core.kernel.outbox import enqueue
 from platform_core.kernel.security.passwords import hash_password, hash_password_async
 from platform_core.kernel.security.tokens import hash_opaque_token, new_opaque_token
 from platform_core.kernel.settings import Settings
+from platform_core.members import repository as member_repository
 from tenants.models import Tenant
 from workers.email.tasks import send_email_later
-
-OWNER_ROLE_ID = builtin_role_id("owner")
 
 
 class InvalidOwnerEmail(Unprocessable):
@@ -89,8 +86,7 @@ async def prepare_owner_async(email: str, password: str | None) -> OwnerAccount:
 
 def seed_schema(session: Session, tenant: Tenant, *, owner: OwnerAccount | None, settings: Settings) -> None:
     """Fill a new tenant's schema: the built-in roles and, when given, its owner (a SchemaSeed)."""
-    target = in_schema(session, tenant.schema_name)
-    target.execute(insert(Role), builtin_role_rows())
+    member_repository.seed_roles(session, schema=tenant.schema_name)
     if owner is not None:
         _insert_owner(session, tenant, owner, settings)
         if owner.password_hash is None:
@@ -105,8 +101,7 @@ def add_owner(session: Session, *, settings: Settings, tenant: Tenant, owner: Ow
     one, this refuses with OwnerExists: they reset their own). A per-seat subscription is re-counted
     (billing's task decides whether the plan is per seat); seat limits do not bind operators.
     """
-    target = in_schema(session, tenant.schema_name)
-    existing = target.execute(select(User.id).where(User.email == owner.email)).scalar_one_or_none()
+    existing = member_repository.find_user_id_by_email(session, schema=tenant.schema_name, email=owner.email)
     if existing is not None and owner.password_hash is not None:
         raise OwnerExists(
             f"{owner.email} already has an account: it is promoted without a password; "
@@ -120,7 +115,7 @@ def add_owner(session: Session, *, settings: Settings, tenant: Tenant, owner: Ow
         enqueue(session, SEATS_TASK, tenant_id=tenant.id)
         user_id, created = owner.id, True
     else:
-        target.execute(update(User).where(User.id == existing).values(role_id=OWNER_ROLE_ID, is_active=True))
+        member_repository.promote_to_owner(session, schema=tenant.schema_name, user_id=existing)
         user_id, created = existing, False
     auth_changed_sync(session, tenant.id)
     return OwnerAdded(
@@ -148,30 +143,22 @@ def send_set_password_email(
 
 def _insert_owner(session: Session, tenant: Tenant, owner: OwnerAccount, settings: Settings) -> None:
     """Insert an owner account; without a password, a set-password link token (owner.link_token)."""
-    target = in_schema(session, tenant.schema_name)
     now = utcnow()
-    target.execute(
-        insert(User).values(
-            id=owner.id,
-            email=owner.email,
-            full_name="",
-            password_hash=owner.password_hash,
-            role_id=OWNER_ROLE_ID,
-            is_active=True,
-            # A password given by the operator vouches for the address; otherwise the emailed
-            # set-password link proves it when it is used.
-            email_verified_at=now if owner.password_hash else None,
-            password_changed_at=now if owner.password_hash else None,
-        )
+    member_repository.insert_owner(
+        session,
+        schema=tenant.schema_name,
+        user_id=owner.id,
+        email=owner.email,
+        password_hash=owner.password_hash,
+        now=now,
     )
     if owner.password_hash is None:
         owner.link_token = new_opaque_token()
-        target.execute(
-            insert(OneTimeToken).values(
-                id=uuid.uuid4(),
-                user_id=owner.id,
-                purpose=LinkPurpose.SET_PASSWORD.value,
-                token_hash=hash_opaque_token(owner.link_token),
-                expires_at=now + timedelta(hours=settings.set_password_ttl_hours),
-            )
+        member_repository.insert_link_token(
+            session,
+            schema=tenant.schema_name,
+            user_id=owner.id,
+            purpose=LinkPurpose.SET_PASSWORD.value,
+            token_hash=hash_opaque_token(owner.link_token),
+            expires_at=now + timedelta(hours=settings.set_password_ttl_hours),
         )

@@ -11,10 +11,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from platform_core.kernel.db.base import IdMixin, utcnow
+from platform_core.uploads import repository as upload_repository
 from platform_core.uploads.service import tenant_prefix
 from platform_core.uploads.storage import ObjectStore
 
@@ -48,7 +48,7 @@ def delete_orphans(
             continue
     if not candidates:
         return 0
-    known = set(session.scalars(select(rows.id).where(rows.id.in_(list(candidates)))))
+    known = upload_repository.existing_ids(session, rows=rows, ids=list(candidates))
     orphaned = [key for owner, keys in candidates.items() if owner not in known for key in keys]
     store.delete_many(orphaned)
     return len(orphaned)

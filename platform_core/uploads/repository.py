@@ -12,6 +12,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from platform_core.kernel.db.base import IdMixin
 from platform_core.kernel.paging import PageParams
 from platform_core.kernel.repository import (
     advisory_xact_lock,
@@ -128,3 +129,8 @@ def delete_ids(session: Session, *, ids: Sequence[uuid.UUID]) -> int:
 def get_by_key(session: Session, key: str) -> Upload | None:
     """The upload stored at an object key, if any."""
     return session.scalars(select(Upload).where(Upload.key == key)).first()
+
+
+def existing_ids(session: Session, *, rows: type[IdMixin], ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Return which of `ids` a row of the tenant table `rows` has (any kind's table, for the orphan sweep)."""
+    return set(session.scalars(select(rows.id).where(rows.id.in_(ids))))

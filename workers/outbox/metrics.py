@@ -8,10 +8,9 @@ down or the broker unreachable (beat's sweep publishes too, every 30 s).
 from __future__ import annotations
 
 from prometheus_client import Gauge
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from platform_core.kernel.outbox import OutboxMessage
+from workers.repository import outbox_backlog
 
 # With several worker processes (metrics_server), a scrape reports the value last read by any of them.
 PENDING = Gauge(
@@ -33,20 +32,7 @@ OLDEST = Gauge(
 
 async def refresh(session: AsyncSession) -> None:
     """Set the gauges from the outbox table."""
-    unpublished = OutboxMessage.published_at.is_(None)
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count().filter(OutboxMessage.attempts > 0),
-                func.extract(
-                    "epoch",
-                    func.now()
-                    - func.min(OutboxMessage.available_at).filter(OutboxMessage.available_at <= func.now()),
-                ),
-            ).where(unpublished)
-        )
-    ).one()
-    PENDING.set(row[0])
-    RETRYING.set(row[1])
-    OLDEST.set(float(row[2] or 0))
+    backlog = await outbox_backlog(session)
+    PENDING.set(backlog.pending)
+    RETRYING.set(backlog.retrying)
+    OLDEST.set(backlog.oldest_due_seconds)
