@@ -39,10 +39,9 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, EmailStr, ValidationError
 from sqlalchemy import Table, select
 
-from platform_core.access.models import ApiKey, LinkPurpose, OneTimeToken, RefreshToken
+from platform_core.access.models import ApiKey, Invitation, LinkPurpose, OneTimeToken, RefreshToken
 from platform_core.access.permissions import builtin_role_id
 from platform_core.app.main import ROUTERS
-from platform_core.invitations.models import Invitation
 from platform_core.items.models import Item
 from platform_core.jobs.models import Job
 from platform_core.kernel.context import TenantContext
