@@ -9,6 +9,7 @@ import stripe
 from psycopg.errors import LockNotAvailable
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from stripe.params.checkout import SessionCreateParams
 
 from billing import repository
 from billing.catalog import Interval, PlanSpec, get_catalog
@@ -143,7 +144,7 @@ async def start_checkout(
             raise AlreadySubscribed(details={"status": live, "plan": account.plan_key})
     customer = await ensure_customer(session, client, tenant, email)
     quantity = await meters.seats_used(session) if plan.per_seat else 1
-    params: dict = {
+    params: SessionCreateParams = {
         "mode": "subscription",
         "customer": customer,
         "client_reference_id": str(tenant.id),

@@ -17,12 +17,9 @@ def make_client(settings: BillingSettings) -> stripe.StripeClient:
     """A StripeClient for these settings; BillingUnavailable when no API key is configured."""
     if not settings.stripe_api_key:
         raise BillingUnavailable("Paid plans are not configured on this platform (no STRIPE_API_KEY).")
-    bases: dict[str, str] = {}
-    if settings.stripe_api_base:
-        bases = {"api": settings.stripe_api_base.rstrip("/")}
     return stripe.StripeClient(
         settings.stripe_api_key,
-        base_addresses=bases,  # type: ignore[arg-type]
+        base_addresses={"api": settings.stripe_api_base.rstrip("/")} if settings.stripe_api_base else {},
         max_network_retries=settings.stripe_max_network_retries,
         http_client=stripe.new_default_http_client(timeout=settings.stripe_timeout_seconds),
     )

@@ -18,6 +18,7 @@ from typing import Any
 
 import stripe
 from sqlalchemy.orm import Session
+from stripe.params import SubscriptionUpdateParams
 
 from billing import repository
 from billing.checkouts import settle_checkout
@@ -75,7 +76,7 @@ def _follow_subscription(
         apply_subscription(session, account, canceled.to_dict())
         return "canceled"
     ours = (current.get("metadata") or {}).get(REASON_KEY) == DELETED_REASON
-    params: dict[str, Any] | None = None
+    params: SubscriptionUpdateParams | None = None
     if status is TenantStatus.DELETING and not current.get("cancel_at_period_end"):
         params = {"cancel_at_period_end": True, "metadata": {REASON_KEY: DELETED_REASON}}
     elif status in KEEP and current.get("cancel_at_period_end") and ours:

@@ -120,7 +120,7 @@ def write_export(
                 for row in _rows(session, table):
                     spool.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")
                     count += 1
-                _add(archive, f"tables/{table.name}.jsonl", spool, spool.tell())  # type: ignore[arg-type]
+                _add(archive, f"tables/{table.name}.jsonl", spool, spool.tell())
             summary.rows[table.name] = count
         objects = files.list_objects(f"tenants/{tenant.id}/") if files is not None else []
         index = b"".join(
@@ -133,9 +133,9 @@ def write_export(
             prefix = f"tenants/{tenant.id}/"
             for key, _ in objects:
                 with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-                    files.download(key, spool)  # type: ignore[arg-type]
+                    files.download(key, spool)
                     size = spool.tell()
-                    _add(archive, f"files/{key[len(prefix) :]}", spool, size)  # type: ignore[arg-type]
+                    _add(archive, f"files/{key[len(prefix) :]}", spool, size)
                 summary.file_bytes += size
         manifest = {
             "format_version": FORMAT_VERSION,

@@ -106,7 +106,8 @@ def unqualified_tenant_metadata() -> MetaData:
     metadata = MetaData(naming_convention=models.naming_convention)
     for table in models.sorted_tables:
         # Foreign keys between tenant tables lose the placeholder schema too.
-        table.to_metadata(metadata, schema=None, referred_schema_fn=_unqualified)
+        # schema=None takes the target metadata's schema (none); the stubs list only str and RETAIN_SCHEMA.
+        table.to_metadata(metadata, schema=None, referred_schema_fn=_unqualified)  # type: ignore[arg-type]
     return metadata
 
 
@@ -325,7 +326,8 @@ def tenants_not_at_head(settings: Settings) -> tuple[str, list[tuple[TenantRef, 
     try:
         head, tenants, revisions = pending_tenants(engine, settings)
         with engine.connect() as conn:
-            errors = dict(conn.execute(text("SELECT id, migration_error FROM public.tenant")).all())
+            rows = conn.execute(text("SELECT id, migration_error FROM public.tenant")).all()
+            errors: dict[uuid.UUID, str | None] = dict(rows)
     finally:
         engine.dispose()
     behind = [

@@ -19,19 +19,23 @@ from tenants.models import Tenant, TenantDomain
 # What a request needs to know about its tenant (cached per process, and invalidated by NOTIFY whenever
 # the tenant changes).
 _LOOKUP_COLUMNS = (Tenant.id, Tenant.slug, Tenant.name, Tenant.status, Tenant.suspended_reason)
+# id, slug, name, status, suspended_reason
+TenantLookup = Row[uuid.UUID, str, str, str, str | None]
+# slug, name, status, suspended_reason
+TenantStatusRow = Row[str, str, str, str | None]
 
 
-def _lookup() -> Select:
+def _lookup() -> Select[uuid.UUID, str, str, str, str | None]:
     return select(*_LOOKUP_COLUMNS)
 
 
-async def find_by_slug(conn: AsyncConnection, slug: str) -> Row | None:
+async def find_by_slug(conn: AsyncConnection, slug: str) -> TenantLookup | None:
     """The live tenant with this slug, or None."""
     stmt = _lookup().where(Tenant.slug == slug, Tenant.status != TenantStatus.DELETED.value)
     return (await conn.execute(stmt)).first()
 
 
-async def find_by_verified_domain(conn: AsyncConnection, domain: str) -> Row | None:
+async def find_by_verified_domain(conn: AsyncConnection, domain: str) -> TenantLookup | None:
     """The live tenant that a verified custom domain points at, or None."""
     stmt = (
         _lookup()
@@ -77,7 +81,7 @@ def notify_changed(session: Session, tenant_id: uuid.UUID) -> None:
     session.execute(text("SELECT pg_notify('tenant_changed', :id)"), {"id": str(tenant_id)})
 
 
-def get_status(session: Session, tenant_id: uuid.UUID) -> Row | None:
+def get_status(session: Session, tenant_id: uuid.UUID) -> TenantStatusRow | None:
     """The slug, name, status and suspension reason of a tenant, purged or not (for tasks)."""
     stmt = select(Tenant.slug, Tenant.name, Tenant.status, Tenant.suspended_reason).where(
         Tenant.id == tenant_id

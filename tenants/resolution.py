@@ -11,6 +11,8 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from platform_core.kernel.context import TenantContext, TenantStatus, schema_name_for
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.db.notifications import Notifications
@@ -158,7 +160,9 @@ class HostResolver:
             return await self._query(repository.find_by_slug, label)
         return await self._query(repository.find_by_verified_domain, host)
 
-    async def _query(self, finder: Callable[..., Awaitable], key: str) -> HostResolution | None:
+    async def _query(
+        self, finder: Callable[[AsyncConnection, str], Awaitable[repository.TenantLookup | None]], key: str
+    ) -> HostResolution | None:
         self.lookups += 1
         async with self.db.async_engine.connect() as conn:
             row = await finder(conn, key)

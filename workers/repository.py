@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from platform_core.kernel.outbox import OutboxMessage
+from platform_core.kernel.repository import rowcount
 from workers.models import TaskRun
 
 
@@ -56,13 +57,13 @@ def delete_published_before(session: Session, cutoff: datetime) -> int:
             OutboxMessage.published_at.is_not(None), OutboxMessage.published_at < cutoff
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def delete_runs_before(session: Session, cutoff: datetime) -> int:
     """Delete task-run records finished before `cutoff`; return how many."""
     result = session.execute(delete(TaskRun).where(TaskRun.finished_at < cutoff))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic.json_schema import JsonDict
 
 from platform_core.kernel.security.passwords import MAX_LENGTH, MIN_LENGTH
 
@@ -10,7 +11,7 @@ from platform_core.kernel.security.passwords import MAX_LENGTH, MIN_LENGTH
 _ANY_PASSWORD = Field(min_length=1, max_length=1024)
 # A new password's rule is the service's (422 `invalid_password`, with the limits in `details`); the
 # schema states it too, so clients and the documents know it without trying.
-NEW_PASSWORD_RULE = {"minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
+NEW_PASSWORD_RULE: JsonDict = {"minLength": MIN_LENGTH, "maxLength": MAX_LENGTH}
 _NEW_PASSWORD = Field(
     description=f"{MIN_LENGTH} to {MAX_LENGTH} characters.",
     max_length=1024,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,7 @@ from platform_core.items.schemas import ItemSort
 from platform_core.kernel.paging import PageParams
 from platform_core.kernel.repository import fetch_page, insert, write
 
-_ORDER = {
+_ORDER: dict[ItemSort, tuple[ColumnElement[Any], ...]] = {
     ItemSort.CREATED: (Item.created_at.asc(), Item.id.asc()),
     ItemSort.CREATED_DESC: (Item.created_at.desc(), Item.id.desc()),
     ItemSort.TITLE: (Item.title.asc(), Item.id.asc()),

@@ -101,7 +101,7 @@ async def resolve_host(request: Request) -> HostResolution:
 
 
 async def _tenant_of(request: Request) -> TenantContext:
-    cached = request.scope.get("platform.tenant")
+    cached: TenantContext | None = request.scope.get("platform.tenant")
     if cached is not None:
         return cached
     resolution = await resolve_host(request)

@@ -22,7 +22,7 @@ from platform_core.operators.models import Operator
 from tenants.models import Tenant
 
 
-def _by_email(email: str) -> Select[tuple[Operator]]:
+def _by_email(email: str) -> Select[Operator]:
     return select(Operator).where(Operator.email == email)
 
 

@@ -11,17 +11,21 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import boto3
-from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from platform_core.uploads.exceptions import StorageUnavailable
 from platform_core.uploads.settings import S3Settings, get_s3_settings
 
+if TYPE_CHECKING:  # the stub package (boto3-stubs[s3]) exists only for the type checker
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, ObjectIdentifierTypeDef
+
+P = ParamSpec("P")
 T = TypeVar("T")
 # S3 takes at most 5 GiB in one POST or PUT; larger files would need a multipart upload.
 MAX_OBJECT_BYTES = 5 * 1024**3
@@ -44,9 +48,9 @@ class PresignedPost:
     fields: dict[str, str]
 
 
-def _storage_errors(method: Callable[..., T]) -> Callable[..., T]:
+def _storage_errors(method: Callable[P, T]) -> Callable[P, T]:
     @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return method(*args, **kwargs)
         except (BotoCoreError, ClientError) as exc:
@@ -64,7 +68,7 @@ def content_disposition(filename: str) -> str:
 class ObjectStore:
     """One bucket of one S3-compatible service."""
 
-    def __init__(self, client: BaseClient, bucket: str, *, link_seconds: int = 900) -> None:
+    def __init__(self, client: S3Client, bucket: str, *, link_seconds: int = 900) -> None:
         """Wrap a boto3 S3 client, the bucket it stores uploads in, and the life of signed links."""
         self.client = client
         self.bucket = bucket
@@ -119,7 +123,9 @@ class ObjectStore:
     @_storage_errors
     def complete_multipart(self, key: str, multipart_id: str, etags: Sequence[str]) -> None:
         """Join the sent parts, in order, into the object at `key`."""
-        parts = [{"ETag": etag, "PartNumber": number} for number, etag in enumerate(etags, start=1)]
+        parts: list[CompletedPartTypeDef] = [
+            {"ETag": etag, "PartNumber": number} for number, etag in enumerate(etags, start=1)
+        ]
         self.client.complete_multipart_upload(
             Bucket=self.bucket, Key=key, UploadId=multipart_id, MultipartUpload={"Parts": parts}
         )
@@ -159,7 +165,7 @@ class ObjectStore:
     def delete_many(self, keys: Sequence[str]) -> None:
         """Delete objects, 1,000 per request; raise if any could not be deleted."""
         for start in range(0, len(keys), 1000):
-            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            batch: list[ObjectIdentifierTypeDef] = [{"Key": key} for key in keys[start : start + 1000]]
             answer = self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
             if answer.get("Errors"):
                 raise StorageUnavailable(details={"failed_keys": [e.get("Key") for e in answer["Errors"]]})
@@ -199,7 +205,7 @@ class ObjectStore:
         self.client.create_bucket(Bucket=self.bucket, **options)
 
 
-def make_client(settings: S3Settings) -> BaseClient:
+def make_client(settings: S3Settings) -> S3Client:
     """A boto3 S3 client for these settings, with bounded timeouts and retries."""
     config = Config(
         signature_version="s3v4",

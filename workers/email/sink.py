@@ -7,6 +7,7 @@ click in an editor.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import os
@@ -18,7 +19,7 @@ from email.parser import BytesParser
 from email.policy import default as default_policy
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, cast
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -44,8 +45,10 @@ class EphemeralPortController(Controller):
     """An aiosmtpd Controller that may listen on port 0 and then knows the port it was given."""
 
     def _trigger_server(self) -> None:
-        if self.server is not None and self.server.sockets:
-            self.port = self.server.sockets[0].getsockname()[1]
+        # The controller's loop made it with create_server, so it is an asyncio.Server (which has sockets).
+        server = cast("asyncio.Server | None", self.server)
+        if server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
         super()._trigger_server()
 
 

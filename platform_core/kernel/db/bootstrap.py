@@ -12,8 +12,8 @@ def ensure_database(url: str) -> bool:
     """Create the database named in `url` if missing; return whether it was created."""
     conninfo = psycopg.conninfo.conninfo_to_dict(to_libpq_url(url))
     name = str(conninfo.get("dbname") or "postgres")
-    admin = dict(conninfo, dbname="postgres")
-    with psycopg.connect(**admin, autocommit=True) as conn:  # type: ignore[arg-type]
+    admin = psycopg.conninfo.make_conninfo(to_libpq_url(url), dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return False
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -24,6 +24,6 @@ def drop_database(url: str) -> None:
     """Drop the database named in `url` (tests only), closing its connections first."""
     conninfo = psycopg.conninfo.conninfo_to_dict(to_libpq_url(url))
     name = str(conninfo.get("dbname"))
-    admin = dict(conninfo, dbname="postgres")
-    with psycopg.connect(**admin, autocommit=True) as conn:  # type: ignore[arg-type]
+    admin = psycopg.conninfo.make_conninfo(to_libpq_url(url), dbname="postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

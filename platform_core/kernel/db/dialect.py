@@ -36,6 +36,8 @@ def refuse_unbound(statement: str) -> None:
 
 
 class _Guarded:
+    # A mixin: the dialect it comes before in the MRO supplies the do_execute* methods `super()` calls,
+    # which mypy cannot see from here (hence the `misc` ignores below).
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
         refuse_unbound(statement)
         super().do_execute(cursor, statement, parameters, context)  # type: ignore[misc]

@@ -31,7 +31,9 @@ def is_database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated:  # SQLAlchemy recognised a lost connection
             return True
-        exc = exc.orig  # type: ignore[assignment]
+        if exc.orig is None:
+            return False
+        exc = exc.orig
     if not isinstance(exc, psycopg.OperationalError):
         return False
     state = exc.sqlstate

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import AbstractAsyncContextManager
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,10 +33,10 @@ _UNAVAILABLE_HEADERS = [(b"content-type", b"application/json")] + [
 
 
 async def open_request_session(
-    scope: dict[str, Any], opener: AbstractAsyncContextManager[AsyncSession]
+    scope: Scope, opener: AbstractAsyncContextManager[AsyncSession]
 ) -> AsyncSession:
     """Open the request's session (once) and leave its end to UnitOfWorkMiddleware."""
-    existing = scope.get(SCOPE_KEY)
+    existing: tuple[AbstractAsyncContextManager[AsyncSession], AsyncSession] | None = scope.get(SCOPE_KEY)
     if existing is not None:
         return existing[1]
     session = await opener.__aenter__()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine, pool
 
@@ -22,7 +24,7 @@ def _include(obj: object, name: str | None, type_: str, reflected: bool, compare
 
 def run() -> None:
     """Run public migrations on the given connection, or on a new one."""
-    options = {
+    options: dict[str, Any] = {
         "target_metadata": PublicBase.metadata,
         "version_table_schema": "public",
         "include_schemas": False,

@@ -8,7 +8,10 @@ fleet binds it (platform_core/kernel/db/binding.py: `bind_migration`).
 
 from __future__ import annotations
 
+from typing import cast
+
 from alembic import context
+from alembic.runtime.environment import EnvironmentContext
 from sqlalchemy import create_engine, pool
 
 import platform_core.app.models  # noqa: F401 - the model registry: the metadata migrations compare against
@@ -30,7 +33,8 @@ def run() -> None:
     url = to_sqlalchemy_url(config.get_main_option("sqlalchemy.url") or get_settings().database_url)
     engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn, conn.begin():  # one transaction, committed here
-        configure_tenant_context(context, conn, schema, reflect=_autogenerating())
+        # `alembic.context` is the module that proxies the running EnvironmentContext's methods.
+        configure_tenant_context(cast(EnvironmentContext, context), conn, schema, reflect=_autogenerating())
         context.run_migrations()
 
 
