@@ -26,11 +26,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import IO, Any, Protocol
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from platform_core.kernel.context import TenantStatus
 from platform_core.kernel.db.base import tenant_metadata, utcnow
+from tenants import repository as tenant_repository
 from tenants.exceptions import InvalidTenantState
 from tenants.lifecycle import get_tenant
 from tenants.models import Tenant
@@ -84,8 +85,7 @@ def _add_bytes(archive: tarfile.TarFile, name: str, payload: bytes) -> None:
 
 
 def _rows(session: Session, table: Table) -> Iterator[dict[str, Any]]:
-    result = session.execute(select(table), execution_options={"yield_per": 1000})
-    for row in result.mappings():
+    for row in tenant_repository.stream_table(session, table=table):
         yield {k: None if k in REDACTED else _json_value(v) for k, v in row.items()}
 
 

@@ -18,14 +18,14 @@ from typing import Any
 from alembic import command
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import BLANK_SCHEMA, Connection, Engine, MetaData, create_engine, pool, text, update
+from sqlalchemy import BLANK_SCHEMA, Connection, Engine, MetaData, create_engine, pool
 
 from platform_core.kernel.db.alembic_config import alembic_config, head_revision, script_directory
 from platform_core.kernel.db.base import models_registry, tenant_metadata, utcnow
 from platform_core.kernel.db.binding import bind_migration
 from platform_core.kernel.settings import Settings
+from tenants import repository as tenant_repository
 from tenants.exceptions import TenantNotFound
-from tenants.models import Tenant
 
 FLEET_LOCK_KEY = 0x5EED_F1EE  # pg advisory lock: one fleet migration at a time
 _SCHEMA = re.compile(r"^t_[0-9a-f]{32}$")
@@ -141,22 +141,11 @@ def upgrade_public(settings: Settings) -> None:
 
 def read_revisions(conn: Connection, schemas: Sequence[str]) -> dict[str, str | None]:
     """Current Alembic revision of each schema (None when it has no version table), in few queries."""
-    stamped = {
-        row[0]
-        for row in conn.execute(
-            text(
-                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE c.relname = 'alembic_version' AND n.nspname LIKE 't\\_%'"
-            )
-        )
-    }
+    stamped = tenant_repository.stamped_schemas(conn)
     revisions: dict[str, str | None] = dict.fromkeys(schemas)
     present = [check_schema_name(s) for s in schemas if s in stamped]
     for start in range(0, len(present), _CHUNK):
-        chunk = present[start : start + _CHUNK]
-        sql = " UNION ALL ".join(f"SELECT '{s}', version_num FROM \"{s}\".alembic_version" for s in chunk)
-        for schema, version in conn.execute(text(sql)):
-            revisions[schema] = version
+        revisions.update(tenant_repository.schema_versions(conn, present[start : start + _CHUNK]))
     return revisions
 
 
@@ -164,9 +153,7 @@ def pending_tenants(engine: Engine, settings: Settings) -> tuple[str, list[Tenan
     """The tenant head, every tenant with a schema, and each one's current revision."""
     head = head_revision(settings.migrations_dir, "tenant")
     with engine.connect() as conn:
-        rows = conn.execute(
-            text("SELECT id, slug FROM public.tenant WHERE status <> 'deleted' ORDER BY created_at")
-        ).all()
+        rows = tenant_repository.live_tenant_ids_and_slugs(conn)
         tenants = [TenantRef(id=r.id, slug=r.slug, schema=f"t_{r.id.hex}") for r in rows]
         revisions = read_revisions(conn, [t.schema for t in tenants])
     return head, tenants, revisions
@@ -197,7 +184,7 @@ def migrate_tenant(
     before: str | None = None
     try:
         with engine.connect() as conn, conn.begin():
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": tenant.schema})
+            tenant_repository.lock_schema_migration(conn, tenant.schema)
             before = MigrationContext.configure(
                 conn, opts={"version_table_schema": tenant.schema}
             ).get_current_revision()
@@ -227,15 +214,13 @@ def _migrate_in_worker(tenant: TenantRef) -> TenantResult:
 
 # --- coordinator --------------------------------------------------------------------------------------
 def _record(conn: Connection, result: TenantResult) -> None:
-    conn.execute(
-        update(Tenant)
-        .where(Tenant.id == result.tenant_id)
-        .values(
-            schema_revision=result.to_revision,
-            migrated_at=utcnow() if not result.error else Tenant.migrated_at,
-            migration_duration_ms=round(result.duration_ms),
-            migration_error=result.error,
-        )
+    tenant_repository.record_migration(
+        conn,
+        tenant_id=result.tenant_id,
+        revision=result.to_revision,
+        duration_ms=result.duration_ms,
+        error=result.error,
+        at=utcnow(),
     )
 
 
@@ -254,7 +239,7 @@ def upgrade_fleet(
     engine = create_engine(settings.sync_database_url, poolclass=pool.NullPool)
     try:
         with engine.connect() as lock_conn:
-            got = lock_conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": FLEET_LOCK_KEY}).scalar()
+            got = tenant_repository.try_fleet_lock(lock_conn, FLEET_LOCK_KEY)
             lock_conn.commit()
             if not got:
                 raise FleetLocked("another `db upgrade` is running; try again when it finishes")
@@ -283,7 +268,7 @@ def upgrade_fleet(
                         if on_result:
                             on_result(result)
             finally:
-                lock_conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": FLEET_LOCK_KEY})
+                tenant_repository.release_fleet_lock(lock_conn, FLEET_LOCK_KEY)
                 lock_conn.commit()
     finally:
         engine.dispose()
@@ -295,12 +280,7 @@ def _sync_recorded_heads(conn: Connection, at_head: list[TenantRef], head: str) 
     """Record head on tenants found at head whose registry row says otherwise (e.g. after a crash)."""
     ids = [t.id for t in at_head]
     for start in range(0, len(ids), _CHUNK):
-        conn.execute(
-            update(Tenant)
-            .where(Tenant.id.in_(ids[start : start + _CHUNK]))
-            .where((Tenant.schema_revision.is_distinct_from(head)) | Tenant.migration_error.is_not(None))
-            .values(schema_revision=head, migration_error=None)
-        )
+        tenant_repository.record_at_head(conn, tenant_ids=ids[start : start + _CHUNK], head=head)
 
 
 def _run(settings: Settings, todo: list[TenantRef], jobs: int) -> Iterable[TenantResult]:
@@ -326,8 +306,7 @@ def tenants_not_at_head(settings: Settings) -> tuple[str, list[tuple[TenantRef, 
     try:
         head, tenants, revisions = pending_tenants(engine, settings)
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT id, migration_error FROM public.tenant")).all()
-            errors: dict[uuid.UUID, str | None] = dict(rows)
+            errors = tenant_repository.migration_errors(conn)
     finally:
         engine.dispose()
     behind = [

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import MetaData, Row, Select, select, text
+from sqlalchemy import Connection, MetaData, Row, RowMapping, Select, Table, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateSchema, DropSchema
@@ -112,3 +113,86 @@ def stamp_schema(session: Session, *, schema: str, script: ScriptDirectory) -> N
 def drop_schema(session: Session, *, schema: str) -> None:
     """Drop a tenant schema and everything in it, in the session's transaction."""
     session.execute(DropSchema(schema, cascade=True, if_exists=True))
+
+
+# --- fleet migrations: on connections of their own (a coordinator, one per worker process) ----------
+
+_STAMPED_SCHEMAS = text(
+    "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relname = 'alembic_version' AND n.nspname LIKE 't\\_%'"
+)
+
+
+def stamped_schemas(conn: Connection) -> set[str]:
+    """Tenant schemas that have an Alembic version table."""
+    return {row[0] for row in conn.execute(_STAMPED_SCHEMAS)}
+
+
+def schema_versions(conn: Connection, schemas: Sequence[str]) -> dict[str, str]:
+    """The version of each schema in `schemas` (already checked names, each with a version table)."""
+    sql = " UNION ALL ".join(f"SELECT '{s}', version_num FROM \"{s}\".alembic_version" for s in schemas)
+    return {schema: version for schema, version in conn.execute(text(sql))}
+
+
+def live_tenant_ids_and_slugs(conn: Connection) -> Sequence[Row[uuid.UUID, str]]:
+    """Every tenant with a schema (not purged), oldest first."""
+    stmt = select(Tenant.id, Tenant.slug).where(Tenant.status != "deleted").order_by(Tenant.created_at)
+    return conn.execute(stmt).all()
+
+
+def migration_errors(conn: Connection) -> dict[uuid.UUID, str | None]:
+    """The last recorded migration error of every tenant."""
+    return {row.id: row.migration_error for row in conn.execute(select(Tenant.id, Tenant.migration_error))}
+
+
+def lock_schema_migration(conn: Connection, schema: str) -> None:
+    """Take the per-tenant migration lock for the connection's transaction."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
+
+
+def try_fleet_lock(conn: Connection, key: int) -> bool:
+    """Take the session-level fleet lock if no one holds it."""
+    return bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+
+
+def release_fleet_lock(conn: Connection, key: int) -> None:
+    """Release the session-level fleet lock."""
+    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+
+
+def record_migration(
+    conn: Connection,
+    *,
+    tenant_id: uuid.UUID,
+    revision: str | None,
+    duration_ms: float,
+    error: str | None,
+    at: datetime,
+) -> None:
+    """Record a tenant's migration result on its registry row (`migrated_at` only on success)."""
+    conn.execute(
+        update(Tenant)
+        .where(Tenant.id == tenant_id)
+        .values(
+            schema_revision=revision,
+            migrated_at=at if not error else Tenant.migrated_at,
+            migration_duration_ms=round(duration_ms),
+            migration_error=error,
+        )
+    )
+
+
+def record_at_head(conn: Connection, *, tenant_ids: Sequence[uuid.UUID], head: str) -> None:
+    """Record `head` on these tenants where the registry row says otherwise (e.g. after a crash)."""
+    conn.execute(
+        update(Tenant)
+        .where(Tenant.id.in_(tenant_ids))
+        .where((Tenant.schema_revision.is_distinct_from(head)) | Tenant.migration_error.is_not(None))
+        .values(schema_revision=head, migration_error=None)
+    )
+
+
+def stream_table(session: Session, *, table: Table) -> Iterator[RowMapping]:
+    """Every row of `table` (in the session's binding), fetched a thousand at a time."""
+    result = session.execute(select(table), execution_options={"yield_per": 1000})
+    yield from result.mappings()
