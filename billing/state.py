@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from billing import repository
 from billing.catalog import Catalog, PlanSpec, get_catalog
 from billing.models import BillingAccount
+from platform_core.kernel.changes import ChangeLog
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.notifications import Notifications
 from platform_core.kernel.tenancy import get_tenant_session
@@ -81,11 +82,7 @@ class BillingStates:
         self.max_entries = max_entries
         self.clock = clock
         self._entries: dict[uuid.UUID, tuple[float, BillingState]] = {}
-        # Each invalidation counts one change; a tenant's last change and the last "forget all" are
-        # remembered by that count, to compare with the count a lookup started at.
-        self._changes = 0
-        self._changed_at: dict[uuid.UUID, int] = {}
-        self._cleared_at = 0
+        self._changes = ChangeLog()  # which lookups a change overtook
         self.lookups = 0  # database lookups made, for tests
 
     def configure(self, *, ttl: float) -> None:
@@ -111,11 +108,11 @@ class BillingStates:
     async def load(self, session: AsyncSession, tenant_id: uuid.UUID) -> BillingState:
         """Read the tenant's state through `session` (one query) and cache it, unless a change of the
         tenant was heard meanwhile: then the answer is returned but not kept."""
-        started = self._changes
+        started = self._changes.start()
         self.lookups += 1
         row = await repository.find_state(session, tenant_id)
         state = NO_ACCOUNT if row is None else BillingState(row.plan_key, row.status, row.past_due_since)
-        if self.ttl > 0 and self._cleared_at <= started and self._changed_at.get(tenant_id, 0) <= started:
+        if self.ttl > 0 and self._changes.current(started, tenant_id):
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
             self._entries[tenant_id] = (self.clock() + self.ttl, state)
@@ -123,17 +120,10 @@ class BillingStates:
 
     def invalidate(self, tenant_id: uuid.UUID | str | None = None) -> None:
         """Forget one tenant's state; everything without an id (or with one that is not an id)."""
-        self._changes += 1
-        try:
-            key = None if tenant_id is None else uuid.UUID(str(tenant_id))
-        except ValueError:
-            key = None
+        key = self._changes.record(tenant_id)
         if key is None:
-            self._cleared_at = self._changes
-            self._changed_at.clear()  # older marks are all overtaken by this one
             self._entries.clear()
             return
-        self._changed_at[key] = self._changes
         self._entries.pop(key, None)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from platform_core.kernel.changes import ChangeLog
 from platform_core.kernel.context import TenantContext, TenantStatus, schema_name_for
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.db.notifications import Notifications
@@ -66,11 +67,7 @@ class HostResolver:
         self._cache: dict[str, tuple[float, HostResolution | None]] = {}
         self._hosts_of: dict[uuid.UUID, set[str]] = {}  # cached hosts of each tenant
         self._misses: set[str] = set()  # cached hosts with no tenant
-        # Each invalidation counts one change; a tenant's last change and the last "forget all" are
-        # remembered by that count, to compare with the count a lookup started at.
-        self._changes = 0
-        self._changed_at: dict[uuid.UUID, int] = {}
-        self._cleared_at = 0
+        self._changes = ChangeLog()  # which lookups a change overtook
         self.lookups = 0  # database lookups made, for tests and metrics
 
     def subscribe(self, notifications: Notifications) -> None:
@@ -79,16 +76,10 @@ class HostResolver:
 
     def invalidate(self, tenant_id: uuid.UUID | str | None = None) -> None:
         """Forget one tenant's cached resolutions and every cached miss; everything without an id."""
-        self._changes += 1
-        try:
-            key = None if tenant_id is None else uuid.UUID(str(tenant_id))
-        except ValueError:
-            key = None
+        key = self._changes.record(tenant_id)
         if key is None:
-            self._cleared_at = self._changes
             self._forget_all()
             return
-        self._changed_at[key] = self._changes
         for host in self._hosts_of.pop(key, set()) | self._misses:
             self._cache.pop(host, None)
         self._misses.clear()
@@ -101,7 +92,7 @@ class HostResolver:
         if cached is not None and cached[0] > now:
             result = cached[1]
         else:
-            started = self._changes
+            started = self._changes.start()
             result = await self._lookup(name)
             if self._still_current(result, started):
                 self._store(name, result, now)
@@ -111,13 +102,11 @@ class HostResolver:
 
     def _still_current(self, result: HostResolution | None, started: int) -> bool:
         """Whether no change that could alter `result` was heard since the lookup began."""
-        if self._cleared_at > started:
-            return False
         if result is None:
-            return self._changes == started
-        if result.tenant is None:
-            return True  # the apex and reserved names come from the settings
-        return self._changed_at.get(result.tenant.id, 0) <= started
+            return self._changes.quiet(started)
+        if result.tenant is None:  # the apex and reserved names come from the settings
+            return not self._changes.all_changed_since(started)
+        return self._changes.current(started, result.tenant.id)
 
     def _store(self, host: str, result: HostResolution | None, now: float) -> None:
         if len(self._cache) >= _MAX_ENTRIES:
