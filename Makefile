@@ -19,7 +19,7 @@ test: $(STAMP)  ## Run the test suite (starts local services when none are confi
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-2} $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-2} --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## Lint with ruff.
 	$(BIN)/ruff check .

@@ -124,10 +124,20 @@ async def authenticate(request: Request) -> Principal:
 
 
 async def principal_from_access_token(
-    session: AsyncSession, keys: SigningKeys, tenant: TenantContext, token: str, *, ip: str | None
+    session: AsyncSession,
+    keys: SigningKeys,
+    tenant: TenantContext,
+    token: str,
+    *,
+    ip: str | None,
+    audience: str | None = None,
 ) -> Principal:
-    """Verify an access token for this tenant and load its user, role and session state."""
-    claims = VERIFIED.decode(keys, token, audience=tenant_audience(tenant.id))
+    """Verify an access token for this tenant and load its user, role and session state.
+
+    `audience` is the API's (`tenant:<id>`) unless given: the console's session cookie carries a token
+    of its own audience, so it is never accepted as a bearer token, nor a bearer token as a cookie.
+    """
+    claims = VERIFIED.decode(keys, token, audience=audience or tenant_audience(tenant.id))
     try:
         user_id = uuid.UUID(claims.subject)
         session_id = uuid.UUID(str(claims.extra["sid"]))

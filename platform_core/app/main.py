@@ -30,6 +30,11 @@ from platform_core.app.openapi.router import router as openapi_router
 from platform_core.audit.router import router as audit_router
 from platform_core.auth.router import router as auth_router
 from platform_core.auth.throttle import Throttle
+from platform_core.console.routers import FALLBACKS as CONSOLE_FALLBACKS
+from platform_core.console.routers import ROUTERS as CONSOLE_ROUTERS
+from platform_core.console.routing import add_console_routes
+from platform_core.console.routing_fallback import install_fallback
+from platform_core.console.templating import assets as console_assets
 from platform_core.health.router import router as health_router
 from platform_core.invitations.router import router as invitations_router
 from platform_core.items.router import router as items_router
@@ -132,7 +137,9 @@ def create_app(
     app.add_middleware(BodyReadTimeoutMiddleware, timeout=settings.request_body_timeout_seconds)
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
     add_routes(app, *ROUTERS)
-    app.router.routes.append(docs_assets)
+    add_console_routes(app, CONSOLE_ROUTERS)
+    install_fallback(app, CONSOLE_FALLBACKS)
+    app.router.routes.extend([docs_assets, console_assets])
     app.state.openapi_documents = {}
     return app
 

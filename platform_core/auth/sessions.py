@@ -33,6 +33,7 @@ class TokenPair:
     expires_in: int
     session_id: uuid.UUID
     token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type
+    user_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +82,7 @@ async def open_session(
         tid=str(tenant.id),
         sid=str(family),
     )
-    return TokenPair(access, refresh, settings.access_token_ttl_seconds, family)
+    return TokenPair(access, refresh, settings.access_token_ttl_seconds, family, user_id=user.id)
 
 
 async def rotate(session: AsyncSession, token: str, tenant_id: uuid.UUID) -> RefreshToken:

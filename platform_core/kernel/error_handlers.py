@@ -139,15 +139,33 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "An internal error occurred.")
 
 
+_HANDLERS: tuple[tuple[type[Exception], Any], ...] = (
+    (AppError, _app_error),
+    (RequestValidationError, _validation_error),
+    (StarletteHTTPException, _http_error),
+    (OperationalError, _database_error),
+    (InterfaceError, _database_error),
+    (DataError, _database_error),
+    (PoolTimeoutError, _database_error),
+    (RedisConnectionError, _cache_error),
+    (RedisTimeoutError, _cache_error),
+)
+
+
+async def response_for(request: Request, exc: Exception) -> JSONResponse:
+    """The error response the app's handlers give `exc` (logged as they log it): for callers that
+    render the same outcome another way, such as the console's HTML pages."""
+    for kind, handler in _HANDLERS:
+        if isinstance(exc, kind):
+            response: JSONResponse = await handler(request, exc)
+            return response
+    return await _unhandled(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers on an app."""
-    app.add_exception_handler(AppError, _app_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
     # No handler for IntegrityError: a violated constraint that a service did not name is a bug, so it
     # is a 500 that Sentry hears about (services turn the constraints they expect into named 409s).
-    for database_error in (OperationalError, InterfaceError, DataError, PoolTimeoutError):
-        app.add_exception_handler(database_error, _database_error)
-    for cache_error in (RedisConnectionError, RedisTimeoutError):
-        app.add_exception_handler(cache_error, _cache_error)
+    for kind, handler in _HANDLERS:
+        app.add_exception_handler(kind, handler)
     app.add_exception_handler(Exception, _unhandled)

@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     password_hash_threads: int = Field(default=4, ge=1, le=64)
     refresh_token_ttl_days: int = Field(default=30, ge=1, le=365)
     operator_token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    # The web console's browser session: it ends CONSOLE_SESSION_HOURS after its last use (each use
+    # renews it), and at most REFRESH_TOKEN_TTL_DAYS after sign-in.
+    console_session_hours: int = Field(default=12, ge=1, le=720)
     email_verification_ttl_hours: int = Field(default=48, ge=1)
     password_reset_ttl_hours: int = Field(default=2, ge=1)
     set_password_ttl_hours: int = Field(default=72, ge=1)
@@ -121,6 +124,11 @@ class Settings(BaseSettings):
     def reserved(self) -> frozenset[str]:
         """Subdomains that serve platform endpoints and can never be tenant slugs."""
         return frozenset(s.strip() for s in self.reserved_subdomains.split(",") if s.strip())
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether cookies carry `Secure` (outside development and test, which serve plain HTTP)."""
+        return self.env is Environment.PRODUCTION
 
     def tenant_url(self, slug: str, path: str = "") -> str:
         """The absolute URL of a path on a tenant's host, for links sent outside the app."""

@@ -42,6 +42,7 @@ from sqlalchemy import Table, select
 from platform_core.access.models import ApiKey, Invitation, LinkPurpose, OneTimeToken, RefreshToken
 from platform_core.access.permissions import builtin_role_id
 from platform_core.app.main import ROUTERS
+from platform_core.console.routers import ROUTERS as CONSOLE_ROUTERS
 from platform_core.items.models import Item
 from platform_core.jobs.models import Job
 from platform_core.kernel.context import TenantContext
@@ -410,8 +411,9 @@ def body_for(model: type[BaseModel], values: dict[str, str]) -> dict[str, Any]:
 
 
 def test_the_walk_covers_the_routes_the_app_serves(app):
-    """The app serves exactly the routes of ROUTERS, and a route outside any host takes no id."""
-    declared = {(r.path, frozenset(r.methods)) for r in api_routes(ROUTERS)}
+    """The app serves exactly the routes of ROUTERS (and the console's pages, which their own tests walk),
+    and a route outside any host takes no id."""
+    declared = {(r.path, frozenset(r.methods)) for r in api_routes([*ROUTERS, *CONSOLE_ROUTERS])}
     served = {(r.path, frozenset(r.methods)) for r in api_routes([app.router])}
     assert served == declared
     for route in api_routes(ROUTERS):

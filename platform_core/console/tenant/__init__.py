@@ -1,0 +1,1 @@
+"""The tenant console: the pages on a tenant's host."""
