@@ -19,6 +19,7 @@ test: $(STAMP)  ## Run the test suite (starts local services when none are confi
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || echo "note: the browser tests (tests/browser) need Chromium: apt-get install chromium (Debian's package); they fail without it"
 	$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-2} --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## Lint with ruff.

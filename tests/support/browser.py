@@ -258,6 +258,8 @@ def _origin(url: str) -> str:
 
 def launch(playwright: Playwright) -> Browser:
     """Debian's Chromium, headless, as the tests drive it."""
+    if not Path(CHROMIUM).exists():
+        raise AssertionError("the browser tests need Chromium: apt-get install chromium (Debian's package)")
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
