@@ -131,6 +131,9 @@ def dev(
                 console.print(
                     f"started local SMTP sink on {sink.host}:{sink.port}: mail is stored in {root / 'mail'}"
                 )
+                mail_viewer = services.enter_context(_mail_viewer(root, previous.get("mail_viewer")))
+                export(MAIL_VIEWER_URL=mail_viewer)
+                console.print(f"started the mail viewer: {mail_viewer}")
             base = get_settings().base_domain
             if not os.environ.get("STRIPE_API_KEY"):
                 stripe = services.enter_context(
@@ -158,8 +161,16 @@ def dev(
                 f"(health: http://{base}:{port}/readyz)   API, worker, relay and beat running; "
                 "Ctrl-C stops everything\n"
                 f"sign in to demo as {DEMO_OWNER_EMAIL} / {DEMO_OWNER_PASSWORD} "
-                "(POST /api/v1/auth/token; or Authorize in /docs)\n"
+                "(POST /api/v1/auth/token; or Authorize in /docs)"
             )
+            if "MAIL_VIEWER_URL" in exported:
+                console.print(f"mail sent by the platform: {exported['MAIL_VIEWER_URL']}/")
+            if "STRIPE_API_BASE" in exported:
+                console.print(
+                    "billing: POST /api/v1/billing/checkout (or /portal) answers a URL; open it in the "
+                    "browser to pay, change the plan or cancel (the Stripe stand-in's pages)"
+                )
+            console.print("")
             while all(child.poll() is None for child in children):
                 time.sleep(0.5)
             codes = ", ".join(str(child.returncode) for child in children if child.returncode is not None)
@@ -211,6 +222,16 @@ def _mail_sink(directory: Path, preferred_port: int | None) -> Any:
     return MailSink(directory, port=pick_port(None, preferred_port or DEFAULT_DEV_PORT))
 
 
+def _mail_viewer(root: Path, preferred_port: int | None) -> Any:
+    from platform_core.devstack import mail_viewer  # development only: never imported by the API
+
+    return mail_viewer.running(
+        root / "mail",
+        log_path=root / "mail-viewer.log",
+        preferred_port=preferred_port or mail_viewer.DEFAULT_DEV_PORT,
+    )
+
+
 def _previous_ports(previous: dict[str, str]) -> dict[str, int]:
     """The ports of the previous run's services (from its .dev/env), to be reused when free."""
     urls = {
@@ -218,6 +239,7 @@ def _previous_ports(previous: dict[str, str]) -> dict[str, int]:
         "redis": previous.get("REDIS_URL"),
         "stripe": previous.get("STRIPE_API_BASE"),
         "s3": previous.get("S3_ENDPOINT_URL"),
+        "mail_viewer": previous.get("MAIL_VIEWER_URL"),
     }
     ports = {name: urlsplit(url).port for name, url in urls.items() if url}
     if previous.get("SMTP_PORT", "").isdigit():

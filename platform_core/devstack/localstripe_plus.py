@@ -18,8 +18,9 @@ API calls that do it in Stripe:
 - An item updated by its id keeps its id (localstripe replaces it with a new item when the quantity
   or plan changes).
 - Subscription items carry `current_period_start`/`current_period_end`, as in the current API.
-- Every change of a subscription sends `customer.subscription.updated` with `previous_attributes`;
-  a paid invoice sends `invoice.paid` besides `invoice.payment_succeeded`.
+- Every change of a subscription (its status, trial, period, cancellation, plan or quantity) sends
+  `customer.subscription.updated` with `previous_attributes`; a paid invoice sends `invoice.paid`
+  besides `invoice.payment_succeeded`.
 - A POST with an `Idempotency-Key` seen in the last 24 hours (for the same API key) is not run again:
   the first answer is replayed (with `Idempotent-Replayed: true`), and the same key with other
   parameters is 400 `idempotency_error`. localstripe runs every request.
@@ -51,7 +52,15 @@ _updating: list[Any] = []  # subscriptions inside an update (which sends one `up
 IDEMPOTENCY_SECONDS = 24 * 3600
 # (API key, idempotency key) -> (expiry, method and path and body of the first request, its answer)
 _answers: dict[tuple[str, str], tuple[float, tuple[str, str, bytes], int, bytes]] = {}
-WATCHED = ("status", "trial_end", "cancel_at_period_end", "current_period_start", "current_period_end")
+WATCHED = (
+    "status",
+    "trial_end",
+    "cancel_at_period_end",
+    "current_period_start",
+    "current_period_end",
+    "quantity",
+    "plan",  # a Plan object: compared by identity (localstripe keeps one per id), sent exported
+)
 
 
 def _send(event: Any) -> None:
@@ -81,7 +90,9 @@ def _send_updated(sub: Any, before: dict[str, Any]) -> None:
     if not changed:
         return
     event = Event("customer.subscription.updated", sub)
-    event.data["previous_attributes"] = changed
+    event.data["previous_attributes"] = {
+        k: v._export() if k == "plan" and v is not None else v for k, v in changed.items()
+    }
     _send(event)
 
 

@@ -3,10 +3,14 @@
 Everything else is forwarded to localstripe unchanged, so the SDK talks to one base URL
 (STRIPE_API_BASE) in tests and `make dev`. It speaks Stripe's wire format (form-encoded requests,
 JSON objects with `id` and `object`). A price is created in localstripe as a plan with the same id,
-so subscriptions made from it are real localstripe subscriptions. Completing a checkout session (what
-the customer's browser would do on Stripe's page) is `POST /_standin/checkout/{id}/complete`: it gives
-the customer a card, creates the subscription in localstripe and delivers `checkout.session.completed`
-to the registered webhook endpoints, signed like Stripe's (localstripe then sends its own events).
+so subscriptions made from it are real localstripe subscriptions.
+
+A session's `url` opens a page for a person (stripe_pages.py): the checkout page pays or cancels and
+redirects back as Stripe's does, the portal page changes the plan or cancels the subscription. Paying
+gives the customer a card, creates the subscription in localstripe and delivers
+`checkout.session.completed` to the registered webhook endpoints, signed like Stripe's (localstripe then
+sends its own events, as it does for the portal's changes). `POST /_standin/checkout/{id}/complete` pays
+without the page and answers the session as JSON, for scripts and tests.
 
     python -m platform_core.devstack.stripe_standin --port 8421 --upstream http://127.0.0.1:8420
 """
@@ -14,6 +18,7 @@ to the registered webhook endpoints, signed like Stripe's (localstripe then send
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import hmac
 import json
@@ -29,7 +34,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from platform_core.devstack import stripe_pages
+
 _INTERVALS = {"month": "month", "year": "year"}
+DEFAULT_CARD = "4242424242424242"
 
 
 def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -70,14 +78,27 @@ class StandIn:
         self.public_url = public_url.rstrip("/")
         self.prices: dict[str, dict[str, Any]] = {}
         self.checkouts: dict[str, dict[str, Any]] = {}
+        self.portals: dict[str, dict[str, Any]] = {}
+        # The API key that created each checkout or portal session: its page acts with it.
+        self.keys: dict[str, str | None] = {}
         self.webhooks: dict[str, tuple[str, str]] = {}
         self.http = httpx.AsyncClient(timeout=30)
+        self._paying = asyncio.Lock()  # one payment or expiry at a time: a second click finds it paid
 
-    async def _upstream(self, method: str, path: str, auth: str | None, data: Any = None) -> dict[str, Any]:
+    async def _upstream(
+        self, method: str, path: str, auth: str | None, data: Any = None, params: Any = None
+    ) -> dict[str, Any]:
+        """Call localstripe; its refusals raise httpx.HTTPStatusError."""
         headers = {"Authorization": auth} if auth else {}
-        response = await self.http.request(method, f"{self.upstream}{path}", data=data, headers=headers)
+        response = await self.http.request(
+            method, f"{self.upstream}{path}", data=data, params=params, headers=headers
+        )
         response.raise_for_status()
         return response.json()
+
+    async def fetch(self, path: str, auth: str | None, **params: str) -> dict[str, Any]:
+        """GET an object or a list from localstripe."""
+        return await self._upstream("GET", path, auth, params=params or None)
 
     async def form(self, request: Request) -> dict[str, Any]:
         """The request's parameters (form body or query string)."""
@@ -169,6 +190,7 @@ class StandIn:
             "livemode": False,
         }
         self.checkouts[session_id] = session
+        self.keys[session_id] = request.headers.get("authorization")
         return JSONResponse(session)
 
     async def get_checkout(self, request: Request) -> Response:
@@ -183,41 +205,87 @@ class StandIn:
         session = self.checkouts.get(request.path_params["session_id"])
         if session is None:
             return _error(404, "No such checkout session.")
-        if session["status"] != "open":
-            return _error(400, f"Only an open session can be expired; this one is {session['status']}.")
-        session["status"] = "expired"
+        async with self._paying:  # a payment under way ends first: the session is then complete
+            if session["status"] != "open":
+                return _error(400, f"Only an open session can be expired; this one is {session['status']}.")
+            session["status"] = "expired"
         await self.deliver("checkout.session.expired", session)
         return JSONResponse(session)
 
     async def complete_checkout(self, request: Request) -> Response:
-        """What paying on the checkout page does: card, subscription, `checkout.session.completed`."""
+        """POST /_standin/checkout/{id}/complete: pay as the checkout page does; answer the session."""
         session = self.checkouts.get(request.path_params["session_id"])
         if session is None or session["status"] != "open":
             return _error(404, "No open checkout session.")
-        auth = request.headers.get("authorization")
-        card = (await self.form(request)).get("card", "4242424242424242")
-        token = await self._upstream(
-            "POST",
-            "/v1/tokens",
-            auth,
-            {"card[number]": card, "card[exp_month]": "12", "card[exp_year]": "2040", "card[cvc]": "123"},
-        )
-        await self._upstream(
-            "POST", f"/v1/customers/{session['customer']}/sources", auth, {"source": token["id"]}
-        )
-        item = session["line_items"][0]
-        created = {
-            "customer": session["customer"],
-            "items[0][plan]": item["price"],
-            "items[0][quantity]": item.get("quantity", "1"),
-        }
-        trial_days = session["subscription_data"].get("trial_period_days")
-        if trial_days:
-            created["trial_period_days"] = trial_days
-        subscription = await self._upstream("POST", "/v1/subscriptions", auth, created)
-        session.update(status="complete", subscription=subscription["id"])
-        await self.deliver("checkout.session.completed", session)
+        card = (await self.form(request)).get("card", DEFAULT_CARD)
+        await self.pay(session, card, request.headers.get("authorization"))
         return JSONResponse(session)
+
+    async def pay(self, session: dict[str, Any], card: str, auth: str | None = None) -> None:
+        """What paying on the checkout page does: card, subscription, `checkout.session.completed`.
+
+        A session that is no longer open is left as it is. localstripe's refusal of the card raises
+        httpx.HTTPStatusError, and the session stays open.
+        """
+        auth = auth or self.keys.get(session["id"])
+        async with self._paying:
+            if session["status"] != "open":
+                return
+            number = "".join(ch for ch in card if ch.isdigit())
+            token = await self._upstream(
+                "POST",
+                "/v1/tokens",
+                auth,
+                {
+                    "card[number]": number,
+                    "card[exp_month]": "12",
+                    "card[exp_year]": "2040",
+                    "card[cvc]": "123",
+                },
+            )
+            await self._upstream(
+                "POST", f"/v1/customers/{session['customer']}/sources", auth, {"source": token["id"]}
+            )
+            item = session["line_items"][0]
+            created = {
+                "customer": session["customer"],
+                "items[0][plan]": item["price"],
+                "items[0][quantity]": item.get("quantity", "1"),
+            }
+            trial_days = session["subscription_data"].get("trial_period_days")
+            if trial_days:
+                created["trial_period_days"] = trial_days
+            subscription = await self._upstream("POST", "/v1/subscriptions", auth, created)
+            session.update(status="complete", subscription=subscription["id"])
+        await self.deliver("checkout.session.completed", session)
+
+    async def change_price(self, portal_id: str, subscription: dict[str, Any], price_id: str) -> None:
+        """The portal's plan change: the subscription's item moves to another price (same quantity);
+        localstripe sends `customer.subscription.updated`."""
+        item = subscription["items"]["data"][0]
+        await self._upstream(
+            "POST",
+            f"/v1/subscriptions/{subscription['id']}",
+            self.keys.get(portal_id),
+            {
+                "items[0][id]": item["id"],
+                "items[0][price]": price_id,
+                "items[0][quantity]": str(item.get("quantity") or 1),
+                "proration_behavior": "create_prorations",
+            },
+        )
+
+    async def cancel(self, portal_id: str, subscription_id: str, when: str) -> None:
+        """The portal's cancellation: `now` cancels (localstripe sends `customer.subscription.deleted`),
+        `period_end` sets it to end with the period and `renew` undoes that (`...updated`)."""
+        auth = self.keys.get(portal_id)
+        if when == "now":
+            await self._upstream("DELETE", f"/v1/subscriptions/{subscription_id}", auth)
+            return
+        flag = "true" if when == "period_end" else "false"
+        await self._upstream(
+            "POST", f"/v1/subscriptions/{subscription_id}", auth, {"cancel_at_period_end": flag}
+        )
 
     async def create_portal(self, request: Request) -> Response:
         """POST /v1/billing_portal/sessions."""
@@ -225,17 +293,18 @@ class StandIn:
         if not params.get("customer"):
             return _error(400, "customer is required.")
         portal_id = _new_id("bps")
-        return JSONResponse(
-            {
-                "id": portal_id,
-                "object": "billing_portal.session",
-                "customer": params["customer"],
-                "return_url": params.get("return_url"),
-                "url": f"{self.public_url}/_standin/portal/{portal_id}",
-                "created": int(time.time()),
-                "livemode": False,
-            }
-        )
+        portal = {
+            "id": portal_id,
+            "object": "billing_portal.session",
+            "customer": params["customer"],
+            "return_url": params.get("return_url"),
+            "url": f"{self.public_url}/_standin/portal/{portal_id}",
+            "created": int(time.time()),
+            "livemode": False,
+        }
+        self.portals[portal_id] = portal
+        self.keys[portal_id] = request.headers.get("authorization")
+        return JSONResponse(portal)
 
     async def config_webhook(self, request: Request) -> Response:
         """POST /_config/webhooks/{id}: remember the endpoint, and register it with localstripe too."""
@@ -298,6 +367,7 @@ def create_app(upstream: str, public_url: str) -> Starlette:
             Route("/v1/checkout/sessions/{session_id}/expire", standin.expire_checkout, methods=["POST"]),
             Route("/_standin/checkout/{session_id}/complete", standin.complete_checkout, methods=["POST"]),
             Route("/v1/billing_portal/sessions", standin.create_portal, methods=["POST"]),
+            *stripe_pages.routes(),
             Route("/_config/webhooks/{hook_id}", standin.config_webhook, methods=["POST"]),
             Route("/{path:path}", standin.forward, methods=methods),
         ]

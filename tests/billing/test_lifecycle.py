@@ -9,9 +9,6 @@ itself. What the tenant may do is read back from the API after each step.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,103 +20,36 @@ from typing import Any
 import httpx
 import pytest
 import stripe
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from billing.catalog import get_catalog
-from billing.models import BillingPlan, StripeEvent
-from billing.plans_sync import sync_plans
-from billing.settings import BillingSettings
-from billing.stripe_client import make_client
-from platform_core.access.permissions import builtin_role_id
-from platform_core.devstack.stripe_servers import local_stripe, register_webhook
+from billing.models import StripeEvent
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.outbox import OutboxMessage
-from platform_core.kernel.settings import PROJECT_ROOT, Settings
+from platform_core.kernel.settings import Settings
 from tenants.lifecycle import BILLING_FOLLOW_TASK
-from tests.factories import UserFactory, access_token
-from tests.support.processes import ApiServer, WorkerProcess, tasks_ran, wait_until
+from tests.support.billing_stack import Stack, billing_stack, billing_until, tenant_with_owner
+from tests.support.processes import tasks_ran, wait_until
 from tests.support.tenants import TenantOps
 from workers.celery_app import create_celery
-from workers.email.sink import MailSink
 from workers.settings import CelerySettings
 
 API_KEY = "sk_test_lifecycle"
-SECRET = f"whsec_lifecycle_{uuid.uuid4().hex}"
 GRACE_SECONDS = 10.0
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000341"  # attaches to the customer, every charge is declined
 
 
-class Stack:
-    """The running platform and its Stripe-compatible server, as the test sees them."""
-
-    def __init__(self, api: ApiServer, stripe_client: stripe.StripeClient, mail: Path) -> None:
-        self.api = api
-        self.stripe = stripe_client
-        self.mail = mail
-
-
-def _env(settings: Settings, api_base: str, smtp_port: int) -> dict[str, str]:
-    prefixes = ("CELERY_", "SMTP_", "OUTBOX_", "STRIPE_", "BILLING_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    env.update(
-        {
-            "ENV": "test",
-            "DATABASE_URL": settings.database_url,
-            "REDIS_URL": settings.redis_url,
-            "BASE_DOMAIN": "localhost",  # the webhook URL is http://localhost:<port>, the apex
-            "JWT_KEYS": settings.signing_keys_spec,
-            "LOG_LEVEL": "INFO",
-            "LOG_FORMAT": "console",
-            "OUTBOX_SWEEP_SECONDS": "0.5",
-            "STRIPE_API_KEY": API_KEY,
-            "STRIPE_API_BASE": api_base,
-            "STRIPE_WEBHOOK_SECRET": SECRET,
-            "BILLING_PAST_DUE_GRACE_DAYS": repr(GRACE_SECONDS / 86400),
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": str(smtp_port),
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def stack(settings: Settings, sync_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Stripe-compatible server, mail sink, API, relay and worker, with the webhook registered."""
+    grace = {"BILLING_PAST_DUE_GRACE_DAYS": repr(GRACE_SECONDS / 86400)}
     workdir = tmp_path_factory.mktemp("lifecycle")
-    with local_stripe(workdir / "stripe") as api_base, MailSink(workdir / "mail") as sink:
-        client = make_client(BillingSettings(stripe_api_key=API_KEY, stripe_api_base=api_base))
-        with sync_db.sync_session() as session, session.begin():
-            session.execute(delete(BillingPlan))
-        with sync_db.sync_session() as session, session.begin():
-            sync_plans(session, client, get_catalog())
-        env = _env(settings, api_base, sink.port)
-        relay = subprocess.Popen(
-            [sys.executable, "-m", "platform_core.cli.main", "relay"],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=(workdir / "relay.log").open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        worker = WorkerProcess(env, "billing", workdir / "worker.log")
-        try:
-            with ApiServer(env, workdir / "api.log") as api:
-                register_webhook(api_base, f"http://localhost:{api.port}/webhooks/stripe", SECRET)
-                yield Stack(api, client, workdir / "mail")
-        finally:
-            worker.stop()
-            relay.terminate()
-            relay.wait(10)
+    with billing_stack(settings, sync_db, workdir, api_key=API_KEY, extra_env=grace) as running:
+        yield running
 
 
 def _owner(settings: Settings, sync_db: Database, tenant_service: TenantOps) -> tuple[Any, Any, str]:
-    tenant = tenant_service.create(slug=f"life-{uuid.uuid4().hex[:8]}", name="Lifecycle")
-    owner = UserFactory.build(role_id=builtin_role_id("owner"))
-    with sync_db.sync_session(tenant.schema_name) as session, session.begin():
-        session.add(owner)
-    return tenant, owner, access_token(settings, tenant, owner.id)
+    return tenant_with_owner(settings, sync_db, tenant_service, "life")
 
 
 def _card(client: stripe.StripeClient, customer: str, number: str) -> None:
@@ -129,22 +59,6 @@ def _card(client: stripe.StripeClient, customer: str, number: str) -> None:
     )
     card = client.v1.customers.payment_sources.create(customer, params={"source": token.id})
     client.v1.customers.update(customer, params={"default_source": card.id})
-
-
-def _until(api: httpx.Client, check: Callable[[dict[str, Any]], bool], what: str) -> dict[str, Any]:
-    """Poll GET /api/v1/billing until `check` holds (the webhook, relay and worker take a moment)."""
-    seen: dict[str, Any] = {}
-
-    def ready() -> bool:
-        nonlocal seen
-        seen = api.get("/api/v1/billing").json()
-        return check(seen)
-
-    try:
-        wait_until(ready, timeout=60, interval=0.2)
-    except AssertionError:
-        raise AssertionError(f"the tenant never became {what}; last seen: {seen}") from None
-    return seen
 
 
 def _write(api: httpx.Client) -> httpx.Response:
@@ -184,14 +98,14 @@ def test_a_subscription_from_trial_to_cancellation(stack, settings, sync_db, ten
         assert paid.status_code == 200, paid.text
         subscription = paid.json()["subscription"]
         customer = paid.json()["customer"]
-        trial = _until(api, lambda b: b["status"] == "trialing", "trialing")
+        trial = billing_until(api, lambda b: b["status"] == "trialing", "trialing")
         assert trial["plan"]["key"] == "pro"
         assert trial["trial_end"] is not None
         assert _write(api).status_code == 201
 
         # The trial ends and the first invoice is paid.
         stack.stripe.v1.subscriptions.update(subscription, params={"trial_end": "now"})
-        active = _until(api, lambda b: b["status"] == "active", "active after the trial")
+        active = billing_until(api, lambda b: b["status"] == "active", "active after the trial")
         assert active["current_period_end"] is not None
 
         # A renewal comes due and the card is declined: past_due, the owner is emailed, access stays.
@@ -199,7 +113,7 @@ def test_a_subscription_from_trial_to_cancellation(stack, settings, sync_db, ten
         stack.stripe.v1.subscriptions.update(
             subscription, params={"billing_cycle_anchor": "now", "proration_behavior": "none"}
         )
-        overdue = _until(api, lambda b: b["status"] == "past_due", "past_due")
+        overdue = billing_until(api, lambda b: b["status"] == "past_due", "past_due")
         grace_ends = datetime.fromisoformat(overdue["past_due_since"]).timestamp() + GRACE_SECONDS
         within = _write(api)
         if time.time() < grace_ends - 1:  # a very slow machine may be past it already
@@ -220,19 +134,19 @@ def test_a_subscription_from_trial_to_cancellation(stack, settings, sync_db, ten
         invoices = stack.stripe.v1.invoices.list(params={"subscription": subscription}).data
         open_invoice = next(i for i in invoices if i.status == "open")
         stack.stripe.v1.invoices.pay(open_invoice.id)
-        back = _until(api, lambda b: b["status"] == "active", "active after paying")
+        back = billing_until(api, lambda b: b["status"] == "active", "active after paying")
         assert back["past_due_since"] is None
         _answers(lambda: _write(api), 201)
 
         # Cancel at period end: access is kept until then.
         stack.stripe.v1.subscriptions.update(subscription, params={"cancel_at_period_end": True})
-        ending = _until(api, lambda b: b["cancel_at_period_end"], "set to cancel at period end")
+        ending = billing_until(api, lambda b: b["cancel_at_period_end"], "set to cancel at period end")
         assert (ending["status"], ending["plan"]["key"]) == ("active", "pro")
         assert _write(api).status_code == 201
 
         # The period ends: Stripe cancels the subscription, and only billing stays open.
         stack.stripe.v1.subscriptions.cancel(subscription)
-        gone = _until(api, lambda b: b["status"] == "canceled", "canceled")
+        gone = billing_until(api, lambda b: b["status"] == "canceled", "canceled")
         assert gone["plan"]["key"] == "free"
         blocked = _answers(lambda: api.get("/api/v1/items"), 402)
         assert blocked.json()["error"]["code"] == "subscription_inactive"
@@ -283,7 +197,7 @@ def _subscribe(stack: Stack, api: httpx.Client) -> str:
     assert started.status_code == 200, started.text
     paid = httpx.post(f"{started.json()['url']}/complete", headers={"Authorization": f"Bearer {API_KEY}"})
     assert paid.status_code == 200, paid.text
-    _until(api, lambda b: b["status"] == "trialing", "trialing")
+    billing_until(api, lambda b: b["status"] == "trialing", "trialing")
     return paid.json()["subscription"]
 
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from platform_core.devstack import mail_viewer
 from platform_core.devstack.s3 import local_s3
 from platform_core.devstack.stripe_servers import localstripe, standin
 from workers.email.sink import MailSink
@@ -35,12 +36,14 @@ def test_every_dev_service_listens_on_loopback_only(tmp_path: Path):
         standin(tmp_path / "stripe", upstream) as stripe_api,
         local_s3(tmp_path / "s3", bucket="loopback-probe") as s3,
         MailSink(tmp_path / "mail") as sink,
+        mail_viewer.running(tmp_path / "mail", log_path=tmp_path / "mail-viewer.log") as viewer,
     ):
         ports |= {
             "localstripe": urlsplit(upstream).port,
             "stripe stand-in": urlsplit(stripe_api).port,
             "s3": urlsplit(s3.endpoint_url).port,
             "smtp sink": sink.port,
+            "mail viewer": urlsplit(viewer).port,
         }
         listening = {name: _listening_addresses(port) for name, port in ports.items()}
 

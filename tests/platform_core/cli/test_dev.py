@@ -138,6 +138,8 @@ def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path)
         assert httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200
         assert "started local Stripe" in output
         assert "started local S3" in output
+        assert f"started the mail viewer: {urls['MAIL_VIEWER_URL']}" in output
+        assert "<h1>Mail (" in httpx.get(urls["MAIL_VIEWER_URL"]).text
         _upload_end_to_end(port, demo)
         _subscribe_end_to_end(port, demo)
         servers = {c.pid for c in psutil.Process(first.pid).children(recursive=True)}
@@ -153,7 +155,14 @@ def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path)
     try:
         _wait_ready(second)
         again = dev_env.read(root / "env")
-        stable = ("DATABASE_URL", "REDIS_URL", "SMTP_PORT", "STRIPE_API_BASE", "S3_ENDPOINT_URL")
+        stable = (
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SMTP_PORT",
+            "STRIPE_API_BASE",
+            "S3_ENDPOINT_URL",
+            "MAIL_VIEWER_URL",
+        )
         assert {k: again[k] for k in stable} == {k: urls[k] for k in stable}  # same ports as before
         demo = _sign_in(port, host)
         items = httpx.get(f"http://127.0.0.1:{port}/api/v1/items", headers=demo).json()
