@@ -12,7 +12,6 @@ to another host, so a test can assert there were none.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import uuid
@@ -25,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import delete
 
 from billing.catalog import get_catalog
@@ -39,19 +38,11 @@ from platform_core.devstack.stripe_servers import local_stripe, register_webhook
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.security.passwords import hash_password
 from platform_core.kernel.settings import PROJECT_ROOT, Settings
+from tests.support.chromium import chromium
 from tests.support.processes import ApiServer, WorkerProcess, wait_until
 from tests.support.tenants import TenantOps
 from workers.email.sink import MailSink
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STRIPE_KEY = "sk_test_console"
 PASSWORD = "console-test-password"  # every user the browser tests create signs in with it
 MAIL_DEADLINE = 30.0
@@ -256,19 +247,8 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def launch(playwright: Playwright) -> Browser:
-    """Debian's Chromium, headless, as the tests drive it."""
-    if not Path(CHROMIUM).exists():
-        raise AssertionError("the browser tests need Chromium: apt-get install chromium (Debian's package)")
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-
-
 @contextmanager
 def browser_session() -> Iterator[Browser]:
     """One browser for a module's tests."""
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser

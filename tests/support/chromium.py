@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -21,11 +22,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+def launch(playwright: Playwright) -> Browser:
+    """Debian's Chromium, headless, as the tests drive it."""
+    if not Path(CHROMIUM).exists():
+        raise AssertionError("the browser tests need Chromium: apt-get install chromium (Debian's package)")
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
 @contextlib.contextmanager
 def chromium() -> Iterator[Browser]:
     """A headless Chromium until the block ends."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch(playwright)
         try:
             yield browser
         finally:

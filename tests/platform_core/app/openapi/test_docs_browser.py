@@ -3,26 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from platform_core.kernel.settings import PROJECT_ROOT, Settings
+from tests.support.chromium import chromium
 from tests.support.processes import ApiServer
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -46,25 +35,18 @@ def server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def test_docs_load_offline_with_operations_and_authorize(server, tenant_a, tmp_path: Path):
     origin = f"http://{tenant_a.slug}.localhost:{server.port}"
     requested: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP *.localhost 127.0.0.1,MAP localhost 127.0.0.1"],
-        )
-        try:
-            page = browser.new_page()
-            page.on("request", lambda request: requested.append(request.url))
-            page.goto(f"{origin}/docs")
-            page.wait_for_selector(".opblock-summary-path", timeout=30_000)
-            authorize = page.locator("button.authorize")
-            assert authorize.count() == 1
-            paths = page.locator(".opblock-summary-path").all_inner_texts()
-            page.screenshot(path=str(tmp_path / "docs.png"), full_page=False)
-            authorize.click()
-            page.wait_for_selector(".auth-container", timeout=10_000)
-            dialog = page.locator(".auth-container").all_inner_texts()
-        finally:
-            browser.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.on("request", lambda request: requested.append(request.url))
+        page.goto(f"{origin}/docs")
+        page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+        authorize = page.locator("button.authorize")
+        assert authorize.count() == 1
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        page.screenshot(path=str(tmp_path / "docs.png"), full_page=False)
+        authorize.click()
+        page.wait_for_selector(".auth-container", timeout=10_000)
+        dialog = page.locator(".auth-container").all_inner_texts()
     assert any("/api/v1/items" in p for p in paths)
     assert not any("/api/v1/operator" in p or "/webhooks/stripe" in p for p in paths)
     assert any("password" in text and "OAuth2" in text for text in dialog)
