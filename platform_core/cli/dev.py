@@ -26,6 +26,8 @@ from platform_core.kernel.settings import PROJECT_ROOT, get_settings
 DEMO_OWNER_EMAIL = "owner@example.com"
 DEMO_OWNER_PASSWORD = "demo-owner-password"  # noqa: S105 - the local demo tenant's published password
 DEMO_SLUG = "demo"
+DEMO_OPERATOR_EMAIL = "operator@example.com"
+DEMO_OPERATOR_PASSWORD = "demo-operator-password"  # noqa: S105 - the local operator's published password
 
 
 def _prepare(database_url: str) -> None:
@@ -58,10 +60,24 @@ def _prepare(database_url: str) -> None:
                     owner_password=DEMO_OWNER_PASSWORD,
                 )
                 console.print("created tenant 'demo'")
+        with db.sync_session() as session, session.begin():
+            _ensure_demo_operator(session)
         if os.environ.get("STRIPE_API_KEY"):
             _sync_plans(db)
     finally:
         db.sync_engine.dispose()
+
+
+def _ensure_demo_operator(session: Any) -> None:
+    """The local operator account (the operator console's sign-in), created once."""
+    from platform_core.operators import repository as operator_repository
+    from platform_core.operators import service as operator_service
+
+    if operator_repository.find_by_email(session, DEMO_OPERATOR_EMAIL) is None:
+        operator_service.create_operator(
+            session, email=DEMO_OPERATOR_EMAIL, password=DEMO_OPERATOR_PASSWORD, full_name="Demo operator"
+        )
+        console.print(f"created operator {DEMO_OPERATOR_EMAIL}")
 
 
 def dev(
@@ -156,19 +172,23 @@ def dev(
             children.append(_spawn("relay"))
             children.append(_spawn("beat", "--schedule-file", str(root / "dev" / "celerybeat-schedule")))
             _wait_for_api(port, children)
+            operator_host = get_settings().operator_host
             console.print(
-                f"\n[bold green]ready[/bold green]  http://{DEMO_SLUG}.{base}:{port}/docs   "
-                f"(health: http://{base}:{port}/readyz)   API, worker, relay and beat running; "
-                "Ctrl-C stops everything\n"
+                f"\n[bold green]ready[/bold green]  console: http://{DEMO_SLUG}.{base}:{port}/   "
+                f"API: http://{DEMO_SLUG}.{base}:{port}/docs   (health: http://{base}:{port}/readyz)\n"
+                "API, worker, relay and beat running; Ctrl-C stops everything\n"
                 f"sign in to demo as {DEMO_OWNER_EMAIL} / {DEMO_OWNER_PASSWORD} "
-                "(POST /api/v1/auth/token; or Authorize in /docs)"
+                "(the console's sign-in page; or Authorize in /docs)\n"
+                f"operator console: http://{operator_host}.{base}:{port}/ as "
+                f"{DEMO_OPERATOR_EMAIL} / {DEMO_OPERATOR_PASSWORD}",
+                soft_wrap=True,  # URLs stay whole, whatever the terminal's width
             )
             if "MAIL_VIEWER_URL" in exported:
                 console.print(f"mail sent by the platform: {exported['MAIL_VIEWER_URL']}/")
             if "STRIPE_API_BASE" in exported:
                 console.print(
-                    "billing: POST /api/v1/billing/checkout (or /portal) answers a URL; open it in the "
-                    "browser to pay, change the plan or cancel (the Stripe stand-in's pages)"
+                    f"billing: http://{DEMO_SLUG}.{base}:{port}/settings/billing leads to the Stripe "
+                    "stand-in's checkout and portal pages (pay, change the plan, cancel)"
                 )
             console.print("")
             while all(child.poll() is None for child in children):

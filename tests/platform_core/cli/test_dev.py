@@ -14,7 +14,13 @@ import httpx
 import psutil
 
 from platform_core.cli import dev_env
-from platform_core.cli.dev import DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD, DEMO_SLUG
+from platform_core.cli.dev import (
+    DEMO_OPERATOR_EMAIL,
+    DEMO_OPERATOR_PASSWORD,
+    DEMO_OWNER_EMAIL,
+    DEMO_OWNER_PASSWORD,
+    DEMO_SLUG,
+)
 from platform_core.kernel.settings import PROJECT_ROOT
 from tests.platform_core.cli.test_output import platformctl
 
@@ -48,7 +54,7 @@ def _wait_ready(process: subprocess.Popen[str], timeout: float = 300) -> list[st
         if not line:
             break
         lines.append(line)
-        if "/docs" in line:
+        if "operator console:" in line:  # the last line of the ready message
             return lines
     raise AssertionError("dev never became ready:\n" + "".join(lines))
 
@@ -125,6 +131,16 @@ def test_dev_serves_demo_and_ctrl_c_stops_everything_and_data_survives(tmp_path)
     try:
         output = "".join(_wait_ready(first))
         assert f"http://demo.localhost:{port}/docs" in output
+        assert f"console: http://demo.localhost:{port}/" in output
+        assert f"operator console: http://admin.localhost:{port}/ as {DEMO_OPERATOR_EMAIL}" in output
+        sign_in_page = httpx.get(f"http://127.0.0.1:{port}/", headers=host, follow_redirects=True)
+        assert "<h1>Sign in</h1>" in sign_in_page.text  # the console answers a browser on the demo host
+        operator = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/operator/auth/token",
+            data={"username": DEMO_OPERATOR_EMAIL, "password": DEMO_OPERATOR_PASSWORD},
+            headers={"host": f"admin.localhost:{port}"},
+        )
+        assert operator.status_code == 200, operator.text  # the printed operator account signs in
         urls = dev_env.read(root / "env")
         assert urls["DATABASE_URL"].endswith("/platform")  # the database the platform uses
         assert f"started local postgres: {urls['DATABASE_URL']}" in output
