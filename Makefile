@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint format bench deploy-check clean
+.PHONY: dev test lint format bench deploy-check screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ format: $(STAMP)
 
 bench: $(STAMP)  ## Run the benchmarks (by hand; results go to bench/RESULTS.md).
 	$(BIN)/python -m bench.run_all
+
+screenshots: $(STAMP)  ## Photograph the console's pages from a running `make dev` (docs/screenshots/).
+	$(BIN)/python docs/screenshots.py
 
 deploy-check: $(STAMP)  ## Lint and render the Dockerfile, compose file and Helm chart.
 	$(BIN)/python -m pytest -n 0 tests/deploy
