@@ -19,6 +19,7 @@ from pathlib import Path
 from bench import (
     auth_overhead,
     billing_enforcement,
+    console_pages,
     direct_upload_memory,
     fleet_migration,
     outbox_delivery,
@@ -63,6 +64,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
     "webhook_ingestion": ("bench.webhook_ingestion", webhook_ingestion.run, ()),
     "billing_enforcement": ("bench.billing_enforcement", billing_enforcement.run, ()),
     "direct_upload_memory": ("bench.direct_upload_memory", direct_upload_memory.run, ()),
+    "console_pages": ("bench.console_pages", console_pages.run, ()),
 }
 
 
