@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 from fastapi import Request, Response
 
+from platform_core.access.principal import VERIFIED
 from platform_core.kernel.security.tokens import (
     InvalidToken,
     SigningKeys,
-    decode_access_token,
     issue_access_token,
 )
 from platform_core.kernel.settings import Settings
@@ -76,7 +76,7 @@ def read_session(request: Request, keys: SigningKeys, audience: str) -> BrowserS
     if not token:
         return None
     try:
-        claims = decode_access_token(keys, token, audience=audience)
+        claims = VERIFIED.decode(keys, token, audience=audience)  # verified once per process
         return BrowserSession(
             subject=claims.subject,
             session_id=str(claims.extra["sid"]),
