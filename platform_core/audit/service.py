@@ -21,6 +21,7 @@ class AuditAction(StrEnum):
     SIGN_IN = "auth.sign_in"
     SIGN_IN_FAILED = "auth.sign_in_failed"
     SIGN_OUT = "auth.sign_out"
+    SIGN_OUT_EVERYWHERE = "auth.sign_out_everywhere"
     REFRESH_REUSE = "auth.refresh_token_reused"
     SIGN_UP = "auth.sign_up"
     EMAIL_VERIFIED = "auth.email_verified"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +32,21 @@ async def create_link_token(session: AsyncSession, user: User, purpose: LinkPurp
     return token
 
 
-async def consume_link_token(session: AsyncSession, token: str, purposes: set[LinkPurpose]) -> User:
+async def check_link_token(session: AsyncSession, token: str, purposes: Collection[LinkPurpose]) -> User:
+    """The user of a link token of one of `purposes` that could still be spent, without spending it
+    (a page shows its form first); InvalidLink or ExpiredLink as `consume_link_token` would raise."""
+    row = await auth_repository.get_link_token(session, token_hash=hash_opaque_token(token), lock=False)
+    if row is None or row.used_at is not None or LinkPurpose(row.purpose) not in purposes:
+        raise InvalidLink
+    if row.expires_at <= utcnow():
+        raise ExpiredLink
+    user = await user_repository.get(session, user_id=row.user_id)
+    if user is None:
+        raise InvalidLink
+    return user
+
+
+async def consume_link_token(session: AsyncSession, token: str, purposes: Collection[LinkPurpose]) -> User:
     """Spend a link token of one of `purposes` and return its user (with their role, locked); 400 when
     invalid, used or expired."""
     row = await auth_repository.get_link_token(session, token_hash=hash_opaque_token(token))

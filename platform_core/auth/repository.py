@@ -49,7 +49,10 @@ async def spend_unused_links(
     )
 
 
-async def get_link_token(session: AsyncSession, *, token_hash: str) -> OneTimeToken | None:
-    """The link token with this hash, locked (a link is spent once)."""
-    stmt = select(OneTimeToken).where(OneTimeToken.token_hash == token_hash).with_for_update()
+async def get_link_token(session: AsyncSession, *, token_hash: str, lock: bool = True) -> OneTimeToken | None:
+    """The link token with this hash, locked unless `lock` is False (a link is spent once; a look that
+    spends nothing need not wait for that)."""
+    stmt = select(OneTimeToken).where(OneTimeToken.token_hash == token_hash)
+    if lock:
+        stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()

@@ -90,6 +90,13 @@ async def sign_out(principal: CurrentUser, session: TenantSessionDep) -> Respons
     return Response(status_code=204)
 
 
+@router.post("/logout-all", status_code=204)
+async def sign_out_everywhere(principal: CurrentUser, session: TenantSessionDep) -> Response:
+    """Sign out everywhere: every session of the user ends, this one included."""
+    await auth_service.sign_out_everywhere(session, principal)
+    return Response(status_code=204)
+
+
 @router.post("/signup", status_code=202, response_model=Accepted, dependencies=[PUBLIC])
 @raises(SignupClosed, SeatLimitReached, InvalidPassword, TooManyAttempts)
 async def sign_up(body: SignUpRequest, scope: AuthScopeDep, session: TenantSessionDep) -> Accepted:

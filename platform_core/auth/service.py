@@ -123,6 +123,18 @@ async def sign_out(session: AsyncSession, principal: Principal) -> None:
     )
 
 
+async def sign_out_everywhere(session: AsyncSession, principal: Principal) -> None:
+    """End every session of the caller, this one included: each device has to sign in again."""
+    await sessions.revoke_user_sessions(session, principal.tenant_id, principal.user_id)
+    await audit.record(
+        session,
+        AuditAction.SIGN_OUT_EVERYWHERE,
+        principal.actor,
+        target_type="user",
+        target_id=principal.user_id,
+    )
+
+
 async def change_password(
     session: AsyncSession,
     principal: Principal,
@@ -181,12 +193,20 @@ async def request_password_reset(session: AsyncSession, scope: AuthScope, *, ema
     )
 
 
+# The links whose token sets a password: a reset, and a new owner's first password.
+PASSWORD_LINKS = frozenset({LinkPurpose.RESET_PASSWORD, LinkPurpose.SET_PASSWORD})
+
+
+async def check_password_link(session: AsyncSession, *, token: str) -> User:
+    """The user a reset or set-password link would set a password for, without spending it
+    (InvalidLink or ExpiredLink when it cannot be used)."""
+    return await links.check_link_token(session, token, PASSWORD_LINKS)
+
+
 async def reset_password(session: AsyncSession, scope: AuthScope, *, token: str, password: str) -> User:
     """Set a new password from a reset (or first-password) link; every session is signed out."""
     new_hash = await hash_password_async(password)  # check the rules before spending the link
-    user = await links.consume_link_token(
-        session, token, {LinkPurpose.RESET_PASSWORD, LinkPurpose.SET_PASSWORD}
-    )
+    user = await links.consume_link_token(session, token, PASSWORD_LINKS)
     user.password_hash = new_hash
     user.password_changed_at = utcnow()
     if user.email_verified_at is None:
@@ -261,6 +281,12 @@ async def _send_verification_link(session: AsyncSession, scope: AuthScope, user:
         context={"verify_url": _link(scope, "/verify-email", token), "expires_in_hours": ttl},
         tenant_id=scope.tenant.id,
     )
+
+
+async def check_verification_link(session: AsyncSession, *, token: str) -> User:
+    """The user a verification link would verify, without spending it (InvalidLink or ExpiredLink
+    when it cannot be used)."""
+    return await links.check_link_token(session, token, {LinkPurpose.VERIFY_EMAIL})
 
 
 async def verify_email(session: AsyncSession, scope: AuthScope, *, token: str) -> User:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from platform_core.console.tenant import account as tenant_account
 from platform_core.console.tenant import auth as tenant_auth
+from platform_core.console.tenant import auth_links as tenant_auth_links
 from platform_core.console.tenant import home as tenant_home
 from platform_core.console.tenant import not_found as tenant_not_found
+from platform_core.console.tenant import settings as tenant_settings
 
 TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_home.router,
     tenant_auth.router,
+    tenant_auth_links.router,
+    tenant_account.router,
+    tenant_settings.router,
 )
 
 OPERATOR_ROUTERS: tuple[APIRouter, ...] = ()
