@@ -141,7 +141,7 @@ async def _page(request: Request) -> TenantPage:
         "nav": [
             link for link in NAV if link.permission is None or (principal and principal.can(link.permission))
         ],
-        "notice": cookies.read_notice(request),
+        "notice": cookies.read_notice(request) if request.method == "GET" else None,
         "path": request.url.path,
     }
     await csrf.verify(request, settings, binding)
