@@ -39,9 +39,10 @@ def stack(
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium."""
+    """Debian's Chromium, for one module: Playwright's sync API holds a running event loop while it
+    lives, which the async tests that may follow on the same test worker cannot share."""
     with browser_session() as running:
         yield running
 

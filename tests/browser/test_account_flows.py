@@ -10,7 +10,6 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.test_sign_in import sign_in
 from tests.support.browser import PASSWORD, ConsoleStack, Watch, link_in, owner_email
-from tests.support.tenants import TenantOps
 
 NEW_PASSWORD = "a fresh passphrase for the browser"
 
@@ -83,13 +82,10 @@ def test_sign_up_and_verify_the_email(stack: ConsoleStack, browser: Browser, wat
 
 
 def test_a_new_owner_chooses_a_password(stack: ConsoleStack, page: Page):
-    # `platformctl tenants create` without a password, with links that reach this stack.
-    settings = stack.settings.model_copy(
-        update={"tenant_url_template": f"http://{{slug}}.localhost:{stack.api.port}"}
-    )
+    # `platformctl tenants create` without a password (the stack's tenant operations link to it).
     slug = f"t{uuid.uuid4().hex[:10]}"
     email = f"founder@{slug}.example.com"
-    TenantOps(stack.sync_db, settings).create(slug=slug, name="Fresh Start", owner_email=email)
+    stack.tenant_ops.create(slug=slug, name="Fresh Start", owner_email=email)
 
     link = link_in(stack.mail_to(email, "workspace is ready"), "/set-password")
     page.goto(link)

@@ -192,7 +192,13 @@ def console_stack(
                     stripe_api_base=stripe_base,
                     s3_endpoint=s3.get("S3_ENDPOINT_URL", ""),
                     sync_db=sync_db,
-                    tenant_ops=tenant_ops,
+                    # What these tenant operations email links to the stack's tenant hosts.
+                    tenant_ops=TenantOps(
+                        sync_db,
+                        settings.model_copy(
+                            update={"tenant_url_template": f"http://{{slug}}.localhost:{api.port}"}
+                        ),
+                    ),
                     settings=settings,
                 )
         finally:
