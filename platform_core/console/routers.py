@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from platform_core.console.tenant import auth as tenant_auth
+from platform_core.console.tenant import billing as tenant_billing
 from platform_core.console.tenant import home as tenant_home
 from platform_core.console.tenant import not_found as tenant_not_found
 
 TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_home.router,
     tenant_auth.router,
+    tenant_billing.router,
 )
 
 OPERATOR_ROUTERS: tuple[APIRouter, ...] = ()
