@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from platform_core.console.tenant import account as tenant_account
 from platform_core.console.tenant import auth as tenant_auth
 from platform_core.console.tenant import auth_links as tenant_auth_links
+from platform_core.console.tenant import billing as tenant_billing
 from platform_core.console.tenant import home as tenant_home
 from platform_core.console.tenant import not_found as tenant_not_found
 from platform_core.console.tenant import settings as tenant_settings
@@ -17,6 +18,7 @@ TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_auth_links.router,
     tenant_account.router,
     tenant_settings.router,
+    tenant_billing.router,
 )
 
 OPERATOR_ROUTERS: tuple[APIRouter, ...] = ()

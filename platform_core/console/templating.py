@@ -51,6 +51,7 @@ def render(request: Request, template: str, context: dict[str, Any], status_code
         "principal": None,
         "csrf_token": "",
         "nav": [],
+        "nav_current": None,
         "notice": None,
         "path": request.url.path,
     }

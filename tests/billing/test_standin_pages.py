@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import Settings
@@ -81,12 +81,18 @@ def buyer(stack: Stack, settings: Settings, sync_db: Database, tenant_service: T
         yield tenant
 
 
+def _arrives_at(page: Page, url: str, button: Locator) -> None:
+    """Click, and see the browser go to `url` (a page of the tenant console, which sends a browser
+    that is not signed in to the console on to its sign-in page)."""
+    with page.expect_request(lambda request: request.url == url and request.is_navigation_request()):
+        button.click()
+
+
 def _subscribe(page: Page, buyer: Tenant) -> str:
     """Pay for Pro on the checkout page; return the session's URL once the platform shows the trial."""
     url = buyer.checkout()
     page.goto(url)
-    page.get_by_role("button", name="Pay").click()
-    page.wait_for_url(f"{buyer.billing_page}?checkout=success")
+    _arrives_at(page, f"{buyer.billing_page}?checkout=success", page.get_by_role("button", name="Pay"))
     billing_until(buyer.api, lambda b: b["status"] == "trialing", "trialing")
     return url
 
@@ -105,9 +111,8 @@ def test_pay_on_the_checkout_page_redirects_back_and_the_webhook_subscribes_the_
     expect(page.get_by_role("alert")).to_contain_text("declined")
 
     page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_role("button", name="Pay").click()
-
-    page.wait_for_url(f"{buyer.billing_page}?checkout=success")  # Stripe's redirect: a 303 to success_url
+    # Stripe's redirect: a 303 to success_url
+    _arrives_at(page, f"{buyer.billing_page}?checkout=success", page.get_by_role("button", name="Pay"))
     billing = billing_until(buyer.api, lambda b: b["status"] == "trialing", "subscribed")
     assert (billing["plan"]["key"], billing["interval"]) == ("pro", "monthly")  # Pro starts with its trial
 
@@ -124,9 +129,7 @@ def test_pay_on_the_checkout_page_redirects_back_and_the_webhook_subscribes_the_
 def test_cancel_on_the_checkout_page_goes_back_and_buys_nothing(page, buyer, stack):
     url = buyer.checkout()
     page.goto(url)
-    page.get_by_role("button", name="Cancel").click()
-
-    page.wait_for_url(f"{buyer.billing_page}?checkout=cancel")
+    _arrives_at(page, f"{buyer.billing_page}?checkout=cancel", page.get_by_role("button", name="Cancel"))
     session = stack.stripe.v1.checkout.sessions.retrieve(url.rsplit("/", 1)[1])
     assert (session.status, session.subscription) == ("open", None)  # as on Stripe: it can still be paid
     assert buyer.billing()["status"] == "none"
@@ -161,5 +164,8 @@ def test_the_portal_changes_the_plan_and_cancels_and_returns(page, buyer, stack)
     gone = billing_until(buyer.api, lambda b: b["status"] == "canceled", "canceled")
     assert gone["plan"]["key"] == "free"
 
-    page.get_by_role("link", name=f"Return to {buyer.billing_page.split('/')[2]}").click()
-    page.wait_for_url(buyer.billing_page)
+    _arrives_at(
+        page,
+        buyer.billing_page,
+        page.get_by_role("link", name=f"Return to {buyer.billing_page.split('/')[2]}"),
+    )

@@ -53,6 +53,14 @@ NAV: tuple[NavLink, ...] = (
 )
 
 
+def current_nav(links: list[NavLink], path: str) -> str | None:
+    """The href of the link the page at `path` belongs to: the longest that matches it."""
+    matches = [
+        link.href for link in links if path == link.href or path.startswith(link.href.rstrip("/") + "/")
+    ]
+    return max(matches, key=len, default=None)
+
+
 def visible_nav(principal: Principal | None) -> list[NavLink]:
     """The navigation a user sees: the links their permissions open."""
     if principal is None:
@@ -138,9 +146,8 @@ async def _page(request: Request) -> TenantPage:
         "tenant": tenant,
         "principal": principal,
         "csrf_token": csrf.token_for(settings, binding),
-        "nav": [
-            link for link in NAV if link.permission is None or (principal and principal.can(link.permission))
-        ],
+        "nav": (nav := visible_nav(principal)),
+        "nav_current": current_nav(nav, request.url.path),
         "notice": cookies.read_notice(request) if request.method == "GET" else None,
         "path": request.url.path,
     }
