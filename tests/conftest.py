@@ -70,16 +70,26 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         stack.__exit__(None, None, None)
 
 
-def _worker_database_url(worker_id: str, suffix: str = "") -> str:
+def worker_database_url(worker_id: str, suffix: str = "") -> str:
+    """This test worker's database (`suffix` names another one of its own)."""
     url = make_url(to_sqlalchemy_url(os.environ["DATABASE_URL"]))
     name = f"platform_test_{worker_id}{suffix}".replace("-", "_")
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def _redis_index(worker_id: str) -> int:
+    return int(worker_id[2:]) + 1 if worker_id.startswith("gw") else 0
+
+
 def _worker_redis_url(worker_id: str) -> str:
     base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
-    index = int(worker_id[2:]) + 1 if worker_id.startswith("gw") else 0
-    return f"{base}/{index % 16}"
+    return f"{base}/{_redis_index(worker_id) % 8}"
+
+
+def separate_redis_url(worker_id: str) -> str:
+    """A second Redis database of this test worker, for processes that outlive one test."""
+    base = os.environ["REDIS_URL"].rsplit("/", 1)[0]
+    return f"{base}/{_redis_index(worker_id) % 8 + 8}"
 
 
 def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settings:
@@ -100,7 +110,7 @@ def make_settings(database_url: str, redis_url: str, **overrides: Any) -> Settin
 @pytest.fixture(scope="session")
 def settings(worker_id: str) -> Settings:
     """This worker's settings, on a fresh database migrated to head."""
-    url = _worker_database_url(worker_id)
+    url = worker_database_url(worker_id)
     drop_database(url)
     ensure_database(url)
     test_settings = make_settings(url, _worker_redis_url(worker_id))

@@ -1,7 +1,9 @@
 """Fixtures of the browser tests: one platform stack and one Chromium for all of them.
 
 Every test here is in the xdist group `browser`, so they run on one test worker (`--dist loadgroup`)
-and share the stack; each test makes its own tenant, so they never see each other's data.
+and share the stack; each test makes its own tenant, so they never see each other's data. The stack
+lives for the whole session, so it has its own database and Redis database: its relay and worker
+must not take the outbox rows and tasks of the tests that run on the same test worker after it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
+from platform_core.kernel.db.bootstrap import drop_database, ensure_database
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import Settings
+from tenants.fleet import upgrade_public
+from tests.conftest import separate_redis_url, worker_database_url
 from tests.support.browser import ConsoleStack, Watch, browser_session, console_stack
 from tests.support.tenants import TenantOps
 
@@ -26,17 +31,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def stack(
+    worker_id: str,
     settings: Settings,
-    sync_db: Database,
-    tenant_service: TenantOps,
     s3_server: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ConsoleStack]:
-    """The whole platform as processes."""
-    with console_stack(
-        settings, sync_db, tenant_service, s3_server, tmp_path_factory.mktemp("console")
-    ) as running:
-        yield running
+    """The whole platform as processes, on a database and a Redis database of its own."""
+    url = worker_database_url(worker_id, "_console")
+    drop_database(url)
+    ensure_database(url)
+    own = settings.model_copy(update={"database_url": url, "redis_url": separate_redis_url(worker_id)})
+    upgrade_public(own)
+    db = Database(own, pool_size=2)
+    try:
+        with console_stack(
+            own, db, TenantOps(db, own), s3_server, tmp_path_factory.mktemp("console")
+        ) as running:
+            yield running
+    finally:
+        db.sync_engine.dispose()
 
 
 @pytest.fixture(scope="module")
