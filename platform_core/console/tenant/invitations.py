@@ -29,7 +29,7 @@ from platform_core.auth.throttle import TooManyAttempts
 from platform_core.console.forms import claim_submission, new_nonce, read_form, release_submission
 from platform_core.console.templating import render
 from platform_core.console.tenant.auth import open_browser_session
-from platform_core.console.tenant.auth_links import PASSWORD_HINT, SEATS_FULL, with_password_rule
+from platform_core.console.tenant.auth_links import PASSWORD_HINT, with_password_rule
 from platform_core.console.tenant.lists import paging_of
 from platform_core.console.tenant.members import all_roles, grantable
 from platform_core.console.tenant.pages import TenantPage, VisitorPage, permission_page, redirect
@@ -44,6 +44,13 @@ router = tenant_router()
 
 MembersReadPage = Annotated[TenantPage, Depends(permission_page(Permission.MEMBERS_READ))]
 MembersManagePage = Annotated[TenantPage, Depends(permission_page(Permission.MEMBERS_MANAGE))]
+
+
+# A refusal of the plan's seats, in the words of someone who manages members.
+SEATS_TAKEN = (
+    "Every seat of your plan is taken (members and pending invitations). "
+    "Remove someone, revoke an invitation, or move to a larger plan."
+)
 
 
 class _ExistingAccountSignIn(BaseModel):
@@ -122,10 +129,7 @@ async def invite(page: MembersManagePage, request: Request) -> Response:
         return await _invite_form(page, values, {"role": exc.message}, status=exc.status_code)
     except SeatLimitReached:
         await release_submission(request, scope=tenant_scope)
-        message = "Every seat of your plan is taken (members and open invitations). " + (
-            "Remove someone, revoke an invitation, or move to a larger plan."
-        )
-        return await _invite_form(page, values, {"__all__": message}, status=402)
+        return await _invite_form(page, values, {"__all__": SEATS_TAKEN}, status=402)
     notice = f"Invitation sent to {invitation.email} as {invitation.role.name}."
     return redirect("/members/invitations", notice=notice, settings=page.settings)
 
@@ -137,7 +141,7 @@ async def resend(page: MembersManagePage, invitation_id: uuid.UUID, request: Req
     try:
         invitation = await invitation_service.resend(page.session, scope, page.user, invitation_id)
     except (CannotGrant, SeatLimitReached) as exc:
-        message = SEATS_FULL if isinstance(exc, SeatLimitReached) else exc.message
+        message = SEATS_TAKEN if isinstance(exc, SeatLimitReached) else exc.message
         return await _invitations_page(page, None, problem=message, status=exc.status_code)
     notice = f"A new invitation link was sent to {invitation.email}."
     return redirect("/members/invitations", notice=notice, settings=page.settings)

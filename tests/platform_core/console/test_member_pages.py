@@ -255,6 +255,17 @@ class TestInvitations:
         assert twice.status_code == 409
         assert "already has an open invitation" in twice.text
 
+    async def test_a_full_plan_is_said_on_the_form(self, app, db, tenant_b):
+        async with client_for(app, host_of(tenant_b)) as browser:  # beta: the free plan, 3 seats
+            await signed_in_as(browser, db, tenant_b, "owner")
+            for _ in range(2):
+                await create_user(db, tenant_b, role="viewer")
+            refused = await invite(browser, "one-too-many@example.org")
+            assert refused.status_code == 402
+            assert "Every seat of your plan is taken" in refused.text
+            assert 'value="one-too-many@example.org"' in refused.text
+        assert await invitation_row(db, tenant_b, "one-too-many@example.org") is None
+
     async def test_an_admin_cannot_invite_an_owner(self, browser_a, db, tenant_a):
         await signed_in_as(browser_a, db, tenant_a, "admin")
         form = (await browser_a.get("/members/invite")).text
@@ -370,6 +381,8 @@ class TestAcceptInvitation:
         assert existing.email in home.text
         assert await role_of(db, tenant_a, existing.id) == builtin_role_id("viewer")
         assert (await invitation_row(db, tenant_a, "already@example.org")).accepted_at is not None
+        actions = await audit_actions(db, tenant_a)
+        assert {"auth.sign_in_failed", "auth.sign_in", "invitation.accepted"} <= set(actions)
         assert (await visitor_a.get(f"/accept-invitation?token={token}")).status_code == 400
 
     async def test_the_form_needs_the_csrf_token(self, browser_a, visitor_a, db, tenant_a):
