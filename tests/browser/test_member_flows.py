@@ -16,7 +16,7 @@ from platform_core.access.models import Role, User
 from platform_core.access.permissions import builtin_role_id
 from tests.browser.test_sign_in import sign_in
 from tests.conftest import subscribed
-from tests.support.browser import ConsoleStack, Watch, link_in, owner_email
+from tests.support.browser import PASSWORD, ConsoleStack, Watch, link_in, owner_email
 
 NEW_PASSWORD = "an invited person's passphrase"
 
@@ -104,6 +104,49 @@ def test_invite_accept_change_the_role_and_remove(
         expect(invitee.get_by_role("status")).to_contain_text("Your session has ended.")
     finally:
         invitee_profile.close()
+
+
+def test_an_invited_address_with_an_account_signs_in_and_keeps_its_role(
+    stack: ConsoleStack, browser: Browser, watch: Watch, page: Page
+):
+    tenant = stack.new_tenant(name="Known Co")
+    sign_in(page, stack, tenant.slug, owner_email(tenant.slug))
+    email = f"known-{uuid.uuid4().hex[:6]}@example.com"
+    page.goto(stack.url(tenant.slug, "/members/invite"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Role").select_option("admin")
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Invitation sent to {email} as admin.")
+    stack.add_user(tenant, email, role="viewer")  # the address signed up meanwhile
+
+    link = link_in(stack.mail_to(email, "invited you"), "/accept-invitation")
+    profile = browser.new_context()
+    watch.attach(profile)
+    try:
+        invitee = profile.new_page()
+        invitee.goto(link)
+        expect(invitee.get_by_text("already has an account")).to_be_visible()
+        invitee.get_by_label("Password").fill("not the password")
+        invitee.get_by_role("button", name="Sign in and join").click()
+        expect(invitee.get_by_role("alert")).to_contain_text("The email or password is incorrect.")
+        invitee.get_by_label("Password").fill(PASSWORD)
+        invitee.get_by_role("button", name="Sign in and join").click()
+        expect(invitee.get_by_role("status")).to_contain_text("Your account keeps its role.")
+        expect(invitee.get_by_role("link", name=email)).to_be_visible()
+        # a viewer: no Roles or API keys in the navigation, and no buttons on the members page
+        nav = invitee.get_by_role("navigation", name="Main")
+        expect(nav.get_by_role("link", name="Roles")).to_have_count(0)
+        expect(nav.get_by_role("link", name="API keys")).to_have_count(0)
+        nav.get_by_role("link", name="Members").click()
+        expect(invitee.get_by_role("button", name="Remove")).to_have_count(0)
+        expect(invitee.get_by_role("link", name="Invite someone")).to_have_count(0)
+        invitee.goto(stack.url(tenant.slug, "/roles"))
+        expect(invitee.get_by_role("heading", name="You cannot open this page")).to_be_visible()
+    finally:
+        profile.close()
+    kept = _user(stack, tenant, email)
+    assert kept is not None
+    assert kept.role_id == builtin_role_id("viewer")
 
 
 def test_create_a_custom_role_in_the_editor(stack: ConsoleStack, page: Page):
