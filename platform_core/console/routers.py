@@ -5,11 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from platform_core.console.tenant import account as tenant_account
+from platform_core.console.tenant import api_keys as tenant_api_keys
 from platform_core.console.tenant import auth as tenant_auth
 from platform_core.console.tenant import auth_links as tenant_auth_links
 from platform_core.console.tenant import billing as tenant_billing
 from platform_core.console.tenant import home as tenant_home
+from platform_core.console.tenant import invitations as tenant_invitations
+from platform_core.console.tenant import members as tenant_members
 from platform_core.console.tenant import not_found as tenant_not_found
+from platform_core.console.tenant import roles as tenant_roles
 from platform_core.console.tenant import settings as tenant_settings
 
 TENANT_ROUTERS: tuple[APIRouter, ...] = (
@@ -19,6 +23,10 @@ TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_account.router,
     tenant_settings.router,
     tenant_billing.router,
+    tenant_invitations.router,  # before members: /members/invitations is not a member's id
+    tenant_members.router,
+    tenant_roles.router,
+    tenant_api_keys.router,
 )
 
 OPERATOR_ROUTERS: tuple[APIRouter, ...] = ()

@@ -16,6 +16,7 @@ from platform_core.access.models import Invitation, User
 from platform_core.access.principal import Principal
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
+from platform_core.auth import service as auth_service
 from platform_core.auth import sessions
 from platform_core.auth.exceptions import ExpiredLink, InvalidLink
 from platform_core.auth.service import AuthScope
@@ -142,16 +143,53 @@ async def revoke(session: AsyncSession, principal: Principal, invitation_id: uui
     )
 
 
-async def accept(
-    session: AsyncSession, scope: AuthScope, *, token: str, password: str, full_name: str
-) -> tuple[User, TokenPair]:
-    """Create the invited account with its password and sign it in."""
-    password_hash = await hash_password_async(password)  # the rules are checked before the link is spent
+async def _usable(session: AsyncSession, token: str) -> Invitation:
+    """The open, unexpired invitation of a link's token (locked); InvalidLink or ExpiredLink otherwise."""
     invitation = await invitation_repository.get_by_token_hash(session, token_hash=hash_opaque_token(token))
     if invitation is None or invitation.accepted_at is not None or invitation.revoked_at is not None:
         raise InvalidLink
     if invitation.expires_at <= utcnow():
         raise ExpiredLink
+    return invitation
+
+
+async def check_link(session: AsyncSession, *, token: str) -> tuple[Invitation, bool]:
+    """The invitation of an emailed link if it can still be accepted, and whether its address already has
+    an account here. Spends nothing (mail scanners open links); InvalidLink or ExpiredLink otherwise."""
+    invitation = await _usable(session, token)
+    has_account = await user_repository.get_by_email(session, email=invitation.email) is not None
+    return invitation, has_account
+
+
+async def accept_with_account(
+    session: AsyncSession, scope: AuthScope, *, token: str, password: str
+) -> TokenPair:
+    """Accept an invitation whose address already has an account here: the account signs in with its
+    password (the sign-in's own checks, throttling and audit) and keeps its role; the invitation is
+    closed, so its link stops working and it no longer holds a seat."""
+    invitation = await _usable(session, token)
+    pair = await auth_service.sign_in(session, scope, email=invitation.email, password=password)
+    user = await user_repository.get_by_email(session, email=invitation.email)
+    assert user is not None  # it just signed in
+    invitation.accepted_at = utcnow()
+    await audit.record(
+        session,
+        AuditAction.INVITATION_ACCEPTED,
+        Actor(ActorType.USER, user.id, user.email, scope.client.ip),
+        target_type="invitation",
+        target_id=invitation.id,
+        details={"role": user.role.name, "invited_role": invitation.role.name, "existing_account": True},
+    )
+    await billing_seats.members_changed(session, scope.tenant)
+    return pair
+
+
+async def accept(
+    session: AsyncSession, scope: AuthScope, *, token: str, password: str, full_name: str
+) -> tuple[User, TokenPair]:
+    """Create the invited account with its password and sign it in."""
+    password_hash = await hash_password_async(password)  # the rules are checked before the link is spent
+    invitation = await _usable(session, token)
     if await user_repository.get_by_email(session, email=invitation.email) is not None:
         raise AlreadyMember(details={"email": invitation.email})
     now = utcnow()

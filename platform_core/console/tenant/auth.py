@@ -8,6 +8,7 @@ from platform_core.auth import service as auth_service
 from platform_core.auth.dependencies import get_auth_scope
 from platform_core.auth.exceptions import EmailNotVerified, InvalidCredentials
 from platform_core.auth.schemas import SignInRequest
+from platform_core.auth.sessions import TokenPair
 from platform_core.auth.throttle import TooManyAttempts
 from platform_core.console import cookies
 from platform_core.console.forms import read_form
@@ -24,6 +25,19 @@ from platform_core.console.tenant.route import tenant_router
 from platform_core.tenant_settings import service as tenant_settings_service
 
 router = tenant_router()
+
+
+def open_browser_session(page: TenantPage, response: Response, pair: TokenPair) -> None:
+    """Give the browser the console session of `pair` (an API session just opened by sign-in or by
+    accepting an invitation): the session cookie, set on `response`."""
+    cookies.set_session(
+        response,
+        page.settings,
+        page.request.app.state.signing_keys,
+        audience=console_audience(page.tenant.id),
+        subject=str(pair.user_id),
+        session_id=str(pair.session_id),
+    )
 
 
 async def _sign_in_page(
@@ -64,14 +78,7 @@ async def sign_in(page: VisitorPage, request: Request) -> Response:
         response.headers.update(exc.headers or {})
         return response
     response = redirect(target)
-    cookies.set_session(
-        response,
-        page.settings,
-        request.app.state.signing_keys,
-        audience=console_audience(page.tenant.id),
-        subject=str(pair.user_id),
-        session_id=str(pair.session_id),
-    )
+    open_browser_session(page, response, pair)
     return response
 
 
