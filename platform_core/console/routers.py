@@ -9,6 +9,7 @@ from platform_core.console.tenant import auth as tenant_auth
 from platform_core.console.tenant import auth_links as tenant_auth_links
 from platform_core.console.tenant import billing as tenant_billing
 from platform_core.console.tenant import home as tenant_home
+from platform_core.console.tenant import items as tenant_items
 from platform_core.console.tenant import not_found as tenant_not_found
 from platform_core.console.tenant import settings as tenant_settings
 
@@ -19,6 +20,7 @@ TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_account.router,
     tenant_settings.router,
     tenant_billing.router,
+    tenant_items.router,
 )
 
 OPERATOR_ROUTERS: tuple[APIRouter, ...] = ()
