@@ -5,13 +5,16 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from platform_core.console.tenant import account as tenant_account
+from platform_core.console.tenant import audit as tenant_audit
 from platform_core.console.tenant import auth as tenant_auth
 from platform_core.console.tenant import auth_links as tenant_auth_links
 from platform_core.console.tenant import billing as tenant_billing
 from platform_core.console.tenant import home as tenant_home
 from platform_core.console.tenant import items as tenant_items
 from platform_core.console.tenant import not_found as tenant_not_found
+from platform_core.console.tenant import reports as tenant_reports
 from platform_core.console.tenant import settings as tenant_settings
+from platform_core.console.tenant import uploads as tenant_uploads
 
 TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_home.router,
@@ -21,6 +24,9 @@ TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_settings.router,
     tenant_billing.router,
     tenant_items.router,
+    tenant_uploads.router,
+    tenant_reports.router,
+    tenant_audit.router,
 )
 
 OPERATOR_ROUTERS: tuple[APIRouter, ...] = ()
