@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -94,13 +93,13 @@ def local_s3(
     from `browser_origins`, until the block ends."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = pick_port(None, preferred_port)
-    executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     url = f"http://{LOCALHOST}:{port}"
     log_path = workdir / "moto.log"
     with log_path.open("wb") as log:
         try:
             process = subprocess.Popen(
-                [executable, "-H", LOCALHOST, "-p", str(port)],
+                # moto_server, with form uploads answered with the bucket's CORS headers as S3 does
+                [sys.executable, "-m", "platform_core.devstack.moto_s3", "-H", LOCALHOST, "-p", str(port)],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -109,7 +108,7 @@ def local_s3(
                 env={**os.environ, "MOTO_DISABLE_GLOBAL_CORS": "true"},
             )
         except OSError as exc:
-            raise LocalServiceError(f"could not run moto_server ({exc}): pip install -e '.[dev]'") from exc
+            raise LocalServiceError(f"could not run moto's server ({exc}): pip install -e '.[dev]'") from exc
         try:
             _wait_ready(url, process, log_path)
             create_bucket(url, bucket, browser_origins)

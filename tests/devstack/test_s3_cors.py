@@ -55,6 +55,22 @@ def test_the_local_server_answers_browsers_as_the_buckets_rule_says(tmp_path, mo
         refused = _preflight(bucket_url, "http://evil.example.com")
         assert refused.headers.get("access-control-allow-origin") is None
 
+        # A form upload's answer carries the rule's headers too (as S3's does), or a browser drops it.
+        post = store.presign_post("k/a.txt", size=3, content_type="text/plain")
+        for origin, allowed_origin in (
+            ("http://acme.localhost:8123", "http://acme.localhost:8123"),
+            ("http://evil.example.com", None),
+        ):
+            sent = httpx.post(
+                post.url,
+                data=post.fields,
+                files={"file": ("a.txt", b"abc", "text/plain")},
+                headers={"Origin": origin},
+                timeout=5,
+            )
+            assert sent.status_code == 204
+            assert sent.headers.get("access-control-allow-origin") == allowed_origin
+
         store.allow_browser_uploads(["https://*.example.com"])  # replaces the rule
         assert [r["AllowedOrigins"] for r in store.cors_rules()] == [["https://*.example.com"]]
         store.client.delete_bucket_cors(Bucket=store.bucket)
