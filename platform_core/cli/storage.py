@@ -31,4 +31,4 @@ def allow_browser_uploads(
         return
     store = make_store(get_s3_settings())
     store.allow_browser_uploads(origins)
-    console.print(f"bucket {store.bucket}: browser uploads allowed from {', '.join(origins)}")
+    console.print(f"bucket {store.bucket}: browser uploads allowed from {', '.join(origins)}", soft_wrap=True)
