@@ -5,6 +5,8 @@
 // 3. POST /uploads/{id}/complete: the platform checks what the storage holds and lists the file.
 "use strict";
 
+const EXPIRED = "This page has expired or you are no longer signed in: reload the page and try again.";
+
 function messageOf(body, fallback) {
   return (body && body.error && body.error.message) || fallback;
 }
@@ -105,7 +107,11 @@ function uploadForm(form) {
         content_type: file.type || "application/octet-stream",
         size_bytes: String(file.size),
       });
-      if (!started.response.ok || !started.body) {
+      if (!started.body) {
+        fail(EXPIRED); // an HTML page: signed out, the form expired, or not allowed any more
+        return;
+      }
+      if (!started.response.ok) {
         fail(messageOf(started.body, `The upload could not start (status ${started.response.status}).`));
         return;
       }
@@ -115,7 +121,11 @@ function uploadForm(form) {
       });
       show(`Checking ${file.name}…`, 100);
       const done = await postForm(started.body.complete_url, { csrf_token: token });
-      if (!done.response.ok || !done.body) {
+      if (!done.body) {
+        fail(EXPIRED);
+        return;
+      }
+      if (!done.response.ok) {
         fail(messageOf(done.body, `The file could not be stored (status ${done.response.status}).`));
         return;
       }

@@ -16,14 +16,15 @@ from typing import Annotated, Any
 import anyio
 from fastapi import Depends, Response
 from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import ValidationError, field_validator
 
 from billing.catalog import Feature
 from billing.dependencies import FeatureNotInPlan, require_feature
 from platform_core.access.permissions import Permission
-from platform_core.console.forms import claim_submission, new_nonce, release_submission
+from platform_core.console.forms import claim_submission, errors_by_field, new_nonce, release_submission
 from platform_core.console.templating import render
 from platform_core.console.tenant.lists import ListQuery, read_query
-from platform_core.console.tenant.pages import TenantPage, permission_page, redirect
+from platform_core.console.tenant.pages import TenantPage, permission_page, redirect, visible_nav
 from platform_core.console.tenant.route import tenant_router
 from platform_core.jobs import service as job_service
 from platform_core.jobs.dependencies import get_current_job
@@ -53,11 +54,21 @@ POLL_MS = 1000
 POLL_MAX = 300
 
 
-class ReportListQuery(ListQuery):
-    """The list of report jobs: by report (the API's `type`) and `status`."""
+REPORT_TYPES = {f"report.{kind}": name for kind, name in REPORT_NAMES.items()}
 
-    kind: ReportKind = ReportKind.ITEMS_CSV
+
+class ReportListQuery(ListQuery):
+    """The list of report jobs: by report (the API's `type`, a report's job type) and `status`."""
+
+    type: str = f"report.{ReportKind.ITEMS_CSV.value}"
     status: JobStatus | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _a_report(cls, value: str) -> str:
+        if value not in REPORT_TYPES:
+            raise ValueError("Choose one of the reports.")
+        return value
 
 
 def job_name(job: Job | Any) -> str:
@@ -87,12 +98,17 @@ async def _plan_problem(page: TenantPage) -> str | None:
 @router.get("/reports")
 async def list_reports(page: JobsReadPage) -> Response:
     """The workspace's reports (their jobs, newest first), and the form to request one."""
+    return await _reports_page(page)
+
+
+async def _reports_page(page: TenantPage, *, errors: dict[str, str] | None = None) -> Response:
+    """The reports page; `errors`: the request form's, shown beside its fields (422)."""
     view = read_query(page.request, ReportListQuery)
     q = view.query
     jobs = await job_service.list_jobs(
         page.session,
         status=q.status.value if q.status else None,
-        type_=f"report.{q.kind.value}",
+        type_=q.type,
         paging=q.paging,
     )
     can_run = page.can(Permission.REPORTS_RUN)
@@ -102,14 +118,17 @@ async def list_reports(page: JobsReadPage) -> Response:
         "can_run": can_run,
         "plan_problem": await _plan_problem(page) if can_run else None,
         "kind_options": list(REPORT_NAMES.items()),
+        "type_options": list(REPORT_TYPES.items()),
         "status_options": [("", "Any status"), *STATUS_LABELS.items()],
         "status_labels": STATUS_LABELS,
         "job_name": job_name,
         "download_path": download_path,
         "form_nonce": new_nonce(),
         "email": page.user.email,
+        "request_errors": errors or {},
     }
-    return render(page.request, "tenant/reports.html", context, status_code=view.status)
+    status = 422 if errors else view.status
+    return render(page.request, "tenant/reports.html", context, status_code=status)
 
 
 @router.post("/reports")
@@ -117,12 +136,12 @@ async def request_report(page: ReportsRunPage) -> Response:
     """Start building a report (once per form) and follow it on its job's page."""
     await _reports_feature(page.request)  # the API's gate: a plan with reports (403 page otherwise)
     form = await page.request.form()
-    kind = form.get("kind")
-    if kind not in REPORT_NAMES:
-        return redirect("/reports", notice="Choose one of the reports.", settings=page.settings)
-    body = ReportCreate(
-        kind=ReportKind(str(kind)), notify_email=page.user.email if form.get("notify") else None
-    )
+    try:
+        body = ReportCreate.model_validate(
+            {"kind": form.get("kind"), "notify_email": page.user.email if form.get("notify") else None}
+        )
+    except ValidationError as exc:
+        return await _reports_page(page, errors=errors_by_field(exc))
     if not await claim_submission(page.request, _REQUEST_SCOPE):
         return redirect("/reports", notice="That report was already requested.", settings=page.settings)
     params: dict[str, Any] = {"kind": body.kind.value}
@@ -155,6 +174,10 @@ async def show_job(page: JobsReadPage, job_id: uuid.UUID) -> Response:
         "poll_ms": POLL_MS,
         "poll_max": POLL_MAX,
     }
+    if job.type.startswith("report.") and any(
+        link.href == "/reports" for link in visible_nav(page.principal)
+    ):
+        context["nav_current"] = "/reports"  # a report's job belongs to the Reports page
     return render(page.request, "tenant/job.html", context)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,4 +35,4 @@ def error_of(html: str, name: str) -> str:
     """The error message shown next to the field `name`."""
     found = re.search(rf'<small class="error" id="e-{re.escape(name)}">([^<]*)</small>', html)
     assert found, f"no error shown for {name}"
-    return found.group(1)
+    return html_lib.unescape(found.group(1))

@@ -15,7 +15,7 @@ from platform_core.jobs.models import Job
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.outbox import OutboxMessage
 from platform_core.reports.models import Report
-from tests.platform_core.console.data_support import signed_in_as, token
+from tests.platform_core.console.data_support import error_of, signed_in_as, token
 from tests.platform_core.console.support import nonce_of
 
 
@@ -166,3 +166,23 @@ async def test_another_tenants_job_and_report_are_the_404_page(owner, db, tenant
     assert (await owner.get(f"/jobs/{other.id}")).status_code == 404
     assert (await owner.get(f"/jobs/{other.id}/progress")).status_code == 404
     assert (await owner.get(f"/reports/{other.id}/download")).status_code == 404
+
+
+async def test_an_unknown_report_is_shown_on_the_form(owner, db, tenant_a):
+    page = await owner.get("/reports")
+    data = {"csrf_token": await token(owner), "form_nonce": nonce_of(page.text), "kind": "pdf"}
+    refused = await owner.post("/reports", data=data)
+    assert refused.status_code == 422
+    assert error_of(refused.text, "kind").startswith("Input should be 'items_csv'")
+    assert await _jobs(db, tenant_a) == []
+    data["kind"] = "items_csv"
+    assert (await owner.post("/reports", data=data)).status_code == 303  # the nonce was not spent
+    bad_filter = await owner.get("/reports?type=report.pdf")
+    assert bad_filter.status_code == 422
+    assert error_of(bad_filter.text, "type") == "Choose one of the reports."
+
+
+async def test_a_reports_job_page_marks_reports_in_the_nav(owner, db, tenant_a):
+    job = await _built(db, tenant_a)
+    html = (await owner.get(f"/jobs/{job.id}")).text
+    assert '<a href="/reports" aria-current="page">Reports</a>' in html
