@@ -6,12 +6,16 @@ downloaded, and announced by email with a link to that page."""
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from platform_core.items.models import Item
+from platform_core.jobs.models import Job
+from platform_core.kernel.db.base import utcnow
+from platform_core.reports.models import Report
 from platform_core.uploads.models import Upload
 from tests.browser.test_sign_in import sign_in
 from tests.conftest import subscribed
@@ -164,3 +168,47 @@ def test_request_a_report_watch_it_finish_and_download_it(stack: ConsoleStack, p
     page.get_by_role("link", name="← Reports").click()
     expect(page.locator("table tbody tr")).to_have_count(1)
     expect(page.locator("table tbody tr").first).to_contain_text("Finished")
+
+
+def test_a_jobs_page_shows_its_progress_as_it_goes(stack: ConsoleStack, page: Page):
+    tenant = stack.new_tenant(name="Slow Jobs")
+    job_id = uuid.uuid4()
+    with stack.sync_db.sync_session(tenant.schema_name) as session, session.begin():
+        # A job no worker runs: the test moves it along, as a worker's tracker would.
+        session.add(Job(id=job_id, type="report.items_csv", status="queued", progress=0, params={}))
+
+    def move(**fields: object) -> None:
+        with stack.sync_db.sync_session(tenant.schema_name) as session, session.begin():
+            session.execute(update(Job).where(Job.id == job_id).values(**fields))
+
+    sign_in(page, stack, tenant.slug, owner_email(tenant.slug))
+    page.goto(stack.url(tenant.slug, f"/jobs/{job_id}"))
+    status, percent = page.locator("[data-job-status]"), page.locator("[data-job-percent]")
+    expect(status).to_have_text("Queued")
+    expect(page.get_by_text("This page updates by itself")).to_be_visible()
+    move(status="running", progress=40, started_at=utcnow())
+    expect(status).to_have_text("Running")
+    expect(percent).to_have_text("40%")
+    expect(page.locator("[data-job-bar]")).to_have_attribute("value", "40")
+    with stack.sync_db.sync_session(tenant.schema_name) as session, session.begin():
+        session.add(
+            Report(
+                id=job_id,
+                kind="items_csv",
+                filename="items.csv",
+                content_type="text/csv",
+                size_bytes=4,
+                content=b"a,b\n",
+            )
+        )
+    move(
+        status="succeeded",
+        progress=100,
+        finished_at=utcnow(),
+        result_url=f"/api/v1/reports/{job_id}/download",
+    )
+    expect(
+        page.get_by_role("link", name="Download the report")
+    ).to_be_visible()  # the page showed itself again
+    expect(status).to_have_text("Finished")
+    expect(page.get_by_text("This page updates by itself")).to_have_count(0)
