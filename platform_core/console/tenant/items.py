@@ -17,7 +17,6 @@ from platform_core.console.forms import (
     claim_submission,
     errors_by_field,
     new_nonce,
-    read_form,
     release_submission,
 )
 from platform_core.console.templating import render
@@ -71,6 +70,13 @@ def _item_fields(values: dict[str, Any]) -> dict[str, Any]:
     if "tags" in values:
         data["tags"] = tags_of(str(values["tags"]))
     return data
+
+
+async def _posted(page: TenantPage) -> dict[str, Any]:
+    """The item form's fields as typed (shown again when they are not valid)."""
+    form = await page.request.form()
+    fields = ("title", "description", "status", "tags")
+    return {name: value for name in fields if isinstance(value := form.get(name), str)}
 
 
 def _form_values(item: Item) -> dict[str, Any]:
@@ -140,8 +146,7 @@ async def new_item(page: ItemsWritePage) -> Response:
 @router.post("/items/new")
 async def create_item(page: ItemsWritePage) -> Response:
     """Create an item (once per form, however often it is sent) and open it."""
-    form = await read_form(page.request, ItemCreate)
-    values = form.values
+    values = await _posted(page)
     try:
         body = ItemCreate.model_validate(_item_fields(values))
     except ValidationError as exc:
@@ -169,12 +174,12 @@ async def show_item(page: ItemsReadPage, item_id: uuid.UUID) -> Response:
 async def update_item(page: ItemsWritePage, item_id: uuid.UUID) -> Response:
     """Save an item's fields."""
     item = await _item(page, item_id)
-    form = await read_form(page.request, ItemCreate)
+    values = await _posted(page)
     try:
-        body = ItemUpdate.model_validate(_item_fields(form.values))
+        body = ItemUpdate.model_validate(_item_fields(values))
     except ValidationError as exc:
         errors = _tag_errors(errors_by_field(exc))
-        return _item_form(page, "tenant/item.html", item=item, values=form.values, errors=errors, status=422)
+        return _item_form(page, "tenant/item.html", item=item, values=values, errors=errors, status=422)
     await item_service.update_item(page.session, item, body)
     return redirect(f"/items/{item.id}", notice="Item saved.", settings=page.settings)
 
