@@ -1,9 +1,11 @@
-"""What every list page shares: its query string read into a schema, paging, and linkable URLs.
+"""What the console's list pages share: the page number from the query, the permission catalogue, and
+a list's whole query string read into a schema.
 
 A list page keeps its search, filters, sort and page in the URL's query string, so a page is linkable
-and the browser's back button works. The query is read into a Pydantic model of the same rules as the
-API's list parameters; a value that breaks a rule is shown next to its filter (the page answers 422)
-and left out of the list, so the rest of the page still works.
+and the browser's back button works. `read_query` reads the query into a Pydantic model of the same
+rules as the API's list parameters; a value that breaks a rule is shown next to its filter (the page
+answers 422) and left out, so the rest of the page still works. `paging_of` is the forgiving page
+number of the lists that take nothing else.
 """
 
 from __future__ import annotations
@@ -16,8 +18,73 @@ from urllib.parse import urlencode
 from fastapi import Request
 from pydantic import BaseModel, Field, ValidationError
 
+from platform_core.access.permissions import Permission
 from platform_core.console.forms import errors_by_field
 from platform_core.kernel.paging import DEFAULT_PAGE_SIZE, MAX_PAGE, MAX_PAGE_SIZE, PageParams
+
+LIST_PAGE_SIZE = 25
+
+# What each permission allows, in the words of the permission editor (roles) and the scopes (API keys).
+PERMISSION_TEXT: dict[Permission, str] = {
+    Permission.ITEMS_READ: "See items",
+    Permission.ITEMS_WRITE: "Create, change and delete items",
+    Permission.MEMBERS_READ: "See members, roles and invitations",
+    Permission.MEMBERS_MANAGE: "Invite people, change roles, remove members",
+    Permission.ROLES_MANAGE: "Create, change and delete custom roles",
+    Permission.API_KEYS_MANAGE: "Create and revoke API keys",
+    Permission.BILLING_READ: "See the plan and usage",
+    Permission.BILLING_MANAGE: "Change the plan and payment details",
+    Permission.UPLOADS_READ: "See and download files",
+    Permission.UPLOADS_WRITE: "Upload and delete files",
+    Permission.REPORTS_RUN: "Run reports",
+    Permission.JOBS_READ: "See reports and background jobs",
+    Permission.AUDIT_READ: "Read the audit log",
+    Permission.TENANT_SETTINGS: "Change the workspace's settings",
+}
+
+_AREA_NAMES = {"api_keys": "API keys", "tenant": "Workspace", "uploads": "Files", "jobs": "Jobs"}
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionChoice:
+    """One checkbox of a permission editor."""
+
+    value: str
+    text: str
+    allowed: bool  # whether the signed-in user holds it (nobody grants what they lack)
+
+
+@dataclass(frozen=True, slots=True)
+class PermissionArea:
+    """The permissions of one area (items, members, ...), shown together."""
+
+    name: str
+    choices: list[PermissionChoice]
+
+
+def permission_areas(held: frozenset[Permission]) -> list[PermissionArea]:
+    """Every permission of the catalogue (the API's `GET /api/v1/roles/permissions`), grouped by area
+    in the catalogue's order; those the user lacks are marked, since nobody grants them."""
+    areas: dict[str, list[PermissionChoice]] = {}
+    for permission in Permission:
+        area = permission.value.split(":", 1)[0]
+        text = PERMISSION_TEXT.get(permission, permission.value)
+        areas.setdefault(area, []).append(PermissionChoice(permission.value, text, permission in held))
+    return [
+        PermissionArea(_AREA_NAMES.get(area, area.replace("_", " ").capitalize()), choices)
+        for area, choices in areas.items()
+    ]
+
+
+def paging_of(page: str | None, page_size: int = LIST_PAGE_SIZE) -> PageParams:
+    """The page a list shows: `?page=N` when it is a page number, else the first (a browser's URL is
+    forgiving where the API's is strict)."""
+    try:
+        number = int(page or 1)
+    except ValueError:
+        number = 1
+    return PageParams(page=min(max(number, 1), MAX_PAGE), page_size=page_size)
+
 
 Q = TypeVar("Q", bound="ListQuery")
 
