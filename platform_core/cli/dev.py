@@ -160,7 +160,9 @@ def dev(
                     f"started local Stripe (localstripe behind the stand-in): {stripe['STRIPE_API_BASE']}"
                 )
             if not (os.environ.get("S3_ENDPOINT_URL") or os.environ.get("S3_BUCKET")):
-                s3 = services.enter_context(_local_s3(root / "s3", previous.get("s3")))
+                s3 = services.enter_context(
+                    _local_s3(root / "s3", previous.get("s3"), [f"http://*.{base}:{port}"])
+                )
                 export(**s3.environ())
                 console.print(f"started local S3 (moto, in memory): {s3.endpoint_url}, bucket {s3.bucket}")
             written = dev_env.write(root, exported)
@@ -229,10 +231,12 @@ def _local_stripe(directory: Path, platform_url: str, preferred_port: int | None
         yield {"STRIPE_API_KEY": "sk_test_dev", "STRIPE_API_BASE": api_base, "STRIPE_WEBHOOK_SECRET": secret}
 
 
-def _local_s3(directory: Path, preferred_port: int | None) -> Any:
+def _local_s3(directory: Path, preferred_port: int | None, browser_origins: list[str]) -> Any:
     from platform_core.devstack import s3  # moto is a development dependency
 
-    return s3.local_s3(directory, preferred_port=preferred_port or s3.DEFAULT_DEV_PORT)
+    return s3.local_s3(
+        directory, preferred_port=preferred_port or s3.DEFAULT_DEV_PORT, browser_origins=browser_origins
+    )
 
 
 def _mail_sink(directory: Path, preferred_port: int | None) -> Any:

@@ -14,6 +14,7 @@ from platform_core.cli import db as db_commands
 from platform_core.cli import dev as dev_commands
 from platform_core.cli import dev_env
 from platform_core.cli import operators as operator_commands
+from platform_core.cli import storage as storage_commands
 from platform_core.cli import tenants as tenant_commands
 from platform_core.cli import workers as worker_commands
 from platform_core.cli.errors import OneLineErrors
@@ -30,6 +31,7 @@ app.add_typer(db_commands.app, name="db")
 app.add_typer(tenant_commands.app, name="tenants")
 app.add_typer(operator_commands.app, name="operators")
 app.add_typer(billing_commands.app, name="billing")
+app.add_typer(storage_commands.app, name="storage")
 app.command("dev")(dev_commands.dev)
 app.command("worker")(worker_commands.worker)
 app.command("beat")(worker_commands.beat)

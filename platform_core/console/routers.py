@@ -6,15 +6,19 @@ from fastapi import APIRouter
 
 from platform_core.console.tenant import account as tenant_account
 from platform_core.console.tenant import api_keys as tenant_api_keys
+from platform_core.console.tenant import audit as tenant_audit
 from platform_core.console.tenant import auth as tenant_auth
 from platform_core.console.tenant import auth_links as tenant_auth_links
 from platform_core.console.tenant import billing as tenant_billing
 from platform_core.console.tenant import home as tenant_home
 from platform_core.console.tenant import invitations as tenant_invitations
+from platform_core.console.tenant import items as tenant_items
 from platform_core.console.tenant import members as tenant_members
 from platform_core.console.tenant import not_found as tenant_not_found
+from platform_core.console.tenant import reports as tenant_reports
 from platform_core.console.tenant import roles as tenant_roles
 from platform_core.console.tenant import settings as tenant_settings
+from platform_core.console.tenant import uploads as tenant_uploads
 
 TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_home.router,
@@ -27,6 +31,10 @@ TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_members.router,
     tenant_roles.router,
     tenant_api_keys.router,
+    tenant_items.router,
+    tenant_uploads.router,
+    tenant_reports.router,
+    tenant_audit.router,
 )
 
 OPERATOR_ROUTERS: tuple[APIRouter, ...] = ()

@@ -29,6 +29,11 @@ COLUMNS = ("id", "title", "status", "tags", "description", "created_at", "update
 PROGRESS_EVERY = 500
 
 
+def job_page(job_id: uuid.UUID) -> str:
+    """The path of a job's page in the tenant console, where its report is downloaded."""
+    return f"/jobs/{job_id}"
+
+
 def report_key(tenant_id: uuid.UUID, report: Report) -> str:
     """Where a report's file is kept in the object storage: under its tenant's prefix."""
     return f"tenants/{tenant_id}/reports/{report.id}/{report.filename}"
@@ -82,7 +87,9 @@ def build_items_csv(
             context={
                 "tenant_name": ctx.tenant.slug,
                 "report_name": "Items (CSV)",
-                "download_url": get_settings().tenant_url(ctx.tenant.slug, job.result_url),
+                # The report's page in the tenant console: it downloads from there after signing in
+                # (the API's download link needs a bearer token a mail client does not have).
+                "download_url": get_settings().tenant_url(ctx.tenant.slug, job_page(job.job_id)),
                 "expires_in_hours": 24 * 30,
             },
             tenant_id=ctx.tenant.id,

@@ -23,7 +23,7 @@ from platform_core.uploads.settings import S3Settings, get_s3_settings
 
 if TYPE_CHECKING:  # the stub package (boto3-stubs[s3]) exists only for the type checker
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, ObjectIdentifierTypeDef
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, CORSRuleTypeDef, ObjectIdentifierTypeDef
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -191,6 +191,26 @@ class ObjectStore:
         return count
 
     @_storage_errors
+    def allow_browser_uploads(self, origins: Sequence[str], *, max_age_seconds: int = 3600) -> None:
+        """Set the bucket's CORS rule so pages served from `origins` may send files to it with a signed
+        form (POST, or PUT) and read them (GET, HEAD). Replaces the bucket's CORS configuration."""
+        self.client.put_bucket_cors(
+            Bucket=self.bucket,
+            CORSConfiguration={"CORSRules": [browser_upload_rule(origins, max_age_seconds=max_age_seconds)]},
+        )
+
+    @_storage_errors
+    def cors_rules(self) -> list[dict[str, Any]]:
+        """The bucket's CORS rules (none: an empty list)."""
+        try:
+            answer = self.client.get_bucket_cors(Bucket=self.bucket)
+        except ClientError as exc:
+            if str(exc.response.get("Error", {}).get("Code")) == "NoSuchCORSConfiguration":
+                return []
+            raise
+        return [dict(rule) for rule in answer.get("CORSRules", [])]
+
+    @_storage_errors
     def ensure_bucket(self, region: str = "") -> None:
         """Create the bucket unless it exists (development and tests)."""
         try:
@@ -203,6 +223,30 @@ class ObjectStore:
         if region and region != "us-east-1":
             options["CreateBucketConfiguration"] = {"LocationConstraint": region}
         self.client.create_bucket(Bucket=self.bucket, **options)
+
+
+def browser_upload_rule(origins: Sequence[str], *, max_age_seconds: int = 3600) -> CORSRuleTypeDef:
+    """The CORS rule browser uploads need: the console's origins may POST a signed form (PUT for
+    clients that sign one), GET and HEAD; any request header (the upload's progress events make the
+    browser ask first); the ETag readable."""
+    if not origins:
+        raise ValueError("browser uploads need at least one origin")
+    return {
+        "AllowedOrigins": list(origins),
+        "AllowedMethods": ["POST", "PUT", "GET", "HEAD"],
+        "AllowedHeaders": ["*"],
+        "ExposeHeaders": ["ETag"],
+        "MaxAgeSeconds": max_age_seconds,
+    }
+
+
+def browser_upload_origins(tenant_url_template: str, base_domain: str, extra: str = "") -> list[str]:
+    """The origins of the tenant console, for the bucket's CORS rule: every tenant subdomain (the
+    template with `*` for the slug, e.g. `https://*.example.com`) and any extra origins (custom
+    domains), comma-separated."""
+    wildcard = tenant_url_template.format(slug="*", base_domain=base_domain).rstrip("/")
+    found = [wildcard, *(o.strip().rstrip("/") for o in extra.split(",") if o.strip())]
+    return list(dict.fromkeys(found))
 
 
 def make_client(settings: S3Settings) -> S3Client:
