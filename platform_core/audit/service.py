@@ -47,6 +47,8 @@ class AuditAction(StrEnum):
     TENANT_SUSPENDED = "tenant.suspended"
     TENANT_RESUMED = "tenant.resumed"
     OWNER_ADDED = "tenant.owner_added"
+    TENANT_DELETED = "tenant.deleted"
+    TENANT_RESTORED = "tenant.restored"
 
 
 async def record(

@@ -235,7 +235,7 @@ def delete(
         console.print(f"purged {tenant.slug}: schema {tenant.schema_name} dropped")
         return
     with unit_of_work() as session:
-        tenant = lifecycle.mark_deleted(session, settings=settings(), slug=slug, grace_days=grace_days)
+        tenant = tenant_actions.delete_tenant(session, settings=settings(), slug=slug, grace_days=grace_days)
     console.print(f"{tenant.slug} marked for deletion; data kept until {fmt(tenant.purge_after)}")
 
 

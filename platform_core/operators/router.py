@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
 from billing import service as billing_service
-from billing.schemas import OperatorBillingRead
+from billing.schemas import OperatorBillingRead, ReplayRead, WaitingEventPage
 from platform_core.access.dependencies import PUBLIC
 from platform_core.auth.dependencies import SIGN_IN_BODY, SignInCredentials
 from platform_core.auth.throttle import TooManyAttempts
@@ -32,9 +32,13 @@ from platform_core.operators.exceptions import OperatorInvalidCredentials
 from platform_core.operators.models import Operator
 from platform_core.operators.schemas import (
     AddOwnerRequest,
+    EventStatus,
+    FleetStatusRead,
+    OperatorActionPage,
     OperatorRead,
     OperatorTokenResponse,
     OwnerAddedRead,
+    ReplayRequest,
     SuspendRequest,
     TenantMemberPage,
     TenantPage,
@@ -47,6 +51,7 @@ router = APIRouter(prefix="/api/v1/operator", tags=["operators"], dependencies=[
 
 SuspendBody = Annotated[SuspendRequest, Depends(json_body(SuspendRequest))]
 AddOwnerBody = Annotated[AddOwnerRequest, Depends(json_body(AddOwnerRequest))]
+ReplayBody = Annotated[ReplayRequest, Depends(json_body(ReplayRequest))]
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -120,6 +125,34 @@ async def resume_tenant(
     return await operator_service.resume_tenant(session, by, slug=slug)
 
 
+@router.delete("/tenants/{slug}", response_model=TenantRead)
+@raises(InvalidTenantState)
+async def delete_tenant(
+    operator: CurrentOperator,
+    slug: TenantSlug,
+    scope: OperatorScopeDep,
+    session: PublicSessionDep,
+    grace_days: Annotated[
+        int | None,
+        Query(ge=0, le=365, description="Days to keep the data (default TENANT_DELETE_GRACE_DAYS)."),
+    ] = None,
+) -> Tenant:
+    """Mark a tenant for deletion: its hosts answer 410 and its data is kept for the grace period, during
+    which it can be restored; `platformctl tenants delete --purge` drops it after. Audited."""
+    by = operator_service.actor(operator, scope.ip)
+    return await operator_service.delete_tenant(session, scope, by, slug=slug, grace_days=grace_days)
+
+
+@router.post("/tenants/{slug}/restore", response_model=TenantRead)
+@raises(InvalidTenantState)
+async def restore_tenant(
+    operator: CurrentOperator, slug: TenantSlug, scope: OperatorScopeDep, session: PublicSessionDep
+) -> Tenant:
+    """Bring back a tenant marked for deletion, within its grace period (409 otherwise). Audited."""
+    by = operator_service.actor(operator, scope.ip)
+    return await operator_service.restore_tenant(session, by, slug=slug)
+
+
 @router.post(
     "/tenants/{slug}/owners", response_model=OwnerAddedRead, openapi_extra=_json_body(AddOwnerRequest)
 )
@@ -157,3 +190,44 @@ async def get_tenant_billing(
 ) -> OperatorBillingRead:
     """A tenant's billing account and its latest Stripe events (parked ones included)."""
     return await billing_service.operator_view(session, tenant.id)
+
+
+@router.get("/fleet", response_model=FleetStatusRead)
+async def get_fleet_status(
+    request: Request, operator: CurrentOperator, session: PublicSessionDep
+) -> FleetStatusRead:
+    """The tenant migration head and the tenants whose schema is not at it, with their last error
+    (what `platformctl db status` lists)."""
+    return await operator_service.fleet_status(session, request.app.state.settings)
+
+
+@router.get("/stripe-events", response_model=WaitingEventPage)
+async def list_stripe_events(
+    operator: CurrentOperator,
+    session: PublicSessionDep,
+    paging: PageDep,
+    status: EventStatus | None = None,
+) -> WaitingEventPage:
+    """Stripe events not processed: `parked` (attempts used up), `failed` (being retried); oldest first."""
+    return await operator_service.list_stripe_events(session, status=status, paging=paging)
+
+
+@router.post("/stripe-events/replay", response_model=ReplayRead, openapi_extra=_json_body(ReplayRequest))
+async def replay_stripe_events(
+    operator: CurrentOperator, body: ReplayBody, scope: OperatorScopeDep, session: PublicSessionDep
+) -> ReplayRead:
+    """Queue parked Stripe events (and failed ones with `include_failed`; only `event_ids` when given) for
+    processing again, as `platformctl billing replay-events`; recorded in the operator log."""
+    by = operator_service.actor(operator, scope.ip)
+    queued = await operator_service.replay_stripe_events(
+        session, by, include_failed=body.include_failed, event_ids=body.event_ids
+    )
+    return ReplayRead(queued=queued)
+
+
+@router.get("/actions", response_model=OperatorActionPage)
+async def list_operator_actions(
+    operator: CurrentOperator, session: PublicSessionDep, paging: PageDep
+) -> OperatorActionPage:
+    """The platform's log of operator actions (console, API and platformctl), newest first."""
+    return await operator_service.list_actions(session, paging=paging)
