@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from platform_core.access.actor import Actor, ActorType
 from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.db.binding import in_schema
 from platform_core.kernel.paging import PageParams
 from platform_core.kernel.repository import fetch_page
@@ -94,6 +95,7 @@ def add_action(
     """Record an operator action in the platform's log (in the caller's transaction)."""
     session.add(
         OperatorAction(
+            occurred_at=utcnow(),  # the moment itself (several actions may share one transaction)
             operator_id=by.id if by.type is ActorType.OPERATOR else None,
             actor_label=by.label,
             ip=by.ip,
