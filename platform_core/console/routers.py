@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from platform_core.console.operator import auth as operator_auth
+from platform_core.console.operator import not_found as operator_not_found
+from platform_core.console.operator import platform as operator_platform
+from platform_core.console.operator import tenants as operator_tenants
 from platform_core.console.tenant import account as tenant_account
 from platform_core.console.tenant import auth as tenant_auth
 from platform_core.console.tenant import auth_links as tenant_auth_links
@@ -21,9 +25,13 @@ TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_billing.router,
 )
 
-OPERATOR_ROUTERS: tuple[APIRouter, ...] = ()
+OPERATOR_ROUTERS: tuple[APIRouter, ...] = (
+    operator_auth.router,
+    operator_tenants.router,
+    operator_platform.router,
+)
 
 # Each console's page for paths that nothing serves (the router's default, not routes).
-FALLBACKS: tuple[APIRouter, ...] = (tenant_not_found.router,)
+FALLBACKS: tuple[APIRouter, ...] = (tenant_not_found.router, operator_not_found.router)
 
 ROUTERS: tuple[APIRouter, ...] = (*TENANT_ROUTERS, *OPERATOR_ROUTERS)
