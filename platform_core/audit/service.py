@@ -49,6 +49,7 @@ class AuditAction(StrEnum):
     OWNER_ADDED = "tenant.owner_added"
     TENANT_DELETED = "tenant.deleted"
     TENANT_RESTORED = "tenant.restored"
+    TENANT_EXPORT_REQUESTED = "tenant.export_requested"
 
 
 async def record(

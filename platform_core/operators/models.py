@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, func
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,3 +42,25 @@ class OperatorAction(IdMixin, PublicBase):
     target_type: Mapped[str | None] = mapped_column(String(32))
     target_id: Mapped[str | None] = mapped_column(String(255))
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+
+
+class TenantExport(IdMixin, PublicBase):
+    """An export of a tenant's data that an operator asked for: built by a worker into the object
+    storage (`exports/<tenant id>/<export id>.tar.gz`, outside the tenant's own prefix, so it outlives a
+    purge), downloaded through a short-lived link."""
+
+    __tablename__ = "tenant_export"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("public.tenant.id", ondelete="CASCADE"), index=True
+    )
+    requested_by: Mapped[str | None] = mapped_column(String(320))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    with_files: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")  # succeeded, failed
+    object_key: Mapped[str | None] = mapped_column(String(512))
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    rows: Mapped[int | None] = mapped_column(Integer)
+    files: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

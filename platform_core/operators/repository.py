@@ -21,7 +21,7 @@ from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.db.binding import in_schema
 from platform_core.kernel.paging import PageParams
 from platform_core.kernel.repository import fetch_page
-from platform_core.operators.models import Operator, OperatorAction
+from platform_core.operators.models import Operator, OperatorAction, TenantExport
 from tenants.models import Tenant
 
 
@@ -132,3 +132,29 @@ async def get_live_tenant(session: AsyncSession, slug: str) -> Tenant | None:
 def insert_in_tenant(session: Session, *, schema: str, statement: Insert) -> None:
     """Run an INSERT into a tenant table of `schema` on the platform session (an audit entry)."""
     in_schema(session, schema).execute(statement)
+
+
+async def list_exports(
+    session: AsyncSession, tenant_id: uuid.UUID, *, limit: int = 20
+) -> Sequence[TenantExport]:
+    """A tenant's latest exports, newest first."""
+    stmt = (
+        select(TenantExport)
+        .where(TenantExport.tenant_id == tenant_id)
+        .order_by(TenantExport.requested_at.desc(), TenantExport.id)
+        .limit(limit)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def get_export(
+    session: AsyncSession, tenant_id: uuid.UUID, export_id: uuid.UUID
+) -> TenantExport | None:
+    """One export of this tenant."""
+    stmt = select(TenantExport).where(TenantExport.id == export_id, TenantExport.tenant_id == tenant_id)
+    return (await session.scalars(stmt)).one_or_none()
+
+
+def lock_export(session: Session, export_id: uuid.UUID) -> TenantExport | None:
+    """An export, locked for the worker that builds it."""
+    return session.get(TenantExport, export_id, with_for_update=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -28,11 +29,14 @@ from platform_core.operators.dependencies import (
     json_body,
     tenant_session,
 )
-from platform_core.operators.exceptions import OperatorInvalidCredentials
+from platform_core.operators.exceptions import ExportNotFound, OperatorInvalidCredentials
 from platform_core.operators.models import Operator
 from platform_core.operators.schemas import (
     AddOwnerRequest,
     EventStatus,
+    ExportList,
+    ExportRead,
+    ExportRequest,
     FleetStatusRead,
     OperatorActionPage,
     OperatorRead,
@@ -44,6 +48,7 @@ from platform_core.operators.schemas import (
     TenantPage,
     TenantRead,
 )
+from platform_core.uploads.exceptions import StorageUnavailable
 from tenants.exceptions import InvalidTenantState
 from tenants.models import Tenant
 
@@ -52,6 +57,7 @@ router = APIRouter(prefix="/api/v1/operator", tags=["operators"], dependencies=[
 SuspendBody = Annotated[SuspendRequest, Depends(json_body(SuspendRequest))]
 AddOwnerBody = Annotated[AddOwnerRequest, Depends(json_body(AddOwnerRequest))]
 ReplayBody = Annotated[ReplayRequest, Depends(json_body(ReplayRequest))]
+ExportBody = Annotated[ExportRequest, Depends(json_body(ExportRequest))]
 
 
 def _json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -190,6 +196,43 @@ async def get_tenant_billing(
 ) -> OperatorBillingRead:
     """A tenant's billing account and its latest Stripe events (parked ones included)."""
     return await billing_service.operator_view(session, tenant.id)
+
+
+@router.post(
+    "/tenants/{slug}/exports",
+    response_model=ExportRead,
+    status_code=202,
+    openapi_extra=_json_body(ExportRequest),
+)
+@raises(InvalidTenantState, StorageUnavailable)
+async def request_tenant_export(
+    operator: CurrentOperator,
+    slug: TenantSlug,
+    body: ExportBody,
+    scope: OperatorScopeDep,
+    session: PublicSessionDep,
+) -> ExportRead:
+    """Ask for an export of a tenant's data (as `platformctl tenants export`), built by a worker into the
+    object storage; follow it with GET .../exports/{id}. Recorded in the tenant's audit log."""
+    by = operator_service.actor(operator, scope.ip)
+    return await operator_service.request_export(session, by, slug=slug, with_files=body.with_files)
+
+
+@router.get("/tenants/{slug}/exports", response_model=ExportList)
+async def list_tenant_exports(
+    operator: CurrentOperator, tenant: OperatorTenant, session: PublicSessionDep
+) -> ExportList:
+    """A tenant's latest exports, newest first."""
+    return await operator_service.list_exports(session, tenant)
+
+
+@router.get("/tenants/{slug}/exports/{export_id}", response_model=ExportRead)
+@raises(ExportNotFound, StorageUnavailable)
+async def get_tenant_export(
+    operator: CurrentOperator, tenant: OperatorTenant, export_id: uuid.UUID, session: PublicSessionDep
+) -> ExportRead:
+    """One export; once it succeeded, `download_url` is a link to the archive valid for a few minutes."""
+    return await operator_service.get_export(session, tenant, export_id)
 
 
 @router.get("/fleet", response_model=FleetStatusRead)

@@ -161,3 +161,33 @@ class OperatorActionRead(BaseModel):
 
 class OperatorActionPage(Page[OperatorActionRead]):
     """One page of operator actions, newest first."""
+
+
+class ExportRequest(_Body):
+    """What to export: the tenant's rows and the index of its files; with `with_files`, the files too."""
+
+    with_files: bool = False
+
+
+class ExportRead(BaseModel):
+    """An export of a tenant's data and, once it succeeded, a short-lived link to download it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    status: Literal["queued", "succeeded", "failed"]
+    with_files: bool
+    requested_by: str | None
+    requested_at: datetime
+    finished_at: datetime | None
+    size_bytes: int | None
+    rows: int | None
+    files: int | None
+    error: str | None
+    download_url: str | None = None
+
+
+class ExportList(BaseModel):
+    """A tenant's latest exports, newest first."""
+
+    items: list[ExportRead]

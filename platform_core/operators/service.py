@@ -41,14 +41,17 @@ from platform_core.members.owner import OwnerAdded, prepare_owner_async
 from platform_core.operators import repository
 from platform_core.operators import tenants as tenant_actions
 from platform_core.operators.exceptions import (
+    ExportNotFound,
     InvalidOperatorEmail,
     OperatorEmailTaken,
     OperatorInvalidCredentials,
     OperatorNotFound,
 )
-from platform_core.operators.models import Operator
+from platform_core.operators.models import Operator, TenantExport
 from platform_core.operators.schemas import (
     BehindHeadRead,
+    ExportList,
+    ExportRead,
     FleetStatusRead,
     OperatorActionPage,
     OperatorActionRead,
@@ -57,6 +60,7 @@ from platform_core.operators.schemas import (
     TenantPage,
     TenantRead,
 )
+from platform_core.uploads.storage import get_store
 from platform_core.users import repository as user_repository
 from tenants.exceptions import TenantNotFound
 from tenants.fleet import behind_head
@@ -282,6 +286,38 @@ async def list_actions(
     """One page of the platform's log of operator actions, newest first."""
     rows, total = await repository.list_actions_page(session, paging=paging, target_id=target_id)
     return OperatorActionPage.of([OperatorActionRead.model_validate(r) for r in rows], total, paging)
+
+
+async def request_export(session: AsyncSession, by: Actor, *, slug: str, with_files: bool) -> ExportRead:
+    """Ask a worker for an export of the tenant, in the request's transaction (recorded in its audit log).
+    StorageUnavailable when no object storage is configured."""
+    get_store()  # refuse now, not in the worker, when there is nowhere to write it
+    export = await session.run_sync(
+        lambda sync: tenant_actions.request_export(sync, slug=slug, with_files=with_files, by=by)
+    )
+    return ExportRead.model_validate(export)
+
+
+def _export_read(export: TenantExport, tenant: Tenant) -> ExportRead:
+    read = ExportRead.model_validate(export)
+    if export.status == "succeeded" and export.object_key:
+        filename = f"{tenant.slug}-{export.requested_at:%Y%m%d-%H%M%S}.tar.gz"
+        read.download_url = get_store().presign_get(export.object_key, filename=filename)
+    return read
+
+
+async def list_exports(session: AsyncSession, tenant: Tenant) -> ExportList:
+    """A tenant's latest exports, newest first (without links: `get_export` makes one)."""
+    exports = await repository.list_exports(session, tenant.id)
+    return ExportList(items=[ExportRead.model_validate(e) for e in exports])
+
+
+async def get_export(session: AsyncSession, tenant: Tenant, export_id: uuid.UUID) -> ExportRead:
+    """One export of the tenant, with a short-lived download link once it succeeded; ExportNotFound."""
+    export = await repository.get_export(session, tenant.id, export_id)
+    if export is None:
+        raise ExportNotFound(details={"export_id": str(export_id)})
+    return _export_read(export, tenant)
 
 
 async def add_owner(

@@ -22,12 +22,15 @@ from platform_core.access.actor import Actor, ActorType
 from platform_core.audit.repository import event_insert
 from platform_core.audit.service import AuditAction
 from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.outbox import enqueue
 from platform_core.kernel.settings import Settings
 from platform_core.members import owner as owners
 from platform_core.members.owner import OwnerAccount, OwnerAdded
 from platform_core.operators import repository
+from platform_core.operators.models import TenantExport
 from tenants import lifecycle, provisioning
 from tenants.exceptions import InvalidTenantState
+from tenants.export import exportable_tenant
 from tenants.models import Tenant
 from tenants.slugs import validate_slug
 
@@ -126,6 +129,26 @@ def add_owner(
     _record(session, tenant, AuditAction.OWNER_ADDED, by, details, target=("user", added.user_id))
     logger.info("%s made %s an owner of %s", by.label, added.email, slug)
     return added
+
+
+# The worker task that builds an export (platform_core/operators/tasks.py), named for the outbox.
+EXPORT_TASK = "operators.export_tenant"
+
+
+def request_export(
+    session: Session, *, slug: str, with_files: bool = False, by: Actor = CLI_ACTOR
+) -> TenantExport:
+    """Ask a worker for an export of a tenant that has data (active, suspended or awaiting deletion): the
+    record and its task are written in the caller's transaction; recorded in the tenant's audit log."""
+    tenant = exportable_tenant(session, slug=slug)
+    export = TenantExport(tenant_id=tenant.id, requested_by=by.label, with_files=with_files, status="queued")
+    session.add(export)
+    session.flush()
+    enqueue(session, EXPORT_TASK, export_id=str(export.id))
+    details = {"export_id": str(export.id), "with_files": with_files}
+    _record(session, tenant, AuditAction.TENANT_EXPORT_REQUESTED, by, details)
+    logger.info("%s asked for an export of %s", by.label, tenant.slug)
+    return export
 
 
 # The platform log's name of a replay of Stripe events.

@@ -4,6 +4,7 @@ operator API calls, so each is recorded in the tenant's audit log and the operat
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +23,8 @@ from platform_core.kernel.db.engines import Database
 from platform_core.kernel.paging import DEFAULT_PAGE_SIZE, PageParams
 from platform_core.operators import service as operator_service
 from platform_core.operators.dependencies import tenant_slug
-from platform_core.operators.schemas import AddOwnerRequest, SuspendRequest
+from platform_core.operators.exceptions import ExportNotFound
+from platform_core.operators.schemas import AddOwnerRequest, ExportRequest, SuspendRequest
 from tenants import repository as tenant_repository
 from tenants.models import Tenant
 
@@ -90,6 +92,7 @@ async def _tenant_page(
             members = await operator_service.list_members(tenant_session, PageParams(page=1, page_size=50))
     tenant_id = tenant.id
     domains = await page.session.run_sync(lambda sync: tenant_repository.list_domains(sync, tenant_id))
+    exports = await operator_service.list_exports(page.session, tenant)
     actions = await operator_service.list_actions(
         page.session, paging=PageParams(page=1, page_size=10), target_id=tenant.slug
     )
@@ -100,6 +103,7 @@ async def _tenant_page(
         "members": members,
         "domains": domains,
         "actions": actions,
+        "exports": exports.items,
         "head": head_revision(page.settings.migrations_dir, "tenant"),
         "tenant_url": page.settings.tenant_url(tenant.slug),
         "form": form,
@@ -176,3 +180,30 @@ async def tenant_add_owner(page: SignedInOperatorPage, request: Request, slug: s
     )
     how = "was emailed a link to choose a password" if added.link_sent else "is now an owner"
     return _back(page, tenant.slug, f"{added.email} {how}.")
+
+
+@router.post("/tenants/{slug}/exports")
+async def tenant_export(page: SignedInOperatorPage, request: Request, slug: str) -> Response:
+    """Ask a worker for an export of the tenant's data (optionally with its files)."""
+    tenant = await _tenant(page, slug)
+    form: Form[ExportRequest] = await read_form(request, ExportRequest)
+    if form.model is None:
+        return await _invalid(page, tenant, "export", form)
+    await operator_service.request_export(
+        page.session, _by(page), slug=tenant.slug, with_files=form.model.with_files
+    )
+    return _back(
+        page,
+        tenant.slug,
+        "The export is being prepared: it is listed below, and can be downloaded once ready.",
+    )
+
+
+@router.get("/tenants/{slug}/exports/{export_id}/download")
+async def tenant_export_download(page: SignedInOperatorPage, slug: str, export_id: uuid.UUID) -> Response:
+    """Send the browser to a short-lived link to a finished export (the 404 page for anything else)."""
+    tenant = await _tenant(page, slug)
+    export = await operator_service.get_export(page.session, tenant, export_id)
+    if export.download_url is None:
+        raise ExportNotFound("This export is not ready to download.")
+    return redirect(export.download_url)

@@ -450,3 +450,49 @@ class TestPlatformPages:
         page = await signed_in.get("/activity")
         assert f'href="/tenants/{slug}"' in page.text
         assert console_operator.email in page.text
+
+
+class TestExports:
+    async def test_ask_for_an_export_and_download_it(
+        self, signed_in, db, s3, tenant_service, console_operator
+    ):
+        from platform_core.operators.models import TenantExport
+
+        slug = _slug("exp")
+        tenant = tenant_service.create(slug=slug, name="Exported")
+        asked = await post_form(
+            signed_in, f"/tenants/{slug}", f"/tenants/{slug}/exports", {"with_files": "true"}
+        )
+        assert asked.status_code == 303
+        page = await signed_in.get(f"/tenants/{slug}")
+        assert "The export is being prepared" in page.text
+        assert "queued" in page.text
+        async with db.session(None) as session:
+            export = (
+                await session.scalars(select(TenantExport).where(TenantExport.tenant_id == tenant.id))
+            ).one()
+            assert (export.with_files, export.requested_by) == (True, console_operator.email)
+        [event] = await tenant_audit(db, tenant, "tenant.export_requested")
+        assert event.actor_id == console_operator.id
+        not_ready = await signed_in.get(f"/tenants/{slug}/exports/{export.id}/download")
+        assert not_ready.status_code == 404
+        # What the worker does once the archive is written:
+        s3.put(f"exports/{tenant.id}/{export.id}.tar.gz", b"archive", content_type="application/gzip")
+        async with db.session(None) as session:
+            await session.execute(
+                update(TenantExport)
+                .where(TenantExport.id == export.id)
+                .values(
+                    status="succeeded", object_key=f"exports/{tenant.id}/{export.id}.tar.gz", size_bytes=7
+                )
+            )
+            await session.commit()
+        page = await signed_in.get(f"/tenants/{slug}")
+        assert f'href="/tenants/{slug}/exports/{export.id}/download"' in page.text
+        download = await signed_in.get(f"/tenants/{slug}/exports/{export.id}/download")
+        assert download.status_code == 303
+        assert f"exports/{tenant.id}/{export.id}.tar.gz" in download.headers["location"]
+        other = await signed_in.get(f"/tenants/alpha/exports/{export.id}/download")
+        assert other.status_code == 404
+        malformed = await signed_in.get(f"/tenants/{slug}/exports/not-a-uuid/download")
+        assert malformed.status_code == 404

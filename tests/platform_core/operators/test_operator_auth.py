@@ -189,6 +189,9 @@ OPERATOR_ROUTES = [
     ("GET", "/api/v1/operator/stripe-events"),
     ("POST", "/api/v1/operator/stripe-events/replay"),
     ("GET", "/api/v1/operator/actions"),
+    ("POST", "/api/v1/operator/tenants/alpha/exports"),
+    ("GET", "/api/v1/operator/tenants/alpha/exports"),
+    ("GET", "/api/v1/operator/tenants/alpha/exports/{export_id}"),
 ]
 
 

@@ -1,4 +1,4 @@
-"""operator console: session generation, operator actions
+"""operator console: session generation, operator actions, tenant exports
 
 Revision ID: 5b7c0e2f9a11
 Revises: 8c1f4e27d0b3
@@ -43,10 +43,40 @@ def upgrade() -> None:
     op.create_index(
         "ix_operator_action_occurred_at", "operator_action", ["occurred_at"], unique=False, schema="public"
     )
+    op.create_table(
+        "tenant_export",
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("requested_by", sa.String(length=320), nullable=True),
+        sa.Column(
+            "requested_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.Column("with_files", sa.Boolean(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("object_key", sa.String(length=512), nullable=True),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=True),
+        sa.Column("rows", sa.Integer(), nullable=True),
+        sa.Column("files", sa.Integer(), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["public.tenant.id"],
+            name=op.f("fk_tenant_export_tenant_id_tenant"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tenant_export")),
+        schema="public",
+    )
+    op.create_index(
+        op.f("ix_tenant_export_tenant_id"), "tenant_export", ["tenant_id"], unique=False, schema="public"
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_index(op.f("ix_tenant_export_tenant_id"), table_name="tenant_export", schema="public")
+    op.drop_table("tenant_export", schema="public")
     op.drop_index("ix_operator_action_occurred_at", table_name="operator_action", schema="public")
     op.drop_table("operator_action", schema="public")
     op.drop_column("operator", "session_generation", schema="public")
