@@ -203,6 +203,14 @@ def resume(slug: str) -> None:
     console.print(f"resumed {tenant.slug}")
 
 
+@app.command("restore")
+def restore(slug: str) -> None:
+    """Bring back a tenant marked for deletion, within its grace period (only such a tenant)."""
+    with unit_of_work() as session:
+        tenant = tenant_actions.restore_tenant(session, slug=slug)
+    console.print(f"restored {tenant.slug}")
+
+
 @app.command("rename")
 def rename(slug: str, new_slug: str) -> None:
     """Change a tenant's slug (subdomain); its data and schema stay."""
