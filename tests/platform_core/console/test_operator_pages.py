@@ -496,3 +496,40 @@ class TestExports:
         assert other.status_code == 404
         malformed = await signed_in.get(f"/tenants/{slug}/exports/not-a-uuid/download")
         assert malformed.status_code == 404
+
+
+def _operator_id_routes() -> list[tuple[str, str]]:
+    """(method, path) of every operator console route with a parameter in its path."""
+    import re
+
+    from platform_core.console.routers import OPERATOR_ROUTERS
+
+    found = set()
+    for router in OPERATOR_ROUTERS:
+        for route in router.routes:
+            if re.search(r"\{[^}]+\}", route.path):
+                found |= {(method, route.path) for method in route.methods if method != "HEAD"}
+    return sorted(found)
+
+
+@pytest.mark.parametrize(("method", "path"), _operator_id_routes(), ids=str)
+@pytest.mark.parametrize("value", ["unknown", "malformed", "known tenant, unknown export"])
+async def test_every_page_with_an_id_answers_what_names_nothing_with_the_404_page(
+    signed_in, method, path, value
+):
+    slug = {"unknown": "no-such-tenant", "malformed": "Not A Slug", "known tenant, unknown export": "alpha"}[
+        value
+    ]
+    export_id = "not-an-id" if value == "malformed" else str(uuid.uuid4())
+    if value == "known tenant, unknown export" and "{export_id}" not in path:
+        pytest.skip("no id besides the slug")
+    url = path.replace("{slug}", slug).replace("{export_id}", export_id)
+    if method == "GET":
+        response = await signed_in.get(url)
+    else:
+        token = csrf_of((await signed_in.get("/tenants")).text)
+        response = await signed_in.post(
+            url, data={"csrf_token": token, "reason": "x", "email": "a@example.org"}
+        )
+    assert response.status_code == 404, (url, response.status_code, response.text[:300])
+    assert "Operator console" in response.text
