@@ -96,9 +96,12 @@ async def list_tenants(
     session: PublicSessionDep,
     paging: PageDep,
     status: TenantStatus | None = None,
+    search: Annotated[
+        str | None, Query(max_length=100, description="Part of the slug, name or owner's email.")
+    ] = None,
 ) -> TenantPage:
-    """List tenants by slug, optionally of one status."""
-    return await operator_service.list_tenants(session, status=status, paging=paging)
+    """List tenants by slug, optionally of one status and matching a search."""
+    return await operator_service.list_tenants(session, status=status, paging=paging, search=search)
 
 
 @router.get("/tenants/{slug}", response_model=TenantRead)
