@@ -158,3 +158,13 @@ async def get_export(
 def lock_export(session: Session, export_id: uuid.UUID) -> TenantExport | None:
     """An export, locked for the worker that builds it."""
     return session.get(TenantExport, export_id, with_for_update=True)
+
+
+async def tenant_slugs(session: AsyncSession, tenant_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The slug of each of these tenants that is not purged."""
+    if not tenant_ids:
+        return {}
+    stmt = select(Tenant.id, Tenant.slug).where(
+        Tenant.id.in_(tenant_ids), Tenant.status != TenantStatus.DELETED.value
+    )
+    return {row.id: row.slug for row in (await session.execute(stmt)).all()}

@@ -269,6 +269,11 @@ async def list_stripe_events(
     return await billing_service.list_waiting_events(session, statuses=statuses, paging=paging)
 
 
+async def tenant_slugs(session: AsyncSession, tenant_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The slugs of these tenants (those not purged), to name them on a page."""
+    return await repository.tenant_slugs(session, tenant_ids)
+
+
 async def replay_stripe_events(
     session: AsyncSession, by: Actor, *, include_failed: bool, event_ids: list[str] | None
 ) -> list[str]:

@@ -46,8 +46,12 @@ async def stripe_events(
     def url_for_page(number: int) -> str:
         return "/stripe-events?" + urlencode({**({"status": chosen} if chosen else {}), "p": number})
 
+    slugs = await operator_service.tenant_slugs(
+        page.session, list({e.tenant_id for e in events.items if e.tenant_id is not None})
+    )
     context = {
         "events": events,
+        "slugs": slugs,
         "values": {"status": chosen or ""},
         "statuses": WAITING_STATUSES,
         "url_for_page": url_for_page,

@@ -395,7 +395,7 @@ class TestPlatformPages:
         assert "0000old" in page.text
         assert "column already exists" in page.text
 
-    async def test_stripe_events_and_replay(self, signed_in, db, console_operator):
+    async def test_stripe_events_and_replay(self, signed_in, db, console_operator, tenant_a):
         async with db.session(None) as session:
             for event_id, status in (("evt_console_parked", "parked"), ("evt_console_failed", "failed")):
                 session.add(
@@ -407,12 +407,14 @@ class TestPlatformPages:
                         status=status,
                         attempts=8,
                         last_error="EventNotReady: customer unknown",
+                        tenant_id=tenant_a.id if status == "parked" else None,
                     )
                 )
             await session.commit()
         page = await signed_in.get("/stripe-events")
         assert "evt_console_parked" in page.text
         assert "evt_console_failed" in page.text
+        assert 'href="/tenants/alpha"' in page.text
         one = await post_form(
             signed_in,
             "/stripe-events",
