@@ -1,4 +1,4 @@
-"""operator console: session generation, operator actions, tenant exports
+"""operator session generation, operator actions and tenant exports
 
 Revision ID: 5b7c0e2f9a11
 Revises: 8c1f4e27d0b3
