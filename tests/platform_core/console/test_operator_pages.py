@@ -535,3 +535,47 @@ async def test_every_page_with_an_id_answers_what_names_nothing_with_the_404_pag
         )
     assert response.status_code == 404, (url, response.status_code, response.text[:300])
     assert "Operator console" in response.text
+
+
+async def test_a_purged_tenant_is_listed_without_a_link(signed_in, tenant_service):
+    slug = _slug("prg")
+    tenant_service.create(slug=slug, name="Purged")
+    tenant_service.mark_deleted(slug)
+    tenant_service.purge(slug, force=True)
+    page = await signed_in.get("/tenants", params={"q": slug, "status": "deleted"})
+    assert f"{slug} <span" in page.text
+    assert f'href="/tenants/{slug}"' not in page.text
+    assert (await signed_in.get(f"/tenants/{slug}")).status_code == 404
+
+
+async def test_a_session_past_half_its_life_is_renewed(app, settings, browser, console_operator):
+    from platform_core.console.operator.pages import OPERATOR_CONSOLE_AUDIENCE, session_id_for
+    from platform_core.kernel.security.tokens import SigningKeys, issue_access_token
+
+    keys = SigningKeys.parse(settings.signing_keys_spec)
+    old = issue_access_token(
+        keys,
+        subject=str(console_operator.id),
+        audience=OPERATOR_CONSOLE_AUDIENCE,
+        ttl_seconds=60,
+        sid=session_id_for(0),
+        sat=int(datetime.now(UTC).timestamp()),
+    )
+    browser.cookies.set("session", old)
+    page = await browser.get("/tenants")
+    assert page.status_code == 200
+    renewed = page.headers["set-cookie"]
+    assert renewed.startswith("session=")
+    assert old not in renewed
+    assert f"Max-Age={settings.console_session_hours * 3600}" in renewed
+    wrong_generation = issue_access_token(
+        keys,
+        subject=str(console_operator.id),
+        audience=OPERATOR_CONSOLE_AUDIENCE,
+        ttl_seconds=3600,
+        sid=session_id_for(7),
+        sat=int(datetime.now(UTC).timestamp()),
+    )
+    browser.cookies.clear()
+    browser.cookies.set("session", wrong_generation)
+    assert (await browser.get("/tenants")).status_code == 303
