@@ -92,6 +92,7 @@ async def _tenant_page(
             members = await operator_service.list_members(tenant_session, PageParams(page=1, page_size=50))
     tenant_id = tenant.id
     domains = await page.session.run_sync(lambda sync: tenant_repository.list_domains(sync, tenant_id))
+    stripe = await billing_service.operator_view(page.session, tenant.id, events=5)
     exports = await operator_service.list_exports(page.session, tenant)
     actions = await operator_service.list_actions(
         page.session, paging=PageParams(page=1, page_size=10), target_id=tenant.slug
@@ -104,6 +105,7 @@ async def _tenant_page(
         "domains": domains,
         "actions": actions,
         "exports": exports.items,
+        "stripe": stripe,
         "head": head_revision(page.settings.migrations_dir, "tenant"),
         "tenant_url": page.settings.tenant_url(tenant.slug),
         "form": form,

@@ -255,6 +255,22 @@ class TestTenants:
         assert "Alpha" in page.text
         assert owner.email in page.text
         assert "Pro" in page.text  # alpha's plan
+        async with db.session(None) as session:
+            session.add(
+                StripeEvent(
+                    id="evt_tenant_page",
+                    type="invoice.payment_failed",
+                    created=datetime.now(UTC),
+                    payload={},
+                    status="parked",
+                    attempts=8,
+                    tenant_id=tenant_a.id,
+                )
+            )
+            await session.commit()
+        with_event = await signed_in.get("/tenants/alpha")
+        assert "evt_tenant_page" in with_event.text
+        assert 'href="/stripe-events"' in with_event.text
         assert "alpha-corp.example" in page.text
         assert tenant_a.schema_name in page.text
 
