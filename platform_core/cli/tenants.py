@@ -205,7 +205,7 @@ def resume(slug: str) -> None:
 
 @app.command("restore")
 def restore(slug: str) -> None:
-    """Bring back a tenant marked for deletion, within its grace period (only such a tenant)."""
+    """Bring back a tenant marked for deletion, until it is purged (only such a tenant)."""
     with unit_of_work() as session:
         tenant = tenant_actions.restore_tenant(session, slug=slug)
     console.print(f"restored {tenant.slug}")

@@ -157,7 +157,7 @@ async def delete_tenant(
 async def restore_tenant(
     operator: CurrentOperator, slug: TenantSlug, scope: OperatorScopeDep, session: PublicSessionDep
 ) -> Tenant:
-    """Bring back a tenant marked for deletion, within its grace period (409 otherwise). Audited."""
+    """Bring back a tenant marked for deletion, until it is purged (409 otherwise). Audited."""
     by = operator_service.actor(operator, scope.ip)
     return await operator_service.restore_tenant(session, by, slug=slug)
 

@@ -101,7 +101,7 @@ def delete_tenant(
 
 
 def restore_tenant(session: Session, *, slug: str, by: Actor = CLI_ACTOR) -> Tenant:
-    """Bring back a tenant marked for deletion, within its grace period (the lifecycle's `resume` of a
+    """Bring back a tenant marked for deletion, until it is purged (the lifecycle's `resume` of a
     deleting tenant); InvalidTenantState for any other status. Recorded in its audit log."""
     tenant = lifecycle.lock(session, slug=slug)
     if tenant.status != TenantStatus.DELETING:
