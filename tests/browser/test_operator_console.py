@@ -92,3 +92,39 @@ def test_operator_finds_suspends_and_resumes_a_tenant(stack: ConsoleStack, page:
     expect(page.get_by_role("status")).to_contain_text("You are signed out.")
     page.goto(stack.operator_url("/tenants"))
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def _answers_gone(page: Page, url: str) -> bool:
+    """Open the tenant's host; True once it answers 410 (its host cache follows the change by NOTIFY)."""
+    response = page.goto(url)
+    return response is not None and response.status == 410
+
+
+def test_operator_deletes_then_restores_a_tenant_after_confirming(
+    stack: ConsoleStack, page: Page, operator: Operator
+):
+    tenant = stack.new_tenant(name="Short Lived")
+    page.goto(stack.operator_url(f"/tenants/{tenant.slug}"))
+    page.get_by_label("Email").fill(operator.email)
+    page.get_by_label("Password").fill(OPERATOR_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Short Lived")).to_be_visible()
+
+    page.once("dialog", lambda dialog: dialog.dismiss())  # "Delete ...?" answered No: nothing happens
+    page.get_by_role("button", name="Delete").click()
+    expect(page.locator("[data-tenant-status]")).to_have_text("active")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    expect(page.get_by_role("status")).to_contain_text("is marked for deletion")
+    expect(page.locator("[data-tenant-status]")).to_have_text("deleting")
+
+    tenant_page = page.context.new_page()
+    wait_until(lambda: _answers_gone(tenant_page, stack.url(tenant.slug, "/")), timeout=15, interval=0.3)
+    expect(tenant_page.get_by_role("heading", name="This workspace has been deleted")).to_be_visible()
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Restore").click()
+    expect(page.get_by_role("status")).to_contain_text(f"{tenant.slug} is restored.")
+    wait_until(lambda: not _answers_gone(tenant_page, stack.url(tenant.slug, "/")), timeout=15, interval=0.3)
+    expect(tenant_page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert stack.tenant_ops.get(tenant.slug).status == "active"
