@@ -23,6 +23,8 @@ from platform_core.access.models import User
 from platform_core.access.permissions import builtin_role_id
 from platform_core.kernel.context import schema_name_for
 from platform_core.kernel.db.binding import in_schema
+from platform_core.kernel.paging import PageParams
+from platform_core.kernel.repository import fetch_page
 from tenants.models import Tenant
 from tenants.resolution import NOTIFY_CHANNEL
 
@@ -199,6 +201,18 @@ async def latest_events(session: AsyncSession, tenant_id: uuid.UUID, *, limit: i
         .limit(limit)
     )
     return (await session.execute(stmt)).scalars().all()
+
+
+async def list_events_page(
+    session: AsyncSession, *, statuses: Sequence[str], paging: PageParams
+) -> tuple[Sequence[StripeEvent], int]:
+    """One page of the events in `statuses`, oldest first, and their total."""
+    stmt = (
+        select(StripeEvent)
+        .where(StripeEvent.status.in_(statuses))
+        .order_by(StripeEvent.received_at, StripeEvent.id)
+    )
+    return await fetch_page(session, stmt, paging=paging)
 
 
 async def waiting_events(session: AsyncSession, statuses: Sequence[str]) -> Sequence[Row[str, int, datetime]]:

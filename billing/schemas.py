@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
 from billing.catalog import Interval
+from platform_core.kernel.paging import Page
 
 
 class PlanRead(BaseModel):
@@ -88,3 +90,19 @@ class OperatorBillingRead(BaseModel):
     past_due_since: datetime | None
     synced_at: datetime | None
     events: list[StripeEventRead]
+
+
+class WaitingEventRead(StripeEventRead):
+    """A Stripe event that is not processed yet (failed and retried, or parked), with its tenant if known."""
+
+    tenant_id: uuid.UUID | None
+
+
+class WaitingEventPage(Page[WaitingEventRead]):
+    """One page of waiting Stripe events, oldest first."""
+
+
+class ReplayRead(BaseModel):
+    """The events queued for processing again."""
+
+    queued: list[str]

@@ -9,6 +9,7 @@ import stripe
 from psycopg.errors import LockNotAvailable
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from stripe.params.checkout import SessionCreateParams
 
 from billing import repository
@@ -16,13 +17,23 @@ from billing.catalog import Interval, PlanSpec, get_catalog
 from billing.checkouts import settle_checkout
 from billing.exceptions import AlreadySubscribed, BillingBusy, BillingUnavailable, UnknownPlan
 from billing.models import BillingAccount
-from billing.schemas import BillingRead, OperatorBillingRead, PlanRead, StripeEventRead
+from billing.schemas import (
+    BillingRead,
+    OperatorBillingRead,
+    PlanRead,
+    StripeEventRead,
+    WaitingEventPage,
+    WaitingEventRead,
+)
 from billing.settings import get_billing_settings
 from billing.state import plan_of, state_of
 from billing.stripe_client import stripe_errors
 from billing.subscriptions import LIVE, fetch_subscription
 from billing.usage import UsageMeters
+from billing.webhooks import PROCESS_TASK
 from platform_core.kernel.context import TenantContext
+from platform_core.kernel.outbox import enqueue
+from platform_core.kernel.paging import PageParams
 from platform_core.kernel.settings import Settings
 
 
@@ -212,3 +223,31 @@ async def operator_view(
         synced_at=account.synced_at,
         events=[StripeEventRead.model_validate(row, from_attributes=True) for row in rows],
     )
+
+
+# Events that wait: retried after a failure, or parked after BILLING_EVENT_MAX_ATTEMPTS.
+WAITING_STATUSES = ("parked", "failed")
+
+
+async def list_waiting_events(
+    session: AsyncSession, *, statuses: tuple[str, ...] = WAITING_STATUSES, paging: PageParams
+) -> WaitingEventPage:
+    """One page of the events not processed yet in `statuses` (parked, failed), oldest first."""
+    rows, total = await repository.list_events_page(session, statuses=statuses, paging=paging)
+    items = [WaitingEventRead.model_validate(row, from_attributes=True) for row in rows]
+    return WaitingEventPage.of(items, total, paging)
+
+
+def replay_events(
+    session: Session, *, include_failed: bool = False, event_ids: list[str] | None = None
+) -> list[str]:
+    """Queue parked (and, with `include_failed`, failed) events for processing again, in the caller's
+    transaction: each is marked pending with no attempt counted and its task written to the outbox.
+    With `event_ids`, only those of them that wait; returns the ids queued."""
+    statuses = ["parked", "failed"] if include_failed else ["parked"]
+    ids = repository.events_to_replay(session, statuses=statuses, event_ids=event_ids)
+    if ids:
+        repository.requeue_events(session, event_ids=ids)
+    for one in ids:
+        enqueue(session, PROCESS_TASK, event_id=one)
+    return ids

@@ -56,6 +56,8 @@ OPERATOR_PAGES = [
     ("operator-tenants", "/"),
     ("operator-fleet", "/fleet"),
     ("operator-stripe-events", "/stripe-events"),
+    ("operator-tenant", f"/tenants/{DEMO_SLUG}"),
+    ("operator-activity", "/activity"),
 ]
 SAMPLE_ITEMS = [
     ("Draft the launch announcement", "open", ["launch", "marketing"]),

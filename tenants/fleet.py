@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -313,3 +314,29 @@ def tenants_not_at_head(settings: Settings) -> tuple[str, list[tuple[TenantRef, 
         (t, revisions.get(t.schema), errors.get(t.id)) for t in tenants if revisions.get(t.schema) != head
     ]
     return head, behind
+
+
+@dataclass(frozen=True)
+class BehindHead:
+    """A tenant whose schema is not at the tenant head: its revision and its last recorded error."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    status: str
+    revision: str | None
+    error: str | None
+    migrated_at: datetime | None
+
+
+def behind_head(conn: Connection, settings: Settings) -> tuple[str, int, list[BehindHead]]:
+    """The tenant head, how many tenants have a schema, and those not at head (by slug), read on the
+    caller's connection (`tenants_not_at_head` opens its own)."""
+    head = head_revision(settings.migrations_dir, "tenant")
+    rows = tenant_repository.live_tenants_by_slug(conn)
+    revisions = read_revisions(conn, [f"t_{r.id.hex}" for r in rows])
+    behind = [
+        BehindHead(r.id, r.slug, r.status, revisions.get(f"t_{r.id.hex}"), r.migration_error, r.migrated_at)
+        for r in rows
+        if revisions.get(f"t_{r.id.hex}") != head
+    ]
+    return head, len(rows), behind

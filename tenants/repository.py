@@ -140,6 +140,16 @@ def live_tenant_ids_and_slugs(conn: Connection) -> Sequence[Row[uuid.UUID, str]]
     return conn.execute(stmt).all()
 
 
+def live_tenants_by_slug(conn: Connection) -> Sequence[Row[uuid.UUID, str, str, str | None, datetime | None]]:
+    """Every tenant with a schema (not purged), by slug: id, slug, status, last error, last migration."""
+    stmt = (
+        select(Tenant.id, Tenant.slug, Tenant.status, Tenant.migration_error, Tenant.migrated_at)
+        .where(Tenant.status != "deleted")
+        .order_by(Tenant.slug)
+    )
+    return conn.execute(stmt).all()
+
+
 def migration_errors(conn: Connection) -> dict[uuid.UUID, str | None]:
     """The last recorded migration error of every tenant."""
     return {row.id: row.migration_error for row in conn.execute(select(Tenant.id, Tenant.migration_error))}

@@ -16,6 +16,7 @@ TASK_MODULES = (
     "platform_core.jobs.tasks",
     "platform_core.reports.tasks",
     "platform_core.uploads.tasks",
+    "platform_core.operators.tasks",
     "billing.tasks",
 )
 

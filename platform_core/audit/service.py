@@ -47,6 +47,9 @@ class AuditAction(StrEnum):
     TENANT_SUSPENDED = "tenant.suspended"
     TENANT_RESUMED = "tenant.resumed"
     OWNER_ADDED = "tenant.owner_added"
+    TENANT_DELETED = "tenant.deleted"
+    TENANT_RESTORED = "tenant.restored"
+    TENANT_EXPORT_REQUESTED = "tenant.export_requested"
 
 
 async def record(

@@ -6,13 +6,11 @@ from typing import Annotated
 
 import typer
 
-from billing import repository as billing_repository
 from billing.catalog import get_catalog
 from billing.plans_sync import sync_plans
 from billing.stripe_client import get_client
-from billing.webhooks import PROCESS_TASK
 from platform_core.cli.common import console, database
-from platform_core.kernel.outbox import enqueue
+from platform_core.operators import tenants as tenant_actions
 
 app = typer.Typer(help="Billing: Stripe plans and events.", no_args_is_help=True)
 
@@ -37,11 +35,8 @@ def replay_events(
     include_failed: Annotated[bool, typer.Option(help="Also events still being retried.")] = False,
 ) -> None:
     """Queue parked (and optionally failed) Stripe events for processing again."""
-    statuses = ["parked", "failed"] if include_failed else ["parked"]
     with database(pool_size=1) as db, db.sync_session() as session, session.begin():
-        ids = billing_repository.events_to_replay(session, statuses=statuses, event_ids=event_id)
-        if ids:
-            billing_repository.requeue_events(session, event_ids=ids)
-        for one in ids:
-            enqueue(session, PROCESS_TASK, event_id=one)
+        ids = tenant_actions.replay_stripe_events(
+            session, include_failed=include_failed, event_ids=event_id or None
+        )
     console.print(f"queued {len(ids)} event(s) again")

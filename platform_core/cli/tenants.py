@@ -203,6 +203,14 @@ def resume(slug: str) -> None:
     console.print(f"resumed {tenant.slug}")
 
 
+@app.command("restore")
+def restore(slug: str) -> None:
+    """Bring back a tenant marked for deletion, until it is purged (only such a tenant)."""
+    with unit_of_work() as session:
+        tenant = tenant_actions.restore_tenant(session, slug=slug)
+    console.print(f"restored {tenant.slug}")
+
+
 @app.command("rename")
 def rename(slug: str, new_slug: str) -> None:
     """Change a tenant's slug (subdomain); its data and schema stay."""
@@ -235,7 +243,7 @@ def delete(
         console.print(f"purged {tenant.slug}: schema {tenant.schema_name} dropped")
         return
     with unit_of_work() as session:
-        tenant = lifecycle.mark_deleted(session, settings=settings(), slug=slug, grace_days=grace_days)
+        tenant = tenant_actions.delete_tenant(session, settings=settings(), slug=slug, grace_days=grace_days)
     console.print(f"{tenant.slug} marked for deletion; data kept until {fmt(tenant.purge_after)}")
 
 

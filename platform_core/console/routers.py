@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from platform_core.console.operator import auth as operator_auth
+from platform_core.console.operator import not_found as operator_not_found
+from platform_core.console.operator import platform as operator_platform
+from platform_core.console.operator import tenants as operator_tenants
 from platform_core.console.tenant import account as tenant_account
 from platform_core.console.tenant import api_keys as tenant_api_keys
 from platform_core.console.tenant import audit as tenant_audit
@@ -37,9 +41,13 @@ TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_audit.router,
 )
 
-OPERATOR_ROUTERS: tuple[APIRouter, ...] = ()
+OPERATOR_ROUTERS: tuple[APIRouter, ...] = (
+    operator_auth.router,
+    operator_tenants.router,
+    operator_platform.router,
+)
 
 # Each console's page for paths that nothing serves (the router's default, not routes).
-FALLBACKS: tuple[APIRouter, ...] = (tenant_not_found.router,)
+FALLBACKS: tuple[APIRouter, ...] = (tenant_not_found.router, operator_not_found.router)
 
 ROUTERS: tuple[APIRouter, ...] = (*TENANT_ROUTERS, *OPERATOR_ROUTERS)

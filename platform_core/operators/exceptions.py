@@ -44,3 +44,10 @@ class OperatorNotAuthenticated(Unauthorized):
 
     code = "not_authenticated"
     message = "Send an operator access token as `Authorization: Bearer <token>`."
+
+
+class ExportNotFound(NotFound):
+    """No export of this tenant has this id."""
+
+    code = "export_not_found"
+    message = "No such export."

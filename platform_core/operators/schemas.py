@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
@@ -107,3 +107,87 @@ class TenantMemberRead(BaseModel):
 
 class TenantMemberPage(Page[TenantMemberRead]):
     """One page of a tenant's users, by email."""
+
+
+class BehindHeadRead(BaseModel):
+    """A tenant whose schema is not at the tenant head."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    slug: str
+    status: TenantStatus
+    revision: str | None
+    error: str | None
+    migrated_at: datetime | None
+
+
+class FleetStatusRead(BaseModel):
+    """The fleet's migration status: the tenant head and the tenants not at it."""
+
+    head: str
+    tenants: int
+    behind: list[BehindHeadRead]
+
+
+EventStatus = Literal["parked", "failed"]
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+class ReplayRequest(_Body):
+    """Which waiting Stripe events to queue again: every parked one by default, or only those named."""
+
+    event_ids: Annotated[
+        list[EventId] | None,
+        Field(max_length=100),
+    ] = None
+    include_failed: bool = False
+
+
+class OperatorActionRead(BaseModel):
+    """An entry of the platform's log of operator actions."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    occurred_at: datetime
+    operator_id: uuid.UUID | None
+    actor_label: str | None
+    ip: str | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    details: dict[str, Any]
+
+
+class OperatorActionPage(Page[OperatorActionRead]):
+    """One page of operator actions, newest first."""
+
+
+class ExportRequest(_Body):
+    """What to export: the tenant's rows and the index of its files; with `with_files`, the files too."""
+
+    with_files: bool = False
+
+
+class ExportRead(BaseModel):
+    """An export of a tenant's data and, once it succeeded, a short-lived link to download it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    status: Literal["queued", "succeeded", "failed"]
+    with_files: bool
+    requested_by: str | None
+    requested_at: datetime
+    finished_at: datetime | None
+    size_bytes: int | None
+    rows: int | None
+    files: int | None
+    error: str | None
+    download_url: str | None = None
+
+
+class ExportList(BaseModel):
+    """A tenant's latest exports, newest first."""
+
+    items: list[ExportRead]

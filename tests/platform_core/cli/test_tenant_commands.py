@@ -98,3 +98,32 @@ def test_custom_domain_commands(run):
     assert domain in run("tenants", "domains", "list", slug).output
     assert run("tenants", "domains", "remove", domain).exit_code == 0
     assert run("tenants", "domains", "verify", domain).exit_code == 1
+
+
+def test_delete_and_restore_are_recorded_in_the_tenants_audit_log(run, sync_db):
+    from sqlalchemy import select
+
+    from platform_core.audit.models import AuditEvent
+    from platform_core.operators.models import OperatorAction
+    from tenants.models import Tenant
+
+    slug = f"cli-{uuid.uuid4().hex[:8]}"
+    assert run("tenants", "create", slug).exit_code == 0
+    refused = run("tenants", "restore", slug)
+    assert refused.exit_code == 1
+    assert "invalid_tenant_state" in refused.output
+    assert run("tenants", "delete", slug).exit_code == 0
+    restored = run("tenants", "restore", slug)
+    assert restored.exit_code == 0, restored.output
+    assert json.loads(run("tenants", "show", slug, "--json").output)["status"] == "active"
+    with sync_db.sync_session() as session:
+        tenant = session.scalars(select(Tenant).where(Tenant.slug == slug)).one()
+        logged = session.scalars(
+            select(OperatorAction.action)
+            .where(OperatorAction.target_id == slug)
+            .order_by(OperatorAction.occurred_at)
+        ).all()
+    with sync_db.sync_session(tenant.schema_name) as session:
+        actions = session.scalars(select(AuditEvent.action).order_by(AuditEvent.occurred_at)).all()
+    assert actions == ["tenant.deleted", "tenant.restored"]
+    assert logged == ["tenant.deleted", "tenant.restored"]

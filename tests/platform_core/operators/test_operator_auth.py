@@ -183,6 +183,15 @@ OPERATOR_ROUTES = [
     ("POST", "/api/v1/operator/tenants/alpha/owners"),
     ("GET", "/api/v1/operator/tenants/alpha/members"),
     ("GET", "/api/v1/operator/tenants/alpha/billing"),
+    ("DELETE", "/api/v1/operator/tenants/alpha"),
+    ("POST", "/api/v1/operator/tenants/alpha/restore"),
+    ("GET", "/api/v1/operator/fleet"),
+    ("GET", "/api/v1/operator/stripe-events"),
+    ("POST", "/api/v1/operator/stripe-events/replay"),
+    ("GET", "/api/v1/operator/actions"),
+    ("POST", "/api/v1/operator/tenants/alpha/exports"),
+    ("GET", "/api/v1/operator/tenants/alpha/exports"),
+    ("GET", "/api/v1/operator/tenants/alpha/exports/{export_id}"),
 ]
 
 

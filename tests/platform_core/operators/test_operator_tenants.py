@@ -54,6 +54,20 @@ class TestListAndShow:
         assert slug not in {t["slug"] for t in active["items"]}
         assert "alpha" in {t["slug"] for t in active["items"]}
 
+    async def test_search_in_slug_name_and_owner_email(self, admin, tenant_service):
+        marker = uuid.uuid4().hex[:6]
+        by_slug = tenant_service.create(slug=f"s{marker}-x", name="Plain")
+        by_name = tenant_service.create(slug=_slug("nm"), name=f"Named {marker.upper()}")
+        by_owner = tenant_service.create(
+            slug=_slug("ow"), name="Owned", owner_email=f"boss-{marker}@example.org"
+        )
+        found = (await admin.get("/api/v1/operator/tenants", params={"search": marker})).json()
+        assert {t["slug"] for t in found["items"]} == {by_slug.slug, by_name.slug, by_owner.slug}
+        literal = (await admin.get("/api/v1/operator/tenants", params={"search": "%"})).json()
+        assert literal["total"] == 0
+        too_long = await admin.get("/api/v1/operator/tenants", params={"search": "x" * 101})
+        assert too_long.status_code == 422
+
     @pytest.mark.parametrize(
         "params", [{"status": "bogus"}, {"page": 0}, {"page_size": 101}, {"page_size": 0}, {"page": "x"}]
     )
