@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from platform_core.access.dependencies import mark_gate
 from platform_core.access.principal import client_ip
 from platform_core.console import cookies, csrf
 from platform_core.console.tenant.pages import NavLink, SignInRequired, current_nav
@@ -153,6 +154,9 @@ async def operator_page(request: Request) -> OperatorPage:
         raise SignInRequired
     return page
 
+
+mark_gate(operator_visitor_page, "public")
+mark_gate(operator_page, "operator")
 
 OperatorVisitorPage = Annotated[OperatorPage, Depends(operator_visitor_page)]
 SignedInOperatorPage = Annotated[OperatorPage, Depends(operator_page)]

@@ -40,6 +40,7 @@ async def owner_browser(app: Any, tenant_a: Any, owner_a: Any) -> Any:
 
 
 def test_the_walk_finds_the_pages_with_ids():
+    assert len(ROUTES) >= 15  # items, files, jobs, members, invitations, roles, API keys, ...
     assert all(method in ("GET", "POST") for method, _ in ROUTES)
 
 

@@ -530,8 +530,18 @@ def _operator_id_routes() -> list[tuple[str, str]]:
     return sorted(found)
 
 
-@pytest.mark.parametrize(("method", "path"), _operator_id_routes(), ids=str)
-@pytest.mark.parametrize("value", ["unknown", "malformed", "known tenant, unknown export"])
+def _id_cases() -> list[tuple[str, str, str]]:
+    """Each route with each kind of id that names nothing (an unknown export only where there is one)."""
+    kinds = ["unknown", "malformed", "known tenant, unknown export"]
+    return [
+        (method, path, kind)
+        for method, path in _operator_id_routes()
+        for kind in kinds
+        if kind != "known tenant, unknown export" or "{export_id}" in path
+    ]
+
+
+@pytest.mark.parametrize(("method", "path", "value"), _id_cases(), ids=str)
 async def test_every_page_with_an_id_answers_what_names_nothing_with_the_404_page(
     signed_in, method, path, value
 ):
@@ -539,8 +549,6 @@ async def test_every_page_with_an_id_answers_what_names_nothing_with_the_404_pag
         value
     ]
     export_id = "not-an-id" if value == "malformed" else str(uuid.uuid4())
-    if value == "known tenant, unknown export" and "{export_id}" not in path:
-        pytest.skip("no id besides the slug")
     url = path.replace("{slug}", slug).replace("{export_id}", export_id)
     if method == "GET":
         response = await signed_in.get(url)

@@ -19,6 +19,8 @@ LISTS = {
     "/api/v1/audit",
     "/api/v1/operator/tenants",
     "/api/v1/operator/tenants/{slug}/members",
+    "/api/v1/operator/stripe-events",
+    "/api/v1/operator/actions",
 }
 
 
