@@ -17,6 +17,7 @@ TASK_MODULES = (
     "platform_core.reports.tasks",
     "platform_core.uploads.tasks",
     "billing.tasks",
+    "platform_core.webhooks.tasks",
 )
 
 
