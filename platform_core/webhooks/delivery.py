@@ -40,6 +40,7 @@ logger = logging.getLogger("platform.webhooks")
 DELIVER_TASK = "webhooks.deliver"
 DISABLED_EMAIL = "webhook_disabled"
 LEASE_SECONDS_MARGIN = 30.0
+RETRY_AFTER_CAP = 10 * 3600.0  # a receiver's Retry-After is honoured up to this
 BATCH_SECONDS = 25.0  # a run hands over to a new task after this, so one endpoint never holds a slot long
 
 SessionFactory = Callable[[], AbstractContextManager[Session]]
@@ -56,13 +57,13 @@ def retry_delay(settings: WebhookSettings, attempts: int, retry_after: float | N
     """Seconds before the next attempt after `attempts` failed ones (None: no more attempts).
 
     The schedule's delay for this retry with +-20% jitter; a `Retry-After` the receiver sent replaces
-    it (at least a second, at most the schedule's longest delay).
+    it (at least a second, at most ten hours).
     """
     schedule = settings.retry_delays()
     if attempts > len(schedule):
         return None
     if retry_after is not None:
-        return min(max(retry_after, 1.0), max(schedule, default=retry_after))
+        return min(max(retry_after, 1.0), RETRY_AFTER_CAP)
     return schedule[attempts - 1] * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not a secret
 
 
