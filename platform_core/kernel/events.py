@@ -27,6 +27,8 @@ from platform_core.kernel.db.dialect import TenantNotBoundError
 from platform_core.kernel.outbox import enqueue, enqueue_async
 
 FAN_OUT_TASK = "webhooks.fan_out"
+# Records an event in a tenant's schema for code that works in `public` (billing's Stripe events).
+RECORD_EVENT_TASK = "webhooks.record_event"
 
 
 class DomainEvent(TenantBase):

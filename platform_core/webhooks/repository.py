@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, any_, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -150,7 +150,7 @@ def fan_out(session: Session, event_id: str) -> list[uuid.UUID]:
             select(WebhookEndpoint.id).where(
                 WebhookEndpoint.deleted_at.is_(None),
                 WebhookEndpoint.enabled.is_(True),
-                WebhookEndpoint.events.any(event.type),  # type: ignore[arg-type]
+                literal(event.type) == any_(WebhookEndpoint.events),
             )
         )
         .scalars()
@@ -252,7 +252,10 @@ def admin_emails(session: Session) -> list[str]:
             User.is_active.is_(True),
             or_(
                 Role.name.in_(("owner", "admin")) & Role.builtin.is_(True),
-                and_(Role.builtin.is_(False), Role.permissions.any(Permission.WEBHOOKS_MANAGE.value)),  # type: ignore[arg-type]
+                and_(
+                    Role.builtin.is_(False),
+                    literal(Permission.WEBHOOKS_MANAGE.value) == any_(Role.permissions),
+                ),
             ),
         )
         .order_by(User.email)

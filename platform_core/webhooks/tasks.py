@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from platform_core.kernel.context import TenantStatus, tenant_id_var, tenant_slug_var
 from platform_core.kernel.db.base import utcnow
-from platform_core.kernel.events import FAN_OUT_TASK
+from platform_core.kernel.events import FAN_OUT_TASK, RECORD_EVENT_TASK, record_sync
 from platform_core.kernel.outbox import enqueue
 from platform_core.webhooks import repository as webhook_repository
 from platform_core.webhooks.delivery import DELIVER_TASK, Deliverer
@@ -38,6 +38,13 @@ def fan_out(ctx: TaskContext, *, event_id: str) -> int:
     for endpoint_id in endpoints:
         enqueue(ctx.session, DELIVER_TASK, tenant_id=ctx.tenant.id, endpoint_id=str(endpoint_id))
     return len(endpoints)
+
+
+@tenant_task(RECORD_EVENT_TASK, runnable=frozenset({TenantStatus.ACTIVE, TenantStatus.SUSPENDED}))
+def record_event(ctx: TaskContext, *, event_type: str, data: dict[str, Any]) -> str:
+    """Record an event sent from `public` code (billing) in the tenant's schema."""
+    assert ctx.tenant is not None
+    return record_sync(ctx.session, event_type, data, tenant_id=ctx.tenant.id)
 
 
 @shared_task(name=DELIVER_TASK, bind=True)
