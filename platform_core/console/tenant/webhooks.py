@@ -118,6 +118,18 @@ def _endpoint_errors(exc: ValidationError, values: dict[str, Any]) -> dict[str, 
     return errors
 
 
+async def _add_target_error(errors: dict[str, str], url: str, current: str | None = None) -> None:
+    """When another field is invalid, say at once whether the URL may receive webhooks too (the
+    service's own check), rather than only after the other fields are fixed."""
+    url = url.strip()
+    if "url" in errors or not url or url == current:
+        return
+    try:
+        await webhook_service.check_target(url)
+    except TargetNotAllowed as exc:
+        errors["url"] = exc.message
+
+
 def _refusal_errors(exc: TargetNotAllowed | TooManyEndpoints) -> dict[str, str]:
     """The service's refusal of a form, on its field (the URL) or on the form as a whole."""
     return {"url": exc.message} if isinstance(exc, TargetNotAllowed) else {"__all__": exc.message}
@@ -240,6 +252,7 @@ async def create_endpoint(page: WebhooksPage, request: Request) -> Response:
         body = EndpointCreate.model_validate(values)
     except ValidationError as exc:
         errors = _endpoint_errors(exc, values)
+        await _add_target_error(errors, values["url"])
         return _form_page(page, endpoint=None, values=values, errors=errors, status=422)
     scope = f"webhooks:{page.tenant.id}"
     if not await claim_submission(request, scope=scope):
@@ -286,6 +299,7 @@ async def update_endpoint(page: WebhooksPage, endpoint_id: uuid.UUID, request: R
         body = EndpointUpdate.model_validate(values)
     except ValidationError as exc:
         errors = _endpoint_errors(exc, values)
+        await _add_target_error(errors, values["url"], current=endpoint.url)
         return _form_page(page, endpoint=endpoint, values=values, errors=errors, status=422)
     try:
         await webhook_service.update_endpoint(page.session, page.tenant.id, page.user.actor, endpoint, body)

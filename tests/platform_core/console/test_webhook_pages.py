@@ -204,6 +204,15 @@ class TestAddingAnEndpoint:
         assert 'value="item.deleted" checked' in response.text
         assert await endpoints_of(db, tenant_a) == []
 
+    async def test_every_invalid_field_is_said_at_once(
+        self, owner_browser, db, tenant_a, public_targets_only
+    ):
+        response = await add_endpoint(owner_browser, url="ftp://example.com/hook", events=[])
+        assert response.status_code == 422
+        assert "Choose at least one event" in response.text
+        assert "the URL must start with https://" in response.text
+        assert await endpoints_of(db, tenant_a) == []
+
     async def test_a_refused_forms_nonce_is_given_back(
         self, owner_browser, db, tenant_a, public_targets_only
     ):
