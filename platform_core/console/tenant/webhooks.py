@@ -188,11 +188,13 @@ async def _endpoint_page(
         return f"{base}?{urlencode({**query, 'page': number})}#deliveries"
 
     now = datetime.now(UTC)
+    delivery_settings = get_webhook_settings()
     context: dict[str, Any] = {
         "endpoint": endpoint,
         "secret": secret,
         "rotated": rotated,
-        "previous_secret_hours": get_webhook_settings().previous_secret_hours,
+        "previous_secret_hours": delivery_settings.previous_secret_hours,
+        "timeout_seconds": delivery_settings.timeout_seconds,
         "previous_until": (
             endpoint.previous_secret_until
             if endpoint.previous_secret_until is not None and endpoint.previous_secret_until > now
@@ -316,9 +318,9 @@ async def _set_enabled(page: TenantPage, endpoint_id: uuid.UUID, enabled: bool) 
     body = EndpointUpdate(enabled=enabled)
     await webhook_service.update_endpoint(page.session, page.tenant.id, page.user.actor, endpoint, body)
     notice = (
-        "The endpoint is enabled: the events that waited are sent now, in order."
+        "The endpoint is enabled: deliveries that were waiting are sent now, in order."
         if enabled
-        else "The endpoint is disabled: events for it wait until it is enabled again."
+        else "The endpoint is disabled: nothing is sent to it, and events from now on are not kept for it."
     )
     return redirect(f"/webhooks/{endpoint_id}", notice=notice, settings=page.settings)
 
@@ -378,7 +380,11 @@ async def send_test_event(page: WebhooksPage, endpoint_id: uuid.UUID) -> Respons
         return _plan_page(page, refusal)
     endpoint = await _endpoint(page, endpoint_id, lock=True)
     delivery = await webhook_service.send_test(page.session, page.tenant.id, endpoint)
-    notice = f"A test event ({delivery.event_id}) is on its way: follow it in the delivery log."
+    notice = (
+        f"A test event ({delivery.event_id}) is on its way: follow it in the delivery log."
+        if endpoint.enabled
+        else f"A test event ({delivery.event_id}) is waiting: it is sent once the endpoint is enabled."
+    )
     return redirect(f"/webhooks/{endpoint_id}#deliveries", notice=notice, settings=page.settings)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from platform_core.kernel.events import CATALOG
 from platform_core.kernel.outbox import OutboxMessage
+from platform_core.webhooks import service as webhook_service
 from platform_core.webhooks.models import WebhookDelivery, WebhookEndpoint
 from platform_core.webhooks.settings import get_webhook_settings
 from tests.conftest import client_for, host_of
@@ -213,6 +214,18 @@ class TestAddingAnEndpoint:
         assert "the URL must start with https://" in response.text
         assert await endpoints_of(db, tenant_a) == []
 
+    async def test_the_endpoint_limit_is_the_forms_error(
+        self, owner_browser, db, tenant_a, private_targets, monkeypatch
+    ):
+        monkeypatch.setattr(webhook_service, "MAX_ENDPOINTS", 1)
+        assert (await add_endpoint(owner_browser)).status_code == 201
+        response = await add_endpoint(owner_browser, url="http://127.0.0.1:9/second")
+        assert response.status_code == 422
+        assert 'class="form-error"' in response.text
+        assert "at most 1 webhook endpoints" in response.text
+        assert 'value="http://127.0.0.1:9/second"' in response.text
+        assert len(await endpoints_of(db, tenant_a)) == 1
+
     async def test_a_refused_forms_nonce_is_given_back(
         self, owner_browser, db, tenant_a, public_targets_only
     ):
@@ -302,6 +315,8 @@ class TestAnEndpointsPage:
         assert "disabled" in listing
         assert disabled.disabled_reason in listing
 
+        assert (await post_on(owner_browser, page, f"{page}/test")).status_code == 303
+        assert "is waiting: it is sent once the endpoint is enabled" in (await owner_browser.get(page)).text
         assert (await post_on(owner_browser, page, f"{page}/enable")).status_code == 303
         [enabled] = await endpoints_of(db, tenant_a)
         assert (enabled.enabled, enabled.disabled_reason) == (True, None)
