@@ -111,8 +111,11 @@ def _form_values(form: FormData) -> dict[str, Any]:
 def _endpoint_errors(exc: ValidationError, values: dict[str, Any]) -> dict[str, str]:
     """The messages of an invalid endpoint form, per field, in the form's words."""
     errors = errors_by_field(exc)
+    unknown = [e for e in values["events"] if e not in CATALOG]
     if "events" in errors and not values["events"]:
         errors["events"] = EVENTS_REQUIRED
+    elif "events" in errors and unknown:
+        errors["events"] = f"Unknown event type {unknown[0][:100]!r}: choose events from the list."
     if "url" in errors and not values["url"].strip():
         errors["url"] = "Enter the URL that receives the events."
     return errors

@@ -501,7 +501,7 @@ class TestGates:
             page = await browser.get("/webhooks")
             assert page.status_code == 403
             assert "does not include webhooks" in page.text
-            assert 'href="/settings/billing"' in page.text
+            assert '<a href="/settings/billing">See plans</a>' in page.text
             assert 'href="/webhooks/new"' not in page.text
             assert "does not include webhooks" in (await browser.get("/webhooks/new")).text
             token = csrf_of(page.text)
