@@ -11,6 +11,7 @@ from platform_core.console.tenant import billing as tenant_billing
 from platform_core.console.tenant import home as tenant_home
 from platform_core.console.tenant import not_found as tenant_not_found
 from platform_core.console.tenant import settings as tenant_settings
+from platform_core.console.tenant import webhooks as tenant_webhooks
 
 TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_home.router,
@@ -19,6 +20,7 @@ TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_account.router,
     tenant_settings.router,
     tenant_billing.router,
+    tenant_webhooks.router,
 )
 
 OPERATOR_ROUTERS: tuple[APIRouter, ...] = ()
