@@ -29,6 +29,7 @@ class Answer:
     status: int = 200
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b'{"ok": true}'
 
 
 class Receiver:
@@ -81,7 +82,7 @@ def receiver() -> Iterator[Receiver]:
             self.send_response(answer.status)
             for name, value in answer.headers.items():
                 self.send_header(name, value)
-            reply = b'{"ok": true}'
+            reply = answer.body
             self.send_header("content-length", str(len(reply)))
             self.end_headers()
             with contextlib.suppress(OSError):  # the sender gave up waiting

@@ -240,3 +240,16 @@ def test_a_name_that_resolves_to_loopback_is_refused():
     assert target.host_header == "localhost:8443"
     assert target.connect_url.endswith(":8443/in?x=1")
     assert target.address in ("127.0.0.1", "::1")
+
+
+def test_a_large_answer_is_read_in_part_and_logged_in_part(sync_db, tenant):
+    with receiver() as server:
+        server.script("/big", Answer(200, body=b"x" * 300_000))
+        endpoint_id = _endpoint(sync_db, tenant, server.url("/big"))
+        _event(sync_db, tenant, "big answer")
+        Deliverer(
+            _sessions(sync_db, tenant), tenant, endpoint_id, WebhookSettings(allow_private_targets=True)
+        ).run()
+    [delivery] = _deliveries(sync_db, tenant, endpoint_id)
+    assert delivery.status == DeliveryStatus.SUCCEEDED.value
+    assert delivery.response_body == "x" * 2048

@@ -135,3 +135,18 @@ async def test_a_member_without_the_permission_is_refused(app, db, settings, ten
         response = await _create(client)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
+
+
+async def test_the_openapi_document_has_every_event_as_a_webhook(anon_a):
+    document = (await anon_a.get("/openapi.json")).json()
+    assert set(document["webhooks"]) == set(CATALOG)
+    created = document["webhooks"]["item.created"]["post"]
+    body = created["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["type"]["const"] == "item.created"
+    assert body["properties"]["data"] == {"$ref": "#/components/schemas/ItemData"}
+    assert "title" in document["components"]["schemas"]["ItemData"]["properties"]
+    assert {p["name"] for p in created["parameters"]} == {
+        "webhook-id",
+        "webhook-timestamp",
+        "webhook-signature",
+    }
