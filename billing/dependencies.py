@@ -101,4 +101,5 @@ async def check_storage(
 
 
 ReportsFeature = Annotated[TenantContext, Depends(require_feature(Feature.REPORTS))]
+WebhooksFeature = Annotated[TenantContext, Depends(require_feature(Feature.WEBHOOKS))]
 ApiKeysFeature = Annotated[TenantContext, Depends(require_feature(Feature.API_KEYS))]

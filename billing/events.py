@@ -14,6 +14,7 @@ from billing.exceptions import EventNotReady
 from billing.models import BillingAccount, StripeEvent
 from billing.state import state_of
 from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.events import RECORD_EVENT_TASK, SubscriptionData
 from platform_core.kernel.outbox import enqueue
 from platform_core.kernel.settings import Settings
 from tenants.lifecycle import BILLING_FOLLOW_TASK
@@ -108,6 +109,20 @@ def apply_event(
         enqueue(session, BILLING_FOLLOW_TASK, tenant_id=account.tenant_id, change="event", at=event.id)
     if state_of(account) != cached:
         repository.notify_state_changed(session, account.tenant_id)  # only what API processes cache
+        # The tenant's `subscription.updated` event, recorded in its schema by a task this commit sends.
+        data = SubscriptionData(
+            plan=account.plan_key,
+            status=account.status,
+            current_period_end=account.current_period_end,
+            cancel_at_period_end=account.cancel_at_period_end,
+        )
+        enqueue(
+            session,
+            RECORD_EVENT_TASK,
+            tenant_id=account.tenant_id,
+            event_type="subscription.updated",
+            data=data.model_dump(mode="json"),
+        )
     return account.tenant_id
 
 

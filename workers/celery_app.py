@@ -18,6 +18,7 @@ TASK_MODULES = (
     "platform_core.uploads.tasks",
     "platform_core.operators.tasks",
     "billing.tasks",
+    "platform_core.webhooks.tasks",
 )
 
 

@@ -13,5 +13,6 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "job-cleanup": {"task": "maintenance.fan_out_job_cleanup", "schedule": 24 * 3600.0},
     "report-cleanup": {"task": "reports.fan_out_cleanup", "schedule": 24 * 3600.0},
     "upload-cleanup": {"task": "uploads.fan_out_cleanup", "schedule": 24 * 3600.0},
+    "webhook-event-prune": {"task": "webhooks.fan_out_prune", "schedule": 24 * 3600.0},
     "billing-reconcile": {"task": "billing.reconcile_subscriptions", "schedule": 24 * 3600.0},
 }

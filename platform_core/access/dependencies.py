@@ -144,6 +144,7 @@ MembersManage = Annotated[Principal, Depends(require(Permission.MEMBERS_MANAGE))
 RolesManage = Annotated[Principal, Depends(require(Permission.ROLES_MANAGE))]
 ApiKeysManage = Annotated[Principal, Depends(require(Permission.API_KEYS_MANAGE))]
 AuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+WebhooksManage = Annotated[Principal, Depends(require(Permission.WEBHOOKS_MANAGE))]
 TenantSettingsManage = Annotated[Principal, Depends(require(Permission.TENANT_SETTINGS))]
 BillingReadDep = Annotated[Principal, Depends(require(Permission.BILLING_READ))]
 BillingManage = Annotated[Principal, Depends(require(Permission.BILLING_MANAGE))]

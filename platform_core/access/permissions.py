@@ -24,6 +24,7 @@ class Permission(StrEnum):
     JOBS_READ = "jobs:read"
     AUDIT_READ = "audit:read"
     TENANT_SETTINGS = "tenant:settings"
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
 
 ALL = frozenset(Permission)

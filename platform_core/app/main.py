@@ -57,6 +57,8 @@ from platform_core.roles.router import router as roles_router
 from platform_core.tenant_settings.router import router as tenant_settings_router
 from platform_core.uploads import repository as upload_repository
 from platform_core.uploads.router import router as uploads_router
+from platform_core.webhooks.router import events_router as webhook_events_router
+from platform_core.webhooks.router import router as webhook_endpoints_router
 from tenants.resolution import HostResolver
 from workers.outbox import metrics as outbox_metrics
 
@@ -75,6 +77,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     api_keys_router,
     audit_router,
     tenant_settings_router,
+    webhook_endpoints_router,
+    webhook_events_router,
     billing_router,
     stripe_webhook_router,
     operators_router,

@@ -50,6 +50,13 @@ class AuditAction(StrEnum):
     TENANT_DELETED = "tenant.deleted"
     TENANT_RESTORED = "tenant.restored"
     TENANT_EXPORT_REQUESTED = "tenant.export_requested"
+    WEBHOOK_ENDPOINT_CREATED = "webhook.endpoint_created"
+    WEBHOOK_ENDPOINT_UPDATED = "webhook.endpoint_updated"
+    WEBHOOK_ENDPOINT_DELETED = "webhook.endpoint_deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"  # noqa: S105 - an action name
+    WEBHOOK_REDELIVERED = "webhook.redelivered"
+    WEBHOOK_REPLAYED = "webhook.replayed"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled"
 
 
 async def record(

@@ -20,6 +20,7 @@ from platform_core.auth import links, sessions
 from platform_core.auth.exceptions import EmailNotVerified, InvalidCredentials, SignupClosed, WrongPassword
 from platform_core.auth.sessions import Client, TokenPair
 from platform_core.auth.throttle import Throttle
+from platform_core.kernel import events
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.security.passwords import hash_password_async, needs_rehash, verify_password_async
@@ -250,6 +251,12 @@ async def sign_up(
     await send_verification(session, scope, user)
     await audit.record(
         session, AuditAction.SIGN_UP, _user_actor(user, scope.client), target_type="user", target_id=user.id
+    )
+    await events.record(
+        session,
+        "member.joined",
+        events.MemberData(user_id=user.id, email=user.email, role="member"),
+        tenant_id=scope.tenant.id,
     )
     return user
 

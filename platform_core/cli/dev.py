@@ -105,6 +105,8 @@ def dev(
         ("ENV", "development"),
         ("LOG_FORMAT", "console"),
         ("TENANT_URL_TEMPLATE", f"http://{{slug}}.{{base_domain}}:{port}"),
+        # Webhook receivers on this machine (a local tool listening on localhost) may be registered.
+        ("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
     ):
         if name not in os.environ:
             export(**{name: value})

@@ -23,6 +23,7 @@ from platform_core.console.tenant import reports as tenant_reports
 from platform_core.console.tenant import roles as tenant_roles
 from platform_core.console.tenant import settings as tenant_settings
 from platform_core.console.tenant import uploads as tenant_uploads
+from platform_core.console.tenant import webhooks as tenant_webhooks
 
 TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_home.router,
@@ -39,6 +40,7 @@ TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_uploads.router,
     tenant_reports.router,
     tenant_audit.router,
+    tenant_webhooks.router,
 )
 
 OPERATOR_ROUTERS: tuple[APIRouter, ...] = (

@@ -24,6 +24,7 @@ from platform_core.auth.sessions import TokenPair
 from platform_core.invitations import repository as invitation_repository
 from platform_core.invitations.exceptions import AlreadyInvited, AlreadyMember, InvitationNotFound
 from platform_core.invitations.schemas import InvitationStatus, status_of
+from platform_core.kernel import events
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.db.constraints import constraint_errors
 from platform_core.kernel.paging import PageParams
@@ -217,6 +218,12 @@ async def accept(
         details={"role": invitation.role.name},
     )
     await billing_seats.members_changed(session, scope.tenant)
+    await events.record(
+        session,
+        "member.joined",
+        events.MemberData(user_id=user.id, email=user.email, role=invitation.role.name),
+        tenant_id=scope.tenant.id,
+    )
     pair = await sessions.open_session(session, scope.settings, scope.keys, scope.tenant, user, scope.client)
     return user, pair
 

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from platform_core.items import repository as item_repository
 from platform_core.items.models import Item
 from platform_core.items.schemas import ItemCreate, ItemPage, ItemRead, ItemSort, ItemUpdate
+from platform_core.kernel import events
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.paging import PageParams
 
@@ -22,7 +23,9 @@ async def list_items(
 async def create_item(session: AsyncSession, body: ItemCreate) -> Item:
     """Create an item."""
     item = Item(title=body.title, description=body.description, status=body.status.value, tags=body.tags)
-    return await item_repository.create(session, item=item)
+    item = await item_repository.create(session, item=item)
+    await events.record(session, "item.created", _data(item))
+    return item
 
 
 async def update_item(session: AsyncSession, item: Item, body: ItemUpdate) -> Item:
@@ -32,10 +35,17 @@ async def update_item(session: AsyncSession, item: Item, body: ItemUpdate) -> It
         if value is None and field in ("title", "status", "tags"):
             continue  # these cannot be null; an explicit null leaves them unchanged
         setattr(item, field, value.value if field == "status" else value)
-    return await item_repository.save(session, item=item)
+    item = await item_repository.save(session, item=item)
+    await events.record(session, "item.updated", _data(item))
+    return item
 
 
 async def delete_item(session: AsyncSession, item: Item) -> None:
     """Soft-delete an item: it disappears from every read."""
     item.deleted_at = utcnow()
     await session.flush()
+    await events.record(session, "item.deleted", events.ItemDeletedData(id=item.id, title=item.title))
+
+
+def _data(item: Item) -> events.ItemData:
+    return events.ItemData.model_validate(item, from_attributes=True)

@@ -14,6 +14,7 @@ from platform_core.access.permissions import Permission, builtin_role_id, role_p
 from platform_core.access.principal import Principal
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
+from platform_core.kernel import events
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.constraints import constraint_errors
 from platform_core.kernel.paging import PageParams
@@ -90,6 +91,12 @@ async def change_role(
         target_id=member.id,
         details={"email": member.email, "from": previous, "to": role.name},
     )
+    await events.record(
+        session,
+        "member.role_changed",
+        events.MemberData(user_id=member.id, email=member.email, role=role.name),
+        tenant_id=principal.tenant_id,
+    )
     return member
 
 
@@ -114,4 +121,10 @@ async def remove(
         target_type="user",
         target_id=member_id,
         details={"email": email, "role": role},
+    )
+    await events.record(
+        session,
+        "member.removed",
+        events.MemberData(user_id=member_id, email=email, role=role),
+        tenant_id=principal.tenant_id,
     )

@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 from platform_core.jobs.tracker import JobTracker, job_task
+from platform_core.kernel import events
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.settings import get_settings
 from platform_core.reports import csv_safety
@@ -78,6 +79,11 @@ def build_items_csv(
     )
     store_report(report, content, ctx.tenant.id if ctx.tenant else None)
     report_repository.save(ctx.session, report)
+    if ctx.tenant is not None:
+        completed = events.ReportCompletedData(
+            report_id=report.id, job_id=job.job_id, kind=kind, filename=report.filename, size=len(content)
+        )
+        events.record_sync(ctx.session, "report.completed", completed, tenant_id=ctx.tenant.id)
     job.result_url = f"/api/v1/reports/{job.job_id}/download"
     if notify_email and ctx.tenant is not None:
         send_email_later(

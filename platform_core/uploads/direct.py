@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from billing.dependencies import check_storage
 from platform_core.access.principal import Principal
+from platform_core.kernel import events
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.db.engines import Database
@@ -144,6 +145,14 @@ async def _store(db: Database, tenant: TenantContext, upload_id: uuid.UUID, key:
         upload.key, upload.size_bytes = key, size
         upload.status, upload.stored_at = UploadStatus.STORED.value, utcnow()
         await upload_repository.save(session, upload=upload)
+        await events.record(
+            session,
+            "upload.completed",
+            events.UploadCompletedData(
+                id=upload.id, filename=upload.filename, content_type=upload.content_type, size=size
+            ),
+            tenant_id=tenant.id,
+        )
         await session.commit()
         return upload
 

@@ -24,6 +24,7 @@ from billing.dependencies import StorageLimitReached, check_storage
 from platform_core.access.principal import Principal
 from platform_core.audit import service as audit
 from platform_core.audit.service import AuditAction
+from platform_core.kernel import events
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.outbox import enqueue_async
@@ -218,6 +219,14 @@ async def complete_upload(
         locked.size_bytes = size
         locked.stored_at = utcnow()
         await upload_repository.save(session, upload=locked)
+        await events.record(
+            session,
+            "upload.completed",
+            events.UploadCompletedData(
+                id=locked.id, filename=locked.filename, content_type=locked.content_type, size=size
+            ),
+            tenant_id=tenant.id,
+        )
     return await get_upload(store, locked)
 
 

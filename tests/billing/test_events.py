@@ -156,7 +156,7 @@ def test_an_invoice_event_finds_its_subscription_and_a_failed_payment_emails_the
             for k in session.execute(
                 select(OutboxMessage.kwargs).where(OutboxMessage.tenant_id == customer.tenant.id)
             ).scalars()
-            if k["template"] == "payment_failed"
+            if k.get("template") == "payment_failed"
         ]
     assert len(emails) == 1
     assert emails[0]["to"] == ["payer@example.com"]

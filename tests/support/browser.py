@@ -144,6 +144,7 @@ def stack_environment(
             "LOG_LEVEL": "INFO",
             "LOG_FORMAT": "console",
             "OUTBOX_SWEEP_SECONDS": "0.5",
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",  # the tests' webhook receivers listen on loopback
             "STRIPE_API_KEY": STRIPE_KEY,
             "STRIPE_API_BASE": stripe_base,
             "STRIPE_WEBHOOK_SECRET": f"whsec_console_{uuid.uuid4().hex}",

@@ -87,7 +87,12 @@ class WorkerProcess:
     """A `platformctl worker` subprocess in its own process group."""
 
     def __init__(
-        self, env: dict[str, str], name: str, log_path: Any, extra_env: dict[str, str] | None = None
+        self,
+        env: dict[str, str],
+        name: str,
+        log_path: Any,
+        extra_env: dict[str, str] | None = None,
+        concurrency: int = 1,
     ) -> None:
         self.name = f"{name}-{uuid.uuid4().hex[:6]}@test"
         self.log_path = log_path
@@ -97,7 +102,7 @@ class WorkerProcess:
             "platform_core.cli.main",
             "worker",
             "--concurrency",
-            "1",
+            str(concurrency),
             "--hostname",
             self.name,
         ]

@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from platform_core.app.openapi.contract import ErrorAnswer, RouteContract, contract_of
+from platform_core.app.openapi.webhooks import add_webhooks
 from platform_core.kernel.tenancy import HostKind
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -96,6 +97,8 @@ def build_document(app: FastAPI, kind: HostKind) -> dict[str, Any]:
         for contract in contracts:
             operation = document["paths"][route.path_format][contract.method.lower()]
             _document_operation(operation, contract, kind)
+    if kind is HostKind.TENANT:
+        add_webhooks(document)
     return document
 
 

@@ -48,6 +48,7 @@ NAV: tuple[NavLink, ...] = (
     NavLink("/roles", "Roles", P.ROLES_MANAGE),
     NavLink("/api-keys", "API keys", P.API_KEYS_MANAGE),
     NavLink("/settings/billing", "Billing", P.BILLING_READ),
+    NavLink("/webhooks", "Webhooks", P.WEBHOOKS_MANAGE),
     NavLink("/audit", "Audit log", P.AUDIT_READ),
     NavLink("/settings", "Settings", P.TENANT_SETTINGS),
 )

@@ -48,10 +48,12 @@ from platform_core.jobs.models import Job
 from platform_core.kernel.context import TenantContext
 from platform_core.kernel.db.base import utcnow
 from platform_core.kernel.db.engines import Database
+from platform_core.kernel.events import DomainEvent
 from platform_core.kernel.security.tokens import hash_opaque_token, new_opaque_token
 from platform_core.kernel.tenancy import HostKind, host_kind_of
 from platform_core.reports.models import Report
 from platform_core.uploads.dependencies import get_object_store
+from platform_core.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import PASSWORD, create_items, create_role, create_upload, create_user
 
 PATH, BODY = "path", "body"
@@ -297,6 +299,45 @@ async def make_api_key(db: Database, tenant: TenantContext, tag: str) -> Made:
     return Made(str(key.id), (f"key {tag}", secret[:12], f"key-owner-{tag}"), ApiKey.__table__, key.id)
 
 
+async def make_webhook_endpoint(db: Database, tenant: TenantContext, tag: str) -> Made:
+    """A webhook endpoint (its URL and secret are what a leak would show)."""
+    endpoint = WebhookEndpoint(
+        id=uuid.uuid4(),
+        url=f"https://hooks-{tag}.example.org/in",
+        events=["item.created"],
+        secret=f"whsec_{tag}",
+    )
+    await _add(db, tenant, endpoint)
+    return Made(str(endpoint.id), (f"hooks-{tag}", f"whsec_{tag}"), WebhookEndpoint.__table__, endpoint.id)
+
+
+async def make_webhook_delivery(db: Database, tenant: TenantContext, tag: str) -> Made:
+    """A delivery of an event to a webhook endpoint."""
+    endpoint = await make_webhook_endpoint(db, tenant, tag)
+    event_id = f"msg_{uuid.uuid4().hex}"
+    payload = {
+        "type": "item.created",
+        "timestamp": "2026-01-01T00:00:00+00:00",
+        "data": {"title": f"ev {tag}"},
+    }
+    async with db.session(tenant.schema_name) as session:
+        session.add(DomainEvent(id=event_id, type="item.created", payload=payload, fanned_out=True))
+        await session.flush()
+        seq = (await session.execute(select(DomainEvent.seq).where(DomainEvent.id == event_id))).scalar_one()
+        delivery = WebhookDelivery(
+            id=uuid.uuid4(),
+            endpoint_id=endpoint.id,
+            event_id=event_id,
+            event_seq=seq,
+            event_type="item.created",
+            status="failed",
+            response_body=f"body {tag}",
+        )
+        session.add(delivery)
+        await session.commit()
+    return Made(str(delivery.id), (event_id, f"body {tag}"), WebhookDelivery.__table__, delivery.id)
+
+
 def _link_token(purpose: LinkPurpose, *, verified: bool) -> Maker:
     async def make(db: Database, tenant: TenantContext, tag: str) -> Made:
         """A user's emailed link token."""
@@ -342,6 +383,8 @@ MAKERS: dict[str, Maker] = {
     "role_id": make_role,
     "key_id": make_api_key,
     "role": make_role_name,
+    "endpoint_id": make_webhook_endpoint,
+    "delivery_id": make_webhook_delivery,
 }
 # Tokens, by route and field: what a token opens depends on the route that takes it.
 TOKEN_MAKERS: dict[tuple[str, str], Maker] = {
@@ -376,6 +419,7 @@ SAMPLES: dict[str, Callable[[], Any]] = {
     "password": lambda: PASSWORD,
     "full_name": lambda: "Someone Else",
     "email": lambda: f"someone-{uuid.uuid4().hex[:8]}@example.org",
+    "since": lambda: "2026-01-01T00:00:00Z",
 }
 
 

@@ -21,6 +21,8 @@ LISTS = {
     "/api/v1/operator/tenants/{slug}/members",
     "/api/v1/operator/stripe-events",
     "/api/v1/operator/actions",
+    "/api/v1/webhook-endpoints",
+    "/api/v1/webhook-endpoints/{endpoint_id}/deliveries",
 }
 
 
@@ -36,8 +38,9 @@ def test_every_list_answers_a_page_read_by_the_paging_dependency(app):
     assert set(paged) == LISTS
     for path, route in paged.items():
         assert any(d.call is page_params for d in route.dependant.dependencies), path
-    # The permission catalogue is a fixed set, not a list that grows with data.
-    assert [r.path for r in routes if get_origin(r.response_model) is list] == ["/api/v1/roles/permissions"]
+    # The permission and event catalogues are fixed sets, not lists that grow with data.
+    fixed = [r.path for r in routes if get_origin(r.response_model) is list]
+    assert sorted(fixed) == ["/api/v1/roles/permissions", "/api/v1/webhook-events"]
 
 
 def test_paging_parameters_are_documented_alike(app):

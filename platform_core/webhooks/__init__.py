@@ -1,0 +1,1 @@
+"""Outgoing webhooks: tenants subscribe endpoints to domain events; the workers deliver them signed."""
