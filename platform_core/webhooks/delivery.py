@@ -285,7 +285,7 @@ class Deliverer:
                 template=DISABLED_EMAIL,
                 context={
                     "tenant_name": self.tenant.name,
-                    "endpoint_url": endpoint.url,
+                    "endpoint_address": endpoint.url,
                     "reason": reason,
                     "manage_url": page,
                 },

@@ -29,7 +29,7 @@ TEMPLATES: dict[str, frozenset[str]] = {
     "set_password": frozenset({"tenant_name", "set_password_url", "expires_in_hours"}),
     "report_ready": frozenset({"tenant_name", "report_name", "download_url", "expires_in_hours"}),
     "payment_failed": frozenset({"tenant_name", "amount", "billing_url"}),
-    "webhook_disabled": frozenset({"tenant_name", "endpoint_url", "reason", "manage_url"}),
+    "webhook_disabled": frozenset({"tenant_name", "endpoint_address", "reason", "manage_url"}),
 }
 
 
