@@ -154,6 +154,7 @@ async def request_report(page: ReportsRunPage) -> Response:
             type_=f"report.{body.kind.value}",
             task_name=f"reports.{body.kind.value}",
             params=params,
+            user_id=page.user.user_id,
         )
     except BaseException:
         await release_submission(page.request, _REQUEST_SCOPE)

@@ -1,0 +1,106 @@
+"""Realtime routes: a connection ticket over the API, and the WebSocket on the tenant host."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request, Response
+from redis.exceptions import RedisError
+from starlette.websockets import WebSocket
+
+from platform_core.access.dependencies import Authenticated
+from platform_core.access.principal import API_KEY_PREFIX, bearer_token
+from platform_core.kernel.errors import AppError
+from platform_core.kernel.security.tokens import hash_opaque_token
+from platform_core.kernel.tenancy import TenantSessionDep, check_tenant_access
+from platform_core.realtime import tickets
+from platform_core.realtime.connection import (
+    CLOSE_FORBIDDEN,
+    CLOSE_LIMITED,
+    CLOSE_NOT_FOUND,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHORIZED,
+    Connection,
+    load_principal,
+)
+from platform_core.realtime.hub import Hub
+from platform_core.realtime.schemas import TicketRead
+
+logger = logging.getLogger("platform.realtime")
+router = APIRouter(prefix="/api/v1/realtime", tags=["realtime"])
+WEBSOCKET_PATH = "/api/v1/realtime"
+
+
+@router.post("/tickets", status_code=201, response_model=TicketRead)
+async def create_ticket(
+    principal: Authenticated, request: Request, response: Response, session: TenantSessionDep
+) -> TicketRead:
+    """A single-use ticket (valid about 30 s) to open the realtime WebSocket of this workspace."""
+    hub: Hub = request.app.state.realtime_hub
+    token = bearer_token(request) or ""
+    key_hash = hash_opaque_token(token) if token.startswith(API_KEY_PREFIX) else None
+    ttl = hub.settings.ticket_ttl_seconds
+    ticket = await tickets.issue(
+        hub.redis, tickets.TicketClaims.of(principal, api_key_hash=key_hash), ttl_seconds=ttl
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return TicketRead(ticket=ticket, expires_in=ttl)
+
+
+async def realtime_socket(websocket: WebSocket) -> None:
+    """The realtime WebSocket: `?ticket=` from POST /api/v1/realtime/tickets, on the same tenant host."""
+    hub: Hub = websocket.app.state.realtime_hub
+    await websocket.accept()
+    # Refusals are sent as close codes after the handshake, so that clients can read why.
+    try:
+        resolution = await websocket.app.state.tenant_resolver.resolve(websocket.headers.get("host"))
+        tenant = resolution.tenant
+        if tenant is None:
+            await websocket.close(CLOSE_NOT_FOUND, "no workspace at this address")
+            return
+        check_tenant_access(tenant)
+    except AppError as exc:
+        await websocket.close(
+            CLOSE_FORBIDDEN if exc.status_code == 403 else CLOSE_NOT_FOUND, exc.message[:120]
+        )
+        return
+    ticket = websocket.query_params.get("ticket")
+    if not ticket:
+        await websocket.close(CLOSE_UNAUTHORIZED, "a ticket is required")
+        return
+    try:
+        claims = await tickets.claim(hub.redis, ticket)
+    except (RedisError, OSError):
+        logger.warning("realtime: Redis unavailable; refusing a connection")
+        await websocket.close(CLOSE_TRY_AGAIN, "try again later")
+        return
+    if claims is None:
+        await websocket.close(CLOSE_UNAUTHORIZED, "the ticket is unknown, spent or expired")
+        return
+    if claims.tenant_id != str(tenant.id):
+        await websocket.close(CLOSE_FORBIDDEN, "the ticket is for another workspace")
+        return
+    ip = websocket.client.host if websocket.client else None
+    try:
+        async with websocket.app.state.db.session(tenant.schema_name) as session:
+            principal = await load_principal(session, tenant, claims, ip)
+            await session.commit()
+    except AppError:
+        await websocket.close(CLOSE_UNAUTHORIZED, "the session or key behind the ticket has ended")
+        return
+    conn = Connection(
+        websocket,
+        hub=hub,
+        db=websocket.app.state.db,
+        resolver=websocket.app.state.tenant_resolver,
+        tenant=tenant,
+        claims=claims,
+        principal=principal,
+    )
+    if hub.refusing:
+        await websocket.close(CLOSE_TRY_AGAIN, "the server is shutting down")
+        return
+    if not await hub.admit(conn):
+        await websocket.close(CLOSE_LIMITED, "too many connections for this workspace")
+        return
+    await conn.run()
