@@ -43,6 +43,11 @@ def post(api: ApiServer, path: str, headers: dict[str, str], body: dict[str, Any
     return httpx.post(f"{api.url}{path}", headers=headers, json=body, timeout=10)
 
 
+def patch(api: ApiServer, path: str, headers: dict[str, str], body: dict[str, Any]) -> httpx.Response:
+    """A JSON PATCH to one API process."""
+    return httpx.patch(f"{api.url}{path}", headers=headers, json=body, timeout=10)
+
+
 def ticket(api: ApiServer, headers: dict[str, str]) -> str:
     """A connection ticket from one API process."""
     answer = httpx.post(f"{api.url}/api/v1/realtime/tickets", headers=headers, timeout=10)

@@ -17,6 +17,7 @@ from platform_core.jobs.models import Job
 from platform_core.kernel.outbox import enqueue
 from platform_core.kernel.realtime import publish_sync
 from tests.conftest import subscribed
+from tests.factories import UserFactory
 from tests.platform_core.realtime.conftest import api_env
 from tests.platform_core.realtime.support import (
     bearer,
@@ -25,6 +26,7 @@ from tests.platform_core.realtime.support import (
     host,
     marker,
     new_user,
+    patch,
     post,
     receive,
     subscribe,
@@ -111,6 +113,72 @@ class TestConnecting:
         assert await receive(ws) == {"type": "pong", "id": 7}
         await ws.send("x" * 5000)  # over REALTIME_MAX_MESSAGE_BYTES
         assert (await closed_with(ws))[0] == 1009
+
+
+class TestPermissions:
+    async def test_an_api_key_connects_with_its_own_scopes(self, apis, settings, sync_db, rt_tenant):
+        one, two = apis
+        owner = bearer(settings, rt_tenant, new_user(sync_db, rt_tenant))
+        created = post(
+            one, "/api/v1/api-keys", owner, {"name": f"rt-{marker()[:6]}", "scopes": ["jobs:read"]}
+        )
+        assert created.status_code == 201, created.text
+        key = {"Authorization": f"Bearer {created.json()['secret']}", "Host": host(rt_tenant)}
+        ws = await connect(two, host(rt_tenant), ticket(one, key))
+        assert (await subscribe(ws, "jobs"))["type"] == "subscribed"
+        assert (await subscribe(ws, "items"))["code"] == "forbidden"  # the key lacks items:read
+        await ws.close()
+
+    async def test_a_subscription_ends_when_its_permission_is_taken_away(
+        self, apis, settings, sync_db, rt_tenant
+    ):
+        one, two = apis
+        owner = bearer(settings, rt_tenant, new_user(sync_db, rt_tenant))
+        role = post(
+            one, "/api/v1/roles", owner, {"name": f"rt-{marker()[:8]}", "permissions": ["items:read"]}
+        )
+        assert role.status_code == 201, role.text
+        reader = UserFactory.build(role_id=uuid.UUID(role.json()["id"]))
+        with sync_db.sync_session(rt_tenant.schema_name) as session:
+            session.add(reader)
+            session.commit()
+        ws = await connect(two, host(rt_tenant), ticket(two, bearer(settings, rt_tenant, reader)))
+        assert (await subscribe(ws, "items"))["type"] == "subscribed"
+        assert (await subscribe(ws, "jobs"))["code"] == "forbidden"
+        changed = patch(one, f"/api/v1/roles/{role.json()['id']}", owner, {"permissions": ["jobs:read"]})
+        assert changed.status_code == 200, changed.text
+        revoked = await until(ws, lambda m: m.get("type") == "error")
+        assert (revoked["code"], revoked["channel"]) == ("forbidden", "items")
+        assert (await subscribe(ws, "jobs"))["type"] == "subscribed"  # what it holds now
+        await ws.close()
+
+    async def test_connections_per_tenant_are_limited_over_both_processes(
+        self, apis, settings, sync_db, tenant_service
+    ):
+        tenant = subscribed(sync_db, tenant_service.create(slug=f"rt-{marker()[:8]}", name="Crowded"))
+        headers = bearer(settings, tenant, new_user(sync_db, tenant))
+        open_ones = []
+        for n in range(40):  # REALTIME_MAX_CONNECTIONS_PER_TENANT
+            api = apis[n % 2]
+            ws = await connect(api, host(tenant), ticket(api, headers))
+            await ws.send(json.dumps({"type": "ping"}))
+            assert (await receive(ws))["type"] == "pong"
+            open_ones.append(ws)
+        refused = await connect(apis[0], host(tenant), ticket(apis[0], headers))
+        assert await closed_with(refused) == (4429, "too many connections for this workspace")
+        await open_ones.pop().close()
+        wait_until(lambda: redis_count(settings, tenant) == 39, timeout=10)
+        again = await connect(apis[1], host(tenant), ticket(apis[1], headers))
+        await again.send(json.dumps({"type": "ping"}))
+        assert (await receive(again))["type"] == "pong"
+        for ws in (*open_ones, again):
+            await ws.close()
+
+
+def redis_count(settings, tenant) -> int:
+    """Connections of a tenant counted in Redis."""
+    with redis.Redis.from_url(settings.redis_url) as client:
+        return int(client.zcard(f"rt:conns:{tenant.id}"))
 
 
 class TestFanOut:
