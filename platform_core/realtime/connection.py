@@ -17,6 +17,7 @@ import re
 import uuid
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -231,14 +232,21 @@ class Connection:
             ephemeral=ephemeral_key(self.tenant.id, channel) if kind in channels.CLIENT_PUBLISH else None,
         )
         self.subscriptions[channel] = sub
-        upto = await self.hub.add(sub)
-        self.send({"type": "subscribed", "channel": channel, "offset": upto})
-        if isinstance(offset, str) and not await self.hub.backlog(sub, offset, upto):
-            self.error(
-                "resume_unavailable",
-                "The events after this offset are no longer kept: reload, then follow live events.",
-                channel,
-            )
+        try:
+            upto = await self.hub.add(sub)
+            self.send({"type": "subscribed", "channel": channel, "offset": upto})
+            if isinstance(offset, str) and not await self.hub.backlog(sub, offset, upto):
+                self.error(
+                    "resume_unavailable",
+                    "The events after this offset are no longer kept: reload, then follow live events.",
+                    channel,
+                )
+        except (RedisError, OSError) as exc:
+            logger.warning("realtime: subscribing failed, Redis unavailable (%s)", exc)
+            self.subscriptions.pop(channel, None)
+            self.hub.remove(sub)
+            self.error("unavailable", "Subscribing failed for now: try again.", channel)
+            return
         sub.flush()
 
     def unsubscribe(self, channel: object) -> None:
@@ -268,12 +276,13 @@ class Connection:
                 return
             self.may_publish.add(channel)
         payload = {"user_id": str(self.user_id), "data": data}
-        await self.hub.redis.xadd(
-            ephemeral_key(self.tenant.id, channel),
-            {"event": f"client.{name}", "data": json.dumps(payload, separators=(",", ":"))},
-            maxlen=EPHEMERAL_MAXLEN,
-            approximate=True,
-        )
+        with contextlib.suppress(RedisError, OSError):  # ephemeral: a lost typing indicator is harmless
+            await self.hub.redis.xadd(
+                ephemeral_key(self.tenant.id, channel),
+                {"event": f"client.{name}", "data": json.dumps(payload, separators=(",", ":"))},
+                maxlen=EPHEMERAL_MAXLEN,
+                approximate=True,
+            )
 
     async def revalidate(self) -> None:
         """Check the principal and every subscription again; end what it may no longer read."""

@@ -100,7 +100,12 @@ async def realtime_socket(websocket: WebSocket) -> None:
     if hub.refusing:
         await websocket.close(CLOSE_TRY_AGAIN, "the server is shutting down")
         return
-    if not await hub.admit(conn):
+    try:
+        admitted = await hub.admit(conn)
+    except (RedisError, OSError):
+        await websocket.close(CLOSE_TRY_AGAIN, "try again later")
+        return
+    if not admitted:
         await websocket.close(CLOSE_LIMITED, "too many connections for this workspace")
         return
     await conn.run()
