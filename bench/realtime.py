@@ -26,10 +26,13 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -66,17 +69,23 @@ GOAL_IDLE_KB = 50.0
 class Api:
     """A `platformctl serve` process."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = spawn_platformctl(
-            {**env, "METRICS_PORT": str(free_port())},
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        )
+        self.log_path = log_path
+        with log_path.open("wb") as log_file:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "platform_core.cli.main", "serve", *self.where()],
+                cwd=PROJECT_ROOT,
+                env={**env, "METRICS_PORT": str(free_port())},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def where(self) -> list[str]:
+        """The serve options naming the interface and port."""
+        return ["--host", "127.0.0.1", "--port", str(self.port)]
 
     def wait(self) -> None:
         """Until /healthz answers."""
@@ -98,7 +107,9 @@ class Api:
 @contextlib.contextmanager
 def stack(env: dict[str, str]) -> Iterator[tuple[Api, Api]]:
     """Two API processes, a relay and a worker."""
-    apis = (Api(env), Api(env))
+    logs = Path(tempfile.mkdtemp(prefix="bench-realtime-"))
+    log(f"realtime: API logs in {logs}")
+    apis = (Api(env, logs / "api1.log"), Api(env, logs / "api2.log"))
     relay = spawn_platformctl(env, "relay")
     worker = spawn_platformctl(env, "worker", "--concurrency", "2")
     try:
@@ -249,6 +260,7 @@ def run(argv: Sequence[str] = ()) -> Report:
             "PYTHONPATH": str(PROJECT_ROOT),
             "REALTIME_MAX_CONNECTIONS_PER_TENANT": str(args.clients + 10),
             "REALTIME_SEND_QUEUE_SIZE": str(max(256, args.burst * 2)),
+            "REALTIME_MAX_MESSAGES_PER_SECOND_PER_TENANT": str(args.clients * 10),
         }
         with stack(env) as apis:
             results = asyncio.run(measure(args, apis, headers, str(tenant_id), redis_url))

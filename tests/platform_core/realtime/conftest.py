@@ -19,6 +19,8 @@ REALTIME_ENV = {
     "REALTIME_MAX_MESSAGE_BYTES": "4096",
     "REALTIME_REVALIDATE_SECONDS": "0.5",
     "LOG_LEVEL": "INFO",
+    # Far shorter than a WebSocket lives: the HTTP header deadline must not apply to an upgraded one.
+    "REQUEST_HEADER_TIMEOUT_SECONDS": "1",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -86,6 +87,16 @@ class TestConnecting:
         assert await closed_with(foreign) == (4403, "the ticket is for another workspace")
         # The attempt spent it: it cannot be used on its own host afterwards either.
         assert (await closed_with(await connect(one, host(rt_tenant), value)))[0] == 4401
+
+    async def test_a_connection_outlives_the_http_header_deadline(self, apis, settings, sync_db, rt_tenant):
+        _, two = apis
+        ws = await connect(
+            two, host(rt_tenant), ticket(two, bearer(settings, rt_tenant, new_user(sync_db, rt_tenant)))
+        )
+        await asyncio.sleep(2.5)  # REQUEST_HEADER_TIMEOUT_SECONDS is 1 on these servers
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await receive(ws))["type"] == "pong"
+        await ws.close()
 
     def test_tickets_need_credentials(self, apis, rt_tenant):
         one, _ = apis
@@ -402,6 +413,7 @@ class TestHoldingUp:
                 received += chunk
             assert received.startswith(b"HTTP/1.1 101")
             assert b"\x89" in received  # the server pinged
+            assert b"\x88\x18\x03\xf3keepalive ping timeout" in received  # then closed: 1011
             assert time.monotonic() - start < 10
 
     async def test_shutdown_closes_sockets_with_going_away(self, settings, sync_db, rt_tenant, tmp_path):
