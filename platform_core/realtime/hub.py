@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from platform_core.kernel.realtime import stream_key
+from platform_core.kernel.realtime import STREAM_MAXLEN, stream_key
 from platform_core.realtime.settings import RealtimeSettings
 
 if TYPE_CHECKING:
@@ -122,6 +122,7 @@ class Hub:
         self.settings = settings
         self.redis = aioredis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2)
         self.block_ms = 5000
+        self.read_count = 500  # entries per stream per XREAD
         # The blocking reader has a connection of its own, with room for the block in its timeout.
         self.reader_redis = aioredis.Redis.from_url(
             redis_url, socket_timeout=self.block_ms / 1000 + 5, socket_connect_timeout=2
@@ -269,6 +270,8 @@ class Hub:
         deleted = info.get("max-deleted-entry-id")
         if deleted is not None:  # Redis 7+: exactly what was trimmed
             return (parse_offset(_text(deleted)) or (0, 0)) <= wanted
+        if int(info.get("length") or 0) < STREAM_MAXLEN:  # never reached its cap: nothing was trimmed
+            return True
         first = info.get("first-entry")
         if not first:
             return False
@@ -305,7 +308,9 @@ class Hub:
             self._changed.clear()
             streams: dict[Any, Any] = {self.wake_key: "$", **self.positions}
             try:
-                result: Any = await self.reader_redis.xread(streams, count=500, block=self.block_ms)
+                result: Any = await self.reader_redis.xread(
+                    streams, count=self.read_count, block=self.block_ms
+                )
                 failures = 0
             except (RedisError, OSError) as exc:
                 failures += 1
@@ -316,9 +321,26 @@ class Hub:
                 key = _text(raw_key)
                 if key == self.wake_key or key not in self.positions:
                     continue
+                if len(entries) >= self.read_count and not key.startswith("rtx:"):
+                    # A full batch: this reader lags; the stream's cap may have trimmed entries after
+                    # the position it read from before it got to them.
+                    await self._check_gap(key, self.positions[key])
                 for entry_id, fields in entries:
                     self.positions[key] = _text(entry_id)
                     self._dispatch(key, _text(entry_id), fields)
+
+    async def _check_gap(self, key: str, position: str) -> None:
+        """Tell the subscribers of `key` when events after `position` were trimmed unread."""
+        wanted = parse_offset(position)
+        if wanted is None or await self._history_kept_after(key, wanted):
+            return
+        logger.warning("realtime: the reader fell behind %s; its subscribers are told to reload", key)
+        for sub in list(self.subscribers.get(key, ())):
+            sub.conn.error(
+                "events_lost",
+                "Events were published faster than they could be delivered: reload, then follow live events.",
+                sub.channel,
+            )
 
     def _dispatch(self, key: str, entry_id: str, fields: dict[Any, Any]) -> None:
         subs = self.subscribers.get(key)

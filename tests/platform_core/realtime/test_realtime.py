@@ -16,7 +16,7 @@ import websockets
 
 from platform_core.jobs.models import Job
 from platform_core.kernel.outbox import enqueue
-from platform_core.kernel.realtime import publish_sync
+from platform_core.kernel.realtime import STREAM_MAXLEN, publish_sync
 from tests.conftest import subscribed
 from tests.factories import UserFactory
 from tests.platform_core.realtime.conftest import api_env
@@ -284,19 +284,24 @@ class TestResume:
         await again.close()
 
     async def test_an_offset_older_than_the_history_asks_for_a_reload_then_goes_live(
-        self, apis, settings, sync_db, rt_tenant, redis_client
+        self, apis, settings, sync_db, tenant_service, redis_client
     ):
         one, _ = apis
-        publish_sync(redis_client, rt_tenant.id, "items", "item.created", {"m": marker()})
-        redis_client.xtrim(f"rt:{rt_tenant.id}:items", maxlen=1)  # history before the last entry is gone
+        tenant = subscribed(sync_db, tenant_service.create(slug=f"rt-{marker()[:8]}", name="Busy"))
+        first = publish_sync(redis_client, tenant.id, "items", "item.created", {"m": "first"})
+        with redis_client.pipeline(transaction=False) as pipe:  # past the cap: the oldest are trimmed
+            for n in range(STREAM_MAXLEN + 200):
+                publish_sync(pipe, tenant.id, "items", "item.updated", {"n": n})
+            pipe.execute()
+        assert redis_client.xrange(f"rt:{tenant.id}:items", min=first, max=first) == []
         ws = await connect(
-            one, host(rt_tenant), ticket(one, bearer(settings, rt_tenant, new_user(sync_db, rt_tenant)))
+            one, host(tenant), ticket(one, bearer(settings, tenant, new_user(sync_db, tenant)))
         )
-        assert (await subscribe(ws, "items", offset="1-0"))["type"] == "subscribed"
+        assert (await subscribe(ws, "items", offset=first))["type"] == "subscribed"
         error = await receive(ws)
         assert (error["type"], error["code"], error["channel"]) == ("error", "resume_unavailable", "items")
         live = marker()
-        publish_sync(redis_client, rt_tenant.id, "items", "item.created", {"m": live})
+        publish_sync(redis_client, tenant.id, "items", "item.created", {"m": live})
         assert (await receive(ws))["data"] == {"m": live}
         await ws.close()
 
