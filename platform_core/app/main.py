@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 
 import platform_core.app.models  # noqa: F401 - the model registry: every table, before anything provisions
 from billing import metrics as billing_metrics
@@ -155,7 +155,8 @@ def create_app(
     app.add_middleware(BodyReadTimeoutMiddleware, timeout=settings.request_body_timeout_seconds)
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
     add_routes(app, *ROUTERS)
-    app.add_api_websocket_route(REALTIME_PATH, realtime_socket)
+    # A plain Starlette route: no dependency machinery held for the life of every connection.
+    app.router.routes.append(WebSocketRoute(REALTIME_PATH, realtime_socket))
     add_console_routes(app, CONSOLE_ROUTERS)
     install_fallback(app, CONSOLE_FALLBACKS)
     app.router.routes.extend([docs_assets, console_assets])

@@ -82,6 +82,9 @@ class Connection:
         self.close_reason = ""
         self.ended = asyncio.Event()
         self.finished = asyncio.Event()
+        self._reader: asyncio.Task[Any] | None = None
+        self._stopped_by_end = False
+        self._revalidation: asyncio.TimerHandle | None = None
 
     # --- ending --------------------------------------------------------------------------------
 
@@ -91,6 +94,10 @@ class Connection:
             return
         self.close_code, self.close_reason = code, reason
         self.ended.set()
+        reader = self._reader
+        if reader is not None and reader is not asyncio.current_task():
+            self._stopped_by_end = True
+            reader.cancel()  # it may be waiting for the client: stop waiting
 
     def end_slow(self) -> None:
         """The client does not read what it is sent: drop it rather than grow memory."""
@@ -122,26 +129,35 @@ class Connection:
     # --- running -------------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Serve the connection until the client leaves or the server ends it; then close it."""
-        tasks = [
-            asyncio.create_task(self._send_loop()),
-            asyncio.create_task(self._receive_loop()),
-            asyncio.create_task(self._revalidate_loop()),
-            asyncio.create_task(self.ended.wait()),
-        ]
+        """Serve the connection until the client leaves or the server ends it; then close it.
+
+        Two tasks per connection, for memory: this one reads the client's messages, one more sends. The
+        re-check of the principal is a timer that starts a short task only when it is due.
+        """
+        self._reader = asyncio.current_task()
+        sender = asyncio.create_task(self._send_loop())
+        sender.add_done_callback(self._sender_done)
+        self._schedule_revalidation()
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if not task.cancelled() and (exc := task.exception()) is not None:
-                    if not isinstance(exc, WebSocketDisconnect | OSError):
-                        logger.error("realtime: connection failed", exc_info=exc)
-                    self.end(1011, "internal error")
+            await self._receive_loop()
+        except asyncio.CancelledError:
+            if not self._stopped_by_end:
+                raise  # cancelled from outside (the server's own shutdown): not ours to swallow
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # our own stop, consumed here: the closing below may await
+        except (WebSocketDisconnect, OSError):
+            self.end(None)
+        except Exception:
+            logger.exception("realtime: connection failed")
+            self.end(1011, "internal error")
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(BaseException):
-                    await task
+            self._reader = None
+            if self._revalidation is not None:
+                self._revalidation.cancel()
+            sender.cancel()
+            with contextlib.suppress(BaseException):
+                await sender
             await self.hub.release(self)
             if self.close_code is not None:
                 # A client that does not read may never let the close frame through: bounded.
@@ -149,13 +165,21 @@ class Connection:
                     await asyncio.wait_for(self.websocket.close(self.close_code, self.close_reason), 2)
             self.finished.set()
 
+    def _sender_done(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None and not isinstance(exc, WebSocketDisconnect | OSError):
+            logger.error("realtime: sending failed", exc_info=exc)
+        self.end(None if exc is not None else 1011, "")
+
     async def _send_loop(self) -> None:
         while True:
             text = await self.queue.get()
             await self.websocket.send_text(text)
 
     async def _receive_loop(self) -> None:
-        while True:
+        while not self.ended.is_set():
             message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
                 self.end(None)
@@ -173,10 +197,21 @@ class Connection:
                 return
             await self.handle(raw)
 
-    async def _revalidate_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.revalidate_seconds)
-            await self.revalidate()
+    def _schedule_revalidation(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._revalidation = loop.call_later(self.settings.revalidate_seconds, self._revalidate_now)
+
+    def _revalidate_now(self) -> None:
+        if self.ended.is_set():
+            return
+        task = asyncio.get_running_loop().create_task(self.revalidate())
+        task.add_done_callback(self._revalidated)
+
+    def _revalidated(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.warning("realtime: re-checking a connection failed: %s", exc)
+        if not self.ended.is_set():
+            self._schedule_revalidation()
 
     # --- the protocol --------------------------------------------------------------------------
 
