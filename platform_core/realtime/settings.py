@@ -18,7 +18,7 @@ class RealtimeSettings(BaseSettings):
     # Open connections per tenant, over every API process (the next one is closed with 4429).
     max_connections_per_tenant: int = Field(default=1000, ge=1)
     # Messages clients of one tenant may send per second, over every API process (4429 beyond).
-    max_messages_per_second_per_tenant: int = Field(default=200, ge=1)
+    max_messages_per_second_per_tenant: int = Field(default=1000, ge=1)
     # Messages waiting to be sent to one connection; a client that lets more pile up is closed (4408).
     send_queue_size: int = Field(default=256, ge=8, le=65536)
     # Largest message a client may send, in bytes (bigger: closed with 1009).
