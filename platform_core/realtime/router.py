@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from redis.exceptions import RedisError
 from starlette.websockets import WebSocket
 
-from platform_core.access.dependencies import Authenticated
+from billing.exceptions import SubscriptionInactive
+from platform_core.access.dependencies import AccessPolicy, Authenticated
+from platform_core.access.permissions import Permission
 from platform_core.access.principal import API_KEY_PREFIX, bearer_token
-from platform_core.kernel.errors import AppError
+from platform_core.kernel.errors import AppError, raises
 from platform_core.kernel.security.tokens import hash_opaque_token
-from platform_core.kernel.tenancy import TenantSessionDep, check_tenant_access
+from platform_core.kernel.tenancy import TenantSessionDep, check_tenant_access, get_tenant
 from platform_core.realtime import tickets
 from platform_core.realtime.connection import (
     CLOSE_FORBIDDEN,
@@ -31,11 +34,28 @@ router = APIRouter(prefix="/api/v1/realtime", tags=["realtime"])
 WEBSOCKET_PATH = "/api/v1/realtime"
 
 
+class _AsRead:
+    """The request as the billing policy should judge it: a ticket only lets its holder read."""
+
+    method = "GET"
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
+
+
 @router.post("/tickets", status_code=201, response_model=TicketRead)
+@raises(SubscriptionInactive)
 async def create_ticket(
     principal: Authenticated, request: Request, response: Response, session: TenantSessionDep
 ) -> TicketRead:
     """A single-use ticket (valid about 30 s) to open the realtime WebSocket of this workspace."""
+    policy: AccessPolicy | None = request.app.state.access_policy
+    if policy is not None:  # a workspace whose subscription is inactive gets no live data either
+        tenant = await get_tenant(request)
+        await policy(_AsRead(request), tenant, Permission.ITEMS_READ)  # type: ignore[arg-type]
     hub: Hub = request.app.state.realtime_hub
     token = bearer_token(request) or ""
     key_hash = hash_opaque_token(token) if token.startswith(API_KEY_PREFIX) else None

@@ -98,6 +98,19 @@ class TestConnecting:
         assert (await receive(ws))["type"] == "pong"
         await ws.close()
 
+    def test_a_workspace_whose_subscription_is_inactive_gets_no_ticket(
+        self, apis, settings, sync_db, tenant_service
+    ):
+        one, _ = apis
+        tenant = subscribed(
+            sync_db, tenant_service.create(slug=f"rt-{marker()[:8]}", name="Lapsed"), status="canceled"
+        )
+        answer = httpx.post(
+            f"{one.url}/api/v1/realtime/tickets", headers=bearer(settings, tenant, new_user(sync_db, tenant))
+        )
+        assert answer.status_code == 402
+        assert answer.json()["error"]["code"] == "subscription_inactive"
+
     def test_tickets_need_credentials(self, apis, rt_tenant):
         one, _ = apis
         answer = httpx.post(f"{one.url}/api/v1/realtime/tickets", headers={"Host": host(rt_tenant)})
