@@ -32,7 +32,7 @@ from platform_core.kernel.db.engines import Database
 from platform_core.kernel.errors import AppError, Unauthorized
 from platform_core.kernel.realtime import stream_key
 from platform_core.kernel.tenancy import TenantResolver, check_tenant_access
-from platform_core.realtime import channels
+from platform_core.realtime import channels, metrics
 from platform_core.realtime.hub import EPHEMERAL_MAXLEN, Hub, Subscription, ephemeral_key, parse_offset
 from platform_core.realtime.settings import RealtimeSettings
 from platform_core.realtime.tickets import TicketClaims
@@ -160,6 +160,7 @@ class Connection:
                 await sender
             await self.hub.release(self)
             if self.close_code is not None:
+                metrics.CLOSED.labels(str(self.close_code)).inc()
                 # A client that does not read may never let the close frame through: bounded.
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.websocket.close(self.close_code, self.close_reason), 2)

@@ -35,6 +35,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from platform_core.kernel.realtime import STREAM_MAXLEN, stream_key
+from platform_core.realtime import metrics
 from platform_core.realtime.settings import RealtimeSettings
 
 if TYPE_CHECKING:
@@ -176,11 +177,14 @@ class Hub:
         )
         if admitted:
             self.connections.add(conn)
+            metrics.CONNECTIONS.inc()
         return bool(admitted)
 
     async def release(self, conn: Connection) -> None:
         """Forget a closed connection and its subscriptions."""
-        self.connections.discard(conn)
+        if conn in self.connections:
+            self.connections.discard(conn)
+            metrics.CONNECTIONS.dec()
         for sub in list(conn.subscriptions.values()):
             self.remove(sub)
         conn.subscriptions.clear()
@@ -224,6 +228,7 @@ class Hub:
                 last = await self._last_id(key)
                 if key not in self.positions:  # another subscriber may have started it meanwhile
                     self.positions[key] = last
+                    metrics.SUBSCRIBED_STREAMS.inc()
                     self._wake()
         # No await from here on: the subscription gets every entry after this position live.
         for key in self._keys(sub):
@@ -239,7 +244,8 @@ class Hub:
             subs.pop(sub, None)
             if not subs:
                 del self.subscribers[key]
-                self.positions.pop(key, None)
+                if self.positions.pop(key, None) is not None:
+                    metrics.SUBSCRIBED_STREAMS.dec()
                 self._wake()
 
     async def backlog(self, sub: Subscription, offset: str, upto: str) -> bool:
@@ -350,6 +356,9 @@ class Hub:
         ephemeral = key.startswith("rtx:")
         text = event_frame(first.channel, fields, None if ephemeral else entry_id)
         owner = entry_user(fields)
+        delivered = 0
         for sub in list(subs):
             if owner is None or owner == str(sub.conn.user_id):
                 sub.deliver(text)
+                delivered += 1
+        metrics.DELIVERED.inc(delivered)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 import time
 import uuid
@@ -199,6 +200,14 @@ class TestPermissions:
             await ws.close()
 
 
+def metric(api, name: str) -> float:
+    """A metric's value as the process's metrics port shows it."""
+    text = httpx.get(api.metrics_url, timeout=5).text
+    found = re.search(rf"^{name} ([0-9.e+-]+)$", text, re.M)
+    assert found, f"{name} is not in the metrics"
+    return float(found.group(1))
+
+
 def redis_count(settings, tenant) -> int:
     """Connections of a tenant counted in Redis."""
     with redis.Redis.from_url(settings.redis_url) as client:
@@ -214,6 +223,9 @@ class TestFanOut:
         clients = [await connect(api, host(rt_tenant), ticket(api, headers)) for api in (one, two, one, two)]
         for ws in clients:
             assert (await subscribe(ws, "items"))["type"] == "subscribed"
+        for api in (one, two):  # each process counts its own connections in its metrics
+            assert metric(api, "platform_realtime_connections") >= 2
+            assert metric(api, "platform_realtime_streams") >= 1
         value = marker()
         offset = publish_sync(redis_client, rt_tenant.id, "items", "item.created", {"m": value})
         for ws in clients:
