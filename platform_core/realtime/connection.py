@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import re
 import uuid
 from typing import Any
@@ -200,7 +201,9 @@ class Connection:
 
     def _schedule_revalidation(self) -> None:
         loop = asyncio.get_running_loop()
-        self._revalidation = loop.call_later(self.settings.revalidate_seconds, self._revalidate_now)
+        # Spread over +-20%: connections opened together (after a deploy) are not all checked at once.
+        delay = self.settings.revalidate_seconds * random.uniform(0.8, 1.2)  # noqa: S311 - not a secret
+        self._revalidation = loop.call_later(delay, self._revalidate_now)
 
     def _revalidate_now(self) -> None:
         if self.ended.is_set():

@@ -214,7 +214,9 @@ class Hub:
             try:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for key, members in by_tenant.items():
-                        pipe.zadd(key, members, xx=True)
+                        # Plain ZADD: a set that expired (Redis restarted, say) counts its live members again.
+                        pipe.zadd(key, members)
+                        pipe.expire(key, CONNECTION_LEASE_SECONDS * 2)
                     await pipe.execute()
             except (RedisError, OSError) as exc:
                 logger.warning("realtime: could not renew connection leases: %s", exc)

@@ -112,6 +112,19 @@ class TestConnecting:
         assert answer.status_code == 402
         assert answer.json()["error"]["code"] == "subscription_inactive"
 
+    def test_a_handshake_with_two_host_headers_is_refused(self, apis, settings, sync_db, rt_tenant):
+        one, _ = apis
+        value = ticket(one, bearer(settings, rt_tenant, new_user(sync_db, rt_tenant)))
+        with socket.create_connection(("127.0.0.1", one.port), timeout=10) as sock:
+            sock.sendall(
+                (
+                    f"GET /api/v1/realtime?ticket={value} HTTP/1.1\r\nHost: {host(rt_tenant)}\r\n"
+                    "Host: other.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                ).encode()
+            )
+            assert sock.recv(65536).startswith(b"HTTP/1.1 403")
+
     def test_tickets_need_credentials(self, apis, rt_tenant):
         one, _ = apis
         answer = httpx.post(f"{one.url}/api/v1/realtime/tickets", headers={"Host": host(rt_tenant)})
