@@ -190,6 +190,17 @@ class TestPermissions:
         assert (await subscribe(ws, "jobs"))["type"] == "subscribed"  # what it holds now
         await ws.close()
 
+    async def test_suspending_the_workspace_closes_its_sockets(self, apis, settings, sync_db, tenant_service):
+        one, _ = apis
+        tenant = subscribed(sync_db, tenant_service.create(slug=f"rt-{marker()[:8]}", name="Paused"))
+        ws = await connect(
+            one, host(tenant), ticket(one, bearer(settings, tenant, new_user(sync_db, tenant)))
+        )
+        assert (await subscribe(ws, "items"))["type"] == "subscribed"
+        tenant_service.suspend(tenant.slug, reason="unpaid invoices")
+        code, reason = await closed_with(ws)
+        assert (code, reason) == (4403, "This workspace is suspended: unpaid invoices.")
+
     async def test_connections_per_tenant_are_limited_over_both_processes(
         self, apis, settings, sync_db, tenant_service
     ):
