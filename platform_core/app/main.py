@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,7 +55,7 @@ from platform_core.members.router import router as members_router
 from platform_core.operators.router import router as operators_router
 from platform_core.realtime.hub import Hub as RealtimeHub
 from platform_core.realtime.router import WEBSOCKET_PATH as REALTIME_PATH
-from platform_core.realtime.router import realtime_socket
+from platform_core.realtime.router import RedactTickets, realtime_socket
 from platform_core.realtime.router import router as realtime_router
 from platform_core.realtime.settings import get_realtime_settings
 from platform_core.realtime.shutdown import chain_signal_handlers
@@ -155,6 +156,8 @@ def create_app(
     app.add_middleware(BodyReadTimeoutMiddleware, timeout=settings.request_body_timeout_seconds)
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
     add_routes(app, *ROUTERS)
+    if not any(isinstance(f, RedactTickets) for f in logging.getLogger("uvicorn.error").filters):
+        logging.getLogger("uvicorn.error").addFilter(RedactTickets())
     # A plain Starlette route: no dependency machinery held for the life of every connection.
     app.router.routes.append(WebSocketRoute(REALTIME_PATH, realtime_socket))
     add_console_routes(app, CONSOLE_ROUTERS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -70,6 +71,15 @@ async def create_ticket(
 async def realtime_socket(websocket: WebSocket) -> None:
     """The realtime WebSocket: `?ticket=` from POST /api/v1/realtime/tickets, on the same tenant host."""
     hub: Hub = websocket.app.state.realtime_hub
+    ticket = websocket.query_params.get("ticket")
+    claims: tickets.TicketClaims | None = None
+    redis_down = False
+    if ticket:
+        try:
+            claims = await tickets.claim(hub.redis, ticket)
+        except (RedisError, OSError):
+            redis_down = True
+    # Accepted only once the ticket is spent: the server logs the URL it accepts, ticket included.
     await websocket.accept()
     # Refusals are sent as close codes after the handshake, so that clients can read why.
     try:
@@ -84,13 +94,10 @@ async def realtime_socket(websocket: WebSocket) -> None:
             CLOSE_FORBIDDEN if exc.status_code == 403 else CLOSE_NOT_FOUND, exc.message[:120]
         )
         return
-    ticket = websocket.query_params.get("ticket")
     if not ticket:
         await websocket.close(CLOSE_UNAUTHORIZED, "a ticket is required")
         return
-    try:
-        claims = await tickets.claim(hub.redis, ticket)
-    except (RedisError, OSError):
+    if redis_down:
         logger.warning("realtime: Redis unavailable; refusing a connection")
         await websocket.close(CLOSE_TRY_AGAIN, "try again later")
         return
@@ -129,3 +136,15 @@ async def realtime_socket(websocket: WebSocket) -> None:
         await websocket.close(CLOSE_LIMITED, "too many connections for this workspace")
         return
     await conn.run()
+
+
+class RedactTickets(logging.Filter):
+    """Keep tickets out of the server's own log lines (uvicorn logs each WebSocket's URL)."""
+
+    pattern = re.compile(r"ticket=[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Blank the ticket in the record's arguments; keep the record."""
+        if isinstance(record.args, tuple) and any("ticket=" in str(arg) for arg in record.args):
+            record.args = tuple(self.pattern.sub("ticket=…", str(arg)) for arg in record.args)
+        return True

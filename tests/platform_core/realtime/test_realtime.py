@@ -73,6 +73,8 @@ class TestConnecting:
 
         spent = await connect(one, host(rt_tenant), value)
         assert await closed_with(spent) == (4401, "the ticket is unknown, spent or expired")
+        wait_until(lambda: '"WebSocket /api/v1/realtime?ticket=…" [accepted]' in one.output(), timeout=10)
+        assert value not in one.output()  # the server's log lines never carry a ticket
 
     async def test_missing_and_unknown_tickets_are_refused(self, apis, rt_tenant):
         one, two = apis
