@@ -309,6 +309,27 @@ class TestFanOut:
             await ws.close()
 
 
+class TestSubscriptions:
+    async def test_unsubscribing_stops_the_events_and_the_answers_say_why(
+        self, apis, settings, sync_db, rt_tenant, redis_client
+    ):
+        one, _ = apis
+        user = new_user(sync_db, rt_tenant)
+        ws = await connect(one, host(rt_tenant), ticket(one, bearer(settings, rt_tenant, user)))
+        assert (await subscribe(ws, "items"))["type"] == "subscribed"
+        assert (await subscribe(ws, "items"))["code"] == "already_subscribed"
+        await ws.send(json.dumps({"type": "unsubscribe", "channel": "items"}))
+        assert await receive(ws) == {"type": "unsubscribed", "channel": "items"}
+        await ws.send(json.dumps({"type": "unsubscribe", "channel": "items"}))
+        assert (await receive(ws))["code"] == "not_subscribed"
+        publish_sync(redis_client, rt_tenant.id, "items", "item.created", {"m": marker()})
+        assert (await subscribe(ws, "jobs"))["type"] == "subscribed"
+        mine = marker()
+        publish_sync(redis_client, rt_tenant.id, "jobs", "job.progress", {"id": mine}, user_id=user.id)
+        assert (await receive(ws))["data"] == {"id": mine}  # nothing of `items` came in between
+        await ws.close()
+
+
 class TestResume:
     async def test_a_client_resumes_after_its_last_offset(
         self, apis, settings, sync_db, rt_tenant, redis_client
