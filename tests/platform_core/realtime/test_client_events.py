@@ -12,11 +12,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 import uvicorn
 
 from platform_core.app.main import create_app
 from platform_core.devstack._common import free_port
 from platform_core.kernel.db.engines import Database
+from platform_core.kernel.realtime import STREAM_MAXLEN, publish_sync
 from platform_core.realtime import channels
 from tests.platform_core.realtime.support import (
     bearer,
@@ -27,6 +29,7 @@ from tests.platform_core.realtime.support import (
     receive,
     subscribe,
     ticket,
+    until,
 )
 from tests.support.processes import wait_until
 
@@ -106,3 +109,25 @@ async def test_client_events_reach_the_rooms_subscribers_and_are_never_replayed(
     assert (await receive(later))["type"] == "pong"
     for ws in (*sockets.values(), later):
         await ws.close()
+
+
+async def test_a_reader_that_falls_behind_the_cap_says_events_were_lost(api, settings, sync_db, tenant_a):
+    hub = api.server.config.app.state.realtime_hub
+    settings_before = hub.settings
+    hub.settings = hub.settings.model_copy(update={"send_queue_size": 5000})
+    hub.read_count = 10  # a slow reader: ten entries per read
+    try:
+        user = new_user(sync_db, tenant_a)
+        ws = await connect(api, host(tenant_a), ticket(api, bearer(settings, tenant_a, user)))
+        assert (await subscribe(ws, "items"))["type"] == "subscribed"
+        bus = redis.Redis.from_url(settings.redis_url)
+        with bus.pipeline(transaction=False) as pipe:  # far more than the cap, at once
+            for n in range(STREAM_MAXLEN * 2):
+                publish_sync(pipe, tenant_a.id, "items", "item.updated", {"n": n})
+            pipe.execute()
+        bus.close()
+        lost = await until(ws, lambda m: m.get("type") == "error")
+        assert (lost["code"], lost["channel"]) == ("events_lost", "items")
+        await ws.close()
+    finally:
+        hub.settings, hub.read_count = settings_before, 500
