@@ -24,6 +24,7 @@ from bench import (
     fleet_migration,
     outbox_delivery,
     provisioning,
+    realtime,
     signin_contention,
     tenancy_overhead,
     webhook_ingestion,
@@ -65,6 +66,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
     "billing_enforcement": ("bench.billing_enforcement", billing_enforcement.run, ()),
     "direct_upload_memory": ("bench.direct_upload_memory", direct_upload_memory.run, ()),
     "console_pages": ("bench.console_pages", console_pages.run, ()),
+    "realtime": ("bench.realtime", realtime.run, ()),
 }
 
 

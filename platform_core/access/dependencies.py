@@ -124,15 +124,25 @@ async def current_user(request: Request) -> Principal:
     return principal
 
 
+@serves_on(HostKind.TENANT)
+@raises(*_CREDENTIAL_ERRORS)
+async def authenticated(request: Request) -> Principal:
+    """Any authenticated principal of the tenant (a signed-in user or an API key), whatever it holds:
+    for routes whose answer is itself checked per use (a realtime ticket's channels, on each subscribe)."""
+    return await authenticate(request)
+
+
 async def public() -> None:
     """Mark a route as deliberately open: it needs no credentials."""
 
 
 mark_gate(current_user, "user")
+mark_gate(authenticated, "authenticated")
 mark_gate(public, "public")
 
 PUBLIC = Depends(public)
 CurrentUser = Annotated[Principal, Depends(current_user)]
+Authenticated = Annotated[Principal, Depends(authenticated)]
 ItemsRead = Annotated[Principal, Depends(require(Permission.ITEMS_READ))]
 ItemsWrite = Annotated[Principal, Depends(require(Permission.ITEMS_WRITE))]
 UploadsRead = Annotated[Principal, Depends(require(Permission.UPLOADS_READ))]

@@ -143,6 +143,16 @@ async def principal_from_access_token(
         session_id = uuid.UUID(str(claims.extra["sid"]))
     except (ValueError, KeyError) as exc:
         raise InvalidToken from exc
+    return await principal_of_session(session, tenant, user_id, session_id, ip=ip)
+
+
+async def principal_of_session(
+    session: AsyncSession, tenant: TenantContext, user_id: uuid.UUID, session_id: uuid.UUID, *, ip: str | None
+) -> Principal:
+    """The principal of a user's sign-in session as it is now (401 when the user or session is gone).
+
+    For callers that verified the user earlier (a realtime connection re-checks its principal with it).
+    """
     cache_key = ("user", tenant.id, user_id, session_id)
     row = PRINCIPALS.get(cache_key)
     if row is None:
@@ -168,7 +178,13 @@ async def principal_from_api_key(
     session: AsyncSession, token: str, tenant: TenantContext, *, ip: str | None
 ) -> Principal:
     """Load an API key by its hash; it holds its scopes, within what its creator holds today."""
-    secret_hash = hash_opaque_token(token)
+    return await principal_of_api_key_hash(session, hash_opaque_token(token), tenant, ip=ip)
+
+
+async def principal_of_api_key_hash(
+    session: AsyncSession, secret_hash: str, tenant: TenantContext, *, ip: str | None
+) -> Principal:
+    """The principal of the API key with this secret hash as it is now (401 when revoked or expired)."""
     cache_key = ("api_key", tenant.id, secret_hash)
     row = PRINCIPALS.get(cache_key)
     now = utcnow()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,7 +12,7 @@ from contextlib import asynccontextmanager
 import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, WebSocketRoute
 
 import platform_core.app.models  # noqa: F401 - the model registry: every table, before anything provisions
 from billing import metrics as billing_metrics
@@ -52,6 +53,12 @@ from platform_core.kernel.security.tokens import SigningKeys
 from platform_core.kernel.settings import Settings, get_settings
 from platform_core.members.router import router as members_router
 from platform_core.operators.router import router as operators_router
+from platform_core.realtime.hub import Hub as RealtimeHub
+from platform_core.realtime.router import WEBSOCKET_PATH as REALTIME_PATH
+from platform_core.realtime.router import RedactTickets, realtime_socket
+from platform_core.realtime.router import router as realtime_router
+from platform_core.realtime.settings import get_realtime_settings
+from platform_core.realtime.shutdown import chain_signal_handlers
 from platform_core.reports.router import router as reports_router
 from platform_core.roles.router import router as roles_router
 from platform_core.tenant_settings.router import router as tenant_settings_router
@@ -79,6 +86,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     tenant_settings_router,
     webhook_endpoints_router,
     webhook_events_router,
+    realtime_router,
     billing_router,
     stripe_webhook_router,
     operators_router,
@@ -107,10 +115,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         listener = asyncio.create_task(notifications.listen())
+        await realtime_hub.start()
+        # On SIGTERM, realtime clients are told "going away" (1001) before the server closes sockets.
+        undo_signals = chain_signal_handlers(realtime_hub)
         try:
             async with serve_metrics(settings, app.state):
                 yield
         finally:
+            undo_signals()
+            await realtime_hub.stop()
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
@@ -136,11 +149,17 @@ def create_app(
     )
     app.state.gauge_refreshers = (billing_metrics.refresh, outbox_metrics.refresh)
     app.state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    realtime_hub = RealtimeHub(settings.redis_url, get_realtime_settings())
+    app.state.realtime_hub = realtime_hub
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware)  # added first, so it runs inside the request context
     app.add_middleware(BodyReadTimeoutMiddleware, timeout=settings.request_body_timeout_seconds)
     app.add_middleware(RequestContextMiddleware, header=settings.request_id_header, access_log=access_log)
     add_routes(app, *ROUTERS)
+    if not any(isinstance(f, RedactTickets) for f in logging.getLogger("uvicorn.error").filters):
+        logging.getLogger("uvicorn.error").addFilter(RedactTickets())
+    # A plain Starlette route: no dependency machinery held for the life of every connection.
+    app.router.routes.append(WebSocketRoute(REALTIME_PATH, realtime_socket))
     add_console_routes(app, CONSOLE_ROUTERS)
     install_fallback(app, CONSOLE_FALLBACKS)
     app.router.routes.extend([docs_assets, console_assets])

@@ -57,10 +57,12 @@ def serve(
     import uvicorn
 
     from platform_core.kernel.metrics_server import MULTIPROCESS_ENV
+    from platform_core.realtime.settings import get_realtime_settings
 
     os.environ.setdefault("METRICS_HOST", host)
     get_settings.cache_clear()
     settings = get_settings()
+    realtime = get_realtime_settings()
     with contextlib.ExitStack() as cleanup:
         if workers > 1 and not reload and not os.environ.get(MULTIPROCESS_ENV):
             # Workers share one metrics port and record into one directory (see metrics_server).
@@ -80,6 +82,12 @@ def serve(
             access_log=False,
             http="platform_core.kernel.read_timeouts:HeaderDeadlineProtocol",
             timeout_keep_alive=settings.keep_alive_timeout_seconds,
+            # Realtime WebSockets: the server pings; a client that does not answer in time is closed.
+            ws_ping_interval=realtime.ping_interval_seconds,
+            ws_ping_timeout=realtime.ping_timeout_seconds,
+            ws_max_size=realtime.max_message_bytes,
+            # No per-message compression: its zlib state costs hundreds of KB per connection.
+            ws_per_message_deflate=False,
             # A new worker answers the supervisor's health check only after it imported this CLI again
             # (spawn): uvicorn's 5 s kill and restart such workers in a loop on a busy or CPU-limited node.
             timeout_worker_healthcheck=30,

@@ -17,10 +17,21 @@ from platform_core.kernel.paging import PageParams
 
 
 async def start_job(
-    session: AsyncSession, tenant: TenantContext, *, type_: str, task_name: str, params: dict[str, Any]
+    session: AsyncSession,
+    tenant: TenantContext,
+    *,
+    type_: str,
+    task_name: str,
+    params: dict[str, Any],
+    user_id: uuid.UUID | None = None,
 ) -> Job:
-    """Create a queued job and enqueue its task in the caller's transaction (both or neither)."""
-    job = Job(id=uuid.uuid4(), type=type_, status=JobStatus.QUEUED.value, progress=0, params=params)
+    """Create a queued job and enqueue its task in the caller's transaction (both or neither).
+
+    `user_id` is who asked for it: the job's realtime events (channel `jobs`) go to that user only.
+    """
+    job = Job(
+        id=uuid.uuid4(), type=type_, status=JobStatus.QUEUED.value, progress=0, params=params, user_id=user_id
+    )
     await job_repository.create(session, job=job)
     await enqueue_async(session, task_name, tenant_id=tenant.id, job_id=str(job.id), **params)
     return job

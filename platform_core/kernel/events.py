@@ -27,6 +27,10 @@ from platform_core.kernel.db.dialect import TenantNotBoundError
 from platform_core.kernel.outbox import enqueue, enqueue_async
 
 FAN_OUT_TASK = "webhooks.fan_out"
+# Puts an event on its tenant's realtime channel (platform_core/realtime/tasks.py), for event types
+# that have one: written with the event, so a committed change reaches connected clients too.
+REALTIME_TASK = "realtime.publish_event"
+REALTIME_CHANNELS = {"item.created": "items", "item.updated": "items", "item.deleted": "items"}
 # Records an event in a tenant's schema for code that works in `public` (billing's Stripe events).
 RECORD_EVENT_TASK = "webhooks.record_event"
 
@@ -180,7 +184,10 @@ async def record(
     """Record an event in the session's transaction (bound to the tenant's schema); its id."""
     row = _row(event_type, data)
     session.add(DomainEvent(**row))
-    await enqueue_async(session, FAN_OUT_TASK, tenant_id=_tenant(tenant_id), event_id=row["id"])
+    tenant = _tenant(tenant_id)
+    await enqueue_async(session, FAN_OUT_TASK, tenant_id=tenant, event_id=row["id"])
+    if event_type in REALTIME_CHANNELS:
+        await enqueue_async(session, REALTIME_TASK, tenant_id=tenant, event_id=row["id"])
     return str(row["id"])
 
 
@@ -194,5 +201,8 @@ def record_sync(
     """`record` for sync sessions (tasks, the CLI)."""
     row = _row(event_type, data)
     session.add(DomainEvent(**row))
-    enqueue(session, FAN_OUT_TASK, tenant_id=_tenant(tenant_id), event_id=row["id"])
+    tenant = _tenant(tenant_id)
+    enqueue(session, FAN_OUT_TASK, tenant_id=tenant, event_id=row["id"])
+    if event_type in REALTIME_CHANNELS:
+        enqueue(session, REALTIME_TASK, tenant_id=tenant, event_id=row["id"])
     return str(row["id"])

@@ -36,6 +36,9 @@ class RequestContextMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the request inside its context."""
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -77,6 +80,43 @@ class RequestContextMiddleware:
                         "path": scope["path"],
                         "status": status,
                         "duration_ms": round(elapsed * 1000, 2),
+                    },
+                )
+            request_id_var.reset(token)
+            tenant_slug_var.reset(tenant_token)
+            tenant_id_var.reset(tenant_id_token)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket: the same Host rule (refused at the handshake), request id and one log line."""
+        incoming_id, hosts = self._read_headers(scope)
+        if hosts != 1:
+            await send({"type": "websocket.close", "code": 1008, "reason": "one Host header is required"})
+            return
+        token = request_id_var.set(incoming_id or uuid.uuid4().hex)
+        tenant_token, tenant_id_token = tenant_slug_var.set(None), tenant_id_var.set(None)
+        close_code: int | None = None
+        start = time.perf_counter()
+
+        async def watch_close(message: Message) -> None:
+            nonlocal close_code
+            if message["type"] == "websocket.close":
+                close_code = message.get("code", 1000)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch_close)
+        finally:
+            if self.access_log:
+                elapsed = time.perf_counter() - start
+                logger.info(
+                    "WEBSOCKET %s closed %s after %.1fs",
+                    scope["path"],
+                    close_code,
+                    elapsed,
+                    extra={
+                        "path": scope["path"],
+                        "close_code": close_code,
+                        "duration_ms": round(elapsed * 1000),
                     },
                 )
             request_id_var.reset(token)

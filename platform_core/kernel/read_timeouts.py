@@ -59,6 +59,9 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         """Parse, then keep a deadline running while no request is being answered."""
         super().data_received(data)
+        if self._upgraded():  # a WebSocket now owns the connection: no HTTP deadline applies to it
+            self._disarm()
+            return
         idle = self.cycle is None or self.cycle.response_complete
         if idle and self.timeout_keep_alive_task is None and not self.transport.is_closing():
             # Part of the next request's headers, or the rest of a body whose request was answered
@@ -90,8 +93,14 @@ class HeaderDeadlineProtocol(HttpToolsProtocol):
             self.header_deadline.cancel()
             self.header_deadline = None
 
+    def _upgraded(self) -> bool:
+        """Whether the connection was handed to another protocol (a WebSocket upgrade)."""
+        return self.transport.get_protocol() is not self
+
     def _expired(self) -> None:
         self.header_deadline = None
+        if self._upgraded():
+            return
         if self.transport.is_closing() or not (self.cycle is None or self.cycle.response_complete):
             return
         if self.reading_headers:

@@ -14,13 +14,16 @@ channel: a user sees their own jobs).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
+from functools import lru_cache
 from typing import Any
 
 import redis as sync_redis
 from redis.asyncio import Redis
 
+logger = logging.getLogger("platform.realtime")
 STREAM_MAXLEN = 1000
 CHANNEL = re.compile(r"^[a-z][a-z0-9_]*(\.[A-Za-z0-9_-]{1,64})?$")
 
@@ -75,3 +78,27 @@ def publish_sync(
         approximate=True,
     )
     return offset.decode() if isinstance(offset, bytes) else str(offset)
+
+
+@lru_cache(maxsize=4)
+def sync_client(redis_url: str) -> sync_redis.Redis:
+    """The process's sync Redis client for publishing (workers); short timeouts, never in the way."""
+    return sync_redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def publish_best_effort(
+    redis_url: str,
+    tenant_id: uuid.UUID | str,
+    channel: str,
+    event: str,
+    data: Any,
+    *,
+    user_id: uuid.UUID | str | None = None,
+) -> str | None:
+    """`publish_sync` for notices whose durable record is elsewhere (a job's row): a Redis outage is
+    logged and the caller's work goes on. Its offset, or None when it could not be published."""
+    try:
+        return publish_sync(sync_client(redis_url), tenant_id, channel, event, data, user_id=user_id)
+    except (sync_redis.RedisError, OSError) as exc:
+        logger.warning("realtime: could not publish %s on %s: %s", event, channel, exc)
+        return None

@@ -38,6 +38,7 @@ async def create_report(
         type_=f"report.{body.kind.value}",
         task_name=f"reports.{body.kind.value}",
         params=params,
+        user_id=principal.user_id,
     )
 
 

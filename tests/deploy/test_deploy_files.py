@@ -688,6 +688,20 @@ def test_ingress_serves_apex_and_wildcard_hosts_with_tls(scenario):
         assert "tenant-vanity.example.org" in hosts
 
 
+def test_ingress_keeps_realtime_websockets_open_behind_nginx():
+    full = by_kind(render("full"), "Ingress")[f"{RELEASE}-platform"]["metadata"]["annotations"]
+    assert full["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "3600"
+    assert full["nginx.ingress.kubernetes.io/proxy-send-timeout"] == "3600"
+    minimal = (
+        by_kind(render("minimal"), "Ingress")[f"{RELEASE}-platform"]["metadata"].get("annotations") or {}
+    )
+    assert not any(key.startswith("nginx.ingress") for key in minimal)  # no class named: not assumed
+    values = {**MINIMAL, "ingress": {"websockets": {"timeoutSeconds": 7200, "nginxTimeouts": True}}}
+    docs = _documents(_render_raw(values))
+    forced = by_kind(docs, "Ingress")[f"{RELEASE}-platform"]["metadata"]["annotations"]
+    assert forced["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "7200"
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_service_and_budgets_select_the_right_pods(scenario):
     docs = render(scenario)

@@ -8,6 +8,7 @@ import time
 import redis
 
 from platform_core.items.models import Item
+from platform_core.jobs.tracker import JobTracker, job_task
 from workers.base import TaskContext, tenant_task
 
 
@@ -24,3 +25,10 @@ def effect(ctx: TaskContext, *, marker: str, hold_seconds: float = 0.0) -> None:
     deadline = time.monotonic() + (hold_seconds if starts == 1 else 0)
     while time.monotonic() < deadline:  # a long task: the test kills its worker meanwhile
         time.sleep(0.05)
+
+
+@job_task("probe.job_progress")
+def job_progress(ctx: TaskContext, job: JobTracker, *, steps: list[int]) -> None:
+    """Report each step's progress, as a long job does."""
+    for percent in steps:
+        job.progress(percent)

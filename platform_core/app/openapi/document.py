@@ -159,6 +159,8 @@ def _gate_note(contract: RouteContract) -> str:
         return f"**Permission:** `{contract.permission.value}` (a signed-in member or an API key holding it)."
     if contract.gate == "user":
         return "**Gate:** a signed-in user acting on their own account (not an API key)."
+    if contract.gate == "authenticated":
+        return "**Gate:** any signed-in member or API key of the workspace."
     if contract.gate == "operator":
         return "**Gate:** a signed-in platform operator."
     return "**Gate:** public, no credentials."

@@ -29,6 +29,7 @@ from platform_core.console.tenant.route import tenant_router
 from platform_core.jobs import service as job_service
 from platform_core.jobs.dependencies import get_current_job
 from platform_core.jobs.models import Job, JobStatus
+from platform_core.realtime import tickets as realtime_tickets
 from platform_core.reports import repository as report_repository
 from platform_core.reports.exceptions import ReportNotFound
 from platform_core.reports.schemas import ReportCreate, ReportKind
@@ -154,6 +155,7 @@ async def request_report(page: ReportsRunPage) -> Response:
             type_=f"report.{body.kind.value}",
             task_name=f"reports.{body.kind.value}",
             params=params,
+            user_id=page.user.user_id,
         )
     except BaseException:
         await release_submission(page.request, _REQUEST_SCOPE)
@@ -173,12 +175,28 @@ async def show_job(page: JobsReadPage, job_id: uuid.UUID) -> Response:
         "download": download_path(job) if page.can(Permission.REPORTS_RUN) else None,
         "poll_ms": POLL_MS,
         "poll_max": POLL_MAX,
+        # Its events go to the user who started it: their page follows it live, others' poll.
+        "live": job.user_id is not None and job.user_id == page.user.user_id,
     }
     if job.type.startswith("report.") and any(
         link.href == "/reports" for link in visible_nav(page.principal)
     ):
         context["nav_current"] = "/reports"  # a report's job belongs to the Reports page
     return render(page.request, "tenant/job.html", context)
+
+
+@router.post("/jobs/{job_id}/live")
+async def job_live_ticket(page: JobsReadPage, job_id: uuid.UUID) -> Response:
+    """A realtime ticket for the job page's script, which then follows the job live (JSON)."""
+    job = await get_current_job(job_id, page.session)
+    hub = page.request.app.state.realtime_hub
+    ttl = hub.settings.ticket_ttl_seconds
+    claims = realtime_tickets.TicketClaims.of(page.user, api_key_hash=None)
+    ticket = await realtime_tickets.issue(hub.redis, claims, ttl_seconds=ttl)
+    return JSONResponse(
+        {"ticket": ticket, "expires_in": ttl, "channel": "jobs", "job_id": str(job.id)},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/jobs/{job_id}/progress")

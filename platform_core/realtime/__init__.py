@@ -1,0 +1,1 @@
+"""Realtime: WebSocket connections of a tenant's users, fed from the channels' Redis streams."""
