@@ -19,6 +19,7 @@ TASK_MODULES = (
     "platform_core.operators.tasks",
     "billing.tasks",
     "platform_core.webhooks.tasks",
+    "platform_core.chat.tasks",
 )
 
 

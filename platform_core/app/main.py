@@ -30,6 +30,7 @@ from platform_core.app.openapi.router import router as openapi_router
 from platform_core.audit.router import router as audit_router
 from platform_core.auth.router import router as auth_router
 from platform_core.auth.throttle import Throttle
+from platform_core.chat.router import router as chat_router
 from platform_core.console.routers import FALLBACKS as CONSOLE_FALLBACKS
 from platform_core.console.routers import ROUTERS as CONSOLE_ROUTERS
 from platform_core.console.routing import add_console_routes
@@ -79,6 +80,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     tenant_settings_router,
     webhook_endpoints_router,
     webhook_events_router,
+    chat_router,
     billing_router,
     stripe_webhook_router,
     operators_router,
