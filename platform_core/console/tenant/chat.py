@@ -1,0 +1,173 @@
+"""The tenant console's chat: the rooms, a room with its history, and posting (plain forms, no script).
+
+Each page calls the chat service exactly as `/api/v1/chat/rooms` does, behind the same gates (chat:read
+to look, chat:write to post or change), and forms are validated by the API's own schemas. Live updates
+come later, from the realtime channel `chat.<room_id>`; without them a reload shows new messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Response
+from pydantic import ValidationError
+
+from platform_core.access.permissions import Permission
+from platform_core.chat import repository as chat_repository
+from platform_core.chat import service as chat_service
+from platform_core.chat.exceptions import InvalidCursor
+from platform_core.chat.models import ChatRoom
+from platform_core.chat.schemas import MessageCreate, MessageHistory, RoomCreate
+from platform_core.console.forms import claim_submission, errors_by_field, new_nonce, release_submission
+from platform_core.console.templating import render
+from platform_core.console.tenant.lists import paging_of
+from platform_core.console.tenant.pages import TenantPage, permission_page, redirect
+from platform_core.console.tenant.route import tenant_router
+
+router = tenant_router()
+
+ChatReadPage = Annotated[TenantPage, Depends(permission_page(Permission.CHAT_READ))]
+ChatWritePage = Annotated[TenantPage, Depends(permission_page(Permission.CHAT_WRITE))]
+
+HISTORY_PAGE = 50
+_CREATE_SCOPE = "chat.create_room"
+_POST_SCOPE = "chat.post"
+
+
+async def _posted(page: TenantPage, *names: str) -> dict[str, str]:
+    form = await page.request.form()
+    return {name: value for name in names if isinstance(value := form.get(name), str)}
+
+
+async def _rooms_page(
+    page: TenantPage,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    archived = page.request.query_params.get("archived") == "1"
+    paging = paging_of(page.request.query_params.get("page"))
+    rooms = await chat_service.list_rooms(page.session, page.user, include_archived=archived, paging=paging)
+    context = {
+        "rooms": rooms,
+        "archived": archived,
+        "page_url": lambda number: f"/chat?page={number}" + ("&archived=1" if archived else ""),
+        "values": values or {},
+        "errors": errors or {},
+        "can_write": page.can(Permission.CHAT_WRITE),
+        "manages": chat_service.manages_chat(page.user),
+        "form_nonce": new_nonce(),
+    }
+    return render(page.request, "tenant/chat.html", context, status_code=status)
+
+
+@router.get("/chat")
+async def list_rooms(page: ChatReadPage) -> Response:
+    """The rooms the user is in (every room for those who manage members), by name."""
+    return await _rooms_page(page)
+
+
+@router.post("/chat")
+async def create_room(page: ChatWritePage) -> Response:
+    """Create a room (once per form) and open it."""
+    values = await _posted(page, "name", "topic")
+    try:
+        body = RoomCreate.model_validate(values)
+    except ValidationError as exc:
+        return await _rooms_page(page, values=values, errors=errors_by_field(exc), status=422)
+    if not await claim_submission(page.request, _CREATE_SCOPE):
+        return redirect("/chat", notice="That room was already created.", settings=page.settings)
+    try:
+        room = await chat_service.create_room(page.session, page.user, body)
+    except BaseException:
+        await release_submission(page.request, _CREATE_SCOPE)
+        raise
+    return redirect(f"/chat/{room.id}", notice="Room created.", settings=page.settings)
+
+
+def _cursor(text: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text) if text else None
+    except ValueError:
+        return None  # a browser's URL is forgiving: the latest messages
+
+
+async def _room_page(
+    page: TenantPage,
+    room: ChatRoom,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    member = await chat_repository.is_member(page.session, room.id, page.user.user_id)
+    history = MessageHistory(items=[], next_before=None)
+    before = _cursor(page.request.query_params.get("before"))
+    if member:
+        try:
+            history = await chat_service.history(page.session, room, before=before, limit=HISTORY_PAGE)
+        except InvalidCursor:
+            before = None
+            history = await chat_service.history(page.session, room, before=None, limit=HISTORY_PAGE)
+    authors = await chat_repository.user_names(
+        page.session, [m.author_id for m in history.items if m.author_id is not None]
+    )
+    context = {
+        "room": room,
+        "member": member,
+        "messages": list(reversed(history.items)),  # oldest first, as a conversation reads
+        "older": history.next_before,
+        "paged": before is not None,
+        "authors": authors,
+        "me": page.user.user_id,
+        "can_write": page.can(Permission.CHAT_WRITE),
+        "may_join": not member and chat_service.manages_chat(page.user) and page.can(Permission.CHAT_WRITE),
+        "values": values or {},
+        "errors": errors or {},
+        "form_nonce": new_nonce(),
+    }
+    return render(page.request, "tenant/chat_room.html", context, status_code=status)
+
+
+@router.get("/chat/{room_id}")
+async def show_room(page: ChatReadPage, room_id: uuid.UUID) -> Response:
+    """A room: its latest messages (older ones by a link), and the form to post for its members."""
+    room = await chat_service.visible_room(page.session, page.user, room_id)
+    return await _room_page(page, room)
+
+
+@router.post("/chat/{room_id}/messages")
+async def post_message(page: ChatWritePage, room_id: uuid.UUID) -> Response:
+    """Post a message (once per form) and show the room again."""
+    room = await chat_service.member_room(page.session, page.user, room_id)
+    values = await _posted(page, "body")
+    try:
+        body = MessageCreate.model_validate(values)
+    except ValidationError as exc:
+        return await _room_page(page, room, values=values, errors=errors_by_field(exc), status=422)
+    if not await claim_submission(page.request, _POST_SCOPE):
+        return redirect(f"/chat/{room.id}", settings=page.settings)
+    try:
+        await chat_service.post_message(page.session, page.user, room, body.body)
+    except BaseException:
+        await release_submission(page.request, _POST_SCOPE)
+        raise
+    return redirect(f"/chat/{room.id}", settings=page.settings)
+
+
+@router.post("/chat/{room_id}/messages/{message_id}/delete")
+async def delete_message(page: ChatWritePage, room_id: uuid.UUID, message_id: uuid.UUID) -> Response:
+    """Delete one's own message (a tombstone stays in its place)."""
+    room = await chat_service.member_room(page.session, page.user, room_id)
+    await chat_service.delete_message(page.session, page.user, room, message_id)
+    return redirect(f"/chat/{room.id}", notice="Message deleted.", settings=page.settings)
+
+
+@router.post("/chat/{room_id}/join")
+async def join_room(page: ChatWritePage, room_id: uuid.UUID) -> Response:
+    """Join a room one manages but is not in (those who manage members see every room)."""
+    room = await chat_service.visible_room(page.session, page.user, room_id)
+    await chat_service.add_member(page.session, page.user, room, page.user.user_id)
+    return redirect(f"/chat/{room.id}", notice="You joined the room.", settings=page.settings)
