@@ -93,6 +93,18 @@ async def active_user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return bool(await session.scalar(stmt))
 
 
+async def addable_users(session: AsyncSession, room_id: uuid.UUID, *, limit: int) -> list[Any]:
+    """Active users of the workspace who are not in the room (id, full_name, email), by email."""
+    in_room = exists().where(ChatRoomMember.room_id == room_id, ChatRoomMember.user_id == User.id)
+    stmt = (
+        select(User.id, User.full_name, User.email)
+        .where(User.is_active.is_(True), ~in_room)
+        .order_by(User.email)
+        .limit(limit)
+    )
+    return list(await session.execute(stmt))
+
+
 async def user_names(session: AsyncSession, user_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     """Display names (the full name, else the email) of these users."""
     if not user_ids:

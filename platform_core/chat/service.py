@@ -285,6 +285,26 @@ async def delete_message(
     await _publish(session, principal, room.id, "message.deleted", _message_data(message))
 
 
+# --- for the console's room page ---------------------------------------------------------------------
+
+
+async def is_member(session: AsyncSession, principal: Principal, room: ChatRoom) -> bool:
+    """Whether the caller is a member of the room."""
+    return await chat_repository.is_member(session, room.id, principal.user_id)
+
+
+async def author_names(session: AsyncSession, messages: list[MessageRead]) -> dict[uuid.UUID, str]:
+    """The display names of the messages' authors (those still in the workspace)."""
+    return await chat_repository.user_names(
+        session, [m.author_id for m in messages if m.author_id is not None]
+    )
+
+
+async def addable_users(session: AsyncSession, room: ChatRoom, *, limit: int) -> list[Any]:
+    """Active users of the workspace not in the room (id, full_name, email), by email."""
+    return await chat_repository.addable_users(session, room.id, limit=limit)
+
+
 # --- realtime -----------------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from platform_core.chat import repository as chat_repository
 from platform_core.chat.service import PUBLISH_TASK, channel
+from platform_core.kernel.context import TenantStatus
 from platform_core.kernel.realtime import publish_sync
 from platform_core.kernel.settings import get_settings
 from workers.base import TaskContext, tenant_task
@@ -48,8 +49,10 @@ def publish_pending(
     return published
 
 
+# A suspended tenant's last events still go out (in order); its sockets are the realtime server's concern.
 @tenant_task(
     PUBLISH_TASK,
+    runnable=frozenset({TenantStatus.ACTIVE, TenantStatus.SUSPENDED}),
     autoretry_for=(sync_redis.RedisError,),
     retry_backoff=True,
     retry_backoff_max=60,

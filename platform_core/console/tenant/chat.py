@@ -14,16 +14,16 @@ from fastapi import Depends, Response
 from pydantic import ValidationError
 
 from platform_core.access.permissions import Permission
-from platform_core.chat import repository as chat_repository
 from platform_core.chat import service as chat_service
-from platform_core.chat.exceptions import InvalidCursor
+from platform_core.chat.exceptions import AlreadyRoomMember, InvalidCursor, UnknownUser
 from platform_core.chat.models import ChatRoom
-from platform_core.chat.schemas import MessageCreate, MessageHistory, RoomCreate
+from platform_core.chat.schemas import MessageCreate, MessageHistory, RoomCreate, RoomMemberAdd, RoomUpdate
 from platform_core.console.forms import claim_submission, errors_by_field, new_nonce, release_submission
 from platform_core.console.templating import render
 from platform_core.console.tenant.lists import paging_of
 from platform_core.console.tenant.pages import TenantPage, permission_page, redirect
 from platform_core.console.tenant.route import tenant_router
+from platform_core.kernel.paging import PageParams
 
 router = tenant_router()
 
@@ -31,6 +31,8 @@ ChatReadPage = Annotated[TenantPage, Depends(permission_page(Permission.CHAT_REA
 ChatWritePage = Annotated[TenantPage, Depends(permission_page(Permission.CHAT_WRITE))]
 
 HISTORY_PAGE = 50
+MEMBERS_SHOWN = 100  # the room page lists this many members (the API pages through all of them)
+ADDABLE_SHOWN = 500  # and offers this many people to add
 _CREATE_SCOPE = "chat.create_room"
 _POST_SCOPE = "chat.post"
 
@@ -102,7 +104,7 @@ async def _room_page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> Response:
-    member = await chat_repository.is_member(page.session, room.id, page.user.user_id)
+    member = await chat_service.is_member(page.session, page.user, room)
     history = MessageHistory(items=[], next_before=None)
     before = _cursor(page.request.query_params.get("before"))
     if member:
@@ -111,9 +113,14 @@ async def _room_page(
         except InvalidCursor:
             before = None
             history = await chat_service.history(page.session, room, before=None, limit=HISTORY_PAGE)
-    authors = await chat_repository.user_names(
-        page.session, [m.author_id for m in history.items if m.author_id is not None]
-    )
+    authors = await chat_service.author_names(page.session, history.items)
+    members = await chat_service.list_members(page.session, room, PageParams(page=1, page_size=MEMBERS_SHOWN))
+    can_write = page.can(Permission.CHAT_WRITE)
+    may_add = can_write and room.archived_at is None and (member or chat_service.manages_chat(page.user))
+    # The settings form: the room as it is, or what was typed when it was refused.
+    room_values = {"name": room.name, "topic": room.topic} | {
+        k: v for k, v in (values or {}).items() if k in ("name", "topic")
+    }
     context = {
         "room": room,
         "member": member,
@@ -123,7 +130,14 @@ async def _room_page(
         "authors": authors,
         "me": page.user.user_id,
         "can_write": page.can(Permission.CHAT_WRITE),
-        "may_join": not member and chat_service.manages_chat(page.user) and page.can(Permission.CHAT_WRITE),
+        "may_join": not member and chat_service.manages_chat(page.user) and can_write,
+        "may_manage": can_write and chat_service.may_manage(page.user, room),
+        "may_add": may_add,
+        "members": members,
+        "addable": await chat_service.addable_users(page.session, room, limit=ADDABLE_SHOWN)
+        if may_add
+        else [],
+        "room_values": room_values,
         "values": values or {},
         "errors": errors or {},
         "form_nonce": new_nonce(),
@@ -171,3 +185,60 @@ async def join_room(page: ChatWritePage, room_id: uuid.UUID) -> Response:
     room = await chat_service.visible_room(page.session, page.user, room_id)
     await chat_service.add_member(page.session, page.user, room, page.user.user_id)
     return redirect(f"/chat/{room.id}", notice="You joined the room.", settings=page.settings)
+
+
+@router.post("/chat/{room_id}/settings")
+async def update_room(page: ChatWritePage, room_id: uuid.UUID) -> Response:
+    """Rename the room or change its topic (its creator, or those who manage members)."""
+    room = await chat_service.visible_room(page.session, page.user, room_id, lock=True)
+    values = await _posted(page, "name", "topic")
+    try:
+        body = RoomUpdate.model_validate(values)
+    except ValidationError as exc:
+        return await _room_page(page, room, values=values, errors=errors_by_field(exc), status=422)
+    await chat_service.update_room(page.session, page.user, room, body)
+    return redirect(f"/chat/{room.id}", notice="Room saved.", settings=page.settings)
+
+
+@router.post("/chat/{room_id}/archive")
+async def archive_room(page: ChatWritePage, room_id: uuid.UUID) -> Response:
+    """Archive the room: its history stays, nothing more is posted."""
+    room = await chat_service.visible_room(page.session, page.user, room_id, lock=True)
+    await chat_service.set_archived(page.session, page.user, room, archived=True)
+    return redirect(f"/chat/{room.id}", notice="Room archived.", settings=page.settings)
+
+
+@router.post("/chat/{room_id}/unarchive")
+async def unarchive_room(page: ChatWritePage, room_id: uuid.UUID) -> Response:
+    """Bring an archived room back."""
+    room = await chat_service.visible_room(page.session, page.user, room_id, lock=True)
+    await chat_service.set_archived(page.session, page.user, room, archived=False)
+    return redirect(f"/chat/{room.id}", notice="Room unarchived.", settings=page.settings)
+
+
+@router.post("/chat/{room_id}/members")
+async def add_member(page: ChatWritePage, room_id: uuid.UUID) -> Response:
+    """Add someone of the workspace to the room (its members, or those who manage members)."""
+    room = await chat_service.visible_room(page.session, page.user, room_id, lock=True)
+    values = await _posted(page, "user_id")
+    try:
+        body = RoomMemberAdd.model_validate(values)
+        await chat_service.add_member(page.session, page.user, room, body.user_id)
+    except ValidationError:
+        errors = {"user_id": "Choose someone to add."}
+        return await _room_page(page, room, values=values, errors=errors, status=422)
+    except UnknownUser as exc:
+        return await _room_page(page, room, values=values, errors={"user_id": exc.message}, status=422)
+    except AlreadyRoomMember:
+        return redirect(f"/chat/{room.id}", notice="They are already in the room.", settings=page.settings)
+    return redirect(f"/chat/{room.id}", notice="Member added.", settings=page.settings)
+
+
+@router.post("/chat/{room_id}/members/{user_id}/remove")
+async def remove_member(page: ChatWritePage, room_id: uuid.UUID, user_id: uuid.UUID) -> Response:
+    """Remove a member (the room's creator, or those who manage members), or leave the room."""
+    room = await chat_service.visible_room(page.session, page.user, room_id, lock=True)
+    await chat_service.remove_member(page.session, page.user, room, user_id)
+    if user_id == page.user.user_id:
+        return redirect("/chat", notice=f"You left “{room.name}”.", settings=page.settings)
+    return redirect(f"/chat/{room.id}", notice="Member removed.", settings=page.settings)

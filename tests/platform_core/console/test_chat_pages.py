@@ -197,3 +197,86 @@ async def test_another_tenants_room_is_the_404_page(alice, db, tenant_b, owner_b
             response = await alice.post(path, data={"csrf_token": await token(alice), "body": "hello"})
         assert response.status_code == 404, path
         assert "beta secret" not in response.text
+
+
+async def _member_ids(db, tenant, room_id) -> set[uuid.UUID]:
+    async with db.session(tenant.schema_name) as session:
+        stmt = select(ChatRoomMember.user_id).where(ChatRoomMember.room_id == room_id)
+        return set(await session.scalars(stmt))
+
+
+async def test_members_are_added_removed_and_leave(app, alice, db, tenant_a):
+    room = await _room(db, tenant_a, alice.user)
+    async with (
+        signed_in_as(app, db, tenant_a, "member") as bob,
+        signed_in_as(app, db, tenant_a, "member") as carol,
+    ):
+        page = await alice.get(f"/chat/{room.id}")
+        assert f'<option value="{bob.user.id}"' in page.text
+        assert f'<option value="{alice.user.id}"' not in page.text  # already in
+        for user in (bob.user, carol.user):
+            added = await alice.post(
+                f"/chat/{room.id}/members", data={"csrf_token": await token(alice), "user_id": str(user.id)}
+            )
+            assert added.status_code == 303
+        assert await _member_ids(db, tenant_a, room.id) == {alice.user.id, bob.user.id, carol.user.id}
+        for value in ("", "not-an-id", str(uuid.uuid4())):
+            refused = await alice.post(
+                f"/chat/{room.id}/members", data={"csrf_token": await token(alice), "user_id": value}
+            )
+            assert refused.status_code == 422, value
+            assert error_of(refused.text, "user_id")
+        # Bob, a member but not the creator, may not remove Carol, and sees no button for it.
+        bob_page = (await bob.get(f"/chat/{room.id}")).text
+        assert f"/chat/{room.id}/members/{carol.user.id}/remove" not in bob_page
+        assert f"/chat/{room.id}/members/{bob.user.id}/remove" in bob_page  # but may leave
+        denied = await bob.post(
+            f"/chat/{room.id}/members/{carol.user.id}/remove", data={"csrf_token": await token(bob)}
+        )
+        assert denied.status_code == 403
+        removed = await alice.post(
+            f"/chat/{room.id}/members/{carol.user.id}/remove", data={"csrf_token": await token(alice)}
+        )
+        assert removed.status_code == 303
+        left = await bob.post(
+            f"/chat/{room.id}/members/{bob.user.id}/remove", data={"csrf_token": await token(bob)}
+        )
+        assert left.status_code == 303
+        assert left.headers["location"] == "/chat"
+        assert await _member_ids(db, tenant_a, room.id) == {alice.user.id}
+        assert (await bob.get(f"/chat/{room.id}")).status_code == 404
+
+
+async def test_rename_and_archive(app, alice, db, tenant_a):
+    room = await _room(db, tenant_a, alice.user, "old name")
+    bad = await alice.post(
+        f"/chat/{room.id}/settings", data={"csrf_token": await token(alice), "name": " ", "topic": "t"}
+    )
+    assert bad.status_code == 422
+    assert error_of(bad.text, "name")
+    saved = await alice.post(
+        f"/chat/{room.id}/settings",
+        data={"csrf_token": await token(alice), "name": "new name", "topic": "new"},
+    )
+    assert saved.status_code == 303
+    archived = await alice.post(f"/chat/{room.id}/archive", data={"csrf_token": await token(alice)})
+    assert archived.status_code == 303
+    async with db.session(tenant_a.schema_name) as session:
+        row = await session.get(ChatRoom, room.id)
+        assert row is not None
+        assert (row.name, row.topic) == ("new name", "new")
+        assert row.archived_at is not None
+    page = (await alice.get(f"/chat/{room.id}")).text
+    assert "This room is archived" in page
+    assert f'action="/chat/{room.id}/messages"' not in page
+    assert f'action="/chat/{room.id}/unarchive"' in page
+    async with signed_in_as(app, db, tenant_a, "member") as bob:
+        async with db.session(tenant_a.schema_name) as session:
+            session.add(ChatRoomMember(room_id=room.id, user_id=bob.user.id))
+            await session.commit()
+        assert f'action="/chat/{room.id}/unarchive"' not in (await bob.get(f"/chat/{room.id}")).text
+        denied = await bob.post(f"/chat/{room.id}/unarchive", data={"csrf_token": await token(bob)})
+        assert denied.status_code == 403
+    back = await alice.post(f"/chat/{room.id}/unarchive", data={"csrf_token": await token(alice)})
+    assert back.status_code == 303
+    assert f'action="/chat/{room.id}/messages"' in (await alice.get(f"/chat/{room.id}")).text
