@@ -1,6 +1,7 @@
 """The console's chat in a real browser, without live updates yet: a member creates a room from the
-Chat page, adds nothing but posts and deletes with plain forms, a too-long message is refused on the
-form, and the stack's relay and worker publish the room's events to its Redis stream."""
+Chat page, posts and deletes with plain forms (a too-long message is refused on the form), adds a
+colleague who then reads the room in their own browser, and the stack's relay and worker publish the
+room's events to its Redis stream."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import json
 from typing import Any
 
 import redis
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from platform_core.chat.models import ChatRoom
 from platform_core.kernel.realtime import stream_key
 from tests.browser.test_sign_in import sign_in
-from tests.support.browser import ConsoleStack
+from tests.support.browser import ConsoleStack, Watch
 from tests.support.processes import wait_until
 
 
@@ -22,10 +23,14 @@ def _events(client: Any, key: str) -> list[str]:
     return [f[b"event"].decode() for _, f in client.xrange(key)]
 
 
-def test_create_a_room_post_and_delete_a_message(stack: ConsoleStack, page: Page):
+def test_create_a_room_post_and_delete_a_message(
+    stack: ConsoleStack, browser: Browser, watch: Watch, page: Page
+):
     tenant = stack.new_tenant(name="Chatty")
     email = f"member@{tenant.slug}.example.com"
     stack.add_user(tenant, email, role="member")
+    colleague = f"colleague@{tenant.slug}.example.com"
+    stack.add_user(tenant, colleague, role="viewer")
     sign_in(page, stack, tenant.slug, email)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Chat", exact=True).click()
     expect(page.get_by_role("heading", name="Chat")).to_be_visible()
@@ -55,6 +60,24 @@ def test_create_a_room_post_and_delete_a_message(stack: ConsoleStack, page: Page
     expect(messages).to_contain_text("This message was deleted.")
     expect(messages).not_to_contain_text("We ship on Monday.")
 
+    page.get_by_role("textbox", name="Message").fill("Welcome aboard.")
+    page.get_by_role("button", name="Send").click()
+    expect(messages).to_contain_text("Welcome aboard.")
+    page.get_by_label("Add someone").select_option(label=f"Colleague ({colleague})")
+    page.get_by_role("button", name="Add to room").click()
+    expect(page.get_by_role("status")).to_contain_text("Member added.")
+    expect(page.locator(".chat-member-list")).to_contain_text(colleague)
+
+    their_profile = browser.new_context()
+    watch.attach(their_profile)
+    theirs = their_profile.new_page()
+    sign_in(theirs, stack, tenant.slug, colleague)
+    theirs.get_by_role("navigation", name="Main").get_by_role("link", name="Chat", exact=True).click()
+    theirs.get_by_role("link", name="Launch plans").click()
+    expect(theirs.get_by_role("list", name="Messages")).to_contain_text("Welcome aboard.")
+    expect(theirs.get_by_role("textbox", name="Message")).to_have_count(0)  # a viewer reads only
+    their_profile.close()
+
     page.get_by_role("link", name="← Chat").click()
     expect(page.get_by_role("link", name="Launch plans")).to_be_visible()
 
@@ -63,8 +86,9 @@ def test_create_a_room_post_and_delete_a_message(stack: ConsoleStack, page: Page
     streams = redis.Redis.from_url(stack.settings.redis_url)
     try:
         key = stream_key(tenant.id, f"chat.{room.id}")
-        wait_until(lambda: len(_events(streams, key)) >= 3, timeout=45)
-        assert _events(streams, key) == ["room.created", "message.created", "message.deleted"]
-        assert json.loads(streams.xrange(key)[-1][1][b"data"])["body"] is None
+        expected = ["room.created", "message.created", "message.deleted", "message.created", "member.added"]
+        wait_until(lambda: len(_events(streams, key)) >= len(expected), timeout=45)
+        assert _events(streams, key) == expected
+        assert json.loads(streams.xrange(key)[2][1][b"data"])["body"] is None
     finally:
         streams.close()
