@@ -245,10 +245,11 @@ async def post_message(session: AsyncSession, principal: Principal, room: ChatRo
     return message
 
 
-async def _own_message(
-    session: AsyncSession, principal: Principal, room: ChatRoom, message_id: uuid.UUID
+async def own_message(
+    session: AsyncSession, principal: Principal, room: ChatRoom, message_id: uuid.UUID, *, lock: bool = False
 ) -> ChatMessage:
-    message = await chat_repository.get_message(session, room.id, message_id, lock=True)
+    """A message of this room written by the caller (404 if none, 403 if someone else's)."""
+    message = await chat_repository.get_message(session, room.id, message_id, lock=lock)
     if message is None:
         raise MessageNotFound
     if message.author_id != principal.user_id:
@@ -261,7 +262,7 @@ async def edit_message(
 ) -> ChatMessage:
     """Change the text of one's own message."""
     _check_active(room)
-    message = await _own_message(session, principal, room, message_id)
+    message = await own_message(session, principal, room, message_id, lock=True)
     if message.deleted_at is not None:
         raise MessageDeleted
     message.body = body
@@ -276,7 +277,7 @@ async def delete_message(
 ) -> None:
     """Delete one's own message: its text is erased and a tombstone keeps its place in the history."""
     _check_active(room)
-    message = await _own_message(session, principal, room, message_id)
+    message = await own_message(session, principal, room, message_id, lock=True)
     if message.deleted_at is not None:
         return
     message.body = None

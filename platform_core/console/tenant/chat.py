@@ -15,9 +15,16 @@ from pydantic import ValidationError
 
 from platform_core.access.permissions import Permission
 from platform_core.chat import service as chat_service
-from platform_core.chat.exceptions import AlreadyRoomMember, InvalidCursor, UnknownUser
-from platform_core.chat.models import ChatRoom
-from platform_core.chat.schemas import MessageCreate, MessageHistory, RoomCreate, RoomMemberAdd, RoomUpdate
+from platform_core.chat.exceptions import AlreadyRoomMember, InvalidCursor, MessageDeleted, UnknownUser
+from platform_core.chat.models import ChatMessage, ChatRoom
+from platform_core.chat.schemas import (
+    MessageCreate,
+    MessageHistory,
+    MessageUpdate,
+    RoomCreate,
+    RoomMemberAdd,
+    RoomUpdate,
+)
 from platform_core.console.forms import claim_submission, errors_by_field, new_nonce, release_submission
 from platform_core.console.templating import render
 from platform_core.console.tenant.lists import paging_of
@@ -169,6 +176,49 @@ async def post_message(page: ChatWritePage, room_id: uuid.UUID) -> Response:
         await release_submission(page.request, _POST_SCOPE)
         raise
     return redirect(f"/chat/{room.id}", settings=page.settings)
+
+
+async def _edit_form(
+    page: TenantPage,
+    room: ChatRoom,
+    message: ChatMessage,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    context = {"room": room, "message": message, "values": values, "errors": errors}
+    return render(page.request, "tenant/chat_message_edit.html", context, status_code=status)
+
+
+async def _editable(
+    page: TenantPage, room_id: uuid.UUID, message_id: uuid.UUID
+) -> tuple[ChatRoom, ChatMessage]:
+    room = await chat_service.member_room(page.session, page.user, room_id)
+    message = await chat_service.own_message(page.session, page.user, room, message_id)
+    if message.deleted_at is not None:
+        raise MessageDeleted
+    return room, message
+
+
+@router.get("/chat/{room_id}/messages/{message_id}/edit")
+async def edit_message_form(page: ChatWritePage, room_id: uuid.UUID, message_id: uuid.UUID) -> Response:
+    """The form to change one's own message."""
+    room, message = await _editable(page, room_id, message_id)
+    return await _edit_form(page, room, message, values={"body": message.body or ""}, errors={})
+
+
+@router.post("/chat/{room_id}/messages/{message_id}/edit")
+async def edit_message(page: ChatWritePage, room_id: uuid.UUID, message_id: uuid.UUID) -> Response:
+    """Save one's own message's new text."""
+    room, message = await _editable(page, room_id, message_id)
+    values = await _posted(page, "body")
+    try:
+        body = MessageUpdate.model_validate(values)
+    except ValidationError as exc:
+        return await _edit_form(page, room, message, values=values, errors=errors_by_field(exc), status=422)
+    await chat_service.edit_message(page.session, page.user, room, message.id, body.body)
+    return redirect(f"/chat/{room.id}#m-{message.id}", notice="Message saved.", settings=page.settings)
 
 
 @router.post("/chat/{room_id}/messages/{message_id}/delete")

@@ -280,3 +280,32 @@ async def test_rename_and_archive(app, alice, db, tenant_a):
     back = await alice.post(f"/chat/{room.id}/unarchive", data={"csrf_token": await token(alice)})
     assert back.status_code == 303
     assert f'action="/chat/{room.id}/messages"' in (await alice.get(f"/chat/{room.id}")).text
+
+
+async def test_edit_ones_own_message(app, alice, db, tenant_a):
+    async with signed_in_as(app, db, tenant_a, "member") as bob:
+        room = await _room(db, tenant_a, alice.user, "general", bob.user)
+        async with db.session(tenant_a.schema_name) as session:
+            mine = ChatMessage(id=uuid.uuid4(), room_id=room.id, author_id=alice.user.id, body="tpyo")
+            theirs = ChatMessage(id=uuid.uuid4(), room_id=room.id, author_id=bob.user.id, body="theirs")
+            session.add_all([mine, theirs])
+            await session.commit()
+        edit = f"/chat/{room.id}/messages/{mine.id}/edit"
+        assert f'href="{edit}"' in (await alice.get(f"/chat/{room.id}")).text
+        form = await alice.get(edit)
+        assert form.status_code == 200
+        assert "tpyo</textarea>" in form.text
+        bad = await alice.post(edit, data={"csrf_token": await token(alice), "body": "y" * 4001})
+        assert bad.status_code == 422
+        assert error_of(bad.text, "body")
+        saved = await alice.post(edit, data={"csrf_token": await token(alice), "body": "typo"})
+        assert saved.status_code == 303
+        assert saved.headers["location"] == f"/chat/{room.id}#m-{mine.id}"
+        assert "(edited)" in (await bob.get(f"/chat/{room.id}")).text
+        assert (await alice.get(f"/chat/{room.id}/messages/{theirs.id}/edit")).status_code == 403
+        forged = await alice.post(
+            f"/chat/{room.id}/messages/{theirs.id}/edit", data={"csrf_token": await token(alice), "body": "x"}
+        )
+        assert forged.status_code == 403
+        rows = {m.id: (m.body, m.edited_at is not None) for m in await _messages(db, tenant_a, room.id)}
+        assert rows == {mine.id: ("typo", True), theirs.id: ("theirs", False)}
