@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from platform_core.access.dependencies import PermissionDenied
 from platform_core.access.permissions import Permission
 from platform_core.access.principal import Principal
 from platform_core.chat import repository as chat_repository
@@ -39,6 +40,7 @@ from platform_core.chat.exceptions import (
 )
 from platform_core.chat.models import ChatMessage, ChatRoom
 from platform_core.chat.schemas import (
+    MessageCreate,
     MessageHistory,
     MessageRead,
     RoomCreate,
@@ -307,6 +309,24 @@ async def addable_users(session: AsyncSession, room: ChatRoom, *, limit: int) ->
 
 
 # --- realtime -----------------------------------------------------------------------------------------
+
+
+async def send_message(session: AsyncSession, principal: Principal, room_id: str, body: str) -> ChatMessage:
+    """Post a message sent over the realtime socket, with every rule of `POST .../messages`: chat:write
+    (PermissionDenied), a member of the room (RoomNotFound, also for a malformed id), not archived
+    (RoomArchived), 1-4,000 characters not only whitespace (pydantic's ValidationError). The caller
+    commits; the `message.created` event then goes out like a REST post's."""
+    if not principal.can(Permission.CHAT_WRITE):
+        raise PermissionDenied(
+            "This needs the `chat:write` permission.", details={"permission": Permission.CHAT_WRITE.value}
+        )
+    text = MessageCreate.model_validate({"body": body}).body
+    try:
+        key = uuid.UUID(room_id)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise RoomNotFound from exc
+    room = await member_room(session, principal, key)
+    return await post_message(session, principal, room, text)
 
 
 async def can_subscribe(session: AsyncSession, principal: Principal, room_id: str) -> bool:

@@ -167,3 +167,20 @@ async def test_another_tenants_message_is_not_found(users, client_b):
     assert wrong_room.status_code == 404
     items = (await client.get(_messages(room))).json()["items"]
     assert [m["body"] for m in items] == ["alpha's words"]
+
+
+async def test_an_api_key_posts_as_its_creator_within_its_scopes(app, users, db, settings, tenant_a):
+    from tests.conftest import signed_in
+    from tests.factories import create_api_key
+
+    alice, client = await users("member")
+    room = await make_room(client)
+    read_only = await create_api_key(db, tenant_a, alice, ["chat:read"])
+    writer = await create_api_key(db, tenant_a, alice, ["chat:read", "chat:write"])
+    async with signed_in(app, tenant_a, writer) as bot:
+        posted = await post(bot, room, "from a script")
+        assert posted.status_code == 201
+        assert posted.json()["author_id"] == str(alice.id)
+    async with signed_in(app, tenant_a, read_only) as reader:
+        assert (await reader.get(_messages(room))).status_code == 200
+        assert (await post(reader, room, "nope")).status_code == 403

@@ -160,3 +160,43 @@ async def test_can_subscribe(users, db, tenant_a, tenant_b, client_b, owner_a):
     assert (await client.delete(f"{ROOMS}/{rid}/members/{alice.id}")).status_code == 204
     async with db.session(tenant_a.schema_name) as session:
         assert await can_subscribe(session, _principal(alice, tenant_a), rid) is False  # left
+
+
+async def test_send_message_applies_the_rules_of_a_rest_post(users, db, tenant_a, redis_client):
+    from pydantic import ValidationError
+
+    from platform_core.access.dependencies import PermissionDenied
+    from platform_core.chat.exceptions import RoomArchived, RoomNotFound
+    from platform_core.chat.service import send_message
+
+    alice, client = await users("member")
+    bob, _ = await users("member")
+    viewer, _ = await users("viewer")
+    room = await make_room(client)
+    await add(client, room, viewer)
+    rid = room["id"]
+    async with db.session(tenant_a.schema_name) as session:
+        message = await send_message(session, _principal(alice, tenant_a), rid, "over the socket")
+        await session.commit()
+    assert message.body == "over the socket"
+    history = (await client.get(f"{ROOMS}/{rid}/messages")).json()["items"]
+    assert [m["body"] for m in history] == ["over the socket"]
+    async with db.session(tenant_a.schema_name) as session:
+        with pytest.raises(PermissionDenied):
+            await send_message(session, _principal(viewer, tenant_a, BUILTIN_ROLES["viewer"]), rid, "no")
+        for garbage in (str(uuid.uuid4()), "nope"):
+            with pytest.raises(RoomNotFound):
+                await send_message(session, _principal(alice, tenant_a), garbage, "lost")
+        with pytest.raises(RoomNotFound):
+            await send_message(session, _principal(bob, tenant_a), rid, "not a member")
+        for body in ("", "  ", "x" * 4001):
+            with pytest.raises(ValidationError):
+                await send_message(session, _principal(alice, tenant_a), rid, body)
+    assert (await client.post(f"{ROOMS}/{rid}/archive")).status_code == 200
+    async with db.session(tenant_a.schema_name) as session:
+        with pytest.raises(RoomArchived):
+            await send_message(session, _principal(alice, tenant_a), rid, "too late")
+    await _publish(db, tenant_a, rid, redis_client)
+    events = _stream(redis_client, tenant_a, rid)
+    assert [e for e, _ in events] == ["room.created", "member.added", "message.created", "room.archived"]
+    redis_client.delete(stream_key(tenant_a.id, f"chat.{rid}"))
