@@ -20,6 +20,7 @@ TASK_MODULES = (
     "billing.tasks",
     "platform_core.webhooks.tasks",
     "platform_core.realtime.tasks",
+    "platform_core.chat.tasks",
 )
 
 

@@ -25,19 +25,33 @@ class Permission(StrEnum):
     AUDIT_READ = "audit:read"
     TENANT_SETTINGS = "tenant:settings"
     WEBHOOKS_MANAGE = "webhooks:manage"
+    CHAT_READ = "chat:read"
+    CHAT_WRITE = "chat:write"
 
 
 ALL = frozenset(Permission)
 _NAMES = frozenset(p.value for p in Permission)
 _READS = frozenset(
-    {Permission.ITEMS_READ, Permission.UPLOADS_READ, Permission.MEMBERS_READ, Permission.JOBS_READ}
+    {
+        Permission.ITEMS_READ,
+        Permission.UPLOADS_READ,
+        Permission.MEMBERS_READ,
+        Permission.JOBS_READ,
+        Permission.CHAT_READ,
+    }
 )
 
 BUILTIN_ROLES: dict[str, frozenset[Permission]] = {
     "owner": ALL,
     "admin": ALL - {Permission.BILLING_MANAGE},
     "member": _READS
-    | {Permission.ITEMS_WRITE, Permission.UPLOADS_WRITE, Permission.REPORTS_RUN, Permission.BILLING_READ},
+    | {
+        Permission.ITEMS_WRITE,
+        Permission.UPLOADS_WRITE,
+        Permission.REPORTS_RUN,
+        Permission.BILLING_READ,
+        Permission.CHAT_WRITE,
+    },
     "viewer": _READS,
 }
 

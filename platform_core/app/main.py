@@ -31,6 +31,8 @@ from platform_core.app.openapi.router import router as openapi_router
 from platform_core.audit.router import router as audit_router
 from platform_core.auth.router import router as auth_router
 from platform_core.auth.throttle import Throttle
+from platform_core.chat import service as chat_service
+from platform_core.chat.router import router as chat_router
 from platform_core.console.routers import FALLBACKS as CONSOLE_FALLBACKS
 from platform_core.console.routers import ROUTERS as CONSOLE_ROUTERS
 from platform_core.console.routing import add_console_routes
@@ -53,6 +55,7 @@ from platform_core.kernel.security.tokens import SigningKeys
 from platform_core.kernel.settings import Settings, get_settings
 from platform_core.members.router import router as members_router
 from platform_core.operators.router import router as operators_router
+from platform_core.realtime import channels as realtime_channels
 from platform_core.realtime.hub import Hub as RealtimeHub
 from platform_core.realtime.router import WEBSOCKET_PATH as REALTIME_PATH
 from platform_core.realtime.router import RedactTickets, realtime_socket
@@ -87,6 +90,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     webhook_endpoints_router,
     webhook_events_router,
     realtime_router,
+    chat_router,
     billing_router,
     stripe_webhook_router,
     operators_router,
@@ -149,6 +153,9 @@ def create_app(
     )
     app.state.gauge_refreshers = (billing_metrics.refresh, outbox_metrics.refresh)
     app.state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+    # Chat rooms are a realtime channel kind of the chat domain (the realtime layer cannot import it).
+    realtime_channels.AUTHORIZERS["chat"] = chat_service.can_subscribe
+    realtime_channels.CLIENT_PUBLISH["chat"] = chat_service.can_send_typing
     realtime_hub = RealtimeHub(settings.redis_url, get_realtime_settings())
     app.state.realtime_hub = realtime_hub
     install_error_handlers(app)

@@ -7,6 +7,7 @@ from platform_core.access import models as api_keys_models
 from platform_core.access import models as auth_models
 from platform_core.access import models as users_models
 from platform_core.audit import models as audit_models
+from platform_core.chat import models as chat_models
 from platform_core.items import models as items_models
 from platform_core.jobs import models as jobs_models
 from platform_core.kernel.db.base import PublicBase, TenantBase, mark_models_registered
@@ -29,6 +30,7 @@ __all__ = [
     "audit_models",
     "auth_models",
     "billing_models",
+    "chat_models",
     "items_models",
     "jobs_models",
     "operators_models",

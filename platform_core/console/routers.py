@@ -14,6 +14,7 @@ from platform_core.console.tenant import audit as tenant_audit
 from platform_core.console.tenant import auth as tenant_auth
 from platform_core.console.tenant import auth_links as tenant_auth_links
 from platform_core.console.tenant import billing as tenant_billing
+from platform_core.console.tenant import chat as tenant_chat
 from platform_core.console.tenant import home as tenant_home
 from platform_core.console.tenant import invitations as tenant_invitations
 from platform_core.console.tenant import items as tenant_items
@@ -41,6 +42,7 @@ TENANT_ROUTERS: tuple[APIRouter, ...] = (
     tenant_reports.router,
     tenant_audit.router,
     tenant_webhooks.router,
+    tenant_chat.router,
 )
 
 OPERATOR_ROUTERS: tuple[APIRouter, ...] = (

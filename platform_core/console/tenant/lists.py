@@ -40,6 +40,8 @@ PERMISSION_TEXT: dict[Permission, str] = {
     Permission.JOBS_READ: "See reports and background jobs",
     Permission.AUDIT_READ: "Read the audit log",
     Permission.TENANT_SETTINGS: "Change the workspace's settings",
+    Permission.CHAT_READ: "Read the chat rooms one is a member of",
+    Permission.CHAT_WRITE: "Post in chat rooms, create rooms, add members",
 }
 
 _AREA_NAMES = {"api_keys": "API keys", "tenant": "Workspace", "uploads": "Files", "jobs": "Jobs"}

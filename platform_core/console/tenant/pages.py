@@ -44,6 +44,7 @@ NAV: tuple[NavLink, ...] = (
     NavLink("/items", "Items", P.ITEMS_READ),
     NavLink("/uploads", "Files", P.UPLOADS_READ),
     NavLink("/reports", "Reports", P.JOBS_READ),
+    NavLink("/chat", "Chat", P.CHAT_READ),
     NavLink("/members", "Members", P.MEMBERS_READ),
     NavLink("/roles", "Roles", P.ROLES_MANAGE),
     NavLink("/api-keys", "API keys", P.API_KEYS_MANAGE),

@@ -42,6 +42,7 @@ from sqlalchemy import Table, select
 from platform_core.access.models import ApiKey, Invitation, LinkPurpose, OneTimeToken, RefreshToken
 from platform_core.access.permissions import builtin_role_id
 from platform_core.app.main import ROUTERS
+from platform_core.chat.models import ChatMessage, ChatRoom, ChatRoomMember
 from platform_core.console.routers import ROUTERS as CONSOLE_ROUTERS
 from platform_core.items.models import Item
 from platform_core.jobs.models import Job
@@ -372,6 +373,28 @@ async def make_refresh_token(db: Database, tenant: TenantContext, tag: str) -> M
     return Made(token, (f"session-{tag}@example.org", str(user.id)), RefreshToken.__table__, row.id)
 
 
+async def _chat_room(db: Database, tenant: TenantContext, tag: str) -> ChatRoom:
+    creator = await create_user(db, tenant, role="member", email=f"chatter-{tag}@example.org")
+    room = ChatRoom(id=uuid.uuid4(), name=f"room {tag}", topic=f"topic {tag}", created_by_id=creator.id)
+    await _add(db, tenant, room)
+    await _add(db, tenant, ChatRoomMember(room_id=room.id, user_id=creator.id))
+    return room
+
+
+async def make_chat_room(db: Database, tenant: TenantContext, tag: str) -> Made:
+    """A chat room (its creator a member)."""
+    room = await _chat_room(db, tenant, tag)
+    return Made(str(room.id), (f"room {tag}", f"topic {tag}"), ChatRoom.__table__, room.id)
+
+
+async def make_chat_message(db: Database, tenant: TenantContext, tag: str) -> Made:
+    """A message in a chat room."""
+    room = await _chat_room(db, tenant, tag)
+    message = ChatMessage(id=uuid.uuid4(), room_id=room.id, author_id=room.created_by_id, body=f"said {tag}")
+    await _add(db, tenant, message)
+    return Made(str(message.id), (f"said {tag}",), ChatMessage.__table__, message.id)
+
+
 # Path parameters and id fields, by name.
 MAKERS: dict[str, Maker] = {
     "item_id": make_item,
@@ -385,6 +408,9 @@ MAKERS: dict[str, Maker] = {
     "role": make_role_name,
     "endpoint_id": make_webhook_endpoint,
     "delivery_id": make_webhook_delivery,
+    "room_id": make_chat_room,
+    "message_id": make_chat_message,
+    "user_id": make_member,  # a room's member (path) or the user to add (body)
 }
 # Tokens, by route and field: what a token opens depends on the route that takes it.
 TOKEN_MAKERS: dict[tuple[str, str], Maker] = {
@@ -420,6 +446,7 @@ SAMPLES: dict[str, Callable[[], Any]] = {
     "full_name": lambda: "Someone Else",
     "email": lambda: f"someone-{uuid.uuid4().hex[:8]}@example.org",
     "since": lambda: "2026-01-01T00:00:00Z",
+    "user_id": lambda: str(uuid.uuid4()),  # only where the route's other parameter is the one under test
 }
 
 

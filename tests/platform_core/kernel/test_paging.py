@@ -23,6 +23,8 @@ LISTS = {
     "/api/v1/operator/actions",
     "/api/v1/webhook-endpoints",
     "/api/v1/webhook-endpoints/{endpoint_id}/deliveries",
+    "/api/v1/chat/rooms",
+    "/api/v1/chat/rooms/{room_id}/members",
 }
 
 

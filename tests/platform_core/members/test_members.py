@@ -76,7 +76,8 @@ async def test_custom_role_grants_only_what_the_granter_holds(app, db, settings,
         db,
         tenant_a,
         "people-manager",
-        ["members:read", "members:manage", "items:read", "uploads:read", "jobs:read"],
+        # The viewer's reads (so a viewer does not outrank it), and managing members.
+        ["members:read", "members:manage", "items:read", "uploads:read", "jobs:read", "chat:read"],
     )
     manager = await create_user(db, tenant_a, role_id=manager_role.id)
     member = await create_user(db, tenant_a, role="viewer")
