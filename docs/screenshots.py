@@ -49,6 +49,8 @@ TENANT_PAGES = [
     ("uploads", "/uploads"),
     ("reports", "/reports"),
     ("audit", "/audit"),
+    ("webhooks", "/webhooks"),
+    ("chat", "/chat"),
     ("settings", "/settings"),
     ("account", "/account"),
 ]
@@ -68,8 +70,8 @@ SAMPLE_ITEMS = [
 ]
 
 
-def seed(api: str, host: str) -> None:
-    """Sample items and an invitation in the demo tenant, once."""
+def seed(api: str, host: str) -> str | None:
+    """Sample items, an invitation and a chat room in the demo tenant, once; the room's id."""
     headers = {"host": host}
     token = httpx.post(
         f"{api}/api/v1/auth/token",
@@ -87,6 +89,18 @@ def seed(api: str, host: str) -> None:
         httpx.post(
             f"{api}/api/v1/invitations", json={"email": "sam@example.com", "role": "member"}, headers=headers
         )
+    rooms = httpx.get(f"{api}/api/v1/chat/rooms", headers=headers).json().get("items", [])
+    if rooms:
+        return str(rooms[0]["id"])
+    room = httpx.post(
+        f"{api}/api/v1/chat/rooms", json={"name": "launch", "topic": "The launch week"}, headers=headers
+    )
+    if room.status_code != 201:
+        return None
+    room_id = str(room.json()["id"])
+    for body in ("The announcement draft is in the items list.", "Pricing page reviewed: two fixes left."):
+        httpx.post(f"{api}/api/v1/chat/rooms/{room_id}/messages", json={"body": body}, headers=headers)
+    return room_id
 
 
 def sign_in(page: Page, origin: str, email: str, password: str) -> None:
@@ -119,7 +133,8 @@ def main() -> None:
     parser.add_argument("--base-domain", default="localhost")
     options = parser.parse_args()
     host = f"{DEMO_SLUG}.{options.base_domain}:{options.port}"
-    seed(f"http://127.0.0.1:{options.port}", host)
+    room_id = seed(f"http://127.0.0.1:{options.port}", host)
+    tenant_pages = TENANT_PAGES + ([("chat-room", f"/chat/{room_id}")] if room_id else [])
     OUT.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -129,7 +144,7 @@ def main() -> None:
             visitor.screenshot(path=str(OUT / "sign-in.png"))
             owner = browser.new_page(viewport={"width": 1280, "height": 800})
             sign_in(owner, f"http://{host}", DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD)
-            taken = ["sign-in", *shoot(owner, f"http://{host}", TENANT_PAGES)]
+            taken = ["sign-in", *shoot(owner, f"http://{host}", tenant_pages)]
             operator = browser.new_page(viewport={"width": 1280, "height": 800})
             admin = f"http://admin.{options.base_domain}:{options.port}"
             sign_in(operator, admin, DEMO_OPERATOR_EMAIL, DEMO_OPERATOR_PASSWORD)
