@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from platform_core.kernel.realtime import STREAM_MAXLEN, stream_key
+from platform_core.kernel.realtime import stream_key
 from platform_core.realtime import metrics
 from platform_core.realtime.settings import RealtimeSettings
 
@@ -275,16 +275,15 @@ class Hub:
             info = await self.redis.xinfo_stream(key)
         except RedisError:  # no such stream: its whole history is gone
             return False
-        deleted = info.get("max-deleted-entry-id")
-        if deleted is not None:  # Redis 7+: exactly what was trimmed
-            return (parse_offset(_text(deleted)) or (0, 0)) <= wanted
-        if int(info.get("length") or 0) < STREAM_MAXLEN:  # never reached its cap: nothing was trimmed
-            return True
         first = info.get("first-entry")
-        if not first:
-            return False
-        first_id = parse_offset(_text(first[0])) or (0, 0)
-        return first_id <= wanted  # Redis 6: entries before the first may have been trimmed
+        if not first:  # empty: whatever came after `wanted` was trimmed (or never existed)
+            return int(info.get("entries-added") or 0) == 0
+        if (parse_offset(_text(first[0])) or (0, 0)) <= wanted:
+            return True  # the stream still starts at or before it
+        # It starts after `wanted`: kept only if nothing after `wanted` was trimmed. Redis 7 records the
+        # last id removed; some versions leave it at 0-0 for trimming, which tells nothing: reload.
+        deleted = parse_offset(_text(info.get("max-deleted-entry-id") or "0-0")) or (0, 0)
+        return (0, 0) < deleted <= wanted
 
     @staticmethod
     def _keys(sub: Subscription) -> Iterable[str]:

@@ -86,7 +86,8 @@ def test_start_use_stop_and_restart_on_same_data(root: Path):
         client.close()
         pids = [s.pid for s in stack.started if s.pid is not None]
         pids += [c.pid for c in psutil.Process(stack.started[0].pid).children(recursive=True)]
-        assert all(_ours(pid, root) for pid in pids)  # what the check below must no longer find
+        # what the check below must no longer find (a short-lived backend may have exited meanwhile)
+        assert all(_ours(pid, root) or _gone(pid) for pid in pids)
         if IS_ROOT:  # never as root, nor in root's group
             for service in stack.started:
                 proc = psutil.Process(service.pid)

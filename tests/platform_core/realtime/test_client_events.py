@@ -63,7 +63,8 @@ def room_kind() -> Iterator[set[str]]:
 @pytest.fixture(scope="module")
 def api(settings, room_kind) -> Iterator[InProcessApi]:
     database = Database(settings, pool_size=2)
-    served = InProcessApi(create_app(settings, db=database, access_log=False))
+    own = settings.model_copy(update={"metrics_port": 0})  # no /metrics server: port 9100 may be taken
+    served = InProcessApi(create_app(own, db=database, access_log=False))
     served.thread.start()
     wait_until(lambda: served.server.started, timeout=30)
     yield served
