@@ -156,6 +156,7 @@ def create_app(
     # Chat rooms are a realtime channel kind of the chat domain (the realtime layer cannot import it).
     realtime_channels.AUTHORIZERS["chat"] = chat_service.can_subscribe
     realtime_channels.CLIENT_PUBLISH["chat"] = chat_service.can_send_typing
+    realtime_channels.CLIENT_MESSAGES["chat"] = chat_service.store_socket_message
     realtime_hub = RealtimeHub(settings.redis_url, get_realtime_settings())
     app.state.realtime_hub = realtime_hub
     install_error_handlers(app)

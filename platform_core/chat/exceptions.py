@@ -73,3 +73,10 @@ class InvalidCursor(Unprocessable):
 
     code = "chat_invalid_cursor"
     message = "`before` must be a message id of this room (the `next_before` of a previous page)."
+
+
+class MessageInvalid(Unprocessable):
+    """A message sent over the socket that is not a valid message (no body, too long, blank)."""
+
+    code = "chat_message_invalid"
+    message = "Not a valid message."

@@ -20,6 +20,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.access.dependencies import PermissionDenied
@@ -30,6 +31,7 @@ from platform_core.chat.exceptions import (
     AlreadyRoomMember,
     InvalidCursor,
     MessageDeleted,
+    MessageInvalid,
     MessageNotFound,
     NotAuthor,
     NotRoomManager,
@@ -345,3 +347,20 @@ async def can_subscribe(session: AsyncSession, principal: Principal, room_id: st
 async def can_send_typing(session: AsyncSession, principal: Principal, room_id: str) -> bool:
     """Whether the caller may send ephemeral events (typing) to `chat.<room_id>`: a member who may write."""
     return principal.can(Permission.CHAT_WRITE) and await can_subscribe(session, principal, room_id)
+
+
+async def store_socket_message(
+    session: AsyncSession, principal: Principal, room_id: str, data: object
+) -> dict[str, object]:
+    """A `message` sent on `chat.<room_id>` over the socket (`{"body": ...}`): stored by `send_message`;
+    what the client's acknowledgement carries. Bad input is a 422 error, never an exception."""
+    body = data.get("body") if isinstance(data, dict) else None
+    if not isinstance(body, str):
+        raise MessageInvalid('A message is `{"body": "..."}`.', details={"field": "body"})
+    try:
+        message = await send_message(session, principal, room_id, body)
+    except ValidationError as exc:
+        raise MessageInvalid(
+            exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, "), details={"field": "body"}
+        ) from exc
+    return {"id": str(message.id), "created_at": message.created_at.isoformat()}

@@ -19,6 +19,7 @@ who may; those events are relayed to the channel's subscribers and never stored.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +28,9 @@ from platform_core.access.principal import Principal
 from platform_core.kernel.realtime import CHANNEL
 
 Authorizer = Callable[[AsyncSession, Principal, str], Awaitable[bool]]
+# Stores a message a client sent on a channel (`publish` with event `message`) and returns what the
+# acknowledgement carries (the stored message's id); raises an AppError to refuse it.
+MessageStore = Callable[[AsyncSession, Principal, str, Any], Awaitable[dict[str, Any]]]
 
 
 def split(channel: str) -> tuple[str, str] | None:
@@ -49,3 +53,6 @@ async def can_read_jobs(session: AsyncSession, principal: Principal, suffix: str
 
 AUTHORIZERS: dict[str, Authorizer] = {"items": can_read_items, "jobs": can_read_jobs}
 CLIENT_PUBLISH: dict[str, Authorizer] = {}
+# Channel kinds whose `message` events from clients are stored by their domain (chat rooms), rather than
+# relayed as ephemeral events: stored and committed before the client's acknowledgement.
+CLIENT_MESSAGES: dict[str, MessageStore] = {}

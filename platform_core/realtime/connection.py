@@ -52,6 +52,9 @@ CLOSE_LIMITED = 4429
 _EVENT_NAME = re.compile(r"^[a-z][a-z0-9_.]{0,49}$")
 
 
+ACK_MEMORY_SECONDS = 24 * 3600  # how long a client `ref` is remembered against a resend
+
+
 class Connection:
     """A tenant principal's WebSocket: reads client messages, sends events through a bounded queue."""
 
@@ -309,6 +312,9 @@ class Connection:
             self.error("invalid_event", "An event name is lower-case letters, digits, _ and .", channel)
             return
         kind, suffix = parts
+        if name == "message" and kind in channels.CLIENT_MESSAGES:
+            await self.store(channel, kind, suffix, data)
+            return
         if channel not in self.may_publish:
             if not await self._may(channels.CLIENT_PUBLISH, kind, suffix):
                 self.error("forbidden", "Clients may not publish on this channel.", channel)
@@ -322,6 +328,53 @@ class Connection:
                 maxlen=EPHEMERAL_MAXLEN,
                 approximate=True,
             )
+
+    async def store(self, channel: str, kind: str, suffix: str, data: object) -> None:
+        """Store a client's message through its domain, then acknowledge it (`published`).
+
+        The message is committed before the acknowledgement, so an acknowledged message is never lost;
+        a `ref` the client chose (at most 64 characters) makes a resend after a lost acknowledgement
+        answer the first acknowledgement again instead of storing the message twice.
+        """
+        ref = data.get("ref") if isinstance(data, dict) else None
+        if ref is not None and (not isinstance(ref, str) or not 1 <= len(ref) <= 64):
+            self.error("invalid_ref", "`ref` is a string of 1 to 64 characters.", channel)
+            return
+        seen = f"rt:ack:{self.tenant.id}:{self.user_id}:{ref}" if ref else None
+        try:
+            if seen is not None:
+                earlier = await self.hub.redis.get(seen)
+                if earlier is not None:
+                    self.send(json.loads(earlier))
+                    return
+            ack = await self._store(kind, suffix, data)
+            if ack is None:
+                return
+            answer = {"type": "published", "channel": channel, **ack, **({"ref": ref} if ref else {})}
+            if seen is not None:
+                await self.hub.redis.set(seen, json.dumps(answer), ex=ACK_MEMORY_SECONDS)
+        except (RedisError, OSError) as exc:
+            logger.warning("realtime: a client message could not be checked, Redis unavailable (%s)", exc)
+            self.error("unavailable", "The message was not sent: try again.", channel)
+            return
+        self.send(answer)
+
+    async def _store(self, kind: str, suffix: str, data: object) -> dict[str, Any] | None:
+        store = channels.CLIENT_MESSAGES[kind]
+        channel = f"{kind}.{suffix}"
+        async with self.db.session(self.tenant.schema_name) as session:
+            try:
+                self.principal = await load_principal(session, self.tenant, self.claims, self.principal.ip)
+                ack = await store(session, self.principal, suffix, data)
+                await session.commit()
+            except Unauthorized:
+                self.end(CLOSE_UNAUTHORIZED, "the session or key behind this connection has ended")
+                return None
+            except AppError as exc:
+                await session.rollback()
+                self.error(exc.code, exc.message, channel)
+                return None
+        return ack
 
     async def revalidate(self) -> None:
         """Check the principal and every subscription again; end what it may no longer read."""

@@ -62,7 +62,7 @@ async def test_a_rooms_members_get_its_messages_and_typing_and_no_one_else_does(
         assert event["data"]["body"] == "Shipping at noon"
         assert event["offset"]
 
-    await alices.send(json.dumps({"type": "publish", "channel": channel, "data": {"typing": True}}))
+    await alices.send(json.dumps({"type": "publish", "channel": channel, "event": "typing", "data": {}}))
     typing = await until(bobs, lambda m: m.get("type") == "event" and m["event"].startswith("client."))
     assert typing["data"]["user_id"] == str(alice.id)
     assert typing["offset"] is None  # ephemeral: never stored, never replayed
@@ -83,3 +83,60 @@ async def test_a_malformed_or_unknown_room_is_refused(apis, settings, sync_db, c
         answer = await subscribe(ws, channel)
         assert (answer["type"], answer["channel"]) == ("error", channel)
     await ws.close()
+
+
+async def test_a_message_sent_over_the_socket_is_stored_once_acknowledged_and_delivered(
+    apis, settings, sync_db, chat_tenant, relay, worker
+):
+    one, two = apis
+    alice, bob, viewer = (new_user(sync_db, chat_tenant, role=r) for r in ("member", "member", "viewer"))
+    as_alice = bearer(settings, chat_tenant, alice)
+    room_id = post(one, "/api/v1/chat/rooms", as_alice, {"name": f"ops-{marker()[:6]}"}).json()["id"]
+    for user in (bob, viewer):
+        assert (
+            post(
+                one, f"/api/v1/chat/rooms/{room_id}/members", as_alice, {"user_id": str(user.id)}
+            ).status_code
+            == 204
+        )
+    channel = f"chat.{room_id}"
+    bobs = await connect(two, host(chat_tenant), ticket(two, bearer(settings, chat_tenant, bob)))
+    assert (await subscribe(bobs, channel))["type"] == "subscribed"
+    alices = await connect(one, host(chat_tenant), ticket(one, as_alice))
+
+    send = {
+        "type": "publish",
+        "channel": channel,
+        "event": "message",
+        "data": {"body": "Deploying", "ref": "c-1"},
+    }
+    await alices.send(json.dumps(send))
+    ack = await until(alices, lambda m: m.get("type") == "published")
+    assert (ack["channel"], ack["ref"]) == (channel, "c-1")
+    await alices.send(json.dumps(send))  # the acknowledgement was lost: the client sends it again
+    again = await until(alices, lambda m: m.get("type") == "published")
+    assert again["id"] == ack["id"]
+    event = await until(bobs, lambda m: m.get("type") == "event" and m.get("event") == "message.created")
+    assert (event["data"]["id"], event["data"]["body"]) == (ack["id"], "Deploying")
+    history = httpx_get(one, f"/api/v1/chat/rooms/{room_id}/messages", as_alice)
+    assert [m["body"] for m in history["items"]] == ["Deploying"]  # stored once
+
+    blank = {**send, "data": {"body": "   "}}
+    await alices.send(json.dumps(blank))
+    error = await until(alices, lambda m: m.get("type") == "error")
+    assert (error["code"], error["channel"]) == ("chat_message_invalid", channel)
+    viewers = await connect(two, host(chat_tenant), ticket(two, bearer(settings, chat_tenant, viewer)))
+    await viewers.send(json.dumps({**send, "data": {"body": "hi"}}))
+    refused = await until(viewers, lambda m: m.get("type") == "error")
+    assert refused["code"] == "permission_denied"
+    for ws in (alices, bobs, viewers):
+        await ws.close()
+
+
+def httpx_get(api, path, headers):
+    """A GET to one API process, as JSON."""
+    import httpx
+
+    answer = httpx.get(f"{api.url}{path}", headers=headers, timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
