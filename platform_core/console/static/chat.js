@@ -36,7 +36,7 @@ function followRoom(room) {
   let failures = 0;
   let stopped = false;
   let lastTypingSent = 0;
-  let lastAnnounced = 0;
+  let answerTimer = null;
   const typing = new Map(); // user id -> when their indicator goes away
   const present = new Map(); // user id -> when we last heard of them
   const names = new Map();
@@ -259,7 +259,6 @@ function followRoom(room) {
   }
 
   function announce() {
-    lastAnnounced = Date.now();
     publish("presence", { state: "here" });
   }
 
@@ -285,8 +284,12 @@ function followRoom(room) {
       } else {
         const isNew = !present.has(userId);
         present.set(userId, Date.now());
-        if (isNew && Date.now() - lastAnnounced > 2000) {
-          announce(); // a newcomer: tell them we are here too
+        if (isNew && answerTimer === null) {
+          // A newcomer: tell them we are here too, soon (several newcomers at once get one answer).
+          answerTimer = window.setTimeout(() => {
+            answerTimer = null;
+            announce();
+          }, Math.random() * 1000);
         }
       }
       showPresent();
