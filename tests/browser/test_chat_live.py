@@ -6,13 +6,17 @@ shown as text, never as HTML."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
-from playwright.sync_api import Browser, Page, expect
+import redis
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect
 from sqlalchemy import select
 
 from platform_core.access.models import User
 from platform_core.chat.models import ChatRoom, ChatRoomMember
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.realtime import publish_sync
 from tests.browser.test_sign_in import sign_in
 from tests.support.browser import ConsoleStack, Watch
 
@@ -55,9 +59,7 @@ def test_a_message_appears_live_with_typing_and_presence(
     # Each sees the other is here (presence is announced on arrival and answered).
     members = page.locator(".chat-member-list")
     expect(members.locator("li", has_text=bob).locator("[data-chat-here]")).to_be_visible()
-    expect(
-        theirs.locator(".chat-member-list li", has_text=alice).locator("[data-chat-here]")
-    ).to_be_visible()
+    expect(theirs.locator(".chat-member-list li", has_text=alice).locator("[data-chat-here]")).to_be_visible()
 
     box = theirs.get_by_role("textbox", name="Message")
     box.press_sequentially("Morning <b>all</b>", delay=20)
@@ -92,3 +94,83 @@ def test_a_message_appears_live_with_typing_and_presence(
     expect(message).not_to_contain_text("(edited)")
     assert page.evaluate("window.notReloaded") is True
     their_profile.close()
+
+
+def _message(room_id: uuid.UUID, author_id: uuid.UUID, body: str) -> dict[str, object]:
+    """A `message.created` event's data, as the chat service writes it."""
+    return {
+        "id": str(uuid.uuid4()),
+        "room_id": str(room_id),
+        "author_id": str(author_id),
+        "body": body,
+        "created_at": utcnow().isoformat(),
+        "edited_at": None,
+        "deleted_at": None,
+    }
+
+
+def test_a_dropped_socket_resumes_after_the_last_event_and_a_lost_history_reloads(
+    stack: ConsoleStack, page: Page
+):
+    tenant = stack.new_tenant(name="Live Resume")
+    alice = f"alice@{tenant.slug}.example.com"
+    stack.add_user(tenant, alice, role="member")
+    room_id = uuid.uuid4()
+    channel = f"chat.{room_id}"
+    with stack.sync_db.sync_session(tenant.schema_name) as session, session.begin():
+        alice_id = session.scalars(select(User.id).where(User.email == alice)).one()
+        session.add(ChatRoom(id=room_id, name="Ops", topic="", created_by_id=alice_id))
+        session.flush()
+        session.add(ChatRoomMember(room_id=room_id, user_id=alice_id))
+    bus = redis.Redis.from_url(stack.settings.redis_url)
+
+    # Every socket of the page goes through the test, which can drop what the server sends and close it.
+    sockets: list[WebSocketRoute] = []
+    subscribes: list[dict[str, object]] = []
+    delivering = {"on": True}
+
+    def route(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+
+        def from_page(text: str | bytes) -> None:
+            frame = json.loads(text)
+            if frame.get("type") == "subscribe":
+                subscribes.append(frame)
+            server.send(text)
+
+        def from_server(text: str | bytes) -> None:
+            if delivering["on"] or ws is not sockets[0]:
+                ws.send(text)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+        sockets.append(ws)
+
+    page.route_web_socket(lambda url: "/api/v1/realtime" in url, route)
+    sign_in(page, stack, tenant.slug, alice)
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    page.goto(stack.url(tenant.slug, f"/chat/{room_id}"))
+    room = page.locator("[data-chat-live]")
+    expect(room).to_have_attribute("data-chat-following", "live")
+    page.evaluate("window.notReloaded = true")
+    messages = page.get_by_role("list", name="Messages")
+    assert subscribes[0]["offset"] == room.get_attribute("data-chat-offset")  # where the page was read
+
+    first = publish_sync(bus, tenant.id, channel, "message.created", _message(room_id, alice_id, "first"))
+    expect(messages).to_contain_text("first")
+    # The connection dies while an event is on its way: the page never sees it.
+    delivering["on"] = False
+    publish_sync(bus, tenant.id, channel, "message.created", _message(room_id, alice_id, "in flight"))
+    sockets[0].close(code=1011, reason="gone")
+    expect(messages).to_contain_text("in flight")  # the new socket resumed after "first"
+    assert len(sockets) == 2
+    assert subscribes[1] == {"type": "subscribe", "channel": channel, "offset": first}
+    expect(messages.locator("li.chat-message")).to_have_count(2)
+    expect(room).to_have_attribute("data-chat-following", "live")
+    assert page.evaluate("window.notReloaded") is True
+
+    # The history after the page's offset is gone: the page loads again (and shows what is in the database).
+    sockets[1].send(json.dumps({"type": "error", "code": "resume_unavailable", "channel": channel}))
+    page.wait_for_function("window.notReloaded === undefined")
+    expect(page.locator("[data-chat-live]")).to_have_attribute("data-chat-following", "live")
+    bus.close()

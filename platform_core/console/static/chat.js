@@ -22,6 +22,7 @@ function followRoom(room) {
   const channel = room.dataset.chatChannel;
   const me = room.dataset.chatMe;
   const mayWrite = room.hasAttribute("data-chat-may-write");
+  let mayPublish = mayWrite; // typing and presence: members who may post (the server checks again)
   const list = room.querySelector("[data-chat-messages]");
   const typingLine = room.querySelector("[data-chat-typing]");
   const hint = room.querySelector("[data-chat-hint]");
@@ -253,7 +254,7 @@ function followRoom(room) {
   }
 
   function publish(event, data) {
-    if (socket && subscribed && socket.readyState === WebSocket.OPEN) {
+    if (mayPublish && socket && subscribed && socket.readyState === WebSocket.OPEN) {
       socket.send(JSON.stringify({ type: "publish", channel, event, data }));
     }
   }
@@ -365,8 +366,13 @@ function followRoom(room) {
     } else if (message.type === "error") {
       if (message.code === "resume_unavailable" || message.code === "events_lost") {
         window.location.reload(); // what was missed is gone: the page shows it
+      } else if (message.code === "forbidden" && !subscribed) {
+        stop("This page no longer updates by itself: reload it."); // no longer in the room
       } else if (message.code === "forbidden") {
-        stop("This page no longer updates by itself: reload it.");
+        // Refused to publish (no longer allowed to post), or the subscription was ended: stop sending,
+        // and subscribe again on a new socket, which says which.
+        mayPublish = false;
+        socket.close();
       } else if (message.code === "unavailable") {
         socket.close(); // try again shortly
       }
