@@ -126,14 +126,16 @@ async def _room_page(
     member = await chat_service.is_member(page.session, page.user, room)
     history = MessageHistory(items=[], next_before=None)
     before = _cursor(page.request.query_params.get("before"))
+    # The latest messages follow the room live from where its stream was just before they were read.
+    live_offset = await _stream_position(page, room) if member and before is None else None
     if member:
         try:
             history = await chat_service.history(page.session, room, before=before, limit=HISTORY_PAGE)
         except InvalidCursor:
             before = None
+            live_offset = await _stream_position(page, room)
             history = await chat_service.history(page.session, room, before=None, limit=HISTORY_PAGE)
     authors = await chat_service.author_names(page.session, history.items)
-    # The latest messages follow the room live, from where the stream was when they were read.
     live = member and before is None
     members = await chat_service.list_members(page.session, room, PageParams(page=1, page_size=MEMBERS_SHOWN))
     can_write = page.can(Permission.CHAT_WRITE)
@@ -163,15 +165,16 @@ async def _room_page(
         "errors": errors or {},
         "form_nonce": new_nonce(),
         "live": live,
-        "live_offset": await _stream_position(page, room) if live else None,
+        "live_offset": live_offset,
     }
     return render(page.request, "tenant/chat_room.html", context, status_code=status)
 
 
 async def _stream_position(page: TenantPage, room: ChatRoom) -> str | None:
-    """The id of the room's latest realtime event now: the page's script resumes after it. Read after
-    the history, so an event published in between is delivered again (the script drops repeats by the
-    message's id) rather than missed. None when Redis cannot say (the script then starts live)."""
+    """The id of the room's latest realtime event now: the page's script resumes after it. Read before
+    the history (an event is published only once its change is committed, so what it reports is in the
+    history read next), so an event published in between is delivered again, never missed: the script
+    drops a repeated message by its id. None when Redis cannot say (the script then starts live)."""
     redis = page.request.app.state.redis
     key = stream_key(page.tenant.id, chat_service.channel(room.id))
     try:
