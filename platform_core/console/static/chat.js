@@ -12,6 +12,8 @@ const PRESENCE_EVERY_MS = 30000; // "still here", this often
 const PRESENCE_GONE_MS = 75000; // someone not heard of for this long has left
 const BACKOFF_FIRST_MS = 1000;
 const BACKOFF_MOST_MS = 30000;
+const TRIES_MOST = 12; // failed connections in a row before the page stops trying (and says to reload)
+const STALE = "This page no longer updates by itself: reload it.";
 
 function formatTime(iso) {
   const when = new Date(iso);
@@ -333,6 +335,10 @@ function followRoom(room) {
       return;
     }
     failures += 1;
+    if (failures > TRIES_MOST) {
+      stop(STALE);
+      return;
+    }
     const wait = Math.min(BACKOFF_MOST_MS, BACKOFF_FIRST_MS * 2 ** (failures - 1));
     window.setTimeout(connect, wait / 2 + Math.random() * (wait / 2));
   }
@@ -367,14 +373,14 @@ function followRoom(room) {
       if (message.code === "resume_unavailable" || message.code === "events_lost") {
         window.location.reload(); // what was missed is gone: the page shows it
       } else if (message.code === "forbidden" && !subscribed) {
-        stop("This page no longer updates by itself: reload it."); // no longer in the room
+        stop(STALE); // no longer in the room
       } else if (message.code === "forbidden") {
         // Refused to publish (no longer allowed to post), or the subscription was ended: stop sending,
         // and subscribe again on a new socket, which says which.
         mayPublish = false;
-        socket.close();
+        socket?.close();
       } else if (message.code === "unavailable") {
-        socket.close(); // try again shortly
+        socket?.close(); // try again shortly
       }
     }
   }
@@ -395,27 +401,33 @@ function followRoom(room) {
       retryLater(); // offline for now
       return;
     }
-    if (!response.ok || !(response.headers.get("content-type") || "").startsWith("application/json")) {
+    const json = (response.headers.get("content-type") || "").startsWith("application/json");
+    if (response.redirected && !json) {
+      window.location.reload(); // signed out: the page asks to sign in again
+      return;
+    }
+    if (!response.ok || !json) {
       if (response.status >= 500 || response.status === 429) {
         retryLater();
       } else {
-        stop("This page no longer updates by itself: reload it."); // signed out, or not in the room
+        stop(STALE); // no longer in the room, or no longer allowed to read it
       }
       return;
     }
     const { ticket } = await response.json();
     const scheme = window.location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(
+    const ws = new WebSocket(
       `${scheme}://${window.location.host}/api/v1/realtime?ticket=${encodeURIComponent(ticket)}`,
     );
-    socket.addEventListener("open", () => {
+    socket = ws;
+    ws.addEventListener("open", () => {
       const subscribe = { type: "subscribe", channel };
       if (offset !== null) {
         subscribe.offset = offset;
       }
-      socket.send(JSON.stringify(subscribe));
+      ws.send(JSON.stringify(subscribe));
     });
-    socket.addEventListener("message", (message) => {
+    ws.addEventListener("message", (message) => {
       let data;
       try {
         data = JSON.parse(message.data);
@@ -424,15 +436,17 @@ function followRoom(room) {
       }
       onServerMessage(data);
     });
-    socket.addEventListener("close", (event) => {
+    ws.addEventListener("close", (event) => {
+      if (socket !== ws) {
+        return;
+      }
       socket = null;
       subscribed = false;
       delete room.dataset.chatFollowing;
-      if (event.code === 4401) {
-        window.location.reload(); // the session ended: the page asks to sign in again
-      } else if (event.code === 4403 || event.code === 4404) {
-        stop("This page no longer updates by itself: reload it.");
+      if (event.code === 4403 || event.code === 4404) {
+        stop(STALE);
       } else if (!stopped) {
+        // Anything else, a signed-out session (4401) too, tries again: the ticket route says why not.
         say("Reconnecting… reload the page to see new messages meanwhile.");
         retryLater();
       }
