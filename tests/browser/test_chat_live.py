@@ -29,14 +29,17 @@ def test_a_message_appears_live_with_typing_and_presence(
     tenant = stack.new_tenant(name="Live Chat")
     alice = f"alice@{tenant.slug}.example.com"
     bob = f"bob@{tenant.slug}.example.com"
+    carol = f"carol@{tenant.slug}.example.com"
     stack.add_user(tenant, alice, role="member")
     stack.add_user(tenant, bob, role="member")
+    stack.add_user(tenant, carol, role="viewer")
     room_id = uuid.uuid4()
     with stack.sync_db.sync_session(tenant.schema_name) as session, session.begin():
-        ids = dict(session.execute(select(User.email, User.id).where(User.email.in_([alice, bob]))).all())
+        everyone = [alice, bob, carol]
+        ids = dict(session.execute(select(User.email, User.id).where(User.email.in_(everyone))).all())
         session.add(ChatRoom(id=room_id, name="Standup", topic="", created_by_id=ids[alice]))
         session.flush()
-        session.add_all([ChatRoomMember(room_id=room_id, user_id=ids[e]) for e in (alice, bob)])
+        session.add_all([ChatRoomMember(room_id=room_id, user_id=ids[e]) for e in everyone])
 
     sign_in(page, stack, tenant.slug, alice)
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
@@ -61,6 +64,17 @@ def test_a_message_appears_live_with_typing_and_presence(
     expect(members.locator("li", has_text=bob).locator("[data-chat-here]")).to_be_visible()
     expect(theirs.locator(".chat-member-list li", has_text=alice).locator("[data-chat-here]")).to_be_visible()
 
+    # A viewer follows the room too, but sends neither typing nor presence (that needs chat:write): the
+    # others' "Here now" reaches them with their next periodic announcement.
+    viewer_profile = browser.new_context(viewport={"width": 1280, "height": 860})
+    watch.attach(viewer_profile)
+    viewer_profile.set_default_timeout(20_000)
+    viewers = viewer_profile.new_page()
+    sign_in(viewers, stack, tenant.slug, carol)
+    expect(viewers.get_by_role("navigation", name="Main")).to_be_visible()
+    viewers.goto(stack.url(tenant.slug, f"/chat/{room_id}"))
+    expect(viewers.locator("[data-chat-live]")).to_have_attribute("data-chat-following", "live")
+
     box = theirs.get_by_role("textbox", name="Message")
     box.press_sequentially("Morning <b>all</b>", delay=20)
     typing = page.locator("[data-chat-typing]")
@@ -79,6 +93,10 @@ def test_a_message_appears_live_with_typing_and_presence(
     expect(page.get_by_text("No messages yet.")).to_have_count(0)
     expect(typing).to_have_text("")  # they sent it: no longer typing
     assert page.evaluate("window.notReloaded") is True
+    expect(viewers.get_by_role("list", name="Messages")).to_contain_text("Morning <b>all</b>")
+    expect(viewers.locator("[data-chat-live]")).to_have_attribute("data-chat-following", "live")
+    expect(members.locator("li", has_text=carol).locator("[data-chat-here]")).to_have_count(0)
+    viewer_profile.close()
 
     theirs.get_by_role("list", name="Messages").get_by_role("link", name="Edit").click()
     theirs.get_by_role("textbox", name="Message").fill("Morning, everyone")
