@@ -305,6 +305,14 @@ async def author_names(session: AsyncSession, messages: list[MessageRead]) -> di
     )
 
 
+async def member_names(
+    session: AsyncSession, room: ChatRoom, user_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The display names of those of `user_ids` who are members of the room (others are left out)."""
+    members = [u for u in dict.fromkeys(user_ids) if await chat_repository.is_member(session, room.id, u)]
+    return await chat_repository.user_names(session, members)
+
+
 async def addable_users(session: AsyncSession, room: ChatRoom, *, limit: int) -> list[Any]:
     """Active users of the workspace not in the room (id, full_name, email), by email."""
     return await chat_repository.addable_users(session, room.id, limit=limit)

@@ -1,7 +1,7 @@
-"""The console's chat in a real browser, without live updates yet: a member creates a room from the
-Chat page, posts and deletes with plain forms (a too-long message is refused on the form), adds a
-colleague who then reads the room in their own browser, and the stack's relay and worker publish the
-room's events to its Redis stream."""
+"""The console's chat in a real browser, by its plain forms (its live updates: test_chat_live.py): a
+member creates a room from the Chat page, posts and deletes with plain forms (a too-long message is
+refused on the form), adds a colleague who then reads the room in their own browser, and the stack's
+relay and worker publish the room's events to its Redis stream."""
 
 from __future__ import annotations
 

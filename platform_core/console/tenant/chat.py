@@ -1,17 +1,24 @@
 """The tenant console's chat: the rooms, a room with its history, and posting (plain forms, no script).
 
 Each page calls the chat service exactly as `/api/v1/chat/rooms` does, behind the same gates (chat:read
-to look, chat:write to post or change), and forms are validated by the API's own schemas. Live updates
-come later, from the realtime channel `chat.<room_id>`; without them a reload shows new messages.
+to look, chat:write to post or change), and forms are validated by the API's own schemas.
+
+A member's room page follows the room live (`static/chat.js`): `POST /chat/{id}/live` gives the script a
+realtime ticket, the script subscribes to `chat.<room_id>` from the stream position the page was
+rendered at (so nothing posted in between is missed), shows new, edited and deleted messages in place
+and who is typing, and sends its own typing events. Without JavaScript a reload shows new messages.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, Response
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from platform_core.access.permissions import Permission
 from platform_core.chat import service as chat_service
@@ -31,6 +38,10 @@ from platform_core.console.tenant.lists import paging_of
 from platform_core.console.tenant.pages import TenantPage, permission_page, redirect
 from platform_core.console.tenant.route import tenant_router
 from platform_core.kernel.paging import PageParams
+from platform_core.kernel.realtime import stream_key
+from platform_core.realtime import tickets as realtime_tickets
+
+logger = logging.getLogger("platform.console")
 
 router = tenant_router()
 
@@ -42,6 +53,7 @@ MEMBERS_SHOWN = 100  # the room page lists this many members (the API pages thro
 ADDABLE_SHOWN = 500  # and offers this many people to add
 _CREATE_SCOPE = "chat.create_room"
 _POST_SCOPE = "chat.post"
+NAMES_MAX = 20  # the names one look-up of the live page may ask for
 
 
 async def _posted(page: TenantPage, *names: str) -> dict[str, str]:
@@ -114,13 +126,17 @@ async def _room_page(
     member = await chat_service.is_member(page.session, page.user, room)
     history = MessageHistory(items=[], next_before=None)
     before = _cursor(page.request.query_params.get("before"))
+    # The latest messages follow the room live from where its stream was just before they were read.
+    live_offset = await _stream_position(page, room) if member and before is None else None
     if member:
         try:
             history = await chat_service.history(page.session, room, before=before, limit=HISTORY_PAGE)
         except InvalidCursor:
             before = None
+            live_offset = await _stream_position(page, room)
             history = await chat_service.history(page.session, room, before=None, limit=HISTORY_PAGE)
     authors = await chat_service.author_names(page.session, history.items)
+    live = member and before is None
     members = await chat_service.list_members(page.session, room, PageParams(page=1, page_size=MEMBERS_SHOWN))
     can_write = page.can(Permission.CHAT_WRITE)
     may_add = can_write and room.archived_at is None and (member or chat_service.manages_chat(page.user))
@@ -148,8 +164,28 @@ async def _room_page(
         "values": values or {},
         "errors": errors or {},
         "form_nonce": new_nonce(),
+        "live": live,
+        "live_offset": live_offset,
     }
     return render(page.request, "tenant/chat_room.html", context, status_code=status)
+
+
+async def _stream_position(page: TenantPage, room: ChatRoom) -> str | None:
+    """The id of the room's latest realtime event now: the page's script resumes after it. Read before
+    the history (an event is published only once its change is committed, so what it reports is in the
+    history read next), so an event published in between is delivered again, never missed: the script
+    drops a repeated message by its id. None when Redis cannot say (the script then starts live)."""
+    redis = page.request.app.state.redis
+    key = stream_key(page.tenant.id, chat_service.channel(room.id))
+    try:
+        entries: Any = await redis.xrevrange(key, count=1)
+    except (RedisError, OSError) as exc:
+        logger.warning("console: the chat stream's position is unknown (%s)", exc)
+        return None
+    if not entries:
+        return "0-0"
+    entry_id = entries[0][0]
+    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
 
 @router.get("/chat/{room_id}")
@@ -157,6 +193,31 @@ async def show_room(page: ChatReadPage, room_id: uuid.UUID) -> Response:
     """A room: its latest messages (older ones by a link), and the form to post for its members."""
     room = await chat_service.visible_room(page.session, page.user, room_id)
     return await _room_page(page, room)
+
+
+@router.post("/chat/{room_id}/live")
+async def room_live_ticket(page: ChatReadPage, room_id: uuid.UUID) -> Response:
+    """A realtime ticket for the room page's script, which then follows `chat.<room_id>` (JSON; members
+    only, as the channel is: anyone else gets the 404 page)."""
+    room = await chat_service.member_room(page.session, page.user, room_id)
+    hub = page.request.app.state.realtime_hub
+    ttl = hub.settings.ticket_ttl_seconds
+    claims = realtime_tickets.TicketClaims.of(page.user, api_key_hash=None)
+    ticket = await realtime_tickets.issue(hub.redis, claims, ttl_seconds=ttl)
+    return JSONResponse(
+        {"ticket": ticket, "expires_in": ttl, "channel": chat_service.channel(room.id)},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/chat/{room_id}/names")
+async def room_member_names(page: ChatReadPage, room_id: uuid.UUID) -> Response:
+    """The display names of the room's members among the `id`s asked (up to 20), for the live page's
+    script when someone it does not know yet posts or types (JSON; members only)."""
+    room = await chat_service.member_room(page.session, page.user, room_id)
+    wanted = [key for text in page.request.query_params.getlist("id")[:NAMES_MAX] if (key := _cursor(text))]
+    names = await chat_service.member_names(page.session, room, wanted)
+    return JSONResponse({str(k): v for k, v in names.items()}, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/chat/{room_id}/messages")
