@@ -17,7 +17,8 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
-from platform_core.kernel.settings import Settings
+from platform_core.console.templating import TEMPLATES
+from platform_core.kernel.settings import Environment, Settings
 from platform_core.kernel.tenancy import HostKind
 
 HOST_KIND_KEY = "platform.host_kind"
@@ -91,6 +92,10 @@ def console_router(route_class: type[ConsoleRoute], **kwargs: Any) -> APIRouter:
 
 def add_console_routes(app: FastAPI, routers: Iterable[APIRouter]) -> None:
     """Append the console's routes to the app's, after the API's (whose paths never collide)."""
+    settings: Settings = app.state.settings
+    # Templates are read once per process, except in development, where an edited template shows at
+    # the next request (checking each template's file on every render costs every page stat calls).
+    TEMPLATES.auto_reload = settings.env is Environment.DEVELOPMENT
     routes: list[BaseRoute] = []
     for router in routers:
         for route in router.routes:

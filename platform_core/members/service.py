@@ -48,6 +48,13 @@ async def list_members(session: AsyncSession, paging: PageParams) -> tuple[Seque
     return await user_repository.list_page(session, paging=paging)
 
 
+async def list_members_and_open_invitations(
+    session: AsyncSession, paging: PageParams
+) -> tuple[Sequence[User], int, int]:
+    """One page of members, the total, and how many invitations are open (one round trip)."""
+    return await user_repository.list_page_with_open_invitations(session, paging=paging)
+
+
 async def get_member(session: AsyncSession, member_id: uuid.UUID, *, lock: bool = False) -> User:
     """A member of this tenant; 404 otherwise."""
     user = await user_repository.get(session, user_id=member_id, lock=lock)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from platform_core.access.cache import auth_changed
+from platform_core.access.cache import PRINCIPALS, auth_changed
 from platform_core.access.models import Role
 from platform_core.access.permissions import BUILTIN_ROLES, Permission, parse_permissions
 from platform_core.access.principal import Principal
@@ -47,6 +48,30 @@ async def list_roles(session: AsyncSession, paging: PageParams) -> tuple[list[Ro
     return await role_repository.list_page(session, paging=paging)
 
 
+@dataclass(frozen=True, slots=True)
+class RoleChoice:
+    """A role as a picker offers it: its name and what it grants."""
+
+    name: str
+    permissions: frozenset[Permission]
+
+
+async def role_choices(session: AsyncSession, tenant_id: uuid.UUID) -> list[RoleChoice]:
+    """Every role of the tenant (built-in first) with what it grants, for role pickers.
+
+    Cached per process with the principals: every change of a role (created, edited, deleted) calls
+    `auth_changed`, which drops the tenant's entries in every process.
+    """
+    key = ("role_choices", tenant_id)
+    cached: list[RoleChoice] | None = PRINCIPALS.get(key)
+    if cached is None:
+        generation = PRINCIPALS.generation(tenant_id)
+        roles, _ = await list_roles(session, PageParams(page=1, page_size=100))
+        cached = [RoleChoice(role.name, grants(role)) for role in roles]
+        PRINCIPALS.put(tenant_id, key, cached, generation)
+    return cached
+
+
 async def get_role(session: AsyncSession, role_id: uuid.UUID, *, lock: bool = False) -> Role:
     """A role of this tenant; 404 otherwise."""
     role = await role_repository.get(session, role_id=role_id, lock=lock)
@@ -71,6 +96,7 @@ async def create_role(session: AsyncSession, principal: Principal, body: RoleCre
     session.add(role)
     with constraint_errors({NAME_CONSTRAINT: lambda: RoleNameTaken(details={"name": body.name})}):
         await session.flush()
+    await auth_changed(session, principal.tenant_id)  # the cached role choices gain it
     await audit.record(
         session,
         AuditAction.ROLE_CREATED,

@@ -10,8 +10,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from platform_core.access.models import Role, User
+from platform_core.access.models import Invitation, Role, User
 from platform_core.access.permissions import builtin_role_id
+from platform_core.access.repository import open_invitation
 from platform_core.kernel.db.constraints import violated_constraint
 from platform_core.kernel.paging import PageParams
 from platform_core.kernel.repository import advisory_xact_lock, fetch_page, remove, write
@@ -48,6 +49,26 @@ async def list_page(session: AsyncSession, *, paging: PageParams) -> tuple[Seque
     """One page of members by email, and the total, in one round trip."""
     stmt = select(User).options(joinedload(User.role)).order_by(User.email)
     return await fetch_page(session, stmt, paging=paging)
+
+
+async def list_page_with_open_invitations(
+    session: AsyncSession, *, paging: PageParams
+) -> tuple[Sequence[User], int, int]:
+    """One page of members by email, the total, and how many invitations are open, in one round trip
+    (the console's members page shows all three)."""
+    pending = select(func.count()).select_from(Invitation).where(*open_invitation()).scalar_subquery()
+    stmt = (
+        select(User)
+        .options(joinedload(User.role))
+        .order_by(User.email)
+        .add_columns(pending.label("open_invitations"), func.count().over().label("total"))
+    )
+    rows = (await session.execute(stmt.offset(paging.offset).limit(paging.limit))).all()
+    if rows:
+        return [row[0] for row in rows], int(rows[0][2]), int(rows[0][1])
+    users, total = await list_page(session, paging=paging)  # a page past the end: the plain queries
+    open_count = await session.execute(select(func.count()).select_from(Invitation).where(*open_invitation()))
+    return users, total, int(open_count.scalar_one())
 
 
 async def count_owners(session: AsyncSession, *, lock: bool = False) -> int:

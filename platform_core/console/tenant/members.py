@@ -20,7 +20,6 @@ from platform_core.console.templating import render
 from platform_core.console.tenant.lists import paging_of
 from platform_core.console.tenant.pages import TenantPage, permission_page, redirect
 from platform_core.console.tenant.route import tenant_router
-from platform_core.invitations import service as invitation_service
 from platform_core.kernel.errors import AppError
 from platform_core.kernel.paging import PageParams
 from platform_core.members import service as member_service
@@ -52,20 +51,18 @@ async def _members_page(
     page: TenantPage, number: str | None, problem: str | None = None, status: int = 200
 ) -> Response:
     paging = paging_of(number)
-    users, total = await member_service.list_members(page.session, paging)
+    users, total, pending = await member_service.list_members_and_open_invitations(page.session, paging)
     can_manage = page.can(Permission.MEMBERS_MANAGE)
-    roles = await all_roles(page) if can_manage else []
+    # The picker's roles come from a per-process cache the role changes drop: no query per page.
+    choices = await role_service.role_choices(page.session, page.tenant.id) if can_manage else []
     held = page.user.permissions
-    _, pending = await invitation_service.list_invitations(
-        page.session, open_only=True, paging=PageParams(page=1, page_size=1)
-    )
     context: dict[str, Any] = {
         "members": {"items": users, "total": total, "page": paging.page, "page_size": paging.page_size},
         "page_url": lambda n: f"/members?page={n}",
         "can_manage": can_manage,
         # Members the user may change or remove: nobody changes someone holding more than they do.
         "manageable": {u.id for u in users if member_service.grants(u.role) <= held},
-        "role_options": [(r.name, r.name) for r in grantable(page, roles)],
+        "role_options": [(c.name, c.name) for c in choices if c.permissions <= held],
         "me": page.user.user_id,
         "open_invitations": pending,
         "problem": problem,

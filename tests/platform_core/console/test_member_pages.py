@@ -398,3 +398,20 @@ class TestAcceptInvitation:
             page = await other.get(f"/accept-invitation?token={token}")
         assert page.status_code == 400
         assert re.search(r"This invitation cannot be used", page.text)
+
+
+async def test_the_role_picker_follows_role_changes_at_once(browser_a, client_a, db, tenant_a):
+    """The picker's roles are cached per process; creating, renaming or deleting a role drops them."""
+    await signed_in_as(browser_a, db, tenant_a, "owner")
+    await browser_a.get("/members")  # fills the cache
+    name = f"picker-{uuid.uuid4().hex[:6]}"
+    created = await client_a.post("/api/v1/roles", json={"name": name, "permissions": ["items:read"]})
+    assert created.status_code == 201, created.text
+    assert f'<option value="{name}"' in (await browser_a.get("/members")).text
+    renamed = f"{name}-x"
+    await client_a.patch(f"/api/v1/roles/{created.json()['id']}", json={"name": renamed})
+    page = (await browser_a.get("/members")).text
+    assert f'<option value="{renamed}"' in page
+    assert f'<option value="{name}"' not in page
+    assert (await client_a.delete(f"/api/v1/roles/{created.json()['id']}")).status_code == 204
+    assert renamed not in (await browser_a.get("/members")).text
