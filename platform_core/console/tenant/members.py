@@ -63,6 +63,7 @@ async def _members_page(
         # Members the user may change or remove: nobody changes someone holding more than they do.
         "manageable": {u.id for u in users if member_service.grants(u.role) <= held},
         "role_options": [(c.name, c.name) for c in choices if c.permissions <= held],
+        "role_names": {c.name for c in choices if c.permissions <= held},
         "me": page.user.user_id,
         "open_invitations": pending,
         "problem": problem,
