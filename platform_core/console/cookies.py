@@ -115,6 +115,31 @@ def finish(request: Request, response: Response, settings: Settings) -> None:
         clear(response, settings, NOTICE_COOKIE)
 
 
+def finish_with_session(
+    request: Request, response: Response, settings: Settings, keys: SigningKeys, audience: str | None
+) -> None:
+    """`finish`, then the session cookie: renewed (for `audience`) when the page found it past half its
+    life, cleared when the session behind it has ended; left alone when the page set or cleared it."""
+    finish(request, response, settings)
+    if SESSION_COOKIE in {
+        v.split("=", 1)[0] for k, v in response.headers.items() if k.lower() == "set-cookie"
+    }:
+        return
+    renew = getattr(request.state, "renew_session", None)
+    if renew is not None and audience is not None:
+        set_session(
+            response,
+            settings,
+            keys,
+            audience=audience,
+            subject=renew.subject,
+            session_id=renew.session_id,
+            signed_in_at=renew.signed_in_at,
+        )
+    elif getattr(request.state, "session_ended", False):
+        clear(response, settings, SESSION_COOKIE)
+
+
 def set_notice(response: Response, settings: Settings, text: str) -> None:
     """A one-line notice shown on the next page (after a redirect), once."""
     _set(response, settings, NOTICE_COOKIE, text[:_NOTICE_MAX].encode().hex(), 120)

@@ -62,22 +62,9 @@ async def operator_error_page(request: Request, exc: Exception) -> Response:
 def finish_operator_page(request: Request, response: Response) -> None:
     """Apply the cookies the page decided on (a renewed or ended session) and the security headers."""
     state = request.app.state
-    settings: Settings = state.settings
-    cookies.finish(request, response, settings)
-    already = {v.split("=", 1)[0] for k, v in response.headers.items() if k.lower() == "set-cookie"}
-    renew = getattr(request.state, "renew_session", None)
-    if renew is not None and cookies.SESSION_COOKIE not in already:
-        cookies.set_session(
-            response,
-            settings,
-            state.signing_keys,
-            audience=OPERATOR_CONSOLE_AUDIENCE,
-            subject=renew.subject,
-            session_id=renew.session_id,
-            signed_in_at=renew.signed_in_at,
-        )
-    elif getattr(request.state, "session_ended", False) and cookies.SESSION_COOKIE not in already:
-        cookies.clear(response, settings, cookies.SESSION_COOKIE)
+    cookies.finish_with_session(
+        request, response, state.settings, state.signing_keys, OPERATOR_CONSOLE_AUDIENCE
+    )
     add_page_headers(response, content_security_policy())
 
 

@@ -73,30 +73,10 @@ def finish_tenant_page(request: Request, response: Response) -> None:
     """Apply what the page decided on (cookies) and the console's security headers."""
     state = request.app.state
     settings: Settings = state.settings
-    cookies.finish(request, response, settings)
-    renew = getattr(request.state, "renew_session", None)
     tenant = request.scope.get("platform.tenant")
-    if renew is not None and tenant is not None and cookies.SESSION_COOKIE not in _set_cookie_names(response):
-        cookies.set_session(
-            response,
-            settings,
-            state.signing_keys,
-            audience=console_audience(tenant.id),
-            subject=renew.subject,
-            session_id=renew.session_id,
-            signed_in_at=renew.signed_in_at,
-        )
-    elif getattr(request.state, "session_ended", False) and cookies.SESSION_COOKIE not in _set_cookie_names(
-        response
-    ):
-        cookies.clear(response, settings, cookies.SESSION_COOKIE)
+    audience = console_audience(tenant.id) if tenant is not None else None
+    cookies.finish_with_session(request, response, settings, state.signing_keys, audience)
     add_page_headers(response, _policy(settings))
-
-
-def _set_cookie_names(response: Response) -> set[str]:
-    return {
-        value.split("=", 1)[0] for name, value in response.headers.items() if name.lower() == "set-cookie"
-    }
 
 
 def _policy(settings: Settings) -> str:
