@@ -31,6 +31,7 @@ from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import PROJECT_ROOT, Environment, Settings, get_settings, to_sqlalchemy_url
 from platform_core.uploads.settings import S3Settings, get_s3_settings
 from platform_core.uploads.storage import ObjectStore, get_store, make_store
+from platform_core.webhooks.settings import get_webhook_settings
 from tenants.fleet import upgrade_public
 from tenants.models import Tenant
 from tests.factories import UserFactory, access_token, create_user
@@ -336,3 +337,21 @@ async def platform_client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
     """A client on the apex host."""
     async with client_for(app, BASE_DOMAIN) as client:
         yield client
+
+
+@pytest.fixture
+def private_targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Webhook endpoints on loopback may be registered (as `make dev` and the tests configure it)."""
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
+    get_webhook_settings.cache_clear()
+    yield
+    get_webhook_settings.cache_clear()
+
+
+@pytest.fixture
+def public_targets_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Production's rule for webhook endpoints: public https targets only."""
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")
+    get_webhook_settings.cache_clear()
+    yield
+    get_webhook_settings.cache_clear()

@@ -18,7 +18,6 @@ from standardwebhooks.webhooks import Webhook
 from platform_core.audit.models import AuditEvent
 from platform_core.kernel.outbox import OutboxMessage
 from platform_core.webhooks.models import WebhookEndpoint
-from platform_core.webhooks.settings import get_webhook_settings
 from tests.conftest import owner_client
 from tests.support.processes import WorkerProcess, wait_until
 from tests.support.receiver import Answer, Receiver, receiver
@@ -51,16 +50,7 @@ def server() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def loopback(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The API (in this process) accepts loopback targets, as in development."""
-    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
-    get_webhook_settings.cache_clear()
-    yield
-    get_webhook_settings.cache_clear()
-
-
-@pytest.fixture
-async def client(live_app, settings, sync_db, live_tenant, loopback, relay, hooks) -> Any:
+async def client(live_app, settings, sync_db, live_tenant, private_targets, relay, hooks) -> Any:
     """The live tenant's owner, with the relay and the webhook worker running."""
     async with owner_client(live_app, settings, sync_db, live_tenant) as signed:
         yield signed

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,24 +25,6 @@ from tests.platform_core.console.support import console_sign_in, csrf_of, nonce_
 
 URL = "http://127.0.0.1:9/hook"
 SECRET = re.compile(r'<code id="webhook-secret" data-secret>([^<]+)</code>')
-
-
-@pytest.fixture
-def private_targets(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Let endpoints on loopback be registered (as `make dev` and the tests configure it)."""
-    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
-    get_webhook_settings.cache_clear()
-    yield
-    get_webhook_settings.cache_clear()
-
-
-@pytest.fixture
-def public_targets_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Production's rule: public https targets only."""
-    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", "false")
-    get_webhook_settings.cache_clear()
-    yield
-    get_webhook_settings.cache_clear()
 
 
 @pytest.fixture
