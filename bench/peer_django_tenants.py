@@ -38,6 +38,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import psycopg
 from sqlalchemy.engine import make_url
 
 from bench._common import (
@@ -60,7 +61,7 @@ from bench.auth_overhead import add_owner
 from bench.provisioning import count_tables, create_tenant
 from platform_core.items.models import Item
 from platform_core.kernel.db.engines import Database
-from platform_core.kernel.settings import PROJECT_ROOT, to_sqlalchemy_url
+from platform_core.kernel.settings import PROJECT_ROOT, to_libpq_url, to_sqlalchemy_url
 from tenants.fleet import upgrade_public
 
 MODULE = "bench.peer_django_tenants"
@@ -72,6 +73,7 @@ HOSTS = tuple(f"{slug}.{BASE_DOMAIN}" for slug in SLUGS)
 PATH = "/api/v1/items?page_size=20"
 ITEMS = 50
 CONNECTIONS = 64
+STATS_DELAY_S = 1.2
 
 # ---------------------------------------------------------------------------------------------------
 # The Django project, written at run time.
@@ -393,6 +395,7 @@ class Server:
     port: int
     process: subprocess.Popen[bytes]
     headers: dict[str, dict[str, str]]
+    database_url: str
 
     @property
     def url(self) -> str:
@@ -434,7 +437,7 @@ def serve_platform(url: str, redis_url: str, headers: dict[str, dict[str, str]])
         METRICS_PORT="0",
     )
     process = spawn_platformctl(env, "serve", "--workers", "2", "--port", str(port))
-    server = Server("platform", port, process, headers)
+    server = Server("platform", port, process, headers, url)
     try:
         wait_ready(server)
         yield server
@@ -443,7 +446,7 @@ def serve_platform(url: str, redis_url: str, headers: dict[str, dict[str, str]])
 
 
 @contextlib.contextmanager
-def serve_django(python: Path, env: dict[str, str]) -> Iterator[Server]:
+def serve_django(python: Path, env: dict[str, str], url: str) -> Iterator[Server]:
     """gunicorn with 2 sync workers serving the Django project until the block ends."""
     port = free_port()
     gunicorn = [str(python), "-m", "gunicorn", "peer.wsgi:application"]
@@ -455,7 +458,7 @@ def serve_django(python: Path, env: dict[str, str]) -> Iterator[Server]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    server = Server("django-tenants", port, process, {host: {} for host in HOSTS})
+    server = Server("django-tenants", port, process, {host: {} for host in HOSTS}, url)
     try:
         wait_ready(server)
         yield server
@@ -558,19 +561,76 @@ def tree_cpu_seconds(pid: int) -> float:
 
 
 @dataclass(frozen=True)
+class DatabaseCounters:
+    """Transactions of one database so far, and CPU seconds the whole PostgreSQL server has used."""
+
+    transactions: int
+    server_cpu: float
+
+
+def postgres_cpu_seconds(backend_pid: int) -> float:
+    """CPU seconds of the PostgreSQL server a backend belongs to: the postmaster, its live children,
+    and the children it has already reaped (so backends that came and went are counted too).
+
+    Needs the server on this machine (local /proc); 0 when it is not readable.
+    """
+    try:
+        postmaster = psutil.Process(psutil.Process(backend_pid).ppid())
+        own = postmaster.cpu_times()
+        total = own.user + own.system + own.children_user + own.children_system
+        for child in postmaster.children():
+            with contextlib.suppress(psutil.Error):
+                times = child.cpu_times()
+                total += times.user + times.system
+    except psutil.Error:
+        return 0.0
+    return total
+
+
+def database_counters(database_url: str) -> DatabaseCounters:
+    """Committed + rolled back transactions of the database, and its server's CPU seconds so far.
+
+    Read over a connection to the server's `postgres` database, so reading counts no transaction here.
+    """
+    url = make_url(to_sqlalchemy_url(database_url))
+    admin = to_libpq_url(url.set(database="postgres").render_as_string(hide_password=False))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT coalesce(xact_commit + xact_rollback, 0) FROM pg_stat_database WHERE datname = %s",
+            (url.database,),
+        ).fetchone()
+        cpu = postgres_cpu_seconds(conn.info.backend_pid)
+    return DatabaseCounters(int(row[0]) if row else 0, cpu)
+
+
+@dataclass(frozen=True)
 class Round:
     """One round against one server."""
 
     load: Load
     cpu_ms_per_request: float
+    db_cpu_ms_per_request: float
+    transactions_per_request: float
 
 
 def measure(server: Server, seconds: float, loader: str) -> Round:
-    """One load round; server CPU per request from its process tree."""
+    """One load round: server CPU per request from its process tree, PostgreSQL CPU per request
+    (the whole PostgreSQL server's, the only load on it in the round being this system's), and
+    transactions per request in the system's database."""
+    db_before = database_counters(server.database_url)
     before = tree_cpu_seconds(server.process.pid)
     result = load_wrk(server, seconds) if loader == "wrk" else load_httpx(server, seconds)
     cpu = tree_cpu_seconds(server.process.pid) - before
-    return Round(result, cpu * 1000 / max(result.count, 1))
+    time.sleep(STATS_DELAY_S)  # backends report their transaction counts within a second
+    db_after = database_counters(server.database_url)
+    db_cpu = db_after.server_cpu - db_before.server_cpu
+    count = max(result.count, 1)
+    return Round(
+        result,
+        cpu * 1000 / count,
+        db_cpu * 1000 / count,
+        (db_after.transactions - db_before.transactions) / count,
+    )
 
 
 def same_shape(platform_body: dict[str, object], django_body: dict[str, object]) -> bool:
@@ -620,7 +680,7 @@ def run(argv: Sequence[str] = ()) -> Report:
         django_prov, django_tables = setup_django(python, env, args.provision)
         with (
             serve_platform(platform_url, redis_url, platform.headers) as ours,
-            serve_django(python, env) as theirs,
+            serve_django(python, env, django_url) as theirs,
         ):
             host = HOSTS[0]
             ours_body = httpx.get(ours.url, headers={"Host": host, **ours.headers[host]}).json()
@@ -641,6 +701,7 @@ def run(argv: Sequence[str] = ()) -> Report:
     mine, peer = rounds["platform"], rounds["django-tenants"]
     pairs = list(zip(mine, peer, strict=True))
     ratios = [a.load.rps / b.load.rps for a, b in pairs]
+    db_ratios = [a.db_cpu_ms_per_request / max(b.db_cpu_ms_per_request, 1e-9) for a, b in pairs]
     report = Report(
         title="The platform and django-tenants side by side: GET /api/v1/items?page_size=20",
         command=command_line(MODULE, argv),
@@ -652,7 +713,10 @@ def run(argv: Sequence[str] = ()) -> Report:
             f"`{loader}` with {CONNECTIONS} connections{' (-t2)' if loader == 'wrk' else ''}, "
             f"{args.seconds:.0f} s per round, {args.rounds} interleaved rounds after a "
             f"{args.warmup:.0f} s warm-up each. Server CPU = user+system time of each server's process "
-            "tree / requests served. Both answer the same JSON keys and page (checked)."
+            "tree / requests served; PostgreSQL CPU = the same for the whole PostgreSQL "
+            "server (postmaster, backends, exited backends), whose only load in a round is the system "
+            "under test; transactions = pg_stat_database commits + rollbacks / requests. "
+            "Both answer the same JSON keys and page (checked)."
         ),
         elapsed_s=total.elapsed,
     )
@@ -667,6 +731,8 @@ def run(argv: Sequence[str] = ()) -> Report:
                 "django-tenants p50 / p99",
                 "platform CPU ms/req",
                 "django-tenants CPU ms/req",
+                "PostgreSQL CPU ms/req platform / django-tenants",
+                "transactions/req platform / django-tenants",
             ],
             [
                 [
@@ -678,6 +744,8 @@ def run(argv: Sequence[str] = ()) -> Report:
                     f"{b.load.p50_ms:.1f} / {b.load.p99_ms:.1f} ms",
                     f"{a.cpu_ms_per_request:.2f}",
                     f"{b.cpu_ms_per_request:.2f}",
+                    f"{a.db_cpu_ms_per_request:.2f} / {b.db_cpu_ms_per_request:.2f}",
+                    f"{a.transactions_per_request:.2f} / {b.transactions_per_request:.2f}",
                 ]
                 for n, (a, b) in enumerate(pairs)
             ],
@@ -704,6 +772,18 @@ def run(argv: Sequence[str] = ()) -> Report:
                     f"{median([r.cpu_ms_per_request for r in mine]):.2f}",
                     f"{median([r.cpu_ms_per_request for r in peer]):.2f}",
                     f"{median([a.cpu_ms_per_request / b.cpu_ms_per_request for a, b in pairs]):.2f}",
+                ],
+                [
+                    "PostgreSQL CPU ms/req",
+                    f"{median([r.db_cpu_ms_per_request for r in mine]):.2f}",
+                    f"{median([r.db_cpu_ms_per_request for r in peer]):.2f}",
+                    f"{median(db_ratios):.2f}",
+                ],
+                [
+                    "transactions/req",
+                    f"{median([r.transactions_per_request for r in mine]):.2f}",
+                    f"{median([r.transactions_per_request for r in peer]):.2f}",
+                    "",
                 ],
                 [
                     f"provisioning p50 / p99 ({args.provision} tenants)",
