@@ -565,6 +565,7 @@ class DatabaseCounters:
     """Transactions of one database so far, and CPU seconds the whole PostgreSQL server has used."""
 
     transactions: int
+    sessions: int
     server_cpu: float
 
 
@@ -596,11 +597,12 @@ def database_counters(database_url: str) -> DatabaseCounters:
     admin = to_libpq_url(url.set(database="postgres").render_as_string(hide_password=False))
     with psycopg.connect(admin, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT coalesce(xact_commit + xact_rollback, 0) FROM pg_stat_database WHERE datname = %s",
+            "SELECT coalesce(xact_commit + xact_rollback, 0), coalesce(sessions, 0)"
+            " FROM pg_stat_database WHERE datname = %s",
             (url.database,),
         ).fetchone()
         cpu = postgres_cpu_seconds(conn.info.backend_pid)
-    return DatabaseCounters(int(row[0]) if row else 0, cpu)
+    return DatabaseCounters(int(row[0]) if row else 0, int(row[1]) if row else 0, cpu)
 
 
 @dataclass(frozen=True)
@@ -611,6 +613,7 @@ class Round:
     cpu_ms_per_request: float
     db_cpu_ms_per_request: float
     transactions_per_request: float
+    connections_opened: int
 
 
 def measure(server: Server, seconds: float, loader: str) -> Round:
@@ -630,6 +633,7 @@ def measure(server: Server, seconds: float, loader: str) -> Round:
         cpu * 1000 / count,
         db_cpu * 1000 / count,
         (db_after.transactions - db_before.transactions) / count,
+        db_after.sessions - db_before.sessions,
     )
 
 
@@ -733,6 +737,7 @@ def run(argv: Sequence[str] = ()) -> Report:
                 "django-tenants CPU ms/req",
                 "PostgreSQL CPU ms/req platform / django-tenants",
                 "transactions/req platform / django-tenants",
+                "DB connections opened platform / django-tenants",
             ],
             [
                 [
@@ -746,6 +751,7 @@ def run(argv: Sequence[str] = ()) -> Report:
                     f"{b.cpu_ms_per_request:.2f}",
                     f"{a.db_cpu_ms_per_request:.2f} / {b.db_cpu_ms_per_request:.2f}",
                     f"{a.transactions_per_request:.2f} / {b.transactions_per_request:.2f}",
+                    f"{a.connections_opened} / {b.connections_opened}",
                 ]
                 for n, (a, b) in enumerate(pairs)
             ],
@@ -794,6 +800,17 @@ def run(argv: Sequence[str] = ()) -> Report:
             ],
         )
     )
+    opened = median([float(r.connections_opened) for r in mine])
+    if opened:
+        pool = bench_settings(platform_url, redis_url)
+        report.notes.append(
+            f"The platform opened a median {opened:.0f} PostgreSQL connections per round: with "
+            f"{CONNECTIONS} connections of load over 2 workers and a pool of {pool.db_pool_size} "
+            f"(+{pool.db_max_overflow} overflow) per worker, SQLAlchemy's QueuePool closes an overflow "
+            "connection whenever it is returned while the pool is full and opens a new one on the "
+            "next burst. Each is a backend start, counted in its PostgreSQL CPU and its tail; "
+            "django-tenants keeps one connection per worker (CONN_MAX_AGE=None)."
+        )
     report.notes.append(
         "Provisioning: the platform's create_tenant (registry row, schema, tables, built-in roles, "
         "stamp, NOTIFY; no owner) against django-tenants' Client.save() with auto_create_schema "
