@@ -58,6 +58,7 @@ from bench._common import (
     stop_process,
 )
 from bench.auth_overhead import add_owner
+from bench.fleet_migration import run_cli
 from bench.provisioning import count_tables, create_tenant
 from platform_core.items.models import Item
 from platform_core.kernel.db.engines import Database
@@ -337,6 +338,19 @@ def setup_django(python: Path, env: dict[str, str], provision: int) -> tuple[lis
     out = manage("setup_peer.py", ",".join(SLUGS), str(ITEMS), str(provision), BASE_DOMAIN)
     result = json.loads(out.strip().splitlines()[-1])
     return [float(t) for t in result["provision_s"]], int(result["tables"])
+
+
+def django_noop_migration(python: Path, env: dict[str, str]) -> float:
+    """Wall seconds of `manage.py migrate_schemas` with every schema at its latest migration."""
+    start = time.perf_counter()
+    subprocess.run(
+        [str(python), "manage.py", "migrate_schemas"],
+        cwd=PROJECT_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - start
 
 
 @dataclass
@@ -702,6 +716,10 @@ def run(argv: Sequence[str] = ()) -> Report:
                     f"django-tenants {rounds[theirs.name][-1].load.rps:.0f} req/s"
                 )
 
+        log("peer: no-op fleet migrations")
+        platform_noop, _ = run_cli(bench_settings(platform_url, redis_url), jobs=1)
+        django_noop = django_noop_migration(python, env)
+
     mine, peer = rounds["platform"], rounds["django-tenants"]
     pairs = list(zip(mine, peer, strict=True))
     ratios = [a.load.rps / b.load.rps for a, b in pairs]
@@ -797,6 +815,12 @@ def run(argv: Sequence[str] = ()) -> Report:
                     f"{_ms(django_prov)}, {django_tables} tables" if django_prov else "-",
                     "",
                 ],
+                [
+                    f"no-op fleet migration, {len(SLUGS) + args.provision} tenants (whole command)",
+                    f"{platform_noop:.2f} s",
+                    f"{django_noop:.2f} s",
+                    f"{platform_noop / django_noop:.2f}",
+                ],
             ],
         )
     )
@@ -811,6 +835,11 @@ def run(argv: Sequence[str] = ()) -> Report:
             "next burst. Each is a backend start, counted in its PostgreSQL CPU and its tail; "
             "django-tenants keeps one connection per worker (CONN_MAX_AGE=None)."
         )
+    report.notes.append(
+        "No-op fleet migration: `platformctl db upgrade --jobs 1` against `manage.py migrate_schemas` "
+        "(its standard, sequential executor; it also walks the public schema), each a fresh process, "
+        "with every schema already at its latest migration."
+    )
     report.notes.append(
         "Provisioning: the platform's create_tenant (registry row, schema, tables, built-in roles, "
         "stamp, NOTIFY; no owner) against django-tenants' Client.save() with auto_create_schema "
