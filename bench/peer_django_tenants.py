@@ -13,10 +13,13 @@ access token per tenant); django-tenants runs under gunicorn with 2 sync workers
 connections (CONN_MAX_AGE=None), without authentication. Rounds alternate between the two servers;
 within a round, requests alternate between the two tenant hosts. Load: `wrk -t2 -c64` with a Lua
 script when wrk is installed, else an httpx loop with 64 connections. Server CPU per request is the
-user+system time of each server's process tree over the round, divided by the requests served.
-Provisioning: tenants created one after another in each system, timed, with the tables each has.
+user+system time of each server's process tree over the round, divided by the requests served;
+PostgreSQL CPU per request that of the whole PostgreSQL server (only one system is loaded at a time);
+transactions and connections opened per round from pg_stat_database. Provisioning: tenants created
+one after another in each system, timed, with the tables each has. Fleet migrations, whole command:
+a no-op one, then an integer column with an index added to `item` in every tenant schema (checked).
 
-    python -m bench.peer_django_tenants [--rounds 4] [--seconds 15] [--provision 20]
+    python -m bench.peer_django_tenants [--rounds 4] [--seconds 15] [--provision 20]   (make bench-peer)
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ from bench._common import (
     stop_process,
 )
 from bench.auth_overhead import add_owner
-from bench.fleet_migration import run_cli
+from bench.fleet_migration import add_revision, run_cli
 from bench.provisioning import count_tables, create_tenant
 from platform_core.items.models import Item
 from platform_core.kernel.db.engines import Database
@@ -351,6 +354,51 @@ def django_noop_migration(python: Path, env: dict[str, str]) -> float:
         capture_output=True,
     )
     return time.perf_counter() - start
+
+
+def django_real_migration(python: Path, env: dict[str, str]) -> float:
+    """Add an integer column with a default and an index on it to the item model, make its migration,
+    and return the wall seconds of `manage.py migrate_schemas` applying it to every schema."""
+    models = PROJECT_DIR / "items" / "models.py"
+    models.write_text(
+        models.read_text().replace(
+            "    deleted_at = ",
+            "    priority = models.IntegerField(default=0, db_default=0, db_index=True)\n    deleted_at = ",
+        )
+    )
+    subprocess.run(
+        [str(python), "manage.py", "makemigrations", "items"],
+        cwd=PROJECT_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return django_noop_migration(python, env)
+
+
+def item_tables_with(database_url: str, column: str) -> int:
+    """How many `item` tables of the database have `column` (one per migrated tenant schema)."""
+    with psycopg.connect(to_libpq_url(database_url), autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'item' AND column_name = %s",
+            (column,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def platform_real_migration(url: str, redis_url: str) -> float:
+    """The same change as a tenant revision on a copy of the platform's migrations; wall seconds of
+    `platformctl db upgrade --jobs 1` applying it."""
+    with tempfile.TemporaryDirectory(prefix="bench-migrations-") as tmp:
+        migrations = Path(tmp) / "alembic"
+        shutil.copytree(
+            PROJECT_ROOT / "platform_core" / "migrations",
+            migrations,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        add_revision(migrations, "bbee00c0ff01", "priority")
+        elapsed, _ = run_cli(bench_settings(url, redis_url, migrations_dir=migrations), jobs=1)
+    return elapsed
 
 
 @dataclass
@@ -719,6 +767,12 @@ def run(argv: Sequence[str] = ()) -> Report:
         log("peer: no-op fleet migrations")
         platform_noop, _ = run_cli(bench_settings(platform_url, redis_url), jobs=1)
         django_noop = django_noop_migration(python, env)
+        log("peer: real fleet migrations (a column and an index on item)")
+        platform_real = platform_real_migration(platform_url, redis_url)
+        django_real = django_real_migration(python, env)
+        for name, db_url in (("platform", platform_url), ("django-tenants", django_url)):
+            if (migrated := item_tables_with(db_url, "priority")) != len(SLUGS) + args.provision:
+                raise RuntimeError(f"{name}: {migrated} item tables have the new column")
 
     mine, peer = rounds["platform"], rounds["django-tenants"]
     pairs = list(zip(mine, peer, strict=True))
@@ -821,6 +875,12 @@ def run(argv: Sequence[str] = ()) -> Report:
                     f"{django_noop:.2f} s",
                     f"{platform_noop / django_noop:.2f}",
                 ],
+                [
+                    f"add a column and an index, {len(SLUGS) + args.provision} tenants (whole command)",
+                    f"{platform_real:.2f} s",
+                    f"{django_real:.2f} s",
+                    f"{platform_real / django_real:.2f}",
+                ],
             ],
         )
     )
@@ -838,7 +898,9 @@ def run(argv: Sequence[str] = ()) -> Report:
     report.notes.append(
         "No-op fleet migration: `platformctl db upgrade --jobs 1` against `manage.py migrate_schemas` "
         "(its standard, sequential executor; it also walks the public schema), each a fresh process, "
-        "with every schema already at its latest migration."
+        "with every schema already at its latest migration. Real migration: the same commands "
+        "applying an integer column with a default 0 and an index on it to `item` (an Alembic "
+        "revision on a copy of the platform's migrations; a field and makemigrations in Django)."
     )
     report.notes.append(
         "Provisioning: the platform's create_tenant (registry row, schema, tables, built-in roles, "
