@@ -19,7 +19,7 @@ transactions and connections opened per round from pg_stat_database. Provisionin
 one after another in each system, timed, with the tables each has. Fleet migrations, whole command:
 a no-op one, then an integer column with an index added to `item` in every tenant schema (checked).
 
-    python -m bench.peer_django_tenants [--rounds 4] [--seconds 15] [--provision 20]   (make bench-peer)
+    python -m bench.peer_django_tenants [--rounds 6] [--seconds 15] [--provision 20]   (make bench-peer)
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from sqlalchemy.engine import make_url
 
 from bench._common import (
     BASE_DOMAIN,
+    Goal,
     Report,
     Timer,
     bearer_headers,
@@ -723,7 +724,7 @@ def _ms(values: Sequence[float]) -> str:
 def run(argv: Sequence[str] = ()) -> Report:
     """Run the benchmark; return its report."""
     parser = argparse.ArgumentParser(prog=MODULE, description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds per system")
+    parser.add_argument("--rounds", type=int, default=6, help="interleaved rounds per system")
     parser.add_argument("--seconds", type=float, default=15.0, help="seconds per round")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of warm-up per system")
     parser.add_argument("--provision", type=int, default=20, help="tenants provisioned (timed) per system")
@@ -884,6 +885,21 @@ def run(argv: Sequence[str] = ()) -> Report:
             ],
         )
     )
+    rps_ratio = median(ratios)
+    p99_ratio = median([a.load.p99_ms / b.load.p99_ms for a, b in pairs])
+    cpu_ratio = median([a.cpu_ms_per_request / b.cpu_ms_per_request for a, b in pairs])
+    report.goals += [
+        Goal("throughput, platform / django-tenants", ">= 2", f"{rps_ratio:.2f}", rps_ratio >= 2),
+        Goal("p99, platform / django-tenants", "<= 1", f"{p99_ratio:.2f}", p99_ratio <= 1),
+        Goal(
+            "app CPU per request, platform / django-tenants", "<= 0.5", f"{cpu_ratio:.2f}", cpu_ratio <= 0.5
+        ),
+    ]
+    if platform.provision_s and django_prov:
+        prov_ratio = percentile(platform.provision_s, 0.5) / percentile(django_prov, 0.5)
+        report.goals.append(
+            Goal("provisioning p50, platform / django-tenants", "<= 1", f"{prov_ratio:.2f}", prov_ratio <= 1)
+        )
     opened = median([float(r.connections_opened) for r in mine])
     if opened:
         pool = bench_settings(platform_url, redis_url)
