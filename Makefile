@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint format bench deploy-check screenshots clean
+.PHONY: dev test lint format bench bench-peer deploy-check screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ format: $(STAMP)
 
 bench: $(STAMP)  ## Run the benchmarks (by hand; results go to bench/RESULTS.md).
 	$(BIN)/python -m bench.run_all
+
+bench-peer: $(STAMP)  ## The platform against django-tenants (own venv under .dev/peer-venv; by hand).
+	$(BIN)/python -m bench.peer_django_tenants
 
 screenshots: $(STAMP)  ## Photograph the console's pages from a running `make dev` (docs/screenshots/).
 	$(BIN)/python docs/screenshots.py
