@@ -275,6 +275,9 @@ class Hub:
             info = await self.redis.xinfo_stream(key)
         except RedisError:  # no such stream: its whole history is gone
             return False
+        added, length = info.get("entries-added"), int(info.get("length") or 0)
+        if added is not None and int(added) == length:
+            return True  # nothing was ever trimmed or deleted: the whole history is there
         first = info.get("first-entry")
         if not first:  # empty: whatever came after `wanted` was trimmed (or never existed)
             return int(info.get("entries-added") or 0) == 0

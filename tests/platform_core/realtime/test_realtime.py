@@ -355,6 +355,22 @@ class TestResume:
         assert (await receive(again))["data"] == {"m": live}
         await again.close()
 
+    async def test_from_the_start_of_a_stream_that_never_lost_anything_everything_comes(
+        self, apis, settings, sync_db, tenant_service, redis_client
+    ):
+        """A page rendered while the channel was empty resumes from `0-0`: what came since is sent."""
+        one, _ = apis
+        tenant = subscribed(sync_db, tenant_service.create(slug=f"rt-{marker()[:8]}", name="New"))
+        sent = [marker() for _ in range(3)]
+        for value in sent:
+            publish_sync(redis_client, tenant.id, "items", "item.created", {"m": value})
+        ws = await connect(
+            one, host(tenant), ticket(one, bearer(settings, tenant, new_user(sync_db, tenant)))
+        )
+        assert (await subscribe(ws, "items", offset="0-0"))["type"] == "subscribed"
+        assert [(await receive(ws))["data"]["m"] for _ in sent] == sent
+        await ws.close()
+
     async def test_an_offset_older_than_the_history_asks_for_a_reload_then_goes_live(
         self, apis, settings, sync_db, tenant_service, redis_client
     ):
