@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from platform_core.kernel.realtime import stream_key
+from platform_core.kernel.realtime import STREAM_MAXLEN, stream_key
 from platform_core.realtime import metrics
 from platform_core.realtime.settings import RealtimeSettings
 
@@ -277,7 +277,9 @@ class Hub:
             return False
         added, length = info.get("entries-added"), int(info.get("length") or 0)
         if added is not None and int(added) == length:
-            return True  # nothing was ever trimmed or deleted: the whole history is there
+            return True  # nothing was ever trimmed or deleted (Redis 7): the whole history is there
+        if length < STREAM_MAXLEN:
+            return True  # trimming only ever takes a stream down to its cap: it never reached it
         first = info.get("first-entry")
         if not first:  # empty: whatever came after `wanted` was trimmed (or never existed)
             return int(info.get("entries-added") or 0) == 0
