@@ -18,6 +18,14 @@ from typing import Any
 from platform_core.realtime.hub import Hub
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+CLOSE_WAIT_SECONDS = 2.0  # at most this long between the 1001 closes and the server's own shutdown
+_TASKS: set[asyncio.Task[None]] = set()
+
+
+def _keep(task: asyncio.Task[None]) -> None:
+    """Hold a reference to a fire-and-forget task until it is done."""
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
 
 
 def chain_signal_handlers(hub: Hub) -> Callable[[], None]:
@@ -27,15 +35,32 @@ def chain_signal_handlers(hub: Hub) -> Callable[[], None]:
     loop = asyncio.get_running_loop()
     previous: dict[int, Any] = {}
 
+    closing: list[bool] = []
+
+    async def close_then(before: Callable[[int, FrameType | None], Any], sig: int, frame: Any) -> None:
+        # uvicorn's handler only sets a flag, and its main loop then closes every socket with 1012 at
+        # its next tick: let the 1001 closes go out first (a bounded wait), then hand over.
+        hub.close_all()
+        for _ in range(int(CLOSE_WAIT_SECONDS / 0.02)):  # a bounded poll: the set has no event of its own
+            if not hub.connections:
+                break
+            await asyncio.sleep(0.02)
+        before(sig, frame)
+
     def handler(sig: int, frame: FrameType | None) -> None:
         hub.refusing = True
-        loop.call_soon_threadsafe(hub.close_all)
         before = previous.get(sig)
         if callable(before):
-            before(sig, frame)
-        elif before == signal.SIG_DFL:
-            signal.signal(sig, signal.SIG_DFL)
-            signal.raise_signal(sig)
+            if closing:  # asked again: stop at once
+                before(sig, frame)
+                return
+            closing.append(True)
+            loop.call_soon_threadsafe(lambda: _keep(loop.create_task(close_then(before, sig, frame))))
+        else:
+            loop.call_soon_threadsafe(hub.close_all)
+            if before == signal.SIG_DFL:
+                signal.signal(sig, signal.SIG_DFL)
+                signal.raise_signal(sig)
 
     for sig in SIGNALS:
         previous[sig] = signal.getsignal(sig)
