@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from platform_core.access.dependencies import ItemsRead, ItemsWrite
 from platform_core.items import service as item_service
@@ -13,7 +13,7 @@ from platform_core.items.models import Item, ItemStatus
 from platform_core.items.repository import ItemFilter
 from platform_core.items.schemas import ItemCreate, ItemPage, ItemRead, ItemSort, ItemUpdate
 from platform_core.kernel.paging import PageDep
-from platform_core.kernel.tenancy import TenantSessionDep
+from platform_core.kernel.tenancy import TenantReaderDep, TenantSessionDep
 
 router = APIRouter(prefix="/api/v1/items", tags=["items"])
 
@@ -21,16 +21,17 @@ router = APIRouter(prefix="/api/v1/items", tags=["items"])
 @router.get("", response_model=ItemPage)
 async def list_items(
     principal: ItemsRead,
-    session: TenantSessionDep,
+    reader: TenantReaderDep,
     paging: PageDep,
     status: ItemStatus | None = None,
     tag: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
     q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     sort: ItemSort = ItemSort.CREATED_DESC,
-) -> ItemPage:
+) -> Response:
     """List live items, filtered by status, tag or text, paged and sorted."""
     flt = ItemFilter(status=status.value if status else None, tag=tag.lower() if tag else None, q=q)
-    return await item_service.list_items(session, flt, sort=sort, paging=paging)
+    body = await item_service.list_items_json(reader, flt, sort=sort, paging=paging)
+    return Response(body, media_type="application/json")  # encoded once: FastAPI validates no model
 
 
 @router.post("", status_code=201, response_model=ItemRead)

@@ -8,33 +8,62 @@ one tenant's schema (or to `public`) before it reaches a repository.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Result, Select, func, select, text
+from sqlalchemy import Result, Select, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from platform_core.kernel.db.reads import CompiledRead
 from platform_core.kernel.paging import PageParams
+from platform_core.kernel.tenancy import TenantReader
 
 M = TypeVar("M")
 
 
 async def fetch_page(
-    session: AsyncSession, stmt: Select[Any], *, paging: PageParams
+    session: AsyncSession, stmt: Select[Any], *, paging: PageParams, params: Mapping[str, Any] | None = None
 ) -> tuple[list[Any], int]:
     """Run `stmt` (one entity, filtered and ordered) for one page; return its rows and the total.
 
     The total is a window count on the same query, so a page costs one round trip; a page past the end
-    has no row to carry it, and one more query (the first row) reads it.
+    has no row to carry it, and one more query (the first row) reads it. `params` fill the statement's
+    named bind parameters, if it has any.
     """
     windowed = stmt.add_columns(func.count().over().label("total"))
-    rows = (await session.execute(windowed.offset(paging.offset).limit(paging.limit))).all()
+    page = windowed.offset(paging.offset).limit(paging.limit)
+    rows = (await session.execute(page, dict(params or {}))).all()
     if rows:
         return [row[0] for row in rows], int(rows[0][-1])
     if paging.offset == 0:
         return [], 0
-    first = (await session.execute(windowed.limit(1))).first()
+    first = (await session.execute(windowed.limit(1), dict(params or {}))).first()
     return [], int(first[-1]) if first else 0
+
+
+def paged(stmt: Select[Any]) -> Select[Any]:
+    """`stmt` (columns, filtered and ordered) as a page query for `fetch_page_rows`: the total as its
+    last column (a window count), then limit and offset as bind parameters."""
+    windowed = stmt.add_columns(func.count().over().label("page_total"))
+    return windowed.limit(bindparam("page_limit")).offset(bindparam("page_offset"))
+
+
+async def fetch_page_rows(
+    reader: TenantReader, read: CompiledRead, params: Mapping[str, Any], *, paging: PageParams
+) -> tuple[Sequence[tuple[Any, ...]], int]:
+    """One page of a `paged` statement's rows (the total still their last value) and the total.
+
+    The lean twin of `fetch_page` (kernel/db/reads.py): one statement per page, and one more for the
+    total of a page past the end.
+    """
+    rows = await reader.rows(read, {**params, "page_limit": paging.limit, "page_offset": paging.offset})
+    if rows:
+        return rows, int(rows[0][-1])
+    if paging.offset == 0:
+        return [], 0
+    first = await reader.rows(read, {**params, "page_limit": 1, "page_offset": 0})
+    return [], int(first[0][-1]) if first else 0
 
 
 async def get_by_id(session: AsyncSession, model: type[M], row_id: Any, *, lock: bool = False) -> M | None:

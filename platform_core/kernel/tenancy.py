@@ -6,17 +6,20 @@ The tenants package implements host resolution; the app factory stores its resol
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from starlette.types import Scope
 
 from platform_core.kernel.context import TenantContext, TenantStatus, tenant_id_var, tenant_slug_var
 from platform_core.kernel.db.engines import Database
-from platform_core.kernel.db.unit_of_work import open_request_session
+from platform_core.kernel.db.reads import CompiledRead, compiled_read, fetch_rows, fetch_rows_in
+from platform_core.kernel.db.unit_of_work import SCOPE_KEY, open_request_session
 from platform_core.kernel.errors import AppError, Forbidden, Gone, NotFound, raises
 
 T = TypeVar("T")
@@ -167,8 +170,42 @@ async def get_public_session(request: Request) -> AsyncSession:
     return await open_request_session(request.scope, db.session(None))
 
 
+@dataclass(frozen=True, slots=True)
+class TenantReader:
+    """One tenant's tables read one statement at a time, outside the unit of work (kernel/db/reads.py).
+
+    For read-only routes on the hottest paths. When the request's session already holds a
+    connection (its transaction began), reads run on it, so a request never holds two connections.
+    """
+
+    engine: AsyncEngine
+    schema: str
+    scope: Scope
+
+    def compiled(self, shape: Hashable, build: Callable[[], Select[Any]]) -> CompiledRead:
+        """The statement of `shape`, compiled once per process (see `compiled_read`)."""
+        return compiled_read(self.engine.dialect, shape, build)
+
+    async def rows(self, read: CompiledRead, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
+        """The rows of `read` with `params`, in this tenant's schema."""
+        entry: tuple[object, AsyncSession] | None = self.scope.get(SCOPE_KEY)
+        if entry is not None and entry[1].in_transaction():
+            return await fetch_rows_in(entry[1], self.schema, read, params)
+        return await fetch_rows(self.engine, self.schema, read, params)
+
+
+@serves_on(HostKind.TENANT)
+@raises(NoTenantAtHost, TenantSuspended, TenantDeleted)
+async def get_tenant_reader(request: Request) -> TenantReader:
+    """The request's tenant, for lean reads outside the unit of work."""
+    tenant = await get_tenant(request)
+    db: Database = request.app.state.db
+    return TenantReader(db.async_engine_for(tenant.schema_name), tenant.schema_name, request.scope)
+
+
 # One session per request (see platform_core/kernel/db/unit_of_work.py for when it commits).
 TenantSessionDep = Annotated[AsyncSession, Depends(get_tenant_session)]
 PublicSessionDep = Annotated[AsyncSession, Depends(get_public_session)]
+TenantReaderDep = Annotated[TenantReader, Depends(get_tenant_reader)]
 
 __all__ = ["AppError", "HostResolution", "TenantDep", "TenantResolver", "TenantSessionDep"]
