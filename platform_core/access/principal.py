@@ -9,6 +9,7 @@ of a refresh token). Removing a member or revoking a session therefore takes eff
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -37,6 +38,14 @@ SCOPE_KEY = "platform.principal"
 _LAST_USED_RESOLUTION = timedelta(minutes=5)
 # Clients send the same access token for its whole life: verify its signature once per process.
 VERIFIED = VerifiedTokenCache()
+
+# A session, or how to open one: the principal functions open it only when their cache misses, so a
+# request answered from the caches (most are) opens no session and its unit of work has nothing to do.
+SessionSource = AsyncSession | Callable[[], Awaitable[AsyncSession]]
+
+
+async def _session(source: SessionSource) -> AsyncSession:
+    return source if isinstance(source, AsyncSession) else await source()
 
 
 class NotAuthenticated(Unauthorized):
@@ -108,11 +117,14 @@ async def authenticate(request: Request) -> Principal:
     cached = request.scope.get(SCOPE_KEY)
     if cached is not None:
         return cached
-    session = await get_tenant_session(request)  # the host is checked first: unknown hosts are 404
+    tenant = await get_tenant(request)  # the host is checked first: unknown hosts are 404
     token = bearer_token(request)
     if token is None:
         raise NotAuthenticated
-    tenant = await get_tenant(request)  # resolved with the session above: no second lookup
+
+    def session() -> Awaitable[AsyncSession]:
+        return get_tenant_session(request)
+
     ip = client_ip(request)
     if token.startswith(API_KEY_PREFIX):
         principal = await principal_from_api_key(session, token, tenant, ip=ip)
@@ -124,7 +136,7 @@ async def authenticate(request: Request) -> Principal:
 
 
 async def principal_from_access_token(
-    session: AsyncSession,
+    session: SessionSource,
     keys: SigningKeys,
     tenant: TenantContext,
     token: str,
@@ -147,7 +159,12 @@ async def principal_from_access_token(
 
 
 async def principal_of_session(
-    session: AsyncSession, tenant: TenantContext, user_id: uuid.UUID, session_id: uuid.UUID, *, ip: str | None
+    session: SessionSource,
+    tenant: TenantContext,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    *,
+    ip: str | None,
 ) -> Principal:
     """The principal of a user's sign-in session as it is now (401 when the user or session is gone).
 
@@ -157,7 +174,9 @@ async def principal_of_session(
     row = PRINCIPALS.get(cache_key)
     if row is None:
         generation = PRINCIPALS.generation(tenant.id)
-        row = await access_repository.user_state(session, user_id=user_id, session_id=session_id)
+        row = await access_repository.user_state(
+            await _session(session), user_id=user_id, session_id=session_id
+        )
         if row is None:
             raise InvalidToken
         PRINCIPALS.put(tenant.id, cache_key, row, generation)
@@ -175,14 +194,14 @@ async def principal_of_session(
 
 
 async def principal_from_api_key(
-    session: AsyncSession, token: str, tenant: TenantContext, *, ip: str | None
+    session: SessionSource, token: str, tenant: TenantContext, *, ip: str | None
 ) -> Principal:
     """Load an API key by its hash; it holds its scopes, within what its creator holds today."""
     return await principal_of_api_key_hash(session, hash_opaque_token(token), tenant, ip=ip)
 
 
 async def principal_of_api_key_hash(
-    session: AsyncSession, secret_hash: str, tenant: TenantContext, *, ip: str | None
+    session: SessionSource, secret_hash: str, tenant: TenantContext, *, ip: str | None
 ) -> Principal:
     """The principal of the API key with this secret hash as it is now (401 when revoked or expired)."""
     cache_key = ("api_key", tenant.id, secret_hash)
@@ -190,11 +209,12 @@ async def principal_of_api_key_hash(
     now = utcnow()
     if row is None:
         generation = PRINCIPALS.generation(tenant.id)
-        row = await access_repository.api_key_state(session, secret_hash=secret_hash)
+        opened = await _session(session)
+        row = await access_repository.api_key_state(opened, secret_hash=secret_hash)
         if row is None:
             raise InvalidApiKey
         if row[5] is None or now - row[5] > _LAST_USED_RESOLUTION:  # last_used_at, kept coarse
-            await access_repository.touch_api_key(session, key_id=row[0], at=now)
+            await access_repository.touch_api_key(opened, key_id=row[0], at=now)
         PRINCIPALS.put(tenant.id, cache_key, row, generation)
     key_id, name, scopes, expires_at, revoked_at, _last_used, user_id, email, role, builtin, stored = row
     if revoked_at is not None or (expires_at is not None and expires_at <= now):
