@@ -6,14 +6,15 @@ BENCH_TENANT_SCHEMA: the tenant schema the bare app reads (the full app finds it
 
 from __future__ import annotations
 
+import gc
 import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+from fastapi import FastAPI, Query, Request, Response
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from platform_core.access import dependencies as auth_dependencies
 from platform_core.access.permissions import ALL
@@ -28,7 +29,7 @@ from platform_core.kernel.log import configure_logging
 from platform_core.kernel.paging import PageDep
 from platform_core.kernel.security import passwords
 from platform_core.kernel.settings import Environment, Settings
-from platform_core.kernel.tenancy import get_tenant_session
+from platform_core.kernel.tenancy import TenantReader, get_tenant
 
 
 def _settings() -> Settings:
@@ -80,7 +81,7 @@ def tenant_app_without_auth() -> FastAPI:
     )
 
     async def fixed_principal(request: Request) -> Principal:
-        await get_tenant_session(request)  # the host and the session, as authenticate resolves them
+        await get_tenant(request)  # the host, as authenticate resolves it (a session only on a cache miss)
         return owner
 
     auth_dependencies.authenticate = fixed_principal  # type: ignore[assignment]
@@ -88,10 +89,11 @@ def tenant_app_without_auth() -> FastAPI:
 
 
 def bare_app() -> FastAPI:
-    """One route running the same item listing on a plain AsyncSession: no tenancy, no middleware.
+    """One route running the same item listing (the lean read and encoder the platform's route uses),
+    with the tenant fixed: no host resolution, no authentication, no middleware.
 
-    The engine has the platform's pool settings and connect arguments; the tenant schema is fixed on
-    it once with schema_translate_map, so the SQL sent is byte-for-byte the full app's.
+    The engine has the platform's pool settings and connect arguments, so the SQL sent is byte-for-byte
+    the full app's.
     """
     settings = _settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -106,10 +108,12 @@ def bare_app() -> FastAPI:
             "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
         },
     )
-    bound = bind_engine(engine, os.environ["BENCH_TENANT_SCHEMA"])
+    schema = os.environ["BENCH_TENANT_SCHEMA"]
+    reader = TenantReader(bind_engine(engine, schema), schema, {})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gc.freeze()  # as the platform's lifespan does (platform_core/app/main.py)
         yield
         await engine.dispose()
 
@@ -124,9 +128,7 @@ def bare_app() -> FastAPI:
         sort: ItemSort = ItemSort.CREATED_DESC,
     ) -> Any:
         flt = ItemFilter(status=status.value if status else None, tag=tag.lower() if tag else None, q=q)
-        async with AsyncSession(bind=bound, expire_on_commit=False, autoflush=False) as session:
-            result = await item_service.list_items(session, flt, sort=sort, paging=paging)
-            await session.commit()
-        return result
+        body = await item_service.list_items_json(reader, flt, sort=sort, paging=paging)
+        return Response(body, media_type="application/json")
 
     return app

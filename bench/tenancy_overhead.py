@@ -6,9 +6,9 @@ with `wrk` when it is installed (Debian package `wrk`), else with an httpx.Async
 The full app resolves the tenant from the Host header (`acme.example.com`), binds its schema with
 schema_translate_map and goes through the request middleware; its `authenticate` answers a fixed
 principal (authentication is measured on its own by bench.auth_overhead); the bare app
-(bench/_apps.py) has one route that calls the same service function on a plain AsyncSession over an
-engine with the same pool settings and the schema fixed on it. The result is the ratio full/bare of
-requests per second.
+(bench/_apps.py) has one route that calls the same service function (the lean read of
+platform_core/kernel/db/reads.py) over an engine with the same pool settings and the schema fixed.
+The result is the ratio full/bare of requests per second.
 
     python -m bench.tenancy_overhead [--rounds 10] [--duration 5] [--concurrency 16]
 """
