@@ -33,8 +33,8 @@ format: $(STAMP)
 bench: $(STAMP)  ## Run the benchmarks (by hand; results go to bench/RESULTS.md).
 	$(BIN)/python -m bench.run_all
 
-bench-peer: $(STAMP)  ## The platform against django-tenants (own venv under .dev/peer-venv; by hand).
-	$(BIN)/python -m bench.peer_django_tenants
+bench-peer: $(STAMP)  ## The platform against django-tenants (own venv under .dev/peer-venv; its section of bench/RESULTS.md).
+	$(BIN)/python -m bench.run_all --only peer_django_tenants
 
 screenshots: $(STAMP)  ## Photograph the console's pages from a running `make dev` (docs/screenshots/).
 	$(BIN)/python docs/screenshots.py

@@ -201,10 +201,12 @@ class Report:
     notes: list[str] = field(default_factory=list)
     date: str = field(default_factory=now_iso)
     elapsed_s: float = 0.0
+    commit: str = field(default_factory=lambda: code_version())
 
     def markdown(self) -> str:
         """The section as markdown."""
         lines = [f"## {self.title}", "", f"- command: `{self.command}`", f"- date: {self.date}"]
+        lines += [f"- code: commit {self.commit}"]
         lines += [f"- run time: {self.elapsed_s:.0f} s", "", self.summary, ""]
         for header, rows in self.tables:
             lines.append("| " + " | ".join(header) + " |")

@@ -1,6 +1,11 @@
 """Run every benchmark and (re)write bench/RESULTS.md: `make bench`, or `python -m bench.run_all`.
 
-    python -m bench.run_all [--only NAME,NAME...]   (names: see BENCHMARKS below)
+    python -m bench.run_all [--only NAME,NAME...]   (names: see BENCHMARKS and BY_HAND below)
+
+The benchmarks in BY_HAND take long (another system installed beside the platform, thousands of
+tenants) and run only when named: `--only peer_django_tenants` (`make bench-peer`). Their sections live
+below the line BY_HAND_HEADING of RESULTS.md, each replaced when it runs again and kept otherwise, so
+a `make bench` keeps them and a by-hand run keeps the rest of the file.
 
 Services come from DATABASE_URL/REDIS_URL, or are started locally (see bench/README.md). A benchmark
 that fails is reported as failed in RESULTS.md and the others still run; the exit status is 1 then.
@@ -23,6 +28,7 @@ from bench import (
     direct_upload_memory,
     fleet_migration,
     outbox_delivery,
+    peer_django_tenants,
     provisioning,
     realtime,
     signin_contention,
@@ -68,6 +74,31 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
     "console_pages": ("bench.console_pages", console_pages.run, ()),
     "realtime": ("bench.realtime", realtime.run, ()),
 }
+BY_HAND: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, ...]]] = {
+    "peer_django_tenants": ("bench.peer_django_tenants", peer_django_tenants.run, ()),
+}
+BY_HAND_HEADING = "# Benchmarks run by hand"
+
+
+def split_results(text: str) -> tuple[str, dict[str, str]]:
+    """RESULTS.md as its `make bench` part and its by-hand sections (by title, in order)."""
+    head, _, tail = text.partition(BY_HAND_HEADING)
+    sections: dict[str, str] = {}
+    for chunk in tail.split("\n## ")[1:]:
+        title = chunk.split("\n", 1)[0].strip()
+        sections[title] = "## " + chunk.rstrip() + "\n"
+    return head.rstrip() + "\n", sections
+
+
+def join_results(head: str, sections: dict[str, str]) -> str:
+    """The inverse of `split_results`."""
+    if not sections:
+        return head
+    intro = (
+        "Each section below was written by the command it names (`python -m bench.run_all --only NAME`),"
+        " at the commit and on the date it names; `make bench` keeps them."
+    )
+    return "\n".join([head.rstrip(), "", BY_HAND_HEADING, "", intro, "", *sections.values()]).rstrip() + "\n"
 
 
 def relative_paths(text: str) -> str:
@@ -136,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=BENCH_DIR / "RESULTS.md")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.only.split(",") if n.strip()]
-    unknown = set(names) - set(BENCHMARKS)
+    unknown = set(names) - set(BENCHMARKS) - set(BY_HAND)
     if unknown:
         parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
 
@@ -153,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         facts = machine_facts(database_url)
         for name in names:
             log(f"=== {name}")
-            module, run, argv = BENCHMARKS[name]
+            module, run, argv = BENCHMARKS.get(name) or BY_HAND[name]
             try:
                 report = run(argv)
             except Exception:
@@ -163,9 +194,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             report.command = command_line(module, argv)
             reports.append(report)
             print(report.markdown(), flush=True)
-    args.output.write_text(render(reports, failures, facts, started, total.elapsed, service_source, version))
+    old_head, by_hand = split_results(args.output.read_text() if args.output.exists() else "")
+    regular: list[Report] = []
+    for report, name in zip(reports, _succeeded(names, failures), strict=True):
+        if name in BY_HAND:
+            by_hand[report.title] = report.markdown().rstrip() + "\n"
+        else:
+            regular.append(report)
+    regular_failures = {name: error for name, error in failures.items() if name in BENCHMARKS}
+    for name in failures:
+        if name in BY_HAND:
+            log(f"{name} failed; its section in {args.output.name} is left as it was")
+    ran_regular = any(name in BENCHMARKS for name in names)
+    head = (
+        render(regular, regular_failures, facts, started, total.elapsed, service_source, version)
+        if ran_regular
+        else old_head
+    )
+    args.output.write_text(join_results(head, by_hand))
     log(f"wrote {args.output.name} ({total.elapsed:.0f} s)")
     return 1 if failures else 0
+
+
+def _succeeded(names: Sequence[str], failures: dict[str, str]) -> list[str]:
+    return [name for name in names if name not in failures]
 
 
 if __name__ == "__main__":
