@@ -33,11 +33,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import psycopg
@@ -243,16 +244,35 @@ class Memory:
     total_mib: float
 
 
+T = TypeVar("T")
+
+
+def patiently(read: Callable[[], T]) -> T:
+    """`read()`, retried for up to a minute while the shared server has no connection to spare."""
+    for _ in range(60):
+        try:
+            return read()
+        except psycopg.OperationalError as exc:
+            if "too many clients" not in str(exc):
+                raise
+            time.sleep(1)
+    return read()
+
+
 def backend_pids(database_url: str) -> list[int]:
     """The pids of the app's backends (application_name `platform`) on the benchmark's database."""
     url = make_url(to_sqlalchemy_url(database_url))
     admin = to_libpq_url(url.set(database="postgres").render_as_string(hide_password=False))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'platform'",
-            (url.database,),
-        ).fetchall()
-    return [int(row[0]) for row in rows]
+
+    def read() -> list[int]:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND application_name = 'platform'",
+                (url.database,),
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    return patiently(read)
 
 
 def backend_memory(database_url: str) -> Memory:
@@ -395,7 +415,7 @@ class Round:
 
 def measure(server: Server, kind: str, script: str, seconds: float, max_backend_gib: float) -> Round:
     """One round of `script` with its counters."""
-    db_before = database_counters(server.database_url)
+    db_before = patiently(lambda: database_counters(server.database_url))
     pg_before = backend_cpu(server.database_url)
     cpu_before = tree_cpu_seconds(server.process.pid)
     load = run_wrk(server, script, seconds, max_backend_gib)
@@ -403,7 +423,7 @@ def measure(server: Server, kind: str, script: str, seconds: float, max_backend_
     pg_after = backend_cpu(server.database_url)
     pg_cpu = sum(seconds - pg_before.get(pid, 0.0) for pid, seconds in pg_after.items())
     time.sleep(STATS_DELAY_S)  # backends report their transaction counts within a second
-    db_after = database_counters(server.database_url)
+    db_after = patiently(lambda: database_counters(server.database_url))
     count = max(load.count, 1)
     return Round(
         kind,
