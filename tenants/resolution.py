@@ -144,7 +144,9 @@ class HostResolver:
                 self._store(domain, owner, now)
                 stored += 1
         self.preloads += 1
-        self._refresh_at = began + self.ttl / 2
+        # Everything forgotten meanwhile (the listener reconnected): load again at the next request.
+        overtaken = self._changes.all_changed_since(started)
+        self._refresh_at = self.clock() if overtaken else began + self.ttl / 2
         return stored
 
     def invalidate(self, tenant_id: uuid.UUID | str | None = None) -> None:

@@ -138,3 +138,21 @@ async def test_the_listener_preloads_and_a_notify_still_invalidates(resolver, se
         listener.cancel()
         with pytest.raises(asyncio.CancelledError):
             await listener
+
+
+async def test_a_preload_overtaken_by_forgetting_everything_loads_again(resolver, tenant_a):
+    host_resolver, _ = resolver
+    engine = host_resolver.db.async_engine.sync_engine
+
+    def reconnected(*_: object) -> None:
+        host_resolver.invalidate(None)  # what a reconnecting listener does, while the preload reads
+
+    event.listen(engine, "after_cursor_execute", reconnected, once=True)
+    try:
+        assert await host_resolver.preload() == 0  # nothing stored: all of it may be stale
+    finally:
+        if event.contains(engine, "after_cursor_execute", reconnected):
+            event.remove(engine, "after_cursor_execute", reconnected)
+    await host_resolver.resolve(f"{tenant_a.slug}.{BASE_DOMAIN}")  # looked up, and a reload started
+    await wait_for(lambda: host_resolver.preloads == 2)
+    assert host_resolver.lookups == 1
