@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint format bench bench-peer deploy-check screenshots clean
+.PHONY: dev test lint format bench bench-peer bench-scale deploy-check screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,9 @@ bench: $(STAMP)  ## Run the benchmarks (by hand; results go to bench/RESULTS.md)
 
 bench-peer: $(STAMP)  ## The platform against django-tenants (own venv under .dev/peer-venv; its section of bench/RESULTS.md).
 	$(BIN)/python -m bench.run_all --only peer_django_tenants
+
+bench-scale: $(STAMP)  ## Load spread over 1,000 and 10,000 tenants against 2, affinity on and off (by hand).
+	$(BIN)/python -m bench.tenant_scale
 
 screenshots: $(STAMP)  ## Photograph the console's pages from a running `make dev` (docs/screenshots/).
 	$(BIN)/python docs/screenshots.py

@@ -24,7 +24,7 @@ from platform_core.items import service as item_service
 from platform_core.items.models import ItemStatus
 from platform_core.items.repository import ItemFilter
 from platform_core.items.schemas import ItemPage, ItemSort
-from platform_core.kernel.db.binding import bind_engine
+from platform_core.kernel.db.engines import Database
 from platform_core.kernel.log import configure_logging
 from platform_core.kernel.paging import PageDep
 from platform_core.kernel.security import passwords
@@ -108,8 +108,7 @@ def bare_app() -> FastAPI:
             "options": f"-c statement_timeout={settings.db_statement_timeout_ms}",
         },
     )
-    schema = os.environ["BENCH_TENANT_SCHEMA"]
-    reader = TenantReader(bind_engine(engine, schema), schema, {})
+    reader = TenantReader(Database(settings, async_engine=engine), os.environ["BENCH_TENANT_SCHEMA"], {})
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

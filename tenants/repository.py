@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 
 from alembic.migration import MigrationContext
@@ -48,6 +48,24 @@ async def find_by_verified_domain(conn: AsyncConnection, domain: str) -> TenantL
         )
     )
     return (await conn.execute(stmt)).first()
+
+
+async def live_lookups(conn: AsyncConnection, *, batch: int = 1000) -> AsyncIterator[Sequence[TenantLookup]]:
+    """Every live tenant's lookup row, in batches (what the host cache preloads)."""
+    stmt = _lookup().where(Tenant.status != TenantStatus.DELETED.value)
+    result = await conn.stream(stmt.execution_options(yield_per=batch))
+    async for rows in result.partitions(batch):
+        yield rows
+
+
+async def verified_domain_lookups(conn: AsyncConnection) -> Sequence[Row[str, uuid.UUID]]:
+    """(domain, tenant id) of every verified custom domain of a live tenant."""
+    stmt = (
+        select(TenantDomain.domain, TenantDomain.tenant_id)
+        .join(Tenant, TenantDomain.tenant_id == Tenant.id)
+        .where(TenantDomain.verified_at.is_not(None), Tenant.status != TenantStatus.DELETED.value)
+    )
+    return (await conn.execute(stmt)).all()
 
 
 def get_live_by_slug(session: Session, slug: str, *, for_update: bool = False) -> Tenant | None:

@@ -3,10 +3,19 @@
 Every tenant change sends `NOTIFY tenant_changed` with the tenant's id (tenants.repository.notify_changed);
 the process's listener (platform_core.kernel.db.notifications, wired by the app factory) hands it to
 `HostResolver.invalidate`.
+
+With TENANT_CACHE_PRELOAD on, the cache is filled with every live tenant's hosts (its slug's host and
+its verified domains) whenever the listener connects, at start-up and after each reconnection (which
+forgets everything, since notifications sent meanwhile are lost), and reloaded in the background
+before the entries' TTL runs out. Notifications keep it exact in between; the TTL still bounds what
+is served stale while the listener is down. So traffic spread over many tenants finds each host
+cached instead of paying a lookup (and a transaction) per host per TTL.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -23,9 +32,12 @@ from tenants import repository
 from tenants.exceptions import InvalidHost
 from tenants.slugs import is_valid_hostname
 
+logger = logging.getLogger("platform.tenants")
 NOTIFY_CHANNEL = "tenant_changed"
 _NEGATIVE_TTL = 5.0  # seconds an unknown host stays cached: bounds DB load from floods of bad hosts
 _MAX_ENTRIES = 50_000
+_PRELOAD_SHARE = 0.8  # a preload fills at most this share of the cache, leaving room for other hosts
+_PRELOAD_RETRY = 5.0  # seconds before a failed preload is tried again
 
 
 def parse_host(raw: str | None) -> str:
@@ -69,10 +81,73 @@ class HostResolver:
         self._misses: set[str] = set()  # cached hosts with no tenant
         self._changes = ChangeLog()  # which lookups a change overtook
         self.lookups = 0  # database lookups made, for tests and metrics
+        self.preload_enabled = settings.tenant_cache_preload and self.ttl > 0
+        self.preloads = 0  # preloads completed, for tests and metrics
+        self.max_entries = _MAX_ENTRIES
+        self._preloading: asyncio.Task[None] | None = None
+        self._refresh_at: float | None = None  # when the preloaded entries are reloaded
 
     def subscribe(self, notifications: Notifications) -> None:
-        """Hear of every tenant change (`NOTIFY tenant_changed`) from the process's listener."""
-        notifications.subscribe(NOTIFY_CHANNEL, self.invalidate)
+        """Hear of every tenant change (`NOTIFY tenant_changed`) from the process's listener; with
+        preloading on, reload every host whenever the listener (re)connects."""
+        notifications.subscribe(NOTIFY_CHANNEL, self._heard)
+
+    def _heard(self, tenant_id: str | None) -> None:
+        self.invalidate(tenant_id)
+        if tenant_id is None:
+            self.schedule_preload()
+
+    def schedule_preload(self) -> None:
+        """Start a preload in the background (with preloading on, in a running loop, none running)."""
+        if not self.preload_enabled or (self._preloading is not None and not self._preloading.done()):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._refresh_at = None
+        self._preloading = loop.create_task(self._preload_in_background())
+
+    async def _preload_in_background(self) -> None:
+        try:
+            await self.preload()
+        except Exception as exc:  # the database is down: requests look hosts up one by one meanwhile
+            logger.warning("tenant host preload failed: %s; retrying in %.0fs", exc, _PRELOAD_RETRY)
+            self._refresh_at = self.clock() + _PRELOAD_RETRY
+
+    async def preload(self) -> int:
+        """Cache every live tenant's hosts, its slug's and its verified domains'; return how many.
+
+        Read in batches, yielding to the event loop between them. A tenant changed while this reads
+        is skipped (its next request looks it up), as for any overtaken lookup. Schedules the next
+        reload half a TTL after this one began, so entries are replaced before they expire.
+        """
+        started = self._changes.start()
+        began = self.clock()
+        limit = int(self.max_entries * _PRELOAD_SHARE)
+        tenants: dict[uuid.UUID, HostResolution] = {}
+        stored = 0
+        async with self.db.async_engine.connect() as conn:
+            async for rows in repository.live_lookups(conn):
+                now = self.clock()
+                for row in rows:
+                    result = tenants[row.id] = self._resolution(row)
+                    if stored < limit and self._changes.current(started, row.id):
+                        self._store(f"{row.slug}{self.suffix}", result, now)
+                        stored += 1
+                await asyncio.sleep(0)
+            domains = await repository.verified_domain_lookups(conn)
+        now = self.clock()
+        for domain, tenant_id in domains:
+            owner = tenants.get(tenant_id)
+            if owner is not None and stored < limit and self._changes.current(started, tenant_id):
+                self._store(domain, owner, now)
+                stored += 1
+        self.preloads += 1
+        # Everything forgotten meanwhile (the listener reconnected): load again at the next request.
+        overtaken = self._changes.all_changed_since(started)
+        self._refresh_at = self.clock() if overtaken else began + self.ttl / 2
+        return stored
 
     def invalidate(self, tenant_id: uuid.UUID | str | None = None) -> None:
         """Forget one tenant's cached resolutions and every cached miss; everything without an id."""
@@ -88,6 +163,8 @@ class HostResolver:
         """Map a Host header to a tenant or the platform; raise NoTenantAtHost or InvalidHost."""
         name = parse_host(host)
         now = self.clock()
+        if self._refresh_at is not None and now >= self._refresh_at:
+            self.schedule_preload()
         cached = self._cache.get(name)
         if cached is not None and cached[0] > now:
             result = cached[1]
@@ -109,7 +186,7 @@ class HostResolver:
         return self._changes.current(started, result.tenant.id)
 
     def _store(self, host: str, result: HostResolution | None, now: float) -> None:
-        if len(self._cache) >= _MAX_ENTRIES:
+        if len(self._cache) >= self.max_entries and host not in self._cache:
             self._forget_all()
         self._unindex(host)
         ttl = self.ttl if result is not None else min(self.ttl, _NEGATIVE_TTL)
@@ -155,8 +232,10 @@ class HostResolver:
         self.lookups += 1
         async with self.db.async_engine.connect() as conn:
             row = await finder(conn, key)
-        if row is None:
-            return None
+        return None if row is None else self._resolution(row)
+
+    @staticmethod
+    def _resolution(row: repository.TenantLookup) -> HostResolution:
         tenant_id: uuid.UUID = row.id
         tenant = TenantContext(
             id=tenant_id,

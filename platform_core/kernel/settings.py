@@ -47,7 +47,22 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     # Behind PgBouncer in transaction mode: no prepared statements, no startup options.
     db_behind_pgbouncer: bool = False
+    # Tenant-affine routing of the API's tenant sessions (platform_core/kernel/db/affinity.py): each
+    # tenant schema is hashed to one of DB_TENANT_SLICES pools of DB_SLICE_POOL_SIZE connections, with
+    # no overflow, so a PostgreSQL backend only caches the catalogs of its slice's schemas and the pool
+    # never closes and reopens connections under steady load. Off: one pool (DB_POOL_SIZE +
+    # DB_MAX_OVERFLOW) for every tenant. The public pool keeps DB_POOL_SIZE + DB_MAX_OVERFLOW either
+    # way, and the CLI and workers (which give their own small pool size) never slice.
+    db_tenant_affinity: bool = True
+    db_tenant_slices: int = Field(default=8, ge=1, le=256)
+    db_slice_pool_size: int = Field(default=2, ge=1, le=64)
+    # A pooled connection is replaced once it has served this many distinct tenant schemas (its
+    # backend's catalog caches grow with each one and never shrink); 0 never replaces it for that.
+    db_recycle_after_schemas: int = Field(default=2_000, ge=0)
     tenant_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+    # Load every live tenant's hosts into the host cache when the change listener connects, and
+    # reload them before they expire, so spread traffic never waits for a lookup (tenants/resolution.py).
+    tenant_cache_preload: bool = True
     tenant_delete_grace_days: int = Field(default=30, ge=0)
     migrations_dir: Path = DEFAULT_MIGRATIONS_DIR
     migration_jobs: int = Field(default=4, ge=1, le=64)

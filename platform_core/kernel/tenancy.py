@@ -13,7 +13,7 @@ from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import Scope
 
 from platform_core.kernel.context import TenantContext, TenantStatus, tenant_id_var, tenant_slug_var
@@ -178,20 +178,20 @@ class TenantReader:
     connection (its transaction began), reads run on it, so a request never holds two connections.
     """
 
-    engine: AsyncEngine
+    db: Database
     schema: str
     scope: Scope
 
     def compiled(self, shape: Hashable, build: Callable[[], Select[Any]]) -> CompiledRead:
         """The statement of `shape`, compiled once per process (see `compiled_read`)."""
-        return compiled_read(self.engine.dialect, shape, build)
+        return compiled_read(self.db.async_engine.dialect, shape, build)
 
     async def rows(self, read: CompiledRead, params: Mapping[str, Any]) -> Sequence[tuple[Any, ...]]:
         """The rows of `read` with `params`, in this tenant's schema."""
         entry: tuple[object, AsyncSession] | None = self.scope.get(SCOPE_KEY)
         if entry is not None and entry[1].in_transaction():
             return await fetch_rows_in(entry[1], self.schema, read, params)
-        return await fetch_rows(self.engine, self.schema, read, params)
+        return await fetch_rows(self.db, self.schema, read, params)
 
 
 @serves_on(HostKind.TENANT)
@@ -200,7 +200,7 @@ async def get_tenant_reader(request: Request) -> TenantReader:
     """The request's tenant, for lean reads outside the unit of work."""
     tenant = await get_tenant(request)
     db: Database = request.app.state.db
-    return TenantReader(db.async_engine_for(tenant.schema_name), tenant.schema_name, request.scope)
+    return TenantReader(db, tenant.schema_name, request.scope)
 
 
 # One session per request (see platform_core/kernel/db/unit_of_work.py for when it commits).

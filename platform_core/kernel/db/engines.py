@@ -1,4 +1,8 @@
-"""Engines and sessions: one pool per engine; a tenant's sessions run on engine copies bound by binding.py."""
+"""Engines and sessions: one pool per engine; a tenant's sessions run on engine copies bound by binding.py.
+
+The API's tenant sessions run on the pool of their schema's slice (affinity.py) when
+DB_TENANT_AFFINITY is on; everything else (public, the CLI, workers, tests' own engine) on one pool.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,19 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Engine, create_engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util.concurrency import greenlet_spawn
 
+from platform_core.kernel.db.affinity import SlicedPools
 from platform_core.kernel.db.binding import bind_engine
 from platform_core.kernel.db.dialect import TenantNotBoundError, guarded_url
 from platform_core.kernel.db.outages import discard_closed_connections
+from platform_core.kernel.db.recycling import note_schema, recycle_after_schemas
 from platform_core.kernel.settings import Settings
 
 __all__ = ["Database", "TenantNotBoundError", "connect_args", "guarded_url"]
@@ -34,11 +44,14 @@ def connect_args(settings: Settings) -> dict[str, Any]:
 E = TypeVar("E", Engine, AsyncEngine)
 
 
+_MAX_COPIES = 100_000  # engine copies kept per engine kind (a few hundred bytes each)
+
+
 def _copy_for(cache: dict[str, E], schema: str, engine: E) -> E:
-    """The cached copy of `engine` bound to `schema` (bounded: cleared past 10,000 schemas)."""
+    """The cached copy of `engine` bound to `schema` (bounded: cleared past _MAX_COPIES schemas)."""
     bound = cache.get(schema)
     if bound is None:
-        if len(cache) > 10_000:
+        if len(cache) >= _MAX_COPIES:
             cache.clear()
         bound = cache[schema] = bind_engine(engine, schema)
     return bound
@@ -51,7 +64,10 @@ class Database:
         self, settings: Settings, *, pool_size: int | None = None, async_engine: AsyncEngine | None = None
     ) -> None:
         """Engines for `settings`; `async_engine` replaces the API's pooled engine (tests run theirs
-        inside one transaction), everything above it (engine copies, sessions) stays the same."""
+        inside one transaction), everything above it (engine copies, sessions) stays the same.
+
+        Tenant sessions are routed to slices (affinity.py) only for the API's own engine: not when
+        `async_engine` is given, nor when `pool_size` is (the CLI's and workers' small pools)."""
         url = guarded_url(settings.sync_database_url)
         size = pool_size or settings.db_pool_size
         common: dict[str, Any] = {
@@ -63,13 +79,28 @@ class Database:
             "connect_args": connect_args(settings),
         }
         self.settings = settings
+        self.slices: SlicedPools | None = None
+        sliced = settings.db_tenant_affinity and pool_size is None and async_engine is None
+        # Sliced, the shared pool (public, and tenants spilling over from a full slice) keeps what it
+        # opens, up to DB_POOL_SIZE: no overflow connection closed after each burst.
+        common_async = {**common, "max_overflow": 0} if sliced else common
         if async_engine is None:
-            async_engine = create_async_engine(url, **common)
+            async_engine = create_async_engine(url, **common_async)
             discard_closed_connections(async_engine.sync_engine)
+            recycle_after_schemas(async_engine.sync_engine, settings.db_recycle_after_schemas)
+            if sliced:
+                self.slices = SlicedPools(
+                    url,
+                    slices=settings.db_tenant_slices,
+                    pool_size=settings.db_slice_pool_size,
+                    recycle_after=settings.db_recycle_after_schemas,
+                    engine_args={k: v for k, v in common.items() if k not in ("pool_size", "max_overflow")},
+                )
         self.async_engine: AsyncEngine = async_engine
         self._sync_engine: Engine | None = None
         self._common = common
         self._async_tenant_engines: dict[str, AsyncEngine] = {}
+        self._async_spill_engines: dict[str, AsyncEngine] = {}  # on the shared pool, slices being on
         self._sync_tenant_engines: dict[str, Engine] = {}
         self._async_sessions = async_sessionmaker(expire_on_commit=False, autoflush=False)
         self._sync_sessions = sessionmaker(expire_on_commit=False, autoflush=False)
@@ -80,13 +111,18 @@ class Database:
         if self._sync_engine is None:
             self._sync_engine = create_engine(guarded_url(self.settings.sync_database_url), **self._common)
             discard_closed_connections(self._sync_engine)
+            recycle_after_schemas(self._sync_engine, self.settings.db_recycle_after_schemas)
         return self._sync_engine
 
     def async_engine_for(self, schema: str | None) -> AsyncEngine:
         """An engine copy (sharing the pool) that renders tenant tables into `schema`."""
         if schema is None:
             return self.async_engine
-        return _copy_for(self._async_tenant_engines, schema, self.async_engine)
+        bound = self._async_tenant_engines.get(schema)  # the warm path: one dict lookup
+        if bound is not None:
+            return bound
+        base = self.async_engine if self.slices is None else self.slices.engine_for(schema)
+        return _copy_for(self._async_tenant_engines, schema, base)
 
     def sync_engine_for(self, schema: str | None) -> Engine:
         """A sync engine copy (sharing the pool) that renders tenant tables into `schema`."""
@@ -96,9 +132,47 @@ class Database:
 
     @asynccontextmanager
     async def session(self, schema: str | None = None) -> AsyncIterator[AsyncSession]:
-        """An async session for one tenant (or only `public` when schema is None); caller commits."""
-        async with self._async_sessions(bind=self.async_engine_for(schema)) as session:
-            yield session
+        """An async session for one tenant (or only `public` when schema is None); caller commits.
+
+        With slices, a tenant's session runs on its slice's pool, or on the shared pool while every
+        connection of its slice is taken (affinity.py)."""
+        claimed = None if schema is None or self.slices is None else self.slices.claim(schema)
+        if claimed is None and schema is not None and self.slices is not None:
+            bind = _copy_for(self._async_spill_engines, schema, self.async_engine)
+        else:
+            bind = self.async_engine_for(schema)
+        try:
+            async with self._async_sessions(bind=bind) as session:
+                yield session
+        finally:
+            if claimed is not None and self.slices is not None:
+                self.slices.release(claimed)
+
+    @asynccontextmanager
+    async def pooled_connection(self, schema: str) -> AsyncIterator[PoolProxiedConnection]:
+        """A connection from the pool that serves `schema`, for a lean read (reads.py): its slice's,
+        or the shared pool while its slice is full, as for sessions; counted for recycling.
+
+        A block that raises discards the connection instead of returning it: its state is unknown.
+        """
+        claimed = None if self.slices is None else self.slices.claim(schema)
+        engine = self.async_engine if claimed is None or self.slices is None else self.slices.engines[claimed]
+        try:
+            try:
+                pooled = await engine.raw_connection()
+            except psycopg.Error as exc:  # the pool does not wrap what the driver raised connecting
+                raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+            try:
+                note_schema(pooled.info, schema, self.settings.db_recycle_after_schemas, pooled)
+                yield pooled
+            except BaseException:
+                pooled.invalidate()
+                raise
+            finally:
+                await greenlet_spawn(pooled.close)
+        finally:
+            if claimed is not None and self.slices is not None:
+                self.slices.release(claimed)
 
     @contextmanager
     def sync_session(self, schema: str | None = None) -> Iterator[Session]:
@@ -114,4 +188,6 @@ class Database:
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.async_engine.dispose()
+        if self.slices is not None:
+            await self.slices.dispose()
         self.dispose_sync()

@@ -7,8 +7,9 @@ whose BEGIN and COMMIT are two more round trips for a single statement that is i
 Here a repository builds a Core SELECT once per *shape* (its filters and order, never its values:
 those are bind parameters), `compiled_read` compiles it once per process with the tenant placeholder
 left as a token, and each request renders the token into its tenant's schema with SQLAlchemy's own
-schema translation, then executes the SQL on the psycopg connection of a connection from the engine's
-pool, in autocommit, restoring the connection before it goes back.
+schema translation, then executes the SQL on the psycopg connection of a connection from the pool
+that serves the tenant (`Database.pooled_connection`: its slice's, affinity.py), in autocommit,
+restoring the connection before it goes back.
 
 What stays true: SQL lives in repositories (they build the statements); every statement is bound to
 exactly one tenant, and one that is not (no schema given, or a token left) is refused before it is
@@ -29,12 +30,12 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
-from sqlalchemy.util.concurrency import greenlet_spawn
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from platform_core.kernel.db.base import TENANT_SCHEMA
 from platform_core.kernel.db.binding import translate_map
 from platform_core.kernel.db.dialect import TenantNotBoundError, refuse_unbound
+from platform_core.kernel.db.engines import Database
 
 _TOKEN = "__[SCHEMA_"  # noqa: S105 (how SQLAlchemy leaves a schema to translate at execution)
 
@@ -87,16 +88,14 @@ def compiled_read(dialect: Dialect, shape: Hashable, build: Callable[[], Select[
 
 
 async def fetch_rows(
-    engine: AsyncEngine, schema: str, read: CompiledRead, params: Mapping[str, Any]
+    db: Database, schema: str, read: CompiledRead, params: Mapping[str, Any]
 ) -> Sequence[tuple[Any, ...]]:
-    """Run `read` in `schema` with `params`, in autocommit, on a connection from `engine`'s pool."""
+    """Run `read` in `schema` with `params`, in autocommit, on a pooled connection of `schema`'s pool.
+
+    A read that fails or is cancelled discards its connection (`Database.pooled_connection`).
+    """
     sql = read.render(schema)
-    try:
-        pooled = await engine.raw_connection()
-    except psycopg.Error as exc:  # the pool does not wrap what the driver raised while connecting
-        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
-    reusable = False
-    try:
+    async with db.pooled_connection(schema) as pooled:
         conn = cast("psycopg.AsyncConnection[Any]", pooled.driver_connection)
         idle = conn.info.transaction_status == TransactionStatus.IDLE
         if idle:  # (a test's engine hands out one connection, inside the test's transaction)
@@ -104,12 +103,7 @@ async def fetch_rows(
         rows = await _execute(conn, sql, read.parameters(params))
         if idle:
             await conn.set_autocommit(False)
-        reusable = True
         return rows
-    finally:
-        if not reusable:  # failed or cancelled mid-read: its state is unknown, so it is not reused
-            pooled.invalidate()
-        await greenlet_spawn(pooled.close)
 
 
 async def fetch_rows_in(

@@ -62,6 +62,7 @@ def bound_tenants(tenant_service, sync_db, settings):
 
 
 def _app_with_pool(settings, *, size: int, **overrides):
+    overrides.setdefault("db_tenant_affinity", False)  # one pool for every tenant (slices: test_affinity.py)
     test_settings = make_settings(
         settings.database_url, settings.redis_url, db_pool_size=size, db_max_overflow=0, **overrides
     )

@@ -52,7 +52,7 @@ async def test_lean_list_is_byte_for_byte_the_orm_answer(client_a, db, tenant_a,
 
 
 def _reader(db: Database, schema: str) -> TenantReader:
-    return TenantReader(db.async_engine_for(schema), schema, {})
+    return TenantReader(db, schema, {})
 
 
 async def test_a_read_without_a_tenant_is_refused_before_it_is_sent(db, tenant_a):
@@ -110,11 +110,7 @@ async def test_a_read_uses_the_sessions_connection_once_its_transaction_began(se
     try:
         async with database.session(tenant_a.schema_name) as session:
             session_pid = await session.scalar(select(func.pg_backend_pid()))
-            reader = TenantReader(
-                database.async_engine_for(tenant_a.schema_name),
-                tenant_a.schema_name,
-                {"platform.unit_of_work": (None, session)},
-            )
+            reader = TenantReader(database, tenant_a.schema_name, {"platform.unit_of_work": (None, session)})
             [(pid,)] = await asyncio.wait_for(reader.rows(_pid_read(database), {}), timeout=20)
             assert pid == session_pid
     finally:
@@ -144,3 +140,26 @@ async def test_a_cancelled_read_discards_its_connection(pooled_db, tenant_a, set
             await task
         [(pid,)] = await _reader(pooled_db, tenant_a.schema_name).rows(_pid_read(pooled_db), {})
         assert pid not in {row[0] for row in running}
+
+
+async def test_a_lean_read_runs_on_its_tenants_slice_and_counts_toward_recycling(
+    settings, tenant_a, tenant_b
+):
+    sliced = settings.model_copy(
+        update={"db_tenant_affinity": True, "db_tenant_slices": 1, "db_slice_pool_size": 1}
+    )
+    sliced = sliced.model_copy(update={"db_recycle_after_schemas": 2})
+    database = Database(sliced)
+    try:
+        assert database.slices is not None
+        [slice_engine] = database.slices.engines
+        read = _pid_read(database)
+        [(first,)] = await _reader(database, tenant_a.schema_name).rows(read, {})
+        assert slice_engine.pool.checkedin() == 1  # back in its slice's pool, not the shared one
+        assert database.async_engine.pool.checkedin() == 0
+        [(second,)] = await _reader(database, tenant_b.schema_name).rows(read, {})
+        assert second == first  # the slice's one connection, now at its limit of two schemas
+        [(third,)] = await _reader(database, tenant_a.schema_name).rows(read, {})
+        assert third != first  # replaced before it served a third
+    finally:
+        await database.dispose()

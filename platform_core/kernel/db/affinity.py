@@ -1,0 +1,77 @@
+"""Tenant-affine pools: each tenant schema is served by one small pool of its own slice.
+
+A PostgreSQL backend caches the catalog entries (relations, columns, indexes) of every schema it has
+touched, and never gives them back. With one shared pool, every backend ends up serving every tenant,
+so each holds the catalogs of all of them: memory per backend grows with the number of tenants, and
+spread traffic keeps meeting backends that have not seen its schema yet. Hashing each schema to one of
+K slices, each a pool of a few connections, bounds what one backend touches to about 1/K of the
+tenants a process serves; the ingress hash on the Host header (helm/) shrinks that set per pod too.
+
+Slice pools have no overflow: a connection is never closed because a burst ended, so steady load
+opens no backends (each start costs a fork and a cold cache). A session is counted against its slice
+while it is open; when all of its slice's connections are taken (one tenant busier than its slice
+can serve, or a burst that hashed unevenly), the session spills over to the process's shared pool
+instead of queueing, so a hot tenant is never capped at its slice's size. recycling.py bounds what
+the shared pool's backends, which meet every tenant, cache: a connection that has served too many
+distinct schemas is replaced.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from platform_core.kernel.db.outages import discard_closed_connections
+from platform_core.kernel.db.recycling import recycle_after_schemas
+
+__all__ = ["SlicedPools", "slice_of"]
+
+
+def slice_of(schema: str, slices: int) -> int:
+    """The slice that serves `schema`: a stable hash, the same in every process and every release."""
+    return zlib.crc32(schema.encode()) % slices
+
+
+class SlicedPools:
+    """K async engines, one small pool each, every tenant schema always served by the same one."""
+
+    def __init__(
+        self, url: str | URL, *, slices: int, pool_size: int, recycle_after: int, engine_args: dict[str, Any]
+    ) -> None:
+        """`engine_args` are the process's other engine arguments (recycle time, connect arguments)."""
+        args = {**engine_args, "pool_size": pool_size, "max_overflow": 0}
+        engines = []
+        for _ in range(slices):
+            engine = create_async_engine(url, **args)
+            discard_closed_connections(engine.sync_engine)
+            recycle_after_schemas(engine.sync_engine, recycle_after)
+            engines.append(engine)
+        self.engines: tuple[AsyncEngine, ...] = tuple(engines)
+        self.capacity = pool_size
+        self.open_sessions = [0] * slices  # sessions open on each slice (one event loop: no lock)
+        self.spilled = 0  # sessions sent to the shared pool because their slice was full
+
+    def engine_for(self, schema: str) -> AsyncEngine:
+        """The engine of the slice that serves `schema`."""
+        return self.engines[slice_of(schema, len(self.engines))]
+
+    def claim(self, schema: str) -> int | None:
+        """Count a session of `schema` against its slice and return the slice; None if it is full."""
+        index = slice_of(schema, len(self.engines))
+        if self.open_sessions[index] >= self.capacity:
+            self.spilled += 1
+            return None
+        self.open_sessions[index] += 1
+        return index
+
+    def release(self, index: int) -> None:
+        """A session claimed on slice `index` has ended."""
+        self.open_sessions[index] -= 1
+
+    async def dispose(self) -> None:
+        """Close every slice's pooled connections."""
+        for engine in self.engines:
+            await engine.dispose()
