@@ -1,12 +1,19 @@
-"""Tenant provisioning: create_tenant (create_all + stamp, one transaction) against Alembic from base.
+"""Tenant provisioning: cold (rendered DDL, one round trip) and from the warm pool, at 10 and 10,000 tenants.
 
-A: create_tenant, as `platformctl tenants create` runs it: registry row, schema, tables from the
-   current tenant metadata, built-in roles, Alembic stamp and NOTIFY, in one transaction.
-B: the same tenant schema built by running the tenant Alembic history from base into a fresh, empty
-   schema (CREATE SCHEMA, then tenants.fleet.migrate_tenant), the path a template-less platform takes.
-Both run on the same pooled sync engine, alternating A B A B ..., after one warm-up of each.
+Each round provisions one tenant by each method, in rotating order, as `platformctl tenants create`
+does (registry row, schema, built-in roles, stamp, NOTIFY, one transaction, committed):
 
-    python -m bench.provisioning [--tenants 50]
+- warm: `create_tenant` claims a schema of the warm pool (one pooled schema is built, untimed, just
+  before), so the signup only inserts the row and seeds;
+- cold: `create_tenant` with the pool empty: the schema from the tenant DDL rendered once per process,
+  sent in one round trip;
+- previous: the implementation this replaced, kept here as the baseline: `metadata.create_all` (one
+  round trip per table and index, compiled each time), then the Alembic stamp.
+
+Every measured tenant is removed again (untimed), so the tenant count stays where the phase put it:
+first 10 tenants, then 10,000 (created in parallel on several connections; the time is reported).
+
+    python -m bench.provisioning [--rounds 40] [--existing 10000] [--bulk-jobs 4]
 """
 
 from __future__ import annotations
@@ -15,9 +22,13 @@ import argparse
 import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
-from sqlalchemy import text
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import delete, text
+from sqlalchemy.schema import CreateSchema
 
 from bench._common import (
     Goal,
@@ -31,15 +42,24 @@ from bench._common import (
     services,
 )
 from platform_core.app.models import TenantBase
-from platform_core.kernel.db.alembic_config import script_directory
+from platform_core.kernel.context import TenantStatus
+from platform_core.kernel.db.alembic_config import head_revision, script_directory
+from platform_core.kernel.db.base import utcnow
+from platform_core.kernel.db.binding import bind_connection
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import Settings
+from platform_core.members import owner as owners
 from platform_core.operators import tenants as tenant_actions
-from tenants.fleet import TenantRef, migrate_tenant, upgrade_public
+from tenants import pool as schema_pool
+from tenants import repository
+from tenants.fleet import upgrade_public
 from tenants.models import Tenant
 
 MODULE = "bench.provisioning"
-GOAL_P50_MS = 250.0
+GOAL_COLD_P50_MS = 40.0
+GOAL_WARM_P50_MS = 20.0
+GOAL_FLAT_RATIO = 1.5
+METHODS = ("warm", "cold", "previous")
 
 
 def create_tenant(db: Database, settings: Settings, *, slug: str, name: str) -> Tenant:
@@ -58,103 +78,203 @@ def count_tables(db: Database, schema: str) -> int:
         )
 
 
-def provision_with_alembic(db: Database, schema: str) -> None:
-    """Create an empty schema and run the tenant history from base into it; raise on failure."""
-    with db.sync_engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    result = migrate_tenant(
-        db.sync_engine, db.settings.migrations_dir, TenantRef(uuid.uuid4(), schema, schema)
-    )
-    if result.error:
-        raise RuntimeError(f"alembic provisioning failed: {result.error}")
+def create_tenant_previous(db: Database, settings: Settings, *, slug: str, name: str) -> Tenant:
+    """The baseline: provisioning as it was before the rendered DDL (create_all, then the stamp)."""
+    head = head_revision(settings.migrations_dir, "tenant")
+    with db.sync_session() as session, session.begin():
+        tenant = Tenant(
+            id=uuid.uuid4(),
+            slug=slug,
+            name=name,
+            status=TenantStatus.ACTIVE.value,
+            schema_revision=head,
+            migrated_at=utcnow(),
+        )
+        session.add(tenant)
+        session.flush()
+        conn = session.connection()
+        conn.execute(CreateSchema(tenant.schema_name))
+        with bind_connection(conn, tenant.schema_name):
+            TenantBase.metadata.create_all(conn, checkfirst=False)
+        owners.seed_schema(session, tenant, owner=None, settings=settings)
+        context = MigrationContext.configure(conn, opts={"version_table_schema": tenant.schema_name})
+        context.stamp(script_directory(settings.migrations_dir, "tenant"), "heads")
+        repository.notify_changed(session, tenant.id)
+        return tenant
+
+
+def remove_tenant(db: Database, tenant: Tenant) -> None:
+    """Drop a measured tenant again (untimed), so the tenant count stays where the phase put it."""
+    with db.sync_session() as session, session.begin():
+        session.execute(delete(Tenant).where(Tenant.id == tenant.id))
+        repository.drop_schema(session, schema=tenant.schema_name)
+
+
+def fill_pool(db: Database, settings: Settings, count: int) -> None:
+    """Build `count` pooled schemas."""
+    for _ in range(count):
+        with db.sync_engine.begin() as conn:
+            schema_pool.build_one(conn, settings)
+
+
+def pool_size(db: Database, settings: Settings) -> int:
+    """Pooled schemas at the head."""
+    with db.sync_engine.connect() as conn:
+        return schema_pool.status(conn, settings).ready
+
+
+def bulk_create(db: Database, settings: Settings, run_id: str, start: int, stop: int, jobs: int) -> float:
+    """Create tenants start..stop-1 (cold) on `jobs` connections at once; the seconds it took."""
+    create = partial(create_tenant, db, settings)
+    with Timer() as timer, ThreadPoolExecutor(max_workers=jobs) as executor:
+        futures = [
+            executor.submit(create, slug=f"t{run_id}-{n}", name=f"Tenant {n}") for n in range(start, stop)
+        ]
+        for n, future in enumerate(futures, 1):
+            future.result()
+            if n % 1000 == 0:
+                log(f"  {start + n} tenants")
+    return timer.elapsed
+
+
+def measure(db: Database, settings: Settings, run_id: str, label: str, rounds: int) -> dict[str, list[float]]:
+    """`rounds` rounds of each method, rotating the order; every measured tenant removed after."""
+    timings: dict[str, list[float]] = {m: [] for m in METHODS}
+    cold = partial(create_tenant, db, settings)
+    runners: dict[str, Callable[..., Tenant]] = {
+        "warm": cold,
+        "cold": cold,
+        "previous": partial(create_tenant_previous, db, settings),
+    }
+    for n in range(rounds):
+        for method in METHODS[n % 3 :] + METHODS[: n % 3]:
+            if method == "warm":
+                fill_pool(db, settings, 1)
+            start = time.perf_counter()
+            tenant = runners[method](slug=f"m{run_id}-{label}-{method}-{n}", name="Measured")
+            timings[method].append((time.perf_counter() - start) * 1000)
+            remove_tenant(db, tenant)
+    return timings
+
+
+def _tenant_count(db: Database) -> int:
+    with db.sync_session() as session:
+        return int(session.scalar(text("SELECT count(*) FROM public.tenant")) or 0)
 
 
 def run(argv: Sequence[str] = ()) -> Report:
     """Run the benchmark; return its report."""
     parser = argparse.ArgumentParser(prog=MODULE, description=__doc__.splitlines()[0])
-    parser.add_argument("--tenants", type=int, default=50, help="tenants provisioned by each method")
+    parser.add_argument("--rounds", type=int, default=40, help="tenants provisioned by each method per phase")
+    parser.add_argument("--existing", type=int, default=10_000, help="tenants in the second phase")
+    parser.add_argument("--bulk-jobs", type=int, default=4, help="connections creating the tenants at once")
     args = parser.parse_args(list(argv))
 
+    phases: dict[int, dict[str, list[float]]] = {}
     with Timer() as total, services() as (server_url, redis_url), bench_database(server_url, "prov") as url:
         settings = bench_settings(url, redis_url)
         upgrade_public(settings)
-        db = Database(settings, pool_size=2)
+        db = Database(settings, pool_size=max(2, args.bulk_jobs))
         try:
             run_id = uuid.uuid4().hex[:6]
-            # Warm-up: imports, parsing the revision files, the first connections.
+            # Warm-up: imports, rendering the DDL, parsing the revision files, the first connections.
             warm = create_tenant(db, settings, slug=f"warm-{run_id}", name="warm")
-            provision_with_alembic(db, f"t_{uuid.uuid4().hex}")
+            remove_tenant(db, create_tenant_previous(db, settings, slug=f"warm2-{run_id}", name="warm"))
             tables = count_tables(db, warm.schema_name)
-            create_ms: list[float] = []
-            alembic_ms: list[float] = []
-            alembic_schema = ""
-            log(f"provisioning: {args.tenants} tenants by each method, alternating")
-            for n in range(args.tenants):
-                for method in ("create", "alembic") if n % 2 == 0 else ("alembic", "create"):
-                    start = time.perf_counter()
-                    if method == "create":
-                        create_tenant(db, settings, slug=f"bench-{run_id}-{n}", name=f"Bench {n}")
-                        create_ms.append((time.perf_counter() - start) * 1000)
-                    else:
-                        alembic_schema = f"t_{uuid.uuid4().hex}"
-                        provision_with_alembic(db, alembic_schema)
-                        alembic_ms.append((time.perf_counter() - start) * 1000)
-            alembic_tables = count_tables(db, alembic_schema)
-            revisions = len(list(script_directory(settings.migrations_dir, "tenant").walk_revisions()))
-            table_names = sorted(t.name for t in TenantBase.metadata.sorted_tables)
+            remove_tenant(db, warm)
+            assert pool_size(db, settings) == 0
+            bulk_s: dict[int, float] = {}
+            for existing in (10, args.existing):
+                before = _tenant_count(db)
+                log(f"creating {existing - before} tenants ({args.bulk_jobs} connections)")
+                bulk_s[existing] = bulk_create(db, settings, run_id, before, existing, args.bulk_jobs)
+                assert _tenant_count(db) == existing
+                log(f"at {existing} tenants: {args.rounds} rounds of {', '.join(METHODS)}")
+                phases[existing] = measure(db, settings, run_id, str(existing), args.rounds)
+                assert _tenant_count(db) == existing
+            report = _report(args, argv, phases, tables, bulk_s)
+            # Dropping a database of 10,000 schemas can take minutes on a busy server: the figures first.
+            log("results, before the database is dropped:\n" + report.markdown())
         finally:
             db.sync_engine.dispose()
+    report.elapsed_s = total.elapsed
+    return report
 
-    create_p50, create_p90 = percentile(create_ms, 0.5), percentile(create_ms, 0.9)
-    alembic_p50, alembic_p90 = percentile(alembic_ms, 0.5), percentile(alembic_ms, 0.9)
+
+def _report(
+    args: argparse.Namespace,
+    argv: Sequence[str],
+    phases: dict[int, dict[str, list[float]]],
+    tables: int,
+    bulk_s: dict[int, float],
+) -> Report:
+    """The report of both phases."""
+    small, large = phases[10], phases[args.existing]
+    p50 = {(n, m): percentile(phases[n][m], 0.5) for n in phases for m in METHODS}
+    p99 = {(n, m): percentile(phases[n][m], 0.99) for n in phases for m in METHODS}
+    names = {
+        "warm": "warm: claim a pooled schema, seed",
+        "cold": "cold: rendered DDL, one round trip",
+        "previous": "previous: create_all + Alembic stamp",
+    }
+    rows = []
+    for method in METHODS:
+        for n in phases:
+            rows.append(
+                [
+                    names[method],
+                    f"{n:,}",
+                    f"{p50[n, method]:.1f}",
+                    f"{p99[n, method]:.1f}",
+                    f"{p50[n, method] / p50[n, 'previous']:.2f}",
+                ]
+            )
+    rate = (args.existing - 10) / bulk_s[args.existing]
     report = Report(
-        title="Provisioning: create_tenant vs the tenant Alembic history from base",
+        title="Provisioning: warm pool, cold (rendered DDL) and the previous create_all, at 10 and "
+        f"{args.existing:,} tenants",
         command=command_line(MODULE, argv),
         summary=(
-            f"{args.tenants} tenants by each method, alternating, after one warm-up of each, on one "
-            f"pooled sync engine. Tables per tenant schema: {tables} with create_tenant, "
-            f"{alembic_tables} with Alembic ({', '.join(table_names)} and alembic_version). The tenant "
-            f"history has {revisions} revision(s) today; the Alembic path grows with every revision, "
-            "create_all does not."
+            f"{args.rounds} tenants by each method at each tenant count, rotating the order each round, "
+            f"each measured tenant removed again (untimed). {tables} tables per tenant schema "
+            f"({len(TenantBase.metadata.tables)} tenant tables and alembic_version). The "
+            f"{args.existing - 10:,} tenants of the second phase were created cold on "
+            f"{args.bulk_jobs} connections in {bulk_s[args.existing]:.0f} s ({rate:.0f} tenants/s)."
         ),
-        elapsed_s=total.elapsed,
     )
-    report.tables.append(
-        (
-            ["method", "p50 ms", "p90 ms", "max ms", "tables/schema"],
-            [
-                [
-                    "create_tenant (create_all + stamp)",
-                    f"{create_p50:.1f}",
-                    f"{create_p90:.1f}",
-                    f"{max(create_ms):.1f}",
-                    str(tables),
-                ],
-                [
-                    "CREATE SCHEMA + migrate_tenant from base",
-                    f"{alembic_p50:.1f}",
-                    f"{alembic_p90:.1f}",
-                    f"{max(alembic_ms):.1f}",
-                    str(alembic_tables),
-                ],
-                [
-                    "ratio create/alembic",
-                    f"{create_p50 / alembic_p50:.2f}",
-                    f"{create_p90 / alembic_p90:.2f}",
-                    "",
-                    "",
-                ],
-            ],
-        )
-    )
-    report.goals.append(
+    report.tables.append((["method", "tenants", "p50 ms", "p99 ms", "p50 / previous"], rows))
+    ratios = [
+        [names[m], f"{p50[args.existing, m] / p50[10, m]:.2f}", f"{p99[args.existing, m] / p99[10, m]:.2f}"]
+        for m in METHODS
+    ]
+    report.tables.append(([f"method, {args.existing:,} vs 10 tenants", "p50 ratio", "p99 ratio"], ratios))
+    report.goals += [
         Goal(
-            "create_tenant p50",
-            f"<= {GOAL_P50_MS:.0f} ms",
-            f"{create_p50:.1f} ms",
-            create_p50 <= GOAL_P50_MS,
-        )
-    )
+            "cold p50 at 10",
+            f"<= {GOAL_COLD_P50_MS:.0f} ms",
+            f"{p50[10, 'cold']:.1f} ms",
+            p50[10, "cold"] <= GOAL_COLD_P50_MS,
+        ),
+        *[
+            Goal(
+                f"warm p50 at {n:,}",
+                f"<= {GOAL_WARM_P50_MS:.0f} ms",
+                f"{p50[n, 'warm']:.1f} ms",
+                p50[n, "warm"] <= GOAL_WARM_P50_MS,
+            )
+            for n in phases
+        ],
+        *[
+            Goal(
+                f"{m} p50, {args.existing:,} vs 10 tenants",
+                f"<= {GOAL_FLAT_RATIO}x",
+                f"{percentile(large[m], 0.5) / percentile(small[m], 0.5):.2f}x",
+                percentile(large[m], 0.5) / percentile(small[m], 0.5) <= GOAL_FLAT_RATIO,
+            )
+            for m in ("warm", "cold")
+        ],
+    ]
+
     return report
 
 

@@ -25,6 +25,7 @@ from platform_core.kernel.db.alembic_config import alembic_config, head_revision
 from platform_core.kernel.db.base import models_registry, tenant_metadata, utcnow
 from platform_core.kernel.db.binding import bind_migration
 from platform_core.kernel.settings import Settings
+from tenants import pool as schema_pool
 from tenants import repository as tenant_repository
 from tenants.exceptions import TenantNotFound
 
@@ -39,11 +40,13 @@ class FleetLocked(RuntimeError):
 
 @dataclass(frozen=True)
 class TenantRef:
-    """A tenant whose schema the fleet runner migrates."""
+    """A tenant whose schema the fleet runner migrates (`pooled`: a schema of the warm pool, whose id
+    a tenant takes when it claims it)."""
 
     id: uuid.UUID
     slug: str
     schema: str
+    pooled: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class FleetReport:
     results: list[TenantResult] = field(default_factory=list)
     public_upgraded: bool = False
     elapsed_s: float = 0.0
+    pool_migrated: int = 0  # warm-pool schemas brought to head
+    pool_dropped: int = 0  # warm-pool schemas whose migration failed, dropped (top-up builds others)
 
     @property
     def failed(self) -> list[TenantResult]:
@@ -186,6 +191,9 @@ def migrate_tenant(
     try:
         with engine.connect() as conn, conn.begin():
             tenant_repository.lock_schema_migration(conn, tenant.schema)
+            if tenant.pooled and not schema_pool.lock_unclaimed(conn, tenant.id):
+                # Claimed meanwhile: it is a tenant now, migrated as one (its row says which revision).
+                return TenantResult(tenant.id, tenant.slug, None, None, 0.0)
             before = MigrationContext.configure(
                 conn, opts={"version_table_schema": tenant.schema}
             ).get_current_revision()
@@ -199,6 +207,8 @@ def migrate_tenant(
             after = MigrationContext.configure(
                 conn, opts={"version_table_schema": tenant.schema}
             ).get_current_revision()
+            if tenant.pooled:
+                schema_pool.record_revision(conn, tenant.id, after)
         return TenantResult(tenant.id, tenant.slug, before, after, (time.perf_counter() - start) * 1000)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
@@ -268,6 +278,8 @@ def upgrade_fleet(
                         report.results.append(result)
                         if on_result:
                             on_result(result)
+                if only is None:
+                    report.pool_migrated, report.pool_dropped = _migrate_pool(engine, settings, head, jobs)
             finally:
                 tenant_repository.release_fleet_lock(lock_conn, FLEET_LOCK_KEY)
                 lock_conn.commit()
@@ -275,6 +287,22 @@ def upgrade_fleet(
         engine.dispose()
     report.elapsed_s = time.perf_counter() - started
     return report
+
+
+def _migrate_pool(engine: Engine, settings: Settings, head: str, jobs: int) -> tuple[int, int]:
+    """Migrate the warm pool's schemas behind `head` as tenant schemas are (under the row lock that a
+    claim takes); drop those that fail (they hold no data). Returns (migrated, dropped)."""
+    with engine.connect() as conn:
+        ids = schema_pool.behind_head(conn, head)
+    todo = [TenantRef(i, "(pool)", f"t_{i.hex}", pooled=True) for i in ids]
+    migrated = dropped = 0
+    for result in _run(settings, todo, jobs):
+        if result.error is None:
+            migrated += result.to_revision is not None
+            continue
+        with engine.begin() as conn:
+            dropped += schema_pool.drop_unclaimed(conn, result.tenant_id)
+    return migrated, dropped
 
 
 def _sync_recorded_heads(conn: Connection, at_head: list[TenantRef], head: str) -> None:

@@ -55,3 +55,24 @@ class TenantDomain(IdMixin, TimestampMixin, PublicBase):
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     tenant: Mapped[Tenant] = relationship(back_populates="domains", lazy="raise")
+
+
+class PooledSchema(IdMixin, PublicBase):
+    """A tenant schema built ahead of time (every table, no data), waiting for a signup to claim it.
+
+    Its schema is `t_<id hex>`: the tenant that claims it takes this id, so nothing is renamed. The
+    fleet migration keeps `revision` at the tenant head; a claim takes only a schema at the head.
+    """
+
+    __tablename__ = "tenant_schema_pool"
+    __table_args__ = (Index("ix_tenant_schema_pool_revision", "revision", "created_at"),)
+
+    revision: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("now()"), nullable=False
+    )
+
+    @property
+    def schema_name(self) -> str:
+        """The pooled schema."""
+        return schema_name_for(self.id)

@@ -2,6 +2,10 @@
 
 Nothing here commits: the caller (the CLI command, a request, a task) owns the transaction, so a failure
 anywhere leaves neither the row nor the schema (CREATE SCHEMA is transactional in PostgreSQL).
+
+The schema comes from the warm pool when one waits there at the tenant head (tenants/pool.py: the
+tenant takes the pooled schema's id, so its derived schema name is the pooled one); else it is built
+cold from the tenant DDL rendered once per process (tenants/schema_ddl.py), in one round trip.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from platform_core.kernel.db.alembic_config import head_revision, script_directo
 from platform_core.kernel.db.base import tenant_metadata, utcnow
 from platform_core.kernel.db.constraints import constraint_errors
 from platform_core.kernel.settings import Settings
-from tenants import repository
+from tenants import pool, repository, schema_ddl
 from tenants.exceptions import SlugTaken
 from tenants.models import Tenant
 from tenants.slugs import validate_slug
@@ -48,16 +52,19 @@ def create_tenant(
     seed: SchemaSeed,
     owner_email: str | None = None,
 ) -> Tenant:
-    """Create a tenant, its schema from the complete tenant metadata, seeded, stamped at the tenant head.
+    """Create a tenant with its schema at the tenant head (claimed from the warm pool, else built from
+    the complete tenant metadata), seeded.
 
-    All in the session's transaction, which the caller commits: a failure leaves nothing behind. The
-    metadata must be complete (platform_core.app.models imported), else this raises RuntimeError.
+    All in the session's transaction, which the caller commits: a failure leaves nothing behind (and a
+    claimed schema back in the pool). The metadata must be complete (platform_core.app.models
+    imported), else this raises RuntimeError.
     """
     validate_slug(slug, settings.reserved)
     metadata = tenant_metadata()
     head = head_revision(settings.migrations_dir, "tenant")
+    pooled_id = pool.claim(session, head=head)
     tenant = Tenant(
-        id=uuid.uuid4(),
+        id=pooled_id or uuid.uuid4(),
         slug=slug,
         name=name.strip() or slug,
         owner_email=owner_email,
@@ -68,10 +75,14 @@ def create_tenant(
     session.add(tenant)
     with constraint_errors({SLUG_CONSTRAINT: lambda: taken(slug)}):
         session.flush()
-    repository.create_schema(session, schema=tenant.schema_name, metadata=metadata)
+    if pooled_id is None:
+        schema_ddl.create_schema(
+            session.connection(),
+            metadata=metadata,
+            script=script_directory(settings.migrations_dir, "tenant"),
+            head=head,
+            schema=tenant.schema_name,
+        )
     seed(session, tenant)
-    repository.stamp_schema(
-        session, schema=tenant.schema_name, script=script_directory(settings.migrations_dir, "tenant")
-    )
     repository.notify_changed(session, tenant.id)
     return tenant

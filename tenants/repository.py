@@ -6,15 +6,12 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import datetime
 
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, MetaData, Row, RowMapping, Select, Table, select, text, update
+from sqlalchemy import Connection, Row, RowMapping, Select, Table, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
-from sqlalchemy.schema import CreateSchema, DropSchema
+from sqlalchemy.schema import DropSchema
 
 from platform_core.kernel.context import TenantStatus
-from platform_core.kernel.db.binding import bind_connection
 from tenants.models import Tenant, TenantDomain
 
 # What a request needs to know about its tenant (cached per process, and invalidated by NOTIFY whenever
@@ -112,20 +109,6 @@ def active_ids(session: Session) -> Sequence[uuid.UUID]:
     """The ids of every active tenant, in a stable order."""
     stmt = select(Tenant.id).where(Tenant.status == TenantStatus.ACTIVE.value).order_by(Tenant.id)
     return session.scalars(stmt).all()
-
-
-def create_schema(session: Session, *, schema: str, metadata: MetaData) -> None:
-    """Create a tenant schema with every table of `metadata`, in the session's transaction."""
-    conn = session.connection()
-    conn.execute(CreateSchema(schema))
-    with bind_connection(conn, schema):
-        metadata.create_all(conn, checkfirst=False)
-
-
-def stamp_schema(session: Session, *, schema: str, script: ScriptDirectory) -> None:
-    """Record the tenant head in the schema's alembic_version, in the session's transaction."""
-    context = MigrationContext.configure(session.connection(), opts={"version_table_schema": schema})
-    context.stamp(script, "heads")
 
 
 def drop_schema(session: Session, *, schema: str) -> None:

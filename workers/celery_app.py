@@ -12,6 +12,7 @@ from workers.settings import CelerySettings, get_celery_settings
 
 TASK_MODULES = (
     "workers.maintenance",
+    "workers.schema_pool",
     "workers.email.tasks",
     "platform_core.jobs.tasks",
     "platform_core.reports.tasks",

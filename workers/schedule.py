@@ -9,6 +9,7 @@ from typing import Any
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "outbox-sweep": {"task": "maintenance.outbox_sweep", "schedule": 30.0},
+    "schema-pool-top-up": {"task": "maintenance.top_up_schema_pool", "schedule": 30.0},
     "outbox-cleanup": {"task": "maintenance.cleanup_outbox", "schedule": 3600.0},
     "job-cleanup": {"task": "maintenance.fan_out_job_cleanup", "schedule": 24 * 3600.0},
     "report-cleanup": {"task": "reports.fan_out_cleanup", "schedule": 24 * 3600.0},

@@ -70,6 +70,7 @@ from platform_core.uploads import repository as upload_repository
 from platform_core.uploads.router import router as uploads_router
 from platform_core.webhooks.router import events_router as webhook_events_router
 from platform_core.webhooks.router import router as webhook_endpoints_router
+from tenants import pool_metrics
 from tenants.resolution import HostResolver
 from workers.outbox import metrics as outbox_metrics
 
@@ -156,7 +157,11 @@ def create_app(
     app.state.usage_meters = UsageMeters(
         seats_used=access_repository.seats_used, storage_used=upload_repository.storage_used
     )
-    app.state.gauge_refreshers = (billing_metrics.refresh, outbox_metrics.refresh)
+    app.state.gauge_refreshers = (
+        billing_metrics.refresh,
+        outbox_metrics.refresh,
+        pool_metrics.refresher(settings),
+    )
     app.state.redis = aioredis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
     # Chat rooms are a realtime channel kind of the chat domain (the realtime layer cannot import it).
     realtime_channels.AUTHORIZERS["chat"] = chat_service.can_subscribe

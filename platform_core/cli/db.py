@@ -71,6 +71,8 @@ def upgrade(
         "p50_ms": _rounded(report.percentile_ms(0.5)),
         "p99_ms": _rounded(report.percentile_ms(0.99)),
         "elapsed_s": round(report.elapsed_s, 2),
+        "pool_migrated": report.pool_migrated,
+        "pool_dropped": report.pool_dropped,
     }
     if as_json:
         console.print_json(json.dumps(summary))
@@ -79,6 +81,11 @@ def upgrade(
             f"head {report.head}: {report.total} tenants, {report.skipped} already at head, "
             f"{len(report.migrated)} migrated, {len(report.failed)} failed in {report.elapsed_s:.1f}s"
         )
+        if report.pool_migrated or report.pool_dropped:
+            console.print(
+                f"warm pool: {report.pool_migrated} schemas migrated, "
+                f"{report.pool_dropped} dropped after a failed migration"
+            )
         if report.migrated:
             console.print(f"per tenant: p50 {fmt(summary['p50_ms'])} ms, p99 {fmt(summary['p99_ms'])} ms")
         if report.failed:

@@ -21,6 +21,7 @@ from platform_core.operators import tenants as tenant_actions
 from platform_core.uploads.storage import configured_store
 from tenants import domains as tenant_domains
 from tenants import lifecycle
+from tenants import pool as schema_pool
 from tenants.export import exportable_tenant, write_export
 from tenants.models import Tenant
 
@@ -160,6 +161,48 @@ def migrate(
 ) -> None:
     """Migrate these tenants' schemas to head (`db upgrade --skip-public --tenant ...`)."""
     db_commands.upgrade(jobs=None, tenant=slugs, skip_public=True, as_json=as_json)
+
+
+@app.command("pool")
+def pool(
+    fill: Annotated[
+        bool, typer.Option("--fill", help="Build schemas now until TENANT_SCHEMA_POOL_SIZE are ready.")
+    ] = False,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="Drop every pooled schema (none is in use).")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the warm pool: empty tenant schemas waiting for signups (beat keeps it topped up)."""
+    if fill and drain:
+        raise typer.BadParameter("--fill and --drain exclude each other")
+    config = settings()
+    built = dropped = 0
+    with database() as db:
+        if drain:
+            with db.sync_engine.begin() as conn:
+                dropped = schema_pool.drain(conn)
+        if fill:
+            built = schema_pool.top_up(db.sync_engine, config, size=config.tenant_schema_pool_size)
+        with db.sync_engine.connect() as conn:
+            now = schema_pool.status(conn, config)
+    data = {
+        "head": now.head,
+        "ready": now.ready,
+        "behind": now.behind,
+        "target": config.tenant_schema_pool_size,
+        "built": built,
+        "dropped": dropped,
+    }
+    if as_json:
+        console.print_json(json.dumps(data))
+        return
+    console.print(
+        f"warm pool: {now.ready} ready at {now.head}, {now.behind} behind, "
+        f"target {config.tenant_schema_pool_size} (TENANT_SCHEMA_POOL_SIZE)"
+    )
+    if fill or drain:
+        console.print(f"built {built}, dropped {dropped}")
 
 
 @app.command("list")

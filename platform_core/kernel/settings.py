@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     # reload them before they expire, so spread traffic never waits for a lookup (tenants/resolution.py).
     tenant_cache_preload: bool = True
     tenant_delete_grace_days: int = Field(default=30, ge=0)
+    # Tenant schemas built ahead of time for signups to claim (beat tops the pool up; 0: none kept).
+    tenant_schema_pool_size: int = Field(default=10, ge=0, le=1000)
     migrations_dir: Path = DEFAULT_MIGRATIONS_DIR
     migration_jobs: int = Field(default=4, ge=1, le=64)
     log_level: str = "INFO"
