@@ -33,6 +33,7 @@ from bench import (
     realtime,
     signin_contention,
     tenancy_overhead,
+    tenant_scale,
     webhook_ingestion,
 )
 from bench._common import (
@@ -65,7 +66,7 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
         ("--rounds", "6", "--logins", "10", "--no-principal-cache"),
     ),
     "signin_contention": ("bench.signin_contention", signin_contention.run, ()),
-    "provisioning": ("bench.provisioning", provisioning.run, ()),
+    "provisioning": ("bench.provisioning", provisioning.run, ("--rounds", "10", "--existing", "300")),
     "fleet_migration": ("bench.fleet_migration", fleet_migration.run, ()),
     "outbox_delivery": ("bench.outbox_delivery", outbox_delivery.run, ()),
     "webhook_ingestion": ("bench.webhook_ingestion", webhook_ingestion.run, ()),
@@ -76,6 +77,8 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
 }
 BY_HAND: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, ...]]] = {
     "peer_django_tenants": ("bench.peer_django_tenants", peer_django_tenants.run, ()),
+    "tenant_scale": ("bench.tenant_scale", tenant_scale.run, ()),
+    "provisioning_10k": ("bench.provisioning", provisioning.run, ()),
 }
 BY_HAND_HEADING = "# Benchmarks run by hand"
 
