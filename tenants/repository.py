@@ -134,6 +134,16 @@ def schema_versions(conn: Connection, schemas: Sequence[str]) -> dict[str, str]:
     return {schema: version for schema, version in conn.execute(text(sql))}
 
 
+def schema_version(conn: Connection, schema: str) -> str | None:
+    """The version of one (already checked) schema, None without a version table: a syscache lookup
+    (to_regclass), not the catalog query of Alembic's has_table, which slows with the schema count."""
+    table = f'"{schema}".alembic_version'
+    if conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar() is None:
+        return None
+    version = conn.execute(text(f"SELECT version_num FROM {table}")).scalar()
+    return None if version is None else str(version)
+
+
 def live_tenant_ids_and_slugs(conn: Connection) -> Sequence[Row[uuid.UUID, str]]:
     """Every tenant with a schema (not purged), oldest first."""
     stmt = select(Tenant.id, Tenant.slug).where(Tenant.status != "deleted").order_by(Tenant.created_at)
