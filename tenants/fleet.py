@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +202,12 @@ def migrate_tenant(
 
             with EnvironmentContext(cfg, script, fn=upgrade, destination_rev=target) as env:
                 configure_tenant_context(env, conn, tenant.schema)
+                # Alembic asks whether the version table exists with the dialect's has_table, a join of
+                # pg_class and pg_namespace that can take a plan scanning every tenant's version table
+                # (120 ms per call at 10,000 tenants with stale catalog statistics): ask the syscache.
+                env.get_context()._has_version_table = partial(  # type: ignore[method-assign]
+                    tenant_repository.has_version_table, conn, tenant.schema
+                )
                 env.run_migrations()
             after = tenant_repository.schema_version(conn, tenant.schema)
         return TenantResult(tenant.id, tenant.slug, before, after, (time.perf_counter() - start) * 1000)
