@@ -61,12 +61,13 @@ from bench._common import (
     spawn_platformctl,
     stop_process,
 )
+from bench._wire import WireCounter, round_trips, statements, wire_counter
 from bench.auth_overhead import add_owner
 from bench.fleet_migration import add_revision, run_cli
 from bench.provisioning import count_tables, create_tenant
 from platform_core.items.models import Item
 from platform_core.kernel.db.engines import Database
-from platform_core.kernel.settings import PROJECT_ROOT, to_libpq_url, to_sqlalchemy_url
+from platform_core.kernel.settings import PROJECT_ROOT, Settings, to_libpq_url, to_sqlalchemy_url
 from tenants.fleet import upgrade_public
 
 MODULE = "bench.peer_django_tenants"
@@ -78,6 +79,8 @@ HOSTS = tuple(f"{slug}.{BASE_DOMAIN}" for slug in SLUGS)
 PATH = "/api/v1/items?page_size=20"
 ITEMS = 50
 CONNECTIONS = 64
+WIRE_WARMUP = 40  # sequential requests before counting protocol messages
+WIRE_REQUESTS = 200  # sequential requests counted
 STATS_DELAY_S = 1.2
 
 # ---------------------------------------------------------------------------------------------------
@@ -232,6 +235,39 @@ def item_list(request):
     ]
     return JsonResponse({"items": items, "total": total, "page": page, "page_size": page_size})
 ''',
+    # Run in the peer venv: `manage.py migrate_schemas` timing each schema between django-tenants'
+    # own signals (before set_schema, after the commit); prints one JSON line with the seconds.
+    "migrate_timed.py": """\
+import json
+import os
+import sys
+import time
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peer.settings")
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django_tenants.signals import schema_migrated, schema_pre_migration  # noqa: E402
+
+started = {}
+seconds = {}
+
+
+def before(sender, schema_name, **kwargs):
+    started[schema_name] = time.perf_counter()
+
+
+def after(sender, schema_name, **kwargs):
+    seconds[schema_name] = time.perf_counter() - started.pop(schema_name)
+
+
+schema_pre_migration.connect(before)
+schema_migrated.connect(after)
+call_command("migrate_schemas", verbosity=0)
+sys.stdout.write("\\n" + json.dumps({"seconds": seconds}) + "\\n")
+""",
     # Run in the peer venv: public tenant, the benchmark tenants with their items, then timed
     # provisioning; prints one JSON line with the timings.
     "setup_peer.py": """\
@@ -344,22 +380,45 @@ def setup_django(python: Path, env: dict[str, str], provision: int) -> tuple[lis
     return [float(t) for t in result["provision_s"]], int(result["tables"])
 
 
-def django_noop_migration(python: Path, env: dict[str, str]) -> float:
-    """Wall seconds of `manage.py migrate_schemas` with every schema at its latest migration."""
+@dataclass(frozen=True)
+class FleetRun:
+    """A fleet migration as a whole command: wall seconds, and per-tenant milliseconds (p50, p99) of
+    the tenant schemas it migrated (None when it migrated none)."""
+
+    seconds: float
+    p50_ms: float | None
+    p99_ms: float | None
+
+    def per_tenant(self) -> str:
+        """`p50 / p99 ms` for a table cell."""
+        if self.p50_ms is None or self.p99_ms is None:
+            return "-"
+        return f"{self.p50_ms:.0f} / {self.p99_ms:.0f} ms"
+
+
+def django_noop_migration(python: Path, env: dict[str, str]) -> FleetRun:
+    """`manage.py migrate_schemas` (through migrate_timed.py) with every schema at its latest
+    migration: wall seconds, and per tenant schema (public left out) as django-tenants' signals time it."""
     start = time.perf_counter()
-    subprocess.run(
-        [str(python), "manage.py", "migrate_schemas"],
+    out = subprocess.run(
+        [str(python), "migrate_timed.py"],
         cwd=PROJECT_DIR,
         env=env,
         check=True,
         capture_output=True,
-    )
-    return time.perf_counter() - start
+        text=True,
+    ).stdout
+    elapsed = time.perf_counter() - start
+    seconds = json.loads(out.strip().splitlines()[-1])["seconds"]
+    tenants = [float(v) * 1000 for k, v in seconds.items() if k != "public"]
+    if not tenants:
+        return FleetRun(elapsed, None, None)
+    return FleetRun(elapsed, percentile(tenants, 0.5), percentile(tenants, 0.99))
 
 
-def django_real_migration(python: Path, env: dict[str, str]) -> float:
+def django_real_migration(python: Path, env: dict[str, str]) -> FleetRun:
     """Add an integer column with a default and an index on it to the item model, make its migration,
-    and return the wall seconds of `manage.py migrate_schemas` applying it to every schema."""
+    and run `manage.py migrate_schemas` applying it to every schema (see django_noop_migration)."""
     models = PROJECT_DIR / "items" / "models.py"
     models.write_text(
         models.read_text().replace(
@@ -387,9 +446,21 @@ def item_tables_with(database_url: str, column: str) -> int:
     return int(row[0]) if row else 0
 
 
-def platform_real_migration(url: str, redis_url: str) -> float:
-    """The same change as a tenant revision on a copy of the platform's migrations; wall seconds of
-    `platformctl db upgrade --jobs 1` applying it."""
+def platform_migration(settings: Settings) -> FleetRun:
+    """`platformctl db upgrade --jobs 1`: wall seconds, and per tenant the milliseconds each tenant's
+    transaction took (lock to commit), as the command reports them."""
+    elapsed, summary = run_cli(settings, jobs=1)
+    p50, p99 = summary.get("p50_ms"), summary.get("p99_ms")
+    return FleetRun(
+        elapsed,
+        None if p50 is None else float(str(p50)),
+        None if p99 is None else float(str(p99)),
+    )
+
+
+def platform_real_migration(url: str, redis_url: str) -> FleetRun:
+    """The same change as a tenant revision on a copy of the platform's migrations, applied by
+    `platformctl db upgrade --jobs 1` (see platform_migration)."""
     with tempfile.TemporaryDirectory(prefix="bench-migrations-") as tmp:
         migrations = Path(tmp) / "alembic"
         shutil.copytree(
@@ -398,8 +469,7 @@ def platform_real_migration(url: str, redis_url: str) -> float:
             ignore=shutil.ignore_patterns("__pycache__"),
         )
         add_revision(migrations, "bbee00c0ff01", "priority")
-        elapsed, _ = run_cli(bench_settings(url, redis_url, migrations_dir=migrations), jobs=1)
-    return elapsed
+        return platform_migration(bench_settings(url, redis_url, migrations_dir=migrations))
 
 
 @dataclass
@@ -700,6 +770,45 @@ def measure(server: Server, seconds: float, loader: str) -> Round:
     )
 
 
+@dataclass(frozen=True)
+class Wire:
+    """PostgreSQL protocol traffic per request, counted by the proxy over sequential requests."""
+
+    round_trips: float
+    statements: float
+    connections: int
+
+
+def upstream(database_url: str) -> tuple[str, int]:
+    """Host (or socket directory) and port of the PostgreSQL server of `database_url`."""
+    url = make_url(to_sqlalchemy_url(database_url))
+    return url.host or str(url.query.get("host", "127.0.0.1")), url.port or 5432
+
+
+def proxied(database_url: str, port: int) -> str:
+    """`database_url` through the counting proxy on `port`."""
+    url = make_url(to_sqlalchemy_url(database_url)).difference_update_query(["host"])
+    return url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+
+
+def count_wire(server: Server, wire: WireCounter, requests: int) -> Wire:
+    """WIRE_WARMUP requests, then `requests` counted ones, one at a time, alternating the tenant hosts;
+    each must answer 200."""
+    with httpx.Client(timeout=30) as client:
+
+        def get(n: int) -> None:
+            host = HOSTS[n % len(HOSTS)]
+            client.get(server.url, headers={"Host": host, **server.headers[host]}).raise_for_status()
+
+        for n in range(WIRE_WARMUP):
+            get(n)
+        wire.start_counting()
+        for n in range(requests):
+            get(n)
+        counts = wire.stop_counting()
+    return Wire(round_trips(counts) / requests, statements(counts) / requests, wire.connections)
+
+
 def same_shape(platform_body: dict[str, object], django_body: dict[str, object]) -> bool:
     """Both answers have the same keys, total, page length and item keys.
 
@@ -715,6 +824,10 @@ def same_shape(platform_body: dict[str, object], django_body: dict[str, object])
         and len(p_items) == len(d_items) == 20
         and set(p_items[0]) == set(d_items[0])
     )
+
+
+def _ratio(ours: float | None, theirs: float | None) -> str:
+    return "" if ours is None or not theirs else f"{ours / theirs:.2f} (p50)"
 
 
 def _ms(values: Sequence[float]) -> str:
@@ -765,8 +878,16 @@ def run(argv: Sequence[str] = ()) -> Report:
                     f"django-tenants {rounds[theirs.name][-1].load.rps:.0f} req/s"
                 )
 
+        log("peer: PostgreSQL round trips per request, through a counting proxy")
+        with wire_counter(*upstream(platform_url)) as wire:
+            with serve_platform(proxied(platform_url, wire.port), redis_url, platform.headers) as ours:
+                platform_wire = count_wire(ours, wire, WIRE_REQUESTS)
+            peer_wire_url = proxied(django_url, wire.port)
+            with serve_django(python, peer_env(peer_wire_url), peer_wire_url) as theirs:
+                django_wire = count_wire(theirs, wire, WIRE_REQUESTS)
+
         log("peer: no-op fleet migrations")
-        platform_noop, _ = run_cli(bench_settings(platform_url, redis_url), jobs=1)
+        platform_noop = platform_migration(bench_settings(platform_url, redis_url))
         django_noop = django_noop_migration(python, env)
         log("peer: real fleet migrations (a column and an index on item)")
         platform_real = platform_real_migration(platform_url, redis_url)
@@ -865,6 +986,18 @@ def run(argv: Sequence[str] = ()) -> Report:
                     "",
                 ],
                 [
+                    f"PostgreSQL round trips/req ({WIRE_REQUESTS} sequential requests)",
+                    f"{platform_wire.round_trips:.2f}",
+                    f"{django_wire.round_trips:.2f}",
+                    f"{platform_wire.round_trips / max(django_wire.round_trips, 1e-9):.2f}",
+                ],
+                [
+                    "statements/req (same requests)",
+                    f"{platform_wire.statements:.2f}",
+                    f"{django_wire.statements:.2f}",
+                    "",
+                ],
+                [
                     f"provisioning p50 / p99 ({args.provision} tenants)",
                     f"{_ms(platform.provision_s)}, {platform.tables} tables" if platform.provision_s else "-",
                     f"{_ms(django_prov)}, {django_tables} tables" if django_prov else "-",
@@ -872,15 +1005,27 @@ def run(argv: Sequence[str] = ()) -> Report:
                 ],
                 [
                     f"no-op fleet migration, {len(SLUGS) + args.provision} tenants (whole command)",
-                    f"{platform_noop:.2f} s",
-                    f"{django_noop:.2f} s",
-                    f"{platform_noop / django_noop:.2f}",
+                    f"{platform_noop.seconds:.2f} s",
+                    f"{django_noop.seconds:.2f} s",
+                    f"{platform_noop.seconds / django_noop.seconds:.2f}",
+                ],
+                [
+                    "no-op fleet migration, per tenant p50 / p99",
+                    platform_noop.per_tenant(),
+                    django_noop.per_tenant(),
+                    "",
                 ],
                 [
                     f"add a column and an index, {len(SLUGS) + args.provision} tenants (whole command)",
-                    f"{platform_real:.2f} s",
-                    f"{django_real:.2f} s",
-                    f"{platform_real / django_real:.2f}",
+                    f"{platform_real.seconds:.2f} s",
+                    f"{django_real.seconds:.2f} s",
+                    f"{platform_real.seconds / django_real.seconds:.2f}",
+                ],
+                [
+                    "add a column and an index, per tenant p50 / p99",
+                    platform_real.per_tenant(),
+                    django_real.per_tenant(),
+                    _ratio(platform_real.p50_ms, django_real.p50_ms),
                 ],
             ],
         )
@@ -916,7 +1061,23 @@ def run(argv: Sequence[str] = ()) -> Report:
         "(its standard, sequential executor; it also walks the public schema), each a fresh process, "
         "with every schema already at its latest migration. Real migration: the same commands "
         "applying an integer column with a default 0 and an index on it to `item` (an Alembic "
-        "revision on a copy of the platform's migrations; a field and makemigrations in Django)."
+        "revision on a copy of the platform's migrations; a field and makemigrations in Django). "
+        "Per tenant: the platform's per-tenant durations as `db upgrade --json` reports them (lock to "
+        "commit of the tenant's transaction; a no-op run migrates no tenant: it reads every revision "
+        "in a few queries and skips those at head); django-tenants' from its schema_pre_migration "
+        "to its schema_migrated signal (migrate_timed.py, the same `migrate_schemas` command: set "
+        "the schema, create django_migrations if missing, the migrate command, commit, close the "
+        "connection), the public schema left out."
+    )
+    report.notes.append(
+        f"Round trips: after the load rounds each system is started again with its database URL "
+        f"pointing at a small TCP proxy in front of PostgreSQL (bench/_wire.py) and answers "
+        f"{WIRE_WARMUP} warm-up and then {WIRE_REQUESTS} counted requests, one at a time, alternating "
+        "the tenant hosts. The proxy parses the client side of the PostgreSQL protocol and counts a "
+        "round trip for every Query message (simple protocol) and every Sync (extended protocol: "
+        "Parse/Bind/Execute... then Sync, after which the client waits), a statement for every Query "
+        "and every Execute; BEGIN and COMMIT count as statements. Connections opened while counting: "
+        f"platform {platform_wire.connections}, django-tenants {django_wire.connections}."
     )
     report.notes.append(
         "Provisioning: the platform's create_tenant (registry row, schema, tables, built-in roles, "

@@ -26,6 +26,7 @@ from tenants.fleet import (
     FLEET_LOCK_KEY,
     TenantRef,
     migrate_tenant,
+    read_revisions,
     unqualified_tenant_metadata,
     upgrade_fleet,
     upgrade_public,
@@ -224,3 +225,25 @@ def test_autogenerate_against_a_tenant_at_head_finds_nothing_to_do(settings, ten
     source = Path(script.path).read_text()
     upgrade = source.split("def upgrade()", 1)[1].split("def downgrade()", 1)[0]
     assert "op." not in upgrade, upgrade
+
+
+def test_reading_revisions_holds_no_locks_on_the_version_tables(fleet):
+    """Revisions are read inside the caller's transaction without keeping a lock per schema (with
+    10,000 schemas, one lock each would exhaust the lock table); every stamped schema is found."""
+    fleet_settings, tenants = fleet
+    engine = create_engine(fleet_settings.sync_database_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            revisions = read_revisions(conn, [t.schema_name for t in tenants])
+            held = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                    "WHERE l.pid = pg_backend_pid() AND c.relname = 'alembic_version'"
+                )
+            ).scalar_one()
+            assert conn.in_transaction()
+    finally:
+        engine.dispose()
+    assert held == 0
+    assert set(revisions) == {t.schema_name for t in tenants}
+    assert None not in revisions.values()
