@@ -78,6 +78,11 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, .
 BY_HAND: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, ...]]] = {
     "peer_django_tenants": ("bench.peer_django_tenants", peer_django_tenants.run, ()),
     "tenant_scale": ("bench.tenant_scale", tenant_scale.run, ()),
+    "tenant_scale_1k": (
+        "bench.tenant_scale",
+        tenant_scale.run,
+        ("--tenants", "1000", "--rounds", "1", "--warmup", "60"),
+    ),
     "provisioning_10k": ("bench.provisioning", provisioning.run, ()),
 }
 BY_HAND_HEADING = "# Benchmarks run by hand"
