@@ -243,6 +243,23 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def platform_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `platformctl serve` under benchmark: this process's, the test environment,
+    the benchmark's services, quiet logs, no metrics port (several workers), plus `extra`."""
+    env = dict(os.environ)
+    env.update(
+        ENV="test",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        BASE_DOMAIN=BASE_DOMAIN,
+        LOG_LEVEL="WARNING",
+        LOG_FORMAT="console",
+        METRICS_PORT="0",
+        **extra,
+    )
+    return env
+
+
 def spawn_platformctl(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     """Start `platformctl <args>` in its own process group, its output discarded."""
     return subprocess.Popen(

@@ -57,6 +57,7 @@ from bench._common import (
     log,
     median,
     percentile,
+    platform_env,
     services,
     spawn_platformctl,
     stop_process,
@@ -559,16 +560,7 @@ def wait_ready(server: Server) -> None:
 def serve_platform(url: str, redis_url: str, headers: dict[str, dict[str, str]]) -> Iterator[Server]:
     """`platformctl serve --workers 2` on a free port until the block ends."""
     port = free_port()
-    env = dict(os.environ)
-    env.update(
-        ENV="test",
-        DATABASE_URL=url,
-        REDIS_URL=redis_url,
-        BASE_DOMAIN=BASE_DOMAIN,
-        LOG_LEVEL="WARNING",
-        LOG_FORMAT="console",
-        METRICS_PORT="0",
-    )
+    env = platform_env(url, redis_url)
     process = spawn_platformctl(env, "serve", "--workers", "2", "--port", str(port))
     server = Server("platform", port, process, headers, url)
     try:

@@ -60,6 +60,7 @@ from bench._common import (
     log,
     machine_facts,
     median,
+    platform_env,
     services,
     spawn_platformctl,
     stop_process,
@@ -200,17 +201,7 @@ class Server:
 def serve(url: str, redis_url: str, design: str, probe: tuple[str, dict[str, str]]) -> Iterator[Server]:
     """The platform under one design until the block ends; ready once `probe` answers 200."""
     port = free_port()
-    env = dict(os.environ)
-    env.update(
-        ENV="test",
-        DATABASE_URL=url,
-        REDIS_URL=redis_url,
-        BASE_DOMAIN=BASE_DOMAIN,
-        LOG_LEVEL="WARNING",
-        LOG_FORMAT="console",
-        METRICS_PORT="0",
-        **DESIGNS[design],
-    )
+    env = platform_env(url, redis_url, **DESIGNS[design])
     process = spawn_platformctl(env, "serve", "--workers", "2", "--port", str(port))
     server = Server(design, port, process, url)
     try:
