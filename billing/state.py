@@ -7,8 +7,9 @@ follow the tenant's lifecycle; when what is cached here changed, they send `NOTI
 (`repository.notify_state_changed`) in the same transaction, and every API process's listener
 (platform_core.kernel.db.notifications, wired by the app factory) drops that tenant's entry as the
 change commits. A lookup that a change overtook while it read the database is answered but not
-cached; a (re)connection of the listener forgets everything; entries expire after
-TENANT_CACHE_TTL_SECONDS, which bounds staleness while the listener is down.
+cached; a (re)connection of the listener forgets everything. While the listener is connected an entry
+is kept until a notification drops it (at most an hour: `entry_lifetime`); while it is down, entries
+older than TENANT_CACHE_TTL_SECONDS are not used.
 
 A request's transaction never changes these fields (checkout only creates the account on the
 default plan, which reads the same as having none), so loading through the caller's session never
@@ -31,7 +32,7 @@ from billing.catalog import Catalog, PlanSpec, get_catalog
 from billing.models import BillingAccount
 from platform_core.kernel.changes import ChangeLog
 from platform_core.kernel.context import TenantContext
-from platform_core.kernel.db.notifications import Notifications
+from platform_core.kernel.db.notifications import Notifications, entry_lifetime
 from platform_core.kernel.tenancy import get_tenant_session
 from tenants.resolution import NOTIFY_CHANNEL
 
@@ -73,7 +74,8 @@ def plan_of(state: BillingState, catalog: Catalog | None = None) -> PlanSpec:
 
 
 class BillingStates:
-    """Billing state by tenant id; each entry lives at most `ttl` seconds (0: nothing is kept)."""
+    """Billing state by tenant id; each entry lives `entry_lifetime(ttl, listener)` seconds (ttl 0:
+    nothing is kept)."""
 
     def __init__(
         self, ttl: float = 30.0, *, max_entries: int = 50_000, clock: Callable[[], float] = time.monotonic
@@ -81,7 +83,8 @@ class BillingStates:
         self.ttl = ttl
         self.max_entries = max_entries
         self.clock = clock
-        self._entries: dict[uuid.UUID, tuple[float, BillingState]] = {}
+        self._notifications: Notifications | None = None  # the listener, once subscribed
+        self._entries: dict[uuid.UUID, tuple[float, BillingState]] = {}  # stored at, state
         self._changes = ChangeLog()  # which lookups a change overtook
         self.lookups = 0  # database lookups made, for tests
 
@@ -91,13 +94,15 @@ class BillingStates:
         self.invalidate(None)
 
     def subscribe(self, notifications: Notifications) -> None:
-        """Hear of every tenant change (`NOTIFY tenant_changed`) from the process's listener."""
+        """Hear of every tenant change (`NOTIFY tenant_changed`) from the process's listener, and keep
+        entries while it is connected."""
         notifications.subscribe(NOTIFY_CHANNEL, self.invalidate)
+        self._notifications = notifications
 
     def cached(self, tenant_id: uuid.UUID) -> BillingState | None:
         """The tenant's cached state, or None when absent or expired (no query)."""
         entry = self._entries.get(tenant_id)
-        if entry is not None and entry[0] > self.clock():
+        if entry is not None and self.clock() - entry[0] < entry_lifetime(self.ttl, self._notifications):
             return entry[1]
         return None
 
@@ -115,7 +120,7 @@ class BillingStates:
         if self.ttl > 0 and self._changes.current(started, tenant_id):
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[tenant_id] = (self.clock() + self.ttl, state)
+            self._entries[tenant_id] = (self.clock(), state)
         return state
 
     def invalidate(self, tenant_id: uuid.UUID | str | None = None) -> None:

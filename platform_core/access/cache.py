@@ -5,9 +5,11 @@ Resolving a principal costs one indexed query, which is a fifth of a small reque
 removals, sign-outs, password changes, key revocations, custom role edits); each of them calls
 `auth_changed(session, tenant_id)`, which (1) sends NOTIFY `auth_changed` in the transaction, so
 every API process drops that tenant's entries as soon as it commits, and (2) drops them in this
-process right after the commit. Entries also expire after PRINCIPAL_CACHE_TTL_SECONDS, which bounds
-the effect of a change made outside the API (SQL by hand) or a notification missed while a process
-was reconnecting (the listener clears everything when it reconnects).
+process right after the commit. While the process's listener is connected an entry is kept until a
+notification drops it (at most an hour: `entry_lifetime`), so traffic spread over thousands of tenants
+does not pay a lookup per principal per TTL; while it is down, entries older than
+PRINCIPAL_CACHE_TTL_SECONDS are not used, and its reconnection clears everything. After changing
+these rows by hand in SQL, `SELECT pg_notify('auth_changed', '')` makes every process forget them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from platform_core.kernel.db.notifications import Notifications
+from platform_core.kernel.db.notifications import Notifications, entry_lifetime
 from platform_core.kernel.repository import notify, notify_sync
 
 AUTH_CHANNEL = "auth_changed"
@@ -29,12 +31,13 @@ _PENDING = "platform.auth_changed"
 
 
 class PrincipalCache:
-    """Entries by key, grouped by tenant; each lives at most `ttl` seconds."""
+    """Entries by key, grouped by tenant; each lives `entry_lifetime(ttl, listener)` seconds."""
 
     def __init__(self, ttl: float = 30.0, max_entries: int = 50_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
-        self._entries: dict[Hashable, tuple[float, uuid.UUID, Any]] = {}
+        self._notifications: Notifications | None = None  # the listener, once subscribed
+        self._entries: dict[Hashable, tuple[float, uuid.UUID, Any]] = {}  # stored at, tenant, value
         self._by_tenant: dict[uuid.UUID, set[Hashable]] = {}
         # Bumped by every invalidation: an answer read from the database before a change committed
         # must not be stored after the change dropped the tenant's entries.
@@ -50,7 +53,7 @@ class PrincipalCache:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry[0] <= time.monotonic():
+        if time.monotonic() - entry[0] >= entry_lifetime(self.ttl, self._notifications):
             self._drop(key)
             return None
         return entry[2]
@@ -62,7 +65,7 @@ class PrincipalCache:
             return
         if len(self._entries) >= self.max_entries:
             self.clear()
-        self._entries[key] = (time.monotonic() + self.ttl, tenant_id, value)
+        self._entries[key] = (time.monotonic(), tenant_id, value)
         self._by_tenant.setdefault(tenant_id, set()).add(key)
 
     def invalidate_tenant(self, tenant_id: uuid.UUID | str) -> None:
@@ -77,8 +80,10 @@ class PrincipalCache:
             self._entries.pop(entry_key, None)
 
     def subscribe(self, notifications: Notifications) -> None:
-        """Hear of changes other processes make (`NOTIFY auth_changed`) from the process's listener."""
+        """Hear of changes other processes make (`NOTIFY auth_changed`) from the process's listener,
+        and keep entries while it is connected."""
         notifications.subscribe(AUTH_CHANNEL, self.forget)
+        self._notifications = notifications
 
     def forget(self, tenant_id: str | None) -> None:
         """Forget one tenant's entries, or everything when None (a notification's payload)."""

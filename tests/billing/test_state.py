@@ -1,9 +1,10 @@
 """The billing state cache: a warm tenant costs no query, misses read one row, invalidation per tenant,
-the TTL, and no caching of a lookup a change overtook."""
+the TTL (only while the listener is down), and no caching of a lookup a change overtook."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 
 import pytest
@@ -14,6 +15,7 @@ from billing.models import BillingAccount
 from billing.state import BILLING_STATES, NO_ACCOUNT, BillingState, BillingStates, plan_of, state_of
 from platform_core.app.main import create_app
 from platform_core.kernel.db.engines import Database
+from platform_core.kernel.db.notifications import KEPT_WHILE_LISTENING, Notifications
 from tenants.resolution import NOTIFY_CHANNEL
 from tests.conftest import owner_client
 
@@ -67,6 +69,37 @@ async def test_a_warm_tenant_costs_no_query_until_the_ttl(database, billed, sync
         clock.now += 31
         assert (await states.get(session, tenant.id)).status == "past_due"
         assert states.lookups == 2
+
+
+async def test_entries_outlive_the_ttl_while_the_listener_is_connected(database, billed, sync_db, settings):
+    clock = FakeClock()
+    states = BillingStates(ttl=30, clock=clock)
+    notifications = Notifications(settings)
+    states.subscribe(notifications)
+    tenant = billed("active")
+    ready = asyncio.Event()
+    listener = asyncio.create_task(notifications.listen(ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        async with database.session() as session:
+            await states.get(session, tenant.id)
+            set_status(sync_db, tenant.id, "past_due")  # by hand: no notification
+            clock.now += 600
+            assert (await states.get(session, tenant.id)).status == "active"  # kept: no query
+            assert states.lookups == 1
+            clock.now += KEPT_WHILE_LISTENING
+            assert (await states.get(session, tenant.id)).status == "past_due"  # at most an hour
+            assert states.lookups == 2
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    assert not notifications.connected
+    clock.now += 31  # the listener is down: the TTL applies again
+    set_status(sync_db, tenant.id, "canceled")
+    async with database.session() as session:
+        assert (await states.get(session, tenant.id)).status == "canceled"
+    assert states.lookups == 3
 
 
 async def test_a_tenant_without_an_account_has_the_default_plan(database, tenant_service):

@@ -6,7 +6,12 @@ callback to its channel; the app factory wires them and runs `Notifications.list
 the process. A callback gets the payload (a tenant id), or None for "forget everything": an empty
 payload says so, and so does every (re)connection, since notifications sent while the connection was
 down are lost. The connection is re-opened with backoff forever, so a database restart costs nothing
-but a cold cache; each cache's TTL bounds what it serves stale while the connection is down.
+but a cold cache. TCP keepalives make a silently dead connection fail within about a minute.
+
+While the connection is up, every change the platform makes reaches the caches, so they keep an
+entry until a notification drops it (`entry_lifetime`: at most KEPT_WHILE_LISTENING, which bounds a
+change made by hand without a notification); while it is down, each cache's TTL bounds what it
+serves stale, and the reconnection forgets everything.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 from collections.abc import Callable
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from platform_core.kernel.settings import Settings, to_libpq_url
 
@@ -25,6 +31,9 @@ Subscriber = Callable[[str | None], None]
 _CHANNEL = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")  # an unquoted identifier: safe to put into LISTEN
 _FIRST_DELAY = 0.5
 _MAX_DELAY = 30.0
+# A dead peer is noticed after 30 s idle + 3 probes 10 s apart, instead of waiting forever on recv().
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+KEPT_WHILE_LISTENING = 3600.0  # seconds a cache entry is kept while the listener is connected
 
 
 class Notifications:
@@ -35,6 +44,7 @@ class Notifications:
         self._subscribers: dict[str, list[Subscriber]] = {}
         self._listening = False
         self.backend_pid: int | None = None  # the listening connection's server process, once connected
+        self.connected = False  # LISTENing now: every notification sent from here on is delivered
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -67,21 +77,38 @@ class Notifications:
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    url, autocommit=True, application_name="platform-listener"
+                    make_conninfo(url, application_name="platform-listener", **_KEEPALIVES),
+                    autocommit=True,
                 )
                 async with conn:
                     self.backend_pid = conn.info.backend_pid
                     for channel in self._subscribers:
                         await conn.execute(f"LISTEN {channel}")
                     self._forget_everything()  # whatever was sent while not listening is lost
+                    self.connected = True
                     if ready is not None:
                         ready.set()
                     delay = _FIRST_DELAY
                     async for notice in conn.notifies():
                         self._deliver(notice.channel, notice.payload)
             except asyncio.CancelledError:
+                self.connected = False
                 raise
             except Exception as exc:  # keep listening through database restarts
+                self.connected = False
                 logger.warning("change listener disconnected: %s; retrying in %.1fs", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_DELAY)
+            finally:
+                self.connected = False
+
+
+def entry_lifetime(ttl: float, notifications: Notifications | None) -> float:
+    """Seconds a per-process cache entry stored now may be served: 0 when the cache is off (`ttl`
+    0); while `notifications` is connected, until a notification drops it (at most
+    KEPT_WHILE_LISTENING, or `ttl` if longer); otherwise `ttl`."""
+    if ttl <= 0:
+        return 0.0
+    if notifications is not None and notifications.connected:
+        return max(ttl, KEPT_WHILE_LISTENING)
+    return ttl

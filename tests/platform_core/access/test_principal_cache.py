@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 
 from platform_core.access.cache import AUTH_CHANNEL, PRINCIPALS, PrincipalCache, auth_changed_sync
-from platform_core.kernel.db.notifications import Notifications
+from platform_core.kernel.db.notifications import KEPT_WHILE_LISTENING, Notifications
 from tests.conftest import signed_in
 from tests.factories import access_token, create_user
 
@@ -37,9 +38,7 @@ def test_entries_are_grouped_by_tenant_and_expire():
     cache.put(one, ("c",), 3, cache.generation(one))
     assert cache.get(("c",)) is None
     expired = PrincipalCache(ttl=30)
-    expired.put(one, ("d",), 4, expired.generation(one))
-    expired.ttl = 0
-    expired._entries[("d",)] = (0.0, one, 4)  # as if 30 s had passed
+    expired._entries[("d",)] = (time.monotonic() - 31, one, 4)  # as if stored 31 s ago
     assert expired.get(("d",)) is None
 
 
@@ -95,3 +94,23 @@ async def test_other_processes_hear_of_changes_by_notify(settings, sync_db, tena
         listener.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await listener
+
+
+async def test_entries_outlive_the_ttl_only_while_the_listener_is_connected(settings, tenant_a):
+    cache = PrincipalCache(ttl=30)
+    notifications = Notifications(settings)
+    cache.subscribe(notifications)
+    ready = asyncio.Event()
+    listener = asyncio.create_task(notifications.listen(ready=ready))
+    try:
+        await asyncio.wait_for(ready.wait(), 10)
+        now = time.monotonic()
+        cache._entries[("old",)] = (now - 600, tenant_a.id, "kept")  # stored 10 minutes ago
+        cache._entries[("ancient",)] = (now - KEPT_WHILE_LISTENING - 1, tenant_a.id, "dropped")
+        assert cache.get(("old",)) == "kept"
+        assert cache.get(("ancient",)) is None  # at most an hour, notified or not
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    assert cache.get(("old",)) is None  # the listener is down: older than the TTL is not used

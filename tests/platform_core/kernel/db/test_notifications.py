@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import psycopg
 import pytest
 
-from platform_core.kernel.db.notifications import Notifications
+from platform_core.kernel.db.notifications import KEPT_WHILE_LISTENING, Notifications, entry_lifetime
 from platform_core.kernel.settings import to_libpq_url
 
 
@@ -72,12 +72,15 @@ async def test_a_lost_connection_is_reopened_and_everything_is_forgotten(setting
     heard = Heard()
     notifications.subscribe("test_reconnect", heard)
     ready = asyncio.Event()
+    assert not notifications.connected
     async with listening(notifications, ready):
+        assert notifications.connected
         first_pid = notifications.backend_pid
         ready.clear()
         with psycopg.connect(to_libpq_url(settings.database_url), autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (first_pid,))
         await asyncio.wait_for(ready.wait(), 30)  # reconnected after the backoff
+        assert notifications.connected
         assert notifications.backend_pid != first_pid
         assert heard.payloads == [None, None]  # what was sent meanwhile is lost: forget everything
         await asyncio.to_thread(notify, settings, "test_reconnect", "tenant-3")
@@ -88,6 +91,16 @@ def test_channels_are_plain_names_subscribed_before_listening(settings):
     notifications = Notifications(settings)
     with pytest.raises(ValueError, match="not a channel name"):
         notifications.subscribe("x; DROP TABLE tenant", lambda _payload: None)
+
+
+def test_entry_lifetime_follows_the_connection(settings):
+    notifications = Notifications(settings)
+    assert entry_lifetime(30, notifications) == 30  # not listening: the TTL
+    assert entry_lifetime(30, None) == 30
+    notifications.connected = True
+    assert entry_lifetime(30, notifications) == KEPT_WHILE_LISTENING
+    assert entry_lifetime(7200, notifications) == 7200
+    assert entry_lifetime(0, notifications) == 0  # a cache turned off stays off
 
 
 async def test_subscribing_after_listening_started_is_refused(settings):
