@@ -21,13 +21,19 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from platform_core.kernel.db.outages import discard_closed_connections
 from platform_core.kernel.db.recycling import recycle_after_schemas
 
-__all__ = ["SlicedPools", "slice_of"]
+__all__ = ["SPILLS", "SlicedPools", "slice_of"]
+
+SPILLS = Counter(
+    "platform_db_slice_spills",
+    "API sessions sent to the shared pool because their tenant's slice was full",
+)
 
 
 def slice_of(schema: str, slices: int) -> int:
@@ -63,6 +69,7 @@ class SlicedPools:
         index = slice_of(schema, len(self.engines))
         if self.open_sessions[index] >= self.capacity:
             self.spilled += 1
+            SPILLS.inc()
             return None
         self.open_sessions[index] += 1
         return index

@@ -11,14 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.pool import PoolProxiedConnection
 
 from platform_core.kernel.db.base import TENANT_SCHEMA
 
-__all__ = ["SCHEMAS_SEEN", "note_schema", "recycle_after_schemas", "schemas_seen"]
+__all__ = ["RECYCLED", "SCHEMAS_SEEN", "note_schema", "recycle_after_schemas", "schemas_seen"]
 
 SCHEMAS_SEEN = "platform.schemas_seen"  # key in a pool record's info: the set of schemas served
+RECYCLED = Counter(
+    "platform_db_connections_recycled",
+    "Pooled connections replaced after serving DB_RECYCLE_AFTER_SCHEMAS distinct tenant schemas",
+)
 
 
 def _bound_schema(conn: Connection) -> str | None:
@@ -55,3 +60,4 @@ def note_schema(info: dict[Any, Any], schema: str, limit: int, proxied: PoolProx
     seen.add(schema)
     if len(seen) >= limit:
         proxied.invalidate(soft=True)  # closed and reopened at its next checkout
+        RECYCLED.inc()

@@ -6,6 +6,7 @@ import uuid
 from contextlib import AsyncExitStack
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from platform_core.items.models import Item
@@ -13,6 +14,12 @@ from platform_core.kernel.db.affinity import slice_of
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.db.recycling import schemas_seen
 from tests.conftest import make_settings
+
+
+def _sample(name: str) -> float:
+    """A counter's value in this process's Prometheus registry (what /metrics exports)."""
+    return REGISTRY.get_sample_value(name) or 0.0
+
 
 SLICES = 4
 
@@ -63,6 +70,7 @@ async def test_a_tenant_always_lands_on_its_slice(settings, schemas):
 async def test_a_full_slice_spills_to_the_shared_pool_never_to_another_slice(settings, schemas):
     db = _database(settings, db_tenant_slices=SLICES, db_slice_pool_size=1, db_pool_size=2)
     schema = schemas[0]
+    spills_before = _sample("platform_db_slice_spills_total")
     try:
         assert db.slices is not None
         async with AsyncExitStack() as stack:
@@ -72,6 +80,7 @@ async def test_a_full_slice_spills_to_the_shared_pool_never_to_another_slice(set
             pid, pool = await _backend_of(db, schema)  # its slice's one connection is taken
             assert pool is db.async_engine.pool
             assert db.slices.spilled == 1
+            assert _sample("platform_db_slice_spills_total") == spills_before + 1
         pid_after, pool_after = await _backend_of(db, schema)  # the slice is free again
         assert pool_after is db.slices.engines[slice_of(schema, SLICES)].pool
         assert pid_after != pid
@@ -95,11 +104,13 @@ async def test_a_connection_is_recycled_after_serving_m_schemas(settings, schema
         settings, db_tenant_affinity=False, db_pool_size=1, db_max_overflow=0, db_recycle_after_schemas=3
     )
     first, second, third, fourth = schemas[:4]
+    recycled_before = _sample("platform_db_connections_recycled_total")
     try:
         pid, _ = await _backend_of(db, first)
         assert (await _backend_of(db, first))[0] == pid  # the same schema again counts once
         assert (await _backend_of(db, second))[0] == pid
         assert (await _backend_of(db, third))[0] == pid  # the third one still runs on it...
+        assert _sample("platform_db_connections_recycled_total") == recycled_before + 1
         replaced, _ = await _backend_of(db, fourth)  # ...and the next session gets a new backend
         assert replaced != pid
         async with db.async_engine_for(fourth).connect() as conn:
