@@ -76,16 +76,12 @@ CONNECTIONS = 64
 STATS_DELAY_S = 1.0
 # The design switch. `on`: the new settings' defaults (8 slices of 2 connections, recycling after
 # 2,000 schemas, the preloaded host cache), a shared pool of 4 so that both designs have the same
-# connection budget (20 per process: 8 x 2 + 4 against 10 + 10 overflow), and the NOTIFY-invalidated
-# caches (hosts, billing state, principals) kept 300 s instead of 30 s: notifications keep them
-# exact, the TTL only bounds changes made by hand in the database, and with 10,000 tenants a 30 s
-# entry expires before the tenant's next request reaches the same process. `off`: the behaviour
-# before (one shared pool of DB_POOL_SIZE + DB_MAX_OVERFLOW, no recycling, no preload, 30 s TTLs).
+# connection budget (20 per process: 8 x 2 + 4 against 10 + 10 overflow). `off`: the behaviour
+# before (one shared pool of DB_POOL_SIZE + DB_MAX_OVERFLOW, no recycling, no preload). Both keep the
+# principal and billing-state caches until a notification (not a setting).
 DESIGNS: dict[str, dict[str, str]] = {
     "on": {
         "DB_POOL_SIZE": "4",
-        "TENANT_CACHE_TTL_SECONDS": "300",
-        "PRINCIPAL_CACHE_TTL_SECONDS": "300",
     },
     "off": {
         "DB_TENANT_AFFINITY": "false",
