@@ -12,12 +12,13 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import BLANK_SCHEMA, Connection, Engine, MetaData, create_engine, pool
 
 from platform_core.kernel.db.alembic_config import alembic_config, head_revision, script_directory
@@ -33,6 +34,8 @@ _SCHEMA = re.compile(r"^t_[0-9a-f]{32}$")
 _CHUNK = 500
 _RECORD_EVERY_S = 0.5  # the coordinator commits recorded results at most this often
 _TASK_SIZE = 16  # tenants per task sent to a worker (each still in its own transaction)
+_RECYCLE_AFTER = 250  # tenants a worker migrates on one connection before it opens a new one
+_IN_PROCESS_MAX = 100  # this many tenants behind or fewer: migrated in this process, no worker processes
 
 
 class FleetLocked(RuntimeError):
@@ -121,12 +124,19 @@ def unqualified_tenant_metadata() -> MetaData:
 
 
 def configure_tenant_context(
-    context: EnvironmentContext, conn: Connection, schema: str, *, reflect: bool = False
+    context: EnvironmentContext,
+    conn: Connection,
+    schema: str,
+    *,
+    reflect: bool = False,
+    on_version_apply: Callable[..., None] | None = None,
 ) -> None:
     """Point an Alembic environment at one tenant schema, bound for the connection's transaction
-    (`reflect`: for autogenerate, which compares the schema with the models)."""
+    (`reflect`: for autogenerate, which compares the schema with the models; `on_version_apply`:
+    called after each revision with the version table's new heads)."""
     bind_migration(conn, check_schema_name(schema), reflect=reflect)
     context.configure(
+        on_version_apply=on_version_apply,
         connection=conn,
         target_metadata=unqualified_tenant_metadata(),
         version_table_schema=schema,
@@ -177,6 +187,7 @@ def pending_tenants(engine: Engine, settings: Settings) -> tuple[str, list[Tenan
 # --- worker side: runs in a child process with its own engine ---------------------------------------
 _worker_engine: Engine | None = None
 _worker_dir: Path | None = None
+_worker_served = 0  # tenants migrated on the worker's current connection
 
 
 def _init_worker(url: str, migrations_dir: str, registry: str | None) -> None:
@@ -199,25 +210,25 @@ def migrate_tenant(
     before: str | None = None
     try:
         with engine.connect() as conn, conn.begin():
-            tenant_repository.lock_schema_migration(conn, tenant.schema)
+            schema = check_schema_name(tenant.schema)
+            stamped = tenant_repository.lock_schema_migration(conn, schema)
             if tenant.pooled and not schema_pool.lock_unclaimed(conn, tenant.id):
                 # Claimed meanwhile: it is a tenant now, migrated as one (its row says which revision).
                 return TenantResult(tenant.id, tenant.slug, None, None, 0.0)
-            before = tenant_repository.schema_version(conn, check_schema_name(tenant.schema))
+            before = tenant_repository.read_version(conn, schema) if stamped else None
+            after = before
 
             def upgrade(rev: Any, context: Any) -> Any:
                 return script._upgrade_revs(target, rev)
 
+            def applied(*, heads: set[str], **_: Any) -> None:
+                nonlocal after
+                after = min(heads, default=None)  # one head: the tenant history has a single one
+
             with EnvironmentContext(cfg, script, fn=upgrade, destination_rev=target) as env:
-                configure_tenant_context(env, conn, tenant.schema)
-                # Alembic asks whether the version table exists with the dialect's has_table, a join of
-                # pg_class and pg_namespace that can take a plan scanning every tenant's version table
-                # (120 ms per call at 10,000 tenants with stale catalog statistics): ask the syscache.
-                env.get_context()._has_version_table = partial(  # type: ignore[method-assign]
-                    tenant_repository.has_version_table, conn, tenant.schema
-                )
+                configure_tenant_context(env, conn, schema, on_version_apply=applied)
+                _known_version_table(env.get_context(), conn, stamped, before)
                 env.run_migrations()
-            after = tenant_repository.schema_version(conn, tenant.schema)
             if tenant.pooled:
                 schema_pool.record_revision(conn, tenant.id, after)
         return TenantResult(tenant.id, tenant.slug, before, after, (time.perf_counter() - start) * 1000)
@@ -228,10 +239,74 @@ def migrate_tenant(
         )
 
 
+def _known_version_table(
+    context: MigrationContext, conn: Connection, stamped: bool, version: str | None
+) -> None:
+    """Tell Alembic what the tenant's lock statement already found, instead of letting it ask again.
+
+    Alembic asks whether the version table exists with the dialect's has_table, a join of pg_class and
+    pg_namespace that can take a plan scanning every tenant's version table (120 ms per call at 10,000
+    tenants with stale catalog statistics), then reads the version: two more round trips per tenant for
+    what `lock_schema_migration` and `read_version` read under the tenant's lock. A schema without the
+    table (a new one) gets it created without a further has_table check.
+    """
+    exists = stamped
+
+    def has_version_table() -> bool:
+        return exists
+
+    def current_heads() -> tuple[str, ...]:
+        return (version,) if version else ()
+
+    def ensure_version_table(purge: bool = False) -> None:
+        nonlocal exists
+        if not exists:
+            context._version.create(conn, checkfirst=False)
+            exists = True
+        if purge:
+            conn.execute(context._version.delete())
+
+    context._has_version_table = has_version_table  # type: ignore[method-assign]
+    context.get_current_heads = current_heads  # type: ignore[method-assign]
+    context._ensure_version_table = ensure_version_table  # type: ignore[method-assign]
+
+
+def _recycle_if_due(engine: Engine, served: int) -> int:
+    """Close the engine's connection after `_RECYCLE_AFTER` tenants (the next one opens a new backend);
+    return the count of tenants served on the connection now in use.
+
+    A backend keeps the catalog entries (relcache, catcache) of every schema it touched and never evicts
+    them: a fresh backend every few hundred tenants bounds its memory and the cost of the full cache
+    flush that a backend falling behind on the other workers' DDL invalidations pays; a new connection
+    costs a few milliseconds.
+    """
+    if served < _RECYCLE_AFTER:
+        return served
+    engine.dispose()
+    return 0
+
+
 def _migrate_in_worker(tenants: list[TenantRef]) -> list[TenantResult]:
+    global _worker_served
     assert _worker_engine is not None
     assert _worker_dir is not None
-    return [migrate_tenant(_worker_engine, _worker_dir, tenant) for tenant in tenants]
+    results = []
+    for tenant in tenants:
+        _worker_served = _recycle_if_due(_worker_engine, _worker_served) + 1
+        results.append(migrate_tenant(_worker_engine, _worker_dir, tenant))
+    return results
+
+
+def _migrate_here(settings: Settings, todo: list[TenantRef]) -> Iterable[TenantResult]:
+    """Migrate `todo` one by one in this process on one connection (no worker processes to start)."""
+    engine = create_engine(settings.sync_database_url, pool_size=1, max_overflow=0)
+    served = 0
+    try:
+        for tenant in todo:
+            served = _recycle_if_due(engine, served) + 1
+            yield migrate_tenant(engine, Path(settings.migrations_dir), tenant)
+    finally:
+        engine.dispose()
 
 
 # --- coordinator --------------------------------------------------------------------------------------
@@ -331,6 +406,11 @@ def _sync_recorded_heads(conn: Connection, at_head: list[TenantRef], head: str) 
 
 def _run(settings: Settings, todo: list[TenantRef], jobs: int) -> Iterable[TenantResult]:
     if not todo:
+        return
+    if jobs <= 1 or len(todo) <= _IN_PROCESS_MAX:
+        # Starting a worker process (spawn, imports, models) takes 1-2 s; this many tenants take less
+        # in this process, one after another.
+        yield from _migrate_here(settings, todo)
         return
     workers = max(1, min(jobs, len(todo)))
     context = multiprocessing.get_context("spawn")  # the parent may run threads (progress bars)
