@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import BLANK_SCHEMA, Connection, Engine, MetaData, create_engine, pool
 
 from platform_core.kernel.db.alembic_config import alembic_config, head_revision, script_directory
@@ -33,7 +35,8 @@ FLEET_LOCK_KEY = 0x5EED_F1EE  # pg advisory lock: one fleet migration at a time
 _SCHEMA = re.compile(r"^t_[0-9a-f]{32}$")
 _CHUNK = 500
 _RECORD_EVERY_S = 0.5  # the coordinator commits recorded results at most this often
-_TASK_SIZE = 16  # tenants per task sent to a worker (each still in its own transaction)
+_TASK_SIZE = 16  # tenants per task sent to a worker
+_TXN_TENANTS = 8  # tenants per transaction (each in a savepoint): one commit for the lot
 _RECYCLE_AFTER = 250  # tenants a worker migrates on one connection before it opens a new one
 _IN_PROCESS_MAX = 100  # this many tenants behind or fewer: migrated in this process, no worker processes
 
@@ -204,39 +207,90 @@ def migrate_tenant(
     engine: Engine, migrations_dir: Path, tenant: TenantRef, *, target: str = "heads"
 ) -> TenantResult:
     """Upgrade one tenant schema to `target` (head) in one transaction; errors are returned, not raised."""
+    return migrate_tenants(engine, migrations_dir, [tenant], target=target)[0]
+
+
+def migrate_tenants(
+    engine: Engine, migrations_dir: Path, tenants: Sequence[TenantRef], *, target: str = "heads"
+) -> list[TenantResult]:
+    """Upgrade tenant schemas to `target` in one transaction, each in a savepoint of its own: a tenant
+    that fails is rolled back alone and reported, the others commit together (one commit, one WAL
+    flush, for the lot). Errors are returned, not raised; if the commit itself fails, every tenant of
+    the lot is reported failed at its previous revision. One tenant: no savepoint."""
     script = script_directory(migrations_dir, "tenant")
     cfg = alembic_config(migrations_dir, "tenant")
+    results: list[TenantResult] = []
+    befores: dict[uuid.UUID, str | None] = {}
+    batched = len(tenants) > 1
     start = time.perf_counter()
-    before: str | None = None
     try:
         with engine.connect() as conn, conn.begin():
-            schema = check_schema_name(tenant.schema)
-            stamped = tenant_repository.lock_schema_migration(conn, schema)
-            if tenant.pooled and not schema_pool.lock_unclaimed(conn, tenant.id):
-                # Claimed meanwhile: it is a tenant now, migrated as one (its row says which revision).
-                return TenantResult(tenant.id, tenant.slug, None, None, 0.0)
-            before = tenant_repository.read_version(conn, schema) if stamped else None
-            after = before
+            for tenant in tenants:
+                start = time.perf_counter()
+                savepoint = conn.begin_nested() if batched else None
+                try:
+                    result = _upgrade_tenant(conn, script, cfg, tenant, target, befores, start)
+                except Exception as exc:
+                    if savepoint is None:
+                        raise
+                    savepoint.rollback()
+                    results.append(_failed(tenant, befores.get(tenant.id), start, exc))
+                    continue
+                if savepoint is not None:
+                    savepoint.commit()
+                results.append(result)
+    except Exception as exc:  # the lone tenant failed, or the lot's commit (or its connection) did
+        done = {r.tenant_id: r for r in results}
+        return [
+            done[t.id]
+            if t.id in done and done[t.id].error
+            else _failed(t, befores.get(t.id), start, exc, done.get(t.id))
+            for t in tenants
+        ]
+    return results
 
-            def upgrade(rev: Any, context: Any) -> Any:
-                return script._upgrade_revs(target, rev)
 
-            def applied(*, heads: set[str], **_: Any) -> None:
-                nonlocal after
-                after = min(heads, default=None)  # one head: the tenant history has a single one
+def _upgrade_tenant(
+    conn: Connection,
+    script: ScriptDirectory,
+    cfg: Config,
+    tenant: TenantRef,
+    target: str,
+    befores: dict[uuid.UUID, str | None],
+    start: float,
+) -> TenantResult:
+    """Upgrade one tenant schema on `conn`, in its transaction (`befores` gets its revision once read)."""
+    schema = check_schema_name(tenant.schema)
+    stamped = tenant_repository.lock_schema_migration(conn, schema)
+    if tenant.pooled and not schema_pool.lock_unclaimed(conn, tenant.id):
+        # Claimed meanwhile: it is a tenant now, migrated as one (its row says which revision).
+        return TenantResult(tenant.id, tenant.slug, None, None, 0.0)
+    before = befores[tenant.id] = tenant_repository.read_version(conn, schema) if stamped else None
+    after = before
 
-            with EnvironmentContext(cfg, script, fn=upgrade, destination_rev=target) as env:
-                configure_tenant_context(env, conn, schema, on_version_apply=applied)
-                _known_version_table(env.get_context(), conn, stamped, before)
-                env.run_migrations()
-            if tenant.pooled:
-                schema_pool.record_revision(conn, tenant.id, after)
-        return TenantResult(tenant.id, tenant.slug, before, after, (time.perf_counter() - start) * 1000)
-    except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
-        return TenantResult(
-            tenant.id, tenant.slug, before, before, (time.perf_counter() - start) * 1000, message
-        )
+    def upgrade(rev: Any, context: Any) -> Any:
+        return script._upgrade_revs(target, rev)
+
+    def applied(*, heads: set[str], **_: Any) -> None:
+        nonlocal after
+        after = min(heads, default=None)  # one head: the tenant history has a single one
+
+    with EnvironmentContext(cfg, script, fn=upgrade, destination_rev=target) as env:
+        configure_tenant_context(env, conn, schema, on_version_apply=applied)
+        _known_version_table(env.get_context(), conn, stamped, before)
+        env.run_migrations()
+    if tenant.pooled:
+        schema_pool.record_revision(conn, tenant.id, after)
+    return TenantResult(tenant.id, tenant.slug, before, after, (time.perf_counter() - start) * 1000)
+
+
+def _failed(
+    tenant: TenantRef, before: str | None, start: float, exc: Exception, done: TenantResult | None = None
+) -> TenantResult:
+    """A tenant's failed migration: at its previous revision, with the error's first line."""
+    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
+    duration = done.duration_ms if done else (time.perf_counter() - start) * 1000
+    return TenantResult(tenant.id, tenant.slug, before, before, duration, message)
 
 
 def _known_version_table(
@@ -291,20 +345,22 @@ def _migrate_in_worker(tenants: list[TenantRef]) -> list[TenantResult]:
     assert _worker_engine is not None
     assert _worker_dir is not None
     results = []
-    for tenant in tenants:
-        _worker_served = _recycle_if_due(_worker_engine, _worker_served) + 1
-        results.append(migrate_tenant(_worker_engine, _worker_dir, tenant))
+    for start in range(0, len(tenants), _TXN_TENANTS):
+        lot = tenants[start : start + _TXN_TENANTS]
+        _worker_served = _recycle_if_due(_worker_engine, _worker_served) + len(lot)
+        results += migrate_tenants(_worker_engine, _worker_dir, lot)
     return results
 
 
 def _migrate_here(settings: Settings, todo: list[TenantRef]) -> Iterable[TenantResult]:
-    """Migrate `todo` one by one in this process on one connection (no worker processes to start)."""
+    """Migrate `todo` in this process on one connection (no worker processes to start)."""
     engine = create_engine(settings.sync_database_url, pool_size=1, max_overflow=0)
     served = 0
     try:
-        for tenant in todo:
-            served = _recycle_if_due(engine, served) + 1
-            yield migrate_tenant(engine, Path(settings.migrations_dir), tenant)
+        for start in range(0, len(todo), _TXN_TENANTS):
+            lot = todo[start : start + _TXN_TENANTS]
+            served = _recycle_if_due(engine, served) + len(lot)
+            yield from migrate_tenants(engine, Path(settings.migrations_dir), lot)
     finally:
         engine.dispose()
 

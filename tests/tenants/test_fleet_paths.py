@@ -162,7 +162,8 @@ def test_worker_processes_migrate_the_others_when_one_tenant_fails(small_fleet, 
 
 
 def test_the_connection_is_replaced_after_its_share_of_tenants(small_fleet, monkeypatch):
-    monkeypatch.setattr(fleet, "_RECYCLE_AFTER", 1)  # a new backend for every tenant
+    monkeypatch.setattr(fleet, "_RECYCLE_AFTER", 1)  # a new backend for every transaction
+    monkeypatch.setattr(fleet, "_TXN_TENANTS", 1)  # of one tenant
     small_fleet.add_revision()
     report, _ = _migrate(small_fleet, jobs=1)
     assert (len(report.migrated), report.failed) == (3, [])
@@ -185,3 +186,73 @@ def test_recycle_if_due_keeps_the_connection_until_its_share_is_served(settings)
         assert backend() != first
     finally:
         engine.dispose()
+
+
+def test_a_failing_tenant_in_a_transaction_of_several_leaves_the_others_migrated(small_fleet):
+    one, two, three = small_fleet.tenants
+    small_fleet.add_revision()
+    small_fleet.sql(f'ALTER TABLE "{two.schema_name}".item ADD COLUMN priority int')  # the migration fails
+
+    report, seen = _migrate(small_fleet, jobs=4)  # in this process: the three in one transaction
+
+    assert _children_seen(seen) == {0}
+    assert [(r.slug, r.to_revision) for r in report.failed] == [("paths-two", small_fleet.old_head)]
+    assert "DuplicateColumn" in (report.failed[0].error or "")
+    assert sorted(r.slug for r in report.migrated) == ["paths-one", "paths-three"]
+    assert len(set(small_fleet.backends())) == 1  # one transaction on one connection
+    for tenant, version in ((one, REVISION), (two, small_fleet.old_head), (three, REVISION)):
+        assert small_fleet.sql(f'SELECT version_num FROM "{tenant.schema_name}".alembic_version') == [
+            (version,)
+        ]
+    [(error,)] = small_fleet.sql("SELECT migration_error FROM public.tenant WHERE slug = 'paths-two'")
+    assert "priority" in error
+
+
+FAILS_AT_COMMIT = '''"""a row that breaks a deferred foreign key: the commit fails"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from platform_core.kernel.db.binding import qualify
+
+revision = "{revision}"
+down_revision = "{down}"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """A table whose foreign key is checked at commit, and a row it refuses."""
+    op.create_table(
+        "probe",
+        sa.Column("item_id", sa.Uuid(), sa.ForeignKey("item.id", deferrable=True, initially="DEFERRED")),
+    )
+    bind = op.get_bind()
+    bind.execute(sa.text(f"INSERT INTO {{qualify(bind, 'probe')}} VALUES (gen_random_uuid())"))
+
+
+def downgrade() -> None:
+    """Drop it."""
+    op.drop_table("probe")
+'''
+
+
+def test_a_failed_commit_reports_every_tenant_of_the_transaction(small_fleet):
+    versions = Path(small_fleet.settings.migrations_dir) / "tenant" / "versions"
+    source = FAILS_AT_COMMIT.format(revision=REVISION, down=small_fleet.old_head)
+    (versions / f"2099_01_01_{REVISION}_probe.py").write_text(source)
+    script_directory.cache_clear()
+
+    report, _ = _migrate(small_fleet, jobs=4)  # the three in one transaction, whose commit fails
+
+    assert report.migrated == []
+    assert {(r.slug, r.from_revision, r.to_revision) for r in report.failed} == {
+        (t.slug, small_fleet.old_head, small_fleet.old_head) for t in small_fleet.tenants
+    }
+    assert all("ForeignKeyViolation" in (r.error or "") for r in report.failed)
+    for tenant in small_fleet.tenants:
+        assert small_fleet.sql(f'SELECT version_num FROM "{tenant.schema_name}".alembic_version') == [
+            (small_fleet.old_head,)
+        ]
+    rows = small_fleet.sql("SELECT schema_revision, migration_error IS NOT NULL FROM public.tenant")
+    assert set(rows) == {(small_fleet.old_head, True)}
