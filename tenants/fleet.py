@@ -12,12 +12,15 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import BLANK_SCHEMA, Connection, Engine, MetaData, create_engine, pool
 
 from platform_core.kernel.db.alembic_config import alembic_config, head_revision, script_directory
@@ -32,7 +35,10 @@ FLEET_LOCK_KEY = 0x5EED_F1EE  # pg advisory lock: one fleet migration at a time
 _SCHEMA = re.compile(r"^t_[0-9a-f]{32}$")
 _CHUNK = 500
 _RECORD_EVERY_S = 0.5  # the coordinator commits recorded results at most this often
-_TASK_SIZE = 16  # tenants per task sent to a worker (each still in its own transaction)
+_TASK_SIZE = 16  # tenants per task sent to a worker
+_TXN_TENANTS = 8  # tenants per transaction (each in a savepoint): one commit for the lot
+_RECYCLE_AFTER = 250  # tenants a worker migrates on one connection before it opens a new one
+_IN_PROCESS_MAX = 100  # this many tenants behind or fewer: migrated in this process, no worker processes
 
 
 class FleetLocked(RuntimeError):
@@ -121,12 +127,19 @@ def unqualified_tenant_metadata() -> MetaData:
 
 
 def configure_tenant_context(
-    context: EnvironmentContext, conn: Connection, schema: str, *, reflect: bool = False
+    context: EnvironmentContext,
+    conn: Connection,
+    schema: str,
+    *,
+    reflect: bool = False,
+    on_version_apply: Callable[..., None] | None = None,
 ) -> None:
     """Point an Alembic environment at one tenant schema, bound for the connection's transaction
-    (`reflect`: for autogenerate, which compares the schema with the models)."""
+    (`reflect`: for autogenerate, which compares the schema with the models; `on_version_apply`:
+    called after each revision with the version table's new heads)."""
     bind_migration(conn, check_schema_name(schema), reflect=reflect)
     context.configure(
+        on_version_apply=on_version_apply,
         connection=conn,
         target_metadata=unqualified_tenant_metadata(),
         version_table_schema=schema,
@@ -177,6 +190,7 @@ def pending_tenants(engine: Engine, settings: Settings) -> tuple[str, list[Tenan
 # --- worker side: runs in a child process with its own engine ---------------------------------------
 _worker_engine: Engine | None = None
 _worker_dir: Path | None = None
+_worker_served = 0  # tenants migrated on the worker's current connection
 
 
 def _init_worker(url: str, migrations_dir: str, registry: str | None) -> None:
@@ -193,45 +207,162 @@ def migrate_tenant(
     engine: Engine, migrations_dir: Path, tenant: TenantRef, *, target: str = "heads"
 ) -> TenantResult:
     """Upgrade one tenant schema to `target` (head) in one transaction; errors are returned, not raised."""
+    return migrate_tenants(engine, migrations_dir, [tenant], target=target)[0]
+
+
+def migrate_tenants(
+    engine: Engine, migrations_dir: Path, tenants: Sequence[TenantRef], *, target: str = "heads"
+) -> list[TenantResult]:
+    """Upgrade tenant schemas to `target` in one transaction, each in a savepoint of its own: a tenant
+    that fails is rolled back alone and reported, the others commit together (one commit, one WAL
+    flush, for the lot). Errors are returned, not raised; if the commit itself fails, every tenant of
+    the lot is reported failed at its previous revision. One tenant: no savepoint."""
     script = script_directory(migrations_dir, "tenant")
     cfg = alembic_config(migrations_dir, "tenant")
+    results: list[TenantResult] = []
+    befores: dict[uuid.UUID, str | None] = {}
+    batched = len(tenants) > 1
     start = time.perf_counter()
-    before: str | None = None
     try:
         with engine.connect() as conn, conn.begin():
-            tenant_repository.lock_schema_migration(conn, tenant.schema)
-            if tenant.pooled and not schema_pool.lock_unclaimed(conn, tenant.id):
-                # Claimed meanwhile: it is a tenant now, migrated as one (its row says which revision).
-                return TenantResult(tenant.id, tenant.slug, None, None, 0.0)
-            before = tenant_repository.schema_version(conn, check_schema_name(tenant.schema))
+            for tenant in tenants:
+                start = time.perf_counter()
+                savepoint = conn.begin_nested() if batched else None
+                try:
+                    result = _upgrade_tenant(conn, script, cfg, tenant, target, befores, start)
+                except Exception as exc:
+                    if savepoint is None:
+                        raise
+                    savepoint.rollback()
+                    results.append(_failed(tenant, befores.get(tenant.id), start, exc))
+                    continue
+                if savepoint is not None:
+                    savepoint.commit()
+                results.append(result)
+    except Exception as exc:  # the lone tenant failed, or the lot's commit (or its connection) did
+        done = {r.tenant_id: r for r in results}
+        return [
+            done[t.id]
+            if t.id in done and done[t.id].error
+            else _failed(t, befores.get(t.id), start, exc, done.get(t.id))
+            for t in tenants
+        ]
+    return results
 
-            def upgrade(rev: Any, context: Any) -> Any:
-                return script._upgrade_revs(target, rev)
 
-            with EnvironmentContext(cfg, script, fn=upgrade, destination_rev=target) as env:
-                configure_tenant_context(env, conn, tenant.schema)
-                # Alembic asks whether the version table exists with the dialect's has_table, a join of
-                # pg_class and pg_namespace that can take a plan scanning every tenant's version table
-                # (120 ms per call at 10,000 tenants with stale catalog statistics): ask the syscache.
-                env.get_context()._has_version_table = partial(  # type: ignore[method-assign]
-                    tenant_repository.has_version_table, conn, tenant.schema
-                )
-                env.run_migrations()
-            after = tenant_repository.schema_version(conn, tenant.schema)
-            if tenant.pooled:
-                schema_pool.record_revision(conn, tenant.id, after)
-        return TenantResult(tenant.id, tenant.slug, before, after, (time.perf_counter() - start) * 1000)
-    except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
-        return TenantResult(
-            tenant.id, tenant.slug, before, before, (time.perf_counter() - start) * 1000, message
-        )
+def _upgrade_tenant(
+    conn: Connection,
+    script: ScriptDirectory,
+    cfg: Config,
+    tenant: TenantRef,
+    target: str,
+    befores: dict[uuid.UUID, str | None],
+    start: float,
+) -> TenantResult:
+    """Upgrade one tenant schema on `conn`, in its transaction (`befores` gets its revision once read)."""
+    schema = check_schema_name(tenant.schema)
+    stamped = tenant_repository.lock_schema_migration(conn, schema)
+    if tenant.pooled and not schema_pool.lock_unclaimed(conn, tenant.id):
+        # Claimed meanwhile: it is a tenant now, migrated as one (its row says which revision).
+        return TenantResult(tenant.id, tenant.slug, None, None, 0.0)
+    before = befores[tenant.id] = tenant_repository.read_version(conn, schema) if stamped else None
+    after = before
+
+    def upgrade(rev: Any, context: Any) -> Any:
+        return script._upgrade_revs(target, rev)
+
+    def applied(*, heads: set[str], **_: Any) -> None:
+        nonlocal after
+        after = min(heads, default=None)  # one head: the tenant history has a single one
+
+    with EnvironmentContext(cfg, script, fn=upgrade, destination_rev=target) as env:
+        configure_tenant_context(env, conn, schema, on_version_apply=applied)
+        _known_version_table(env.get_context(), conn, stamped, before)
+        env.run_migrations()
+    if tenant.pooled:
+        schema_pool.record_revision(conn, tenant.id, after)
+    return TenantResult(tenant.id, tenant.slug, before, after, (time.perf_counter() - start) * 1000)
+
+
+def _failed(
+    tenant: TenantRef, before: str | None, start: float, exc: Exception, done: TenantResult | None = None
+) -> TenantResult:
+    """A tenant's failed migration: at its previous revision, with the error's first line."""
+    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:2000]
+    duration = done.duration_ms if done else (time.perf_counter() - start) * 1000
+    return TenantResult(tenant.id, tenant.slug, before, before, duration, message)
+
+
+def _known_version_table(
+    context: MigrationContext, conn: Connection, stamped: bool, version: str | None
+) -> None:
+    """Tell Alembic what the tenant's lock statement already found, instead of letting it ask again.
+
+    Alembic asks whether the version table exists with the dialect's has_table, a join of pg_class and
+    pg_namespace that can take a plan scanning every tenant's version table (120 ms per call at 10,000
+    tenants with stale catalog statistics), then reads the version: two more round trips per tenant for
+    what `lock_schema_migration` and `read_version` read under the tenant's lock. A schema without the
+    table (a new one) gets it created without a further has_table check.
+    """
+    exists = stamped
+
+    def has_version_table() -> bool:
+        return exists
+
+    def current_heads() -> tuple[str, ...]:
+        return (version,) if version else ()
+
+    def ensure_version_table(purge: bool = False) -> None:
+        nonlocal exists
+        if not exists:
+            context._version.create(conn, checkfirst=False)
+            exists = True
+        if purge:
+            conn.execute(context._version.delete())
+
+    context._has_version_table = has_version_table  # type: ignore[method-assign]
+    context.get_current_heads = current_heads  # type: ignore[method-assign]
+    context._ensure_version_table = ensure_version_table  # type: ignore[method-assign]
+
+
+def _recycle_if_due(engine: Engine, served: int) -> int:
+    """Close the engine's connection after `_RECYCLE_AFTER` tenants (the next one opens a new backend);
+    return the count of tenants served on the connection now in use.
+
+    A backend keeps the catalog entries (relcache, catcache) of every schema it touched and never evicts
+    them: a fresh backend every few hundred tenants bounds its memory and the cost of the full cache
+    flush that a backend falling behind on the other workers' DDL invalidations pays; a new connection
+    costs a few milliseconds.
+    """
+    if served < _RECYCLE_AFTER:
+        return served
+    engine.dispose()
+    return 0
 
 
 def _migrate_in_worker(tenants: list[TenantRef]) -> list[TenantResult]:
+    global _worker_served
     assert _worker_engine is not None
     assert _worker_dir is not None
-    return [migrate_tenant(_worker_engine, _worker_dir, tenant) for tenant in tenants]
+    results = []
+    for start in range(0, len(tenants), _TXN_TENANTS):
+        lot = tenants[start : start + _TXN_TENANTS]
+        _worker_served = _recycle_if_due(_worker_engine, _worker_served) + len(lot)
+        results += migrate_tenants(_worker_engine, _worker_dir, lot)
+    return results
+
+
+def _migrate_here(settings: Settings, todo: list[TenantRef]) -> Iterable[TenantResult]:
+    """Migrate `todo` in this process on one connection (no worker processes to start)."""
+    engine = create_engine(settings.sync_database_url, pool_size=1, max_overflow=0)
+    served = 0
+    try:
+        for start in range(0, len(todo), _TXN_TENANTS):
+            lot = todo[start : start + _TXN_TENANTS]
+            served = _recycle_if_due(engine, served) + len(lot)
+            yield from migrate_tenants(engine, Path(settings.migrations_dir), lot)
+    finally:
+        engine.dispose()
 
 
 # --- coordinator --------------------------------------------------------------------------------------
@@ -331,6 +462,11 @@ def _sync_recorded_heads(conn: Connection, at_head: list[TenantRef], head: str) 
 
 def _run(settings: Settings, todo: list[TenantRef], jobs: int) -> Iterable[TenantResult]:
     if not todo:
+        return
+    if jobs <= 1 or len(todo) <= _IN_PROCESS_MAX:
+        # Starting a worker process (spawn, imports, models) takes 1-2 s; this many tenants take less
+        # in this process, one after another.
+        yield from _migrate_here(settings, todo)
         return
     workers = max(1, min(jobs, len(todo)))
     context = multiprocessing.get_context("spawn")  # the parent may run threads (progress bars)

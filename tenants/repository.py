@@ -174,9 +174,20 @@ def migration_errors(conn: Connection) -> dict[uuid.UUID, str | None]:
     return {row.id: row.migration_error for row in conn.execute(select(Tenant.id, Tenant.migration_error))}
 
 
-def lock_schema_migration(conn: Connection, schema: str) -> None:
-    """Take the per-tenant migration lock for the connection's transaction."""
-    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:s))"), {"s": schema})
+def lock_schema_migration(conn: Connection, schema: str) -> bool:
+    """Take the per-tenant migration lock for the connection's transaction; return whether the (already
+    checked) schema has an Alembic version table, looked up once the lock is held, in the same round trip."""
+    row = conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:s)), to_regclass(:t) IS NOT NULL"),
+        {"s": schema, "t": f'"{schema}".alembic_version'},
+    ).one()
+    return bool(row[1])
+
+
+def read_version(conn: Connection, schema: str) -> str | None:
+    """The version in an (already checked) schema's Alembic version table, which must exist."""
+    version = conn.execute(text(f'SELECT version_num FROM "{schema}".alembic_version')).scalar()
+    return None if version is None else str(version)
 
 
 def try_fleet_lock(conn: Connection, key: int) -> bool:
