@@ -84,6 +84,11 @@ BY_HAND: dict[str, tuple[str, Callable[[Sequence[str]], Report], tuple[str, ...]
         ("--tenants", "1000", "--rounds", "1", "--warmup", "60"),
     ),
     "provisioning_10k": ("bench.provisioning", provisioning.run, ()),
+    "fleet_migration_10k": (
+        "bench.fleet_migration",
+        fleet_migration.run,
+        ("--tenants", "10000", "--provision", "clone", "--provision-threads", "3"),
+    ),
 }
 BY_HAND_HEADING = "# Benchmarks run by hand"
 
