@@ -692,6 +692,7 @@ class DatabaseCounters:
     transactions: int
     sessions: int
     server_cpu: float
+    blocks_read: int = 0  # blocks the database's backends read from outside shared buffers
 
 
 def postgres_cpu_seconds(backend_pid: int) -> float:
@@ -722,12 +723,14 @@ def database_counters(database_url: str) -> DatabaseCounters:
     admin = to_libpq_url(url.set(database="postgres").render_as_string(hide_password=False))
     with psycopg.connect(admin, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT coalesce(xact_commit + xact_rollback, 0), coalesce(sessions, 0)"
+            "SELECT coalesce(xact_commit + xact_rollback, 0), coalesce(sessions, 0), coalesce(blks_read, 0)"
             " FROM pg_stat_database WHERE datname = %s",
             (url.database,),
         ).fetchone()
         cpu = postgres_cpu_seconds(conn.info.backend_pid)
-    return DatabaseCounters(int(row[0]) if row else 0, int(row[1]) if row else 0, cpu)
+    if row is None:
+        return DatabaseCounters(0, 0, cpu)
+    return DatabaseCounters(int(row[0]), int(row[1]), cpu, int(row[2]))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import re
 import subprocess
 import sys
@@ -87,6 +86,16 @@ DESIGNS: dict[str, dict[str, str]] = {
         "DB_TENANT_AFFINITY": "false",
         "DB_RECYCLE_AFTER_SCHEMAS": "0",
         "TENANT_CACHE_PRELOAD": "false",
+    },
+    # `off` with a pool that keeps its connections (20, no overflow: under this load SQLAlchemy's
+    # QueuePool closes whichever connection comes back to a full queue, so `off`'s backends rarely live
+    # long): every backend serves every tenant, which is what per-backend memory without the design is.
+    "off-kept": {
+        "DB_TENANT_AFFINITY": "false",
+        "DB_RECYCLE_AFTER_SCHEMAS": "0",
+        "TENANT_CACHE_PRELOAD": "false",
+        "DB_POOL_SIZE": "20",
+        "DB_MAX_OVERFLOW": "0",
     },
 }
 
@@ -277,21 +286,6 @@ def backend_memory(database_url: str) -> Memory:
     return Memory(len(sizes), median(sizes), max(sizes), sum(sizes))
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def backend_cpu(database_url: str) -> dict[int, float]:
-    """CPU seconds (user + system) so far of each of the app's backends on the benchmark's database.
-
-    Only this benchmark's backends, unlike the whole server's CPU: the server is shared."""
-    found = {}
-    for pid in backend_pids(database_url):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            found[pid] = (int(fields[11]) + int(fields[12])) / _TICK
-    return found
-
-
 _WRK_LUA = """\
 local hosts = {hosts}
 local threads = 0
@@ -398,17 +392,16 @@ class Round:
     transactions_per_request: float
     backends_started: int
     memory: Memory
+    blocks_read_per_request: float = 0.0  # read from outside shared buffers (the OS cache or disk)
 
 
 def measure(server: Server, kind: str, script: str, seconds: float, max_backend_gib: float) -> Round:
     """One round of `script` with its counters."""
     db_before = patiently(lambda: database_counters(server.database_url))
-    pg_before = backend_cpu(server.database_url)
     cpu_before = tree_cpu_seconds(server.process.pid)
     load = run_wrk(server, script, seconds, max_backend_gib)
     cpu = tree_cpu_seconds(server.process.pid) - cpu_before
-    pg_after = backend_cpu(server.database_url)
-    pg_cpu = sum(seconds - pg_before.get(pid, 0.0) for pid, seconds in pg_after.items())
+    pg_cpu = patiently(lambda: database_counters(server.database_url)).server_cpu - db_before.server_cpu
     time.sleep(STATS_DELAY_S)  # backends report their transaction counts within a second
     db_after = patiently(lambda: database_counters(server.database_url))
     count = max(load.count, 1)
@@ -420,6 +413,7 @@ def measure(server: Server, kind: str, script: str, seconds: float, max_backend_
         (db_after.transactions - db_before.transactions) / count,
         db_after.sessions - db_before.sessions,
         backend_memory(server.database_url),
+        (db_after.blocks_read - db_before.blocks_read) / count,
     )
 
 
@@ -478,6 +472,7 @@ def run_design(
                     f"tenants: {found.load.rps:.0f} req/s, p99 {found.load.p99_ms:.1f} ms, "
                     f"app {found.cpu_ms_per_request:.2f} / PG {found.db_cpu_ms_per_request:.2f} CPU ms/req, "
                     f"{found.transactions_per_request:.2f} tx/req, "
+                    f"{found.blocks_read_per_request:.2f} blocks read/req, "
                     f"{found.backends_started} backends started, "
                     f"memory per backend median {found.memory.median_mib:.1f} MiB "
                     f"(max {found.memory.max_mib:.1f}, sum {found.memory.total_mib:.0f}, "
@@ -514,6 +509,7 @@ def report(
                     _f(r.cpu_ms_per_request, 2),
                     _f(r.db_cpu_ms_per_request, 2),
                     _f(r.transactions_per_request, 2),
+                    _f(r.blocks_read_per_request, 2),
                     str(r.backends_started),
                     f"{r.memory.backends} / {_f(r.memory.median_mib)} / {_f(r.memory.max_mib)} / "
                     f"{_f(r.memory.total_mib, 0)}",
@@ -556,14 +552,15 @@ def report(
         f"One database, tenants provisioned in phases; `platformctl serve --workers 2` per design "
         f"({', '.join(f'`{d}`' for d in args.designs)}; `on` = the defaults with "
         f"{', '.join(f'{k}={v}' for k, v in DESIGNS['on'].items())}; `off` = "
-        f"{', '.join(f'{k}={v}' for k, v in DESIGNS['off'].items())}), `wrk -t2 -c{CONNECTIONS}` on "
+        f"{', '.join(f'{k}={v}' for k, v in DESIGNS['off'].items())}; `off-kept` = `off` with "
+        f"DB_POOL_SIZE=20, DB_MAX_OVERFLOW=0: a pool that keeps its backends), `wrk -t2 -c{CONNECTIONS}` on "
         f"`GET {PATH}` with each tenant owner's bearer token, {args.warmup:.0f} s warm-up spread over "
         f"every tenant, then {args.rounds} interleaved pairs of {args.seconds:.0f} s rounds (2 tenants, "
         f"then every tenant). Memory: `Anonymous` of /proc/<pid>/smaps_rollup of the app's backends on "
-        f"the benchmark database (count / median / max / sum MiB). PG CPU: user + system time of the app's "
-        f"backends on that database over the round (backends closed during the round are missed, so "
-        f"`off`, whose overflow connections come and go, is undercounted); the server is shared with "
-        f"other work. Machine: {facts}."
+        f"the benchmark database (count / median / max / sum MiB). PG CPU: the whole PostgreSQL server's "
+        f"CPU over the round (every backend, also those that came and went, and its background "
+        f"processes; with `DATABASE_URL` unset the benchmark runs a server of its own). Blocks read: "
+        f"read by the database's backends from outside shared buffers. Machine: {facts}."
     )
     return Report(
         title="Flat across tenants: load spread over N tenants vs 2, design on and off",
@@ -594,6 +591,7 @@ def report(
                     "app CPU ms/req",
                     "PG CPU ms/req",
                     "tx/req",
+                    "blocks read/req",
                     "backends started",
                     "memory after (n / median / max / sum MiB)",
                 ],
@@ -609,7 +607,7 @@ def run(argv: Sequence[str] = ()) -> Report:
     """Run the benchmark; return its report."""
     parser = argparse.ArgumentParser(prog=MODULE, description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", default="1000,10000", help="tenant counts of the phases, ascending")
-    parser.add_argument("--designs", default="on,off", help="designs per phase, in order: on, off")
+    parser.add_argument("--designs", default="on,off", help="designs per phase, in order: on, off, off-kept")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved pairs of rounds per design")
     parser.add_argument("--seconds", type=float, default=60.0, help="length of each round")
     parser.add_argument("--warmup", type=float, default=90.0, help="spread warm-up per server")
@@ -627,7 +625,7 @@ def run(argv: Sequence[str] = ()) -> Report:
     DESIGNS["on"].update(item.split("=", 1) for item in args.on_setting)
     phases = sorted(int(n) for n in args.tenants.split(","))
     if phases[0] < 2 or any(d not in DESIGNS for d in args.designs):
-        parser.error("tenant counts must be >= 2; designs are on and off")
+        parser.error(f"tenant counts must be >= 2; designs are {', '.join(DESIGNS)}")
 
     results: list[PhaseResult] = []
     notes: list[str] = []
