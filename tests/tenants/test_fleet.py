@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from platform_core.cli.main import app as cli
 from platform_core.kernel.db.alembic_config import alembic_config
 from platform_core.kernel.db.binding import bind_migration
-from platform_core.kernel.db.bootstrap import drop_database, ensure_database
+from platform_core.kernel.db.bootstrap import drop_database
 from platform_core.kernel.db.engines import Database
 from platform_core.kernel.settings import PROJECT_ROOT, get_settings, to_libpq_url
 from tenants.fleet import (
@@ -29,56 +29,29 @@ from tenants.fleet import (
     read_revisions,
     unqualified_tenant_metadata,
     upgrade_fleet,
-    upgrade_public,
 )
 from tenants.models import Tenant
-from tests.conftest import make_settings
+from tests.support.migrations import (
+    ADD_PRIORITY,
+    DROP_PRIORITY,
+    database_with_migrations_copy,
+    revision_source,
+)
 from tests.support.tenants import TenantOps
 
-NEW_REVISION = '''"""add item priority"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "f1ee7000beef"
-down_revision = "{down}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    """Add a priority column and its index."""
-    op.add_column("item", sa.Column("priority", sa.Integer(), nullable=False, server_default="0"))
-    op.create_index("ix_item_priority", "item", ["priority"])
-
-
-def downgrade() -> None:
-    """Drop them."""
-    op.drop_index("ix_item_priority", table_name="item")
-    op.drop_column("item", "priority")
-'''
+NEW_REVISION = "f1ee7000beef"
 
 
 @pytest.fixture(scope="module")
 def fleet(settings, tmp_path_factory):
     """A database of its own with three tenants, and a copy of the migrations we can extend."""
-    url = settings.database_url.rsplit("/", 1)[0] + "/" + settings.database_url.rsplit("/", 1)[1] + "_fleet"
-    drop_database(url)
-    ensure_database(url)
-    migrations = tmp_path_factory.mktemp("migrations") / "alembic"
-    shutil.copytree(
-        PROJECT_ROOT / "platform_core" / "migrations",
-        migrations,
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    fleet_settings = make_settings(url, settings.redis_url, migrations_dir=migrations)
-    upgrade_public(fleet_settings)
+    fleet_settings = database_with_migrations_copy(settings, "_fleet", tmp_path_factory.mktemp("migrations"))
     db = Database(fleet_settings, pool_size=1)
     service = TenantOps(db, fleet_settings)
     tenants = [service.create(slug=f"fleet-{n}", name=n) for n in ("one", "two", "three")]
     yield fleet_settings, tenants
     db.sync_engine.dispose()
-    drop_database(url)
+    drop_database(fleet_settings.database_url)
 
 
 @pytest.fixture
@@ -120,7 +93,14 @@ def test_failing_tenant_is_reported_others_continue_and_rerun_resumes(fleet, run
     fleet_settings, (one, two, _three) = fleet
     versions = fleet_settings.migrations_dir / "tenant" / "versions"
     old_head = _sql(fleet_settings, f'SELECT version_num FROM "{one.schema_name}".alembic_version')[0][0]
-    (versions / "2026_11_22_f1ee7000beef_add_item_priority.py").write_text(NEW_REVISION.format(down=old_head))
+    source = revision_source(
+        revision=NEW_REVISION,
+        down=old_head,
+        message="add item priority",
+        upgrade=ADD_PRIORITY,
+        downgrade=DROP_PRIORITY,
+    )
+    (versions / "2026_11_22_f1ee7000beef_add_item_priority.py").write_text(source)
     # Break tenant two: the column the migration adds is already there.
     _sql(fleet_settings, f'ALTER TABLE "{two.schema_name}".item ADD COLUMN priority int')
 

@@ -4,7 +4,6 @@ recycled connections: every tenant migrated, a failing one recorded without stop
 from __future__ import annotations
 
 import multiprocessing
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,41 +12,20 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from platform_core.kernel.db.alembic_config import head_revision, script_directory
-from platform_core.kernel.db.bootstrap import drop_database, ensure_database
+from platform_core.kernel.db.bootstrap import drop_database
 from platform_core.kernel.db.engines import Database
-from platform_core.kernel.settings import PROJECT_ROOT, Settings, to_libpq_url
+from platform_core.kernel.settings import Settings, to_libpq_url
 from tenants import fleet
-from tenants.fleet import TenantResult, upgrade_fleet, upgrade_public
-from tests.conftest import make_settings
+from tenants.fleet import TenantResult, upgrade_fleet
+from tests.support.migrations import (
+    ADD_PRIORITY,
+    DROP_PRIORITY,
+    database_with_migrations_copy,
+    revision_source,
+)
 from tests.support.tenants import TenantOps
 
 REVISION = "f1ee7000cafe"
-# Adds a column and its index to `item`, and appends the PostgreSQL backend that ran it to a file.
-NEW_REVISION = '''"""add item priority, noting the backend"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "{revision}"
-down_revision = "{down}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    """Add a priority column and its index; note the backend's pid."""
-    op.add_column("item", sa.Column("priority", sa.Integer(), nullable=False, server_default="0"))
-    op.create_index("ix_item_priority", "item", ["priority"])
-    pid = op.get_bind().execute(sa.text("SELECT pg_backend_pid()")).scalar()
-    with open({pids!r}, "a") as out:
-        out.write(f"{{pid}}\\n")
-
-
-def downgrade() -> None:
-    """Drop them."""
-    op.drop_index("ix_item_priority", table_name="item")
-    op.drop_column("item", "priority")
-'''
 
 
 class Fleet:
@@ -62,7 +40,19 @@ class Fleet:
     def add_revision(self) -> None:
         """The next revision: a column and an index on `item`."""
         versions = Path(self.settings.migrations_dir) / "tenant" / "versions"
-        source = NEW_REVISION.format(revision=REVISION, down=self.old_head, pids=str(self.pids))
+        # A column and its index on `item`; the PostgreSQL backend that ran it is appended to a file.
+        note_backend = (
+            'pid = op.get_bind().execute(sa.text("SELECT pg_backend_pid()")).scalar()',
+            f"with open({str(self.pids)!r}, 'a') as out:",
+            '    out.write(f"{pid}\\n")',
+        )
+        source = revision_source(
+            revision=REVISION,
+            down=self.old_head,
+            message="add item priority, noting the backend",
+            upgrade=(*ADD_PRIORITY, *note_backend),
+            downgrade=DROP_PRIORITY,
+        )
         (versions / f"2099_01_01_{REVISION}_add_item_priority.py").write_text(source)
         script_directory.cache_clear()
 
@@ -79,17 +69,7 @@ class Fleet:
 
 @pytest.fixture
 def small_fleet(settings, tmp_path):
-    url = settings.database_url.rsplit("/", 1)[0] + "/" + settings.database_url.rsplit("/", 1)[1] + "_paths"
-    drop_database(url)
-    ensure_database(url)
-    migrations = tmp_path / "alembic"
-    shutil.copytree(
-        PROJECT_ROOT / "platform_core" / "migrations",
-        migrations,
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    fleet_settings = make_settings(url, settings.redis_url, migrations_dir=migrations)
-    upgrade_public(fleet_settings)
+    fleet_settings = database_with_migrations_copy(settings, "_paths", tmp_path)
     db = Database(fleet_settings, pool_size=1)
     try:
         ops = TenantOps(db, fleet_settings)
@@ -98,7 +78,7 @@ def small_fleet(settings, tmp_path):
         db.sync_engine.dispose()
     yield Fleet(fleet_settings, tenants, tmp_path / "pids.txt")
     script_directory.cache_clear()
-    drop_database(url)
+    drop_database(fleet_settings.database_url)
 
 
 def _children_seen(results: list[tuple[TenantResult, int]]) -> set[int]:

@@ -27,27 +27,8 @@ from tenants.exceptions import SlugTaken
 from tenants.fleet import upgrade_fleet
 from tenants.models import PooledSchema, Tenant
 from tests.conftest import make_settings
+from tests.support.migrations import revision_source
 from tests.support.tenants import TenantOps
-
-NEW_REVISION = '''"""{message}"""
-
-import sqlalchemy as sa
-from alembic import op
-
-revision = "{revision}"
-down_revision = "{down}"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    """{message}"""
-    {body}
-
-
-def downgrade() -> None:
-    """Nothing to undo in a test."""
-'''
 
 
 @dataclass
@@ -79,7 +60,7 @@ class Env:
         """Add a tenant revision on top of the head; the new head."""
         down = head_revision(self.migrations, "tenant")
         revision = uuid.uuid4().hex[:12]
-        source = NEW_REVISION.format(message=message, revision=revision, down=down, body=body)
+        source = revision_source(revision=revision, down=down, message=message, upgrade=(body,))
         (self.migrations / "tenant" / "versions" / f"2099_01_01_{revision}_test.py").write_text(source)
         script_directory.cache_clear()
         return revision
