@@ -5,7 +5,10 @@ own round trip (about fifty for the full tenant schema), and the Alembic stamp c
 context each time. Here the same statements (`create_all` against a mock engine, so after-create events
 such as the audit log's append-only trigger are included) and the same stamp (Alembic in offline mode)
 are rendered once, for the placeholder schema; a tenant's DDL is that text with its schema name put in,
-sent in one round trip on the caller's connection, so it stays in the caller's transaction.
+sent in one round trip on the caller's connection, so it stays in the caller's transaction. The rows a
+table names as every schema's start (`INITIAL_ROWS` in its `info`: the built-in roles) are inserted in
+the same batch, so a pooled schema holds them before it is claimed and the claim writes only what
+belongs to its tenant.
 
 tests/tenants/test_schema_ddl.py proves that a schema built this way equals one migrated from base.
 """
@@ -18,10 +21,10 @@ from functools import lru_cache
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, MetaData, create_mock_engine
+from sqlalchemy import Connection, MetaData, create_mock_engine, insert
 from sqlalchemy.sql.base import Executable
 
-from platform_core.kernel.db.base import TENANT_SCHEMA
+from platform_core.kernel.db.base import INITIAL_ROWS, TENANT_SCHEMA
 
 _QUOTED = f'"{TENANT_SCHEMA}"'
 _DIALECT_URL = "postgresql+psycopg://"
@@ -34,6 +37,19 @@ def _render_tables(metadata: MetaData) -> list[str]:
     engine = create_mock_engine(_DIALECT_URL, lambda sql, *_, **__: statements.append(sql))
     metadata.create_all(engine, checkfirst=False)
     return [str(s.compile(dialect=engine.dialect)).strip() for s in statements]  # type: ignore[attr-defined]
+
+
+def _render_initial_rows(metadata: MetaData) -> list[str]:
+    """The INSERT of each table's initial rows (`INITIAL_ROWS` in its info), values inlined."""
+    engine = create_mock_engine(_DIALECT_URL, lambda *_, **__: None)
+    statements = []
+    for table in metadata.sorted_tables:  # a table's rows after those of the tables it refers to
+        rows = table.info.get(INITIAL_ROWS)
+        if rows is not None:
+            stmt = insert(table).values(rows())
+            inlined = stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+            statements.append(str(inlined))
+    return statements
 
 
 def _render_stamp(script: ScriptDirectory) -> list[str]:
@@ -51,14 +67,19 @@ def _render_stamp(script: ScriptDirectory) -> list[str]:
 @lru_cache(maxsize=8)
 def _template(metadata: MetaData, script: ScriptDirectory, head: str) -> str:
     # `head` is part of the key: a revision added to the same directory (tests do) renders a new stamp.
-    statements = [f"CREATE SCHEMA {TENANT_SCHEMA}", *_render_tables(metadata), *_render_stamp(script)]
+    statements = [
+        f"CREATE SCHEMA {TENANT_SCHEMA}",
+        *_render_tables(metadata),
+        *_render_initial_rows(metadata),
+        *_render_stamp(script),
+    ]
     if not any(head in s for s in statements):
         raise RuntimeError(f"the rendered stamp does not record the tenant head {head}")
     return ";\n".join(statements) + ";"
 
 
 def schema_ddl(metadata: MetaData, script: ScriptDirectory, head: str, schema: str) -> str:
-    """The SQL that creates `schema` with every table of `metadata`, stamped at `head`.
+    """The SQL that creates `schema` with every table of `metadata` and their initial rows, stamped at `head`.
 
     `schema` must be a checked tenant schema name (t_<32 hex>): it is put into the text as is.
     """
@@ -71,5 +92,5 @@ def schema_ddl(metadata: MetaData, script: ScriptDirectory, head: str, schema: s
 def create_schema(
     conn: Connection, *, metadata: MetaData, script: ScriptDirectory, head: str, schema: str
 ) -> None:
-    """Create a stamped tenant schema in one round trip, in the connection's transaction."""
+    """Create a stamped tenant schema with its initial rows in one round trip, in the caller's transaction."""
     conn.exec_driver_sql(schema_ddl(metadata, script, head, schema))

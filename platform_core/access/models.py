@@ -16,13 +16,15 @@ from enum import StrEnum
 from sqlalchemy import ARRAY, Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, false, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from platform_core.kernel.db.base import IdMixin, TenantBase, TimestampMixin
+from platform_core.access.permissions import builtin_role_rows
+from platform_core.kernel.db.base import INITIAL_ROWS, IdMixin, TenantBase, TimestampMixin
 
 
 class Role(IdMixin, TimestampMixin, TenantBase):
     """A named set of permissions: the four built-in roles, plus the tenant's custom ones."""
 
     __tablename__ = "role"
+    __table_args__ = {"info": {INITIAL_ROWS: builtin_role_rows}}  # every schema starts with them
 
     name: Mapped[str] = mapped_column(String(50), nullable=False, unique=True)
     description: Mapped[str] = mapped_column(String(200), nullable=False, default="")

@@ -1,8 +1,8 @@
 """A tenant's owners as operators make them: with a new tenant, or later for a tenant left without one.
 
-What a new schema starts with (the built-in roles and, when given, the owner's account, with a
-set-password link when no password was given), and `add_owner`, which promotes the user with an
-address or creates the account. Sync functions on the caller's session (the CLI's, or the operator
+What a new schema starts with beyond the built-in roles its DDL inserts (the owner's account, when
+given, with a set-password link when no password was given), and `add_owner`, which promotes the user
+with an address or creates the account. Sync functions on the caller's session (the CLI's, or the operator
 request's through `run_sync`) that never commit; tenant tables are reached through
 `in_schema(session, tenant.schema_name)` in the members' repository, since the session is the
 platform's (`public`).
@@ -85,8 +85,8 @@ async def prepare_owner_async(email: str, password: str | None) -> OwnerAccount:
 
 
 def seed_schema(session: Session, tenant: Tenant, *, owner: OwnerAccount | None, settings: Settings) -> None:
-    """Fill a new tenant's schema: the built-in roles and, when given, its owner (a SchemaSeed)."""
-    member_repository.seed_roles(session, schema=tenant.schema_name)
+    """Fill a new tenant's schema with its owner, when given (a SchemaSeed; the built-in roles come with
+    the schema itself: tenants/schema_ddl.py)."""
     if owner is not None:
         _insert_owner(session, tenant, owner, settings)
         if owner.password_hash is None:

@@ -13,16 +13,11 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from platform_core.access.models import OneTimeToken, Role, User
-from platform_core.access.permissions import builtin_role_id, builtin_role_rows
+from platform_core.access.models import OneTimeToken, User
+from platform_core.access.permissions import builtin_role_id
 from platform_core.kernel.db.binding import in_schema
 
 OWNER_ROLE_ID = builtin_role_id("owner")
-
-
-def seed_roles(session: Session, *, schema: str) -> None:
-    """Insert the built-in roles into a new tenant schema."""
-    in_schema(session, schema).execute(insert(Role), builtin_role_rows())
 
 
 def find_user_id_by_email(session: Session, *, schema: str, email: str) -> uuid.UUID | None:

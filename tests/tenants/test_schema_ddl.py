@@ -9,6 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, create_engine, pool, text
 
+from platform_core.access.permissions import BUILTIN_ROLES
 from platform_core.kernel.db.alembic_config import head_revision, script_directory
 from platform_core.kernel.db.base import tenant_metadata
 from platform_core.kernel.db.binding import bind_migration
@@ -37,6 +38,8 @@ _CATALOG = {
         WHERE pronamespace = CAST(:s AS regnamespace)""",
     "sequences": "SELECT sequencename, data_type::text FROM pg_sequences WHERE schemaname = :s",
     "version": "SELECT version_num FROM {schema}.alembic_version",
+    # The rows every schema starts with (INITIAL_ROWS): the built-in roles, as the history inserts them.
+    "roles": "SELECT id, name, description, permissions, builtin FROM {schema}.role",
 }
 
 
@@ -96,6 +99,7 @@ def test_a_rendered_schema_equals_one_migrated_from_base(settings, engine):
     assert len(from_ddl["columns"]) > 100
     assert len(from_ddl["indexes"]) > 20
     assert from_ddl["triggers"]
+    assert sorted(row[1] for row in from_ddl["roles"]) == sorted(BUILTIN_ROLES)
     for (kind, row), instead in KNOWN_DRIFT.items():
         from_base[kind].remove(row)
         from_base[kind] = sorted([*from_base[kind], *([instead] if instead else [])])

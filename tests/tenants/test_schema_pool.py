@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from platform_core.access.models import Role
+from platform_core.access.permissions import BUILTIN_ROLES
 from platform_core.cli.main import app as cli
 from platform_core.kernel.db.alembic_config import head_revision, script_directory
 from platform_core.kernel.db.base import tenant_metadata
@@ -122,8 +123,10 @@ def test_top_up_builds_complete_empty_schemas_up_to_the_size(empty_pool: Env) ->
         schema = f"t_{pooled_id.hex}"
         assert _tables(env, schema) == tables
         assert env.version(schema) == head
-        with env.db.sync_engine.connect() as conn:
-            assert conn.execute(text(f'SELECT count(*) FROM "{schema}".role')).scalar() == 0
+        with env.db.sync_engine.connect() as conn:  # the built-in roles, nothing of a tenant
+            builtin = conn.scalars(text(f'SELECT name FROM "{schema}".role WHERE builtin')).all()
+            assert sorted(builtin) == sorted(BUILTIN_ROLES)
+            assert conn.execute(text(f'SELECT count(*) FROM "{schema}".user_account')).scalar() == 0
     with env.db.sync_engine.connect() as conn:
         assert schema_pool.status(conn, env.settings) == schema_pool.PoolStatus(head, ready=4, behind=0)
 

@@ -14,6 +14,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 TENANT_SCHEMA = "__tenant__"
 PUBLIC_SCHEMA = "public"
 
+# A tenant table may name the rows every new tenant schema starts with: `info={INITIAL_ROWS: f}` in its
+# table arguments, `f()` returning them as column -> value dicts of literal values (the built-in roles).
+# The schema DDL (tenants/schema_ddl.py) inserts them, so a schema built new, pooled or cold, holds them
+# as one migrated from base does.
+INITIAL_ROWS = "initial_rows"
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
