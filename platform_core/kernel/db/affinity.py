@@ -11,7 +11,13 @@ Slice pools have no overflow: a connection is never closed because a burst ended
 opens no backends (each start costs a fork and a cold cache). A session is counted against its slice
 while it is open; when all of its slice's connections are taken (one tenant busier than its slice
 can serve, or a burst that hashed unevenly), the session spills over to the process's shared pool
-instead of queueing, so a hot tenant is never capped at its slice's size. recycling.py bounds what
+instead of queueing, so a hot tenant is never capped at its slice's size. A lean read (reads.py) of a
+quiet tenant, one with nothing else open in this process, waits up to DB_SLICE_WAIT_MS for its
+slice's connection first: when a slice is full because many quiet tenants hashed to it at once,
+spilling would send their reads to the shared pool's backends, which meet every tenant, are replaced
+every DB_RECYCLE_AFTER_SCHEMAS schemas and so are mostly cold for them (under load spread over 10,000
+tenants, a quarter to a half of the reads spilled that way; bench/README.md). A tenant that already
+has a session or read open is busier than its slice: it spills at once. recycling.py bounds what
 the shared pool's backends, which meet every tenant, cache: a connection that has served too many
 distinct schemas is replaced.
 """
@@ -45,10 +51,20 @@ class SlicedPools:
     """K async engines, one small pool each, every tenant schema always served by the same one."""
 
     def __init__(
-        self, url: str | URL, *, slices: int, pool_size: int, recycle_after: int, engine_args: dict[str, Any]
+        self,
+        url: str | URL,
+        *,
+        slices: int,
+        pool_size: int,
+        recycle_after: int,
+        engine_args: dict[str, Any],
+        wait_ms: int = 0,
     ) -> None:
-        """`engine_args` are the process's other engine arguments (recycle time, connect arguments)."""
+        """`engine_args` are the process's other engine arguments (recycle time, connect arguments);
+        `wait_ms` is how long a quiet tenant's read may wait for its slice (0: it spills at once)."""
         args = {**engine_args, "pool_size": pool_size, "max_overflow": 0}
+        if wait_ms:
+            args["pool_timeout"] = wait_ms / 1000  # a checkout that waits longer spills (engines.py)
         engines = []
         for _ in range(slices):
             engine = create_async_engine(url, **args)
@@ -57,26 +73,40 @@ class SlicedPools:
             engines.append(engine)
         self.engines: tuple[AsyncEngine, ...] = tuple(engines)
         self.capacity = pool_size
+        self.waits = wait_ms > 0
         self.open_sessions = [0] * slices  # sessions open on each slice (one event loop: no lock)
+        self.open_by_schema: dict[str, int] = {}  # the same, by tenant schema
         self.spilled = 0  # sessions sent to the shared pool because their slice was full
 
     def engine_for(self, schema: str) -> AsyncEngine:
         """The engine of the slice that serves `schema`."""
         return self.engines[slice_of(schema, len(self.engines))]
 
-    def claim(self, schema: str) -> int | None:
-        """Count a session of `schema` against its slice and return the slice; None if it is full."""
+    def claim(self, schema: str, *, may_wait: bool = False) -> int | None:
+        """Count a session of `schema` against its slice and return the slice; None (spill) if it is
+        full, unless `may_wait` and the tenant has nothing else open here: it then queues for it."""
         index = slice_of(schema, len(self.engines))
-        if self.open_sessions[index] >= self.capacity:
-            self.spilled += 1
-            SPILLS.inc()
+        full = self.open_sessions[index] >= self.capacity
+        if full and not (may_wait and self.waits and schema not in self.open_by_schema):
+            self.spill()
             return None
         self.open_sessions[index] += 1
+        self.open_by_schema[schema] = self.open_by_schema.get(schema, 0) + 1
         return index
 
-    def release(self, index: int) -> None:
-        """A session claimed on slice `index` has ended."""
+    def spill(self) -> None:
+        """Count a session sent to the shared pool."""
+        self.spilled += 1
+        SPILLS.inc()
+
+    def release(self, index: int, schema: str) -> None:
+        """A session of `schema` claimed on slice `index` has ended (or gave up waiting)."""
         self.open_sessions[index] -= 1
+        left = self.open_by_schema[schema] - 1
+        if left:
+            self.open_by_schema[schema] = left
+        else:
+            del self.open_by_schema[schema]
 
     async def dispose(self) -> None:
         """Close every slice's pooled connections."""

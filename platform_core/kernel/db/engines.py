@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import psycopg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
@@ -94,6 +95,7 @@ class Database:
                     slices=settings.db_tenant_slices,
                     pool_size=settings.db_slice_pool_size,
                     recycle_after=settings.db_recycle_after_schemas,
+                    wait_ms=settings.db_slice_wait_ms,
                     engine_args={k: v for k, v in common.items() if k not in ("pool_size", "max_overflow")},
                 )
         self.async_engine: AsyncEngine = async_engine
@@ -145,34 +147,49 @@ class Database:
             async with self._async_sessions(bind=bind) as session:
                 yield session
         finally:
-            if claimed is not None and self.slices is not None:
-                self.slices.release(claimed)
+            if claimed is not None and self.slices is not None and schema is not None:
+                self.slices.release(claimed, schema)
 
     @asynccontextmanager
     async def pooled_connection(self, schema: str) -> AsyncIterator[PoolProxiedConnection]:
-        """A connection from the pool that serves `schema`, for a lean read (reads.py): its slice's,
-        or the shared pool while its slice is full, as for sessions; counted for recycling.
+        """A connection from the pool that serves `schema`, for a lean read (reads.py): its slice's, or
+        the shared pool while its slice is full; a quiet tenant waits up to DB_SLICE_WAIT_MS for its
+        slice first (affinity.py). Counted for recycling.
 
         A block that raises discards the connection instead of returning it: its state is unknown.
         """
-        claimed = None if self.slices is None else self.slices.claim(schema)
-        engine = self.async_engine if claimed is None or self.slices is None else self.slices.engines[claimed]
+        pooled, claimed = await self._checkout(schema)
         try:
-            try:
-                pooled = await engine.raw_connection()
-            except psycopg.Error as exc:  # the pool does not wrap what the driver raised connecting
-                raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
-            try:
-                note_schema(pooled.info, schema, self.settings.db_recycle_after_schemas, pooled)
-                yield pooled
-            except BaseException:
-                pooled.invalidate()
-                raise
-            finally:
-                await greenlet_spawn(pooled.close)
+            note_schema(pooled.info, schema, self.settings.db_recycle_after_schemas, pooled)
+            yield pooled
+        except BaseException:
+            pooled.invalidate()
+            raise
         finally:
+            await greenlet_spawn(pooled.close)
             if claimed is not None and self.slices is not None:
-                self.slices.release(claimed)
+                self.slices.release(claimed, schema)
+
+    async def _checkout(self, schema: str) -> tuple[PoolProxiedConnection, int | None]:
+        """A raw connection for a lean read of `schema`, and the slice it counts against (None: the
+        shared pool)."""
+        slices = self.slices
+        claimed = None if slices is None else slices.claim(schema, may_wait=True)
+        try:
+            if slices is not None and claimed is not None:
+                try:
+                    return await slices.engines[claimed].raw_connection(), claimed
+                except PoolTimeout:  # waited DB_SLICE_WAIT_MS for its slice: spill after all
+                    slices.release(claimed, schema)
+                    claimed = None
+                    slices.spill()
+            return await self.async_engine.raw_connection(), None
+        except BaseException as exc:
+            if slices is not None and claimed is not None:
+                slices.release(claimed, schema)
+            if isinstance(exc, psycopg.Error):  # the pool does not wrap what the driver raised connecting
+                raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+            raise
 
     @contextmanager
     def sync_session(self, schema: str | None = None) -> Iterator[Session]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from contextlib import AsyncExitStack
 
@@ -149,5 +150,96 @@ async def test_public_sessions_are_not_counted(settings, schemas):
             async with db.session(None) as session:
                 pids.add(await session.scalar(select(func.pg_backend_pid())))
         assert len(pids) == 1
+    finally:
+        await db.dispose()
+
+
+def _same_slice(schemas: list[str]) -> tuple[str, str]:
+    """Two tenant schemas that hash to the same slice (6 schemas over 4 slices: there is a pair)."""
+    by_slice: dict[int, list[str]] = {}
+    for schema in schemas:
+        by_slice.setdefault(slice_of(schema, SLICES), []).append(schema)
+    pair = next(found for found in by_slice.values() if len(found) >= 2)
+    return pair[0], pair[1]
+
+
+async def _until(condition) -> None:
+    """Wait (yielding to the event loop) until `condition()` holds; fail after 10 seconds."""
+    async with asyncio.timeout(10):
+        while not condition():  # noqa: ASYNC110 (the pool's own state: it sets no event to await)
+            await asyncio.sleep(0.005)
+
+
+def _pid(pooled) -> int:
+    return int(pooled.driver_connection.info.backend_pid)
+
+
+async def _read_pid(db: Database, schema: str) -> int:
+    """The backend a lean read of `schema` ran on."""
+    async with db.pooled_connection(schema) as pooled:
+        return _pid(pooled)
+
+
+async def test_a_quiet_tenants_read_waits_for_its_full_slice_instead_of_spilling(settings, schemas):
+    db = _database(settings, db_tenant_slices=SLICES, db_slice_pool_size=1, db_slice_wait_ms=10_000)
+    busy, quiet = _same_slice(schemas)
+    index = slice_of(busy, SLICES)
+    try:
+        assert db.slices is not None
+        slices = db.slices
+        async with db.pooled_connection(busy) as held:
+            slice_pid = _pid(held)
+            waiting = asyncio.create_task(_read_pid(db, quiet))
+            await _until(lambda: slices.open_sessions[index] == 2)  # queued behind the held one
+            assert not waiting.done()
+            assert slices.spilled == 0
+        assert await waiting == slice_pid  # its slice's one backend, once it was free
+        assert slices.spilled == 0
+        assert slices.open_sessions == [0] * SLICES
+        assert slices.open_by_schema == {}
+    finally:
+        await db.dispose()
+
+
+async def test_a_tenant_with_a_read_open_spills_at_once(settings, schemas):
+    db = _database(settings, db_tenant_slices=SLICES, db_slice_pool_size=1, db_slice_wait_ms=10_000)
+    schema = schemas[0]
+    try:
+        assert db.slices is not None
+        async with db.pooled_connection(schema) as held:
+            # Busier than its slice: a second read of the same tenant does not queue behind the first
+            # (which also keeps a request that reads twice from waiting on itself).
+            assert await _read_pid(db, schema) != _pid(held)
+            assert db.slices.spilled == 1
+            assert db.slices.open_by_schema == {schema: 1}
+    finally:
+        await db.dispose()
+
+
+async def test_a_read_that_waited_its_time_for_the_slice_spills(settings, schemas):
+    db = _database(settings, db_tenant_slices=SLICES, db_slice_pool_size=1, db_slice_wait_ms=50)
+    busy, quiet = _same_slice(schemas)
+    spills_before = _sample("platform_db_slice_spills_total")
+    try:
+        assert db.slices is not None
+        async with db.pooled_connection(busy) as held:
+            # The slice stays taken: after 50 ms the read gives up its place and runs on the shared pool.
+            assert await _read_pid(db, quiet) != _pid(held)
+            assert db.slices.spilled == 1
+            assert _sample("platform_db_slice_spills_total") == spills_before + 1
+            assert db.slices.open_sessions[slice_of(busy, SLICES)] == 1
+            assert db.slices.open_by_schema == {busy: 1}
+    finally:
+        await db.dispose()
+
+
+async def test_without_a_wait_a_full_slice_spills_a_quiet_tenants_read_at_once(settings, schemas):
+    db = _database(settings, db_tenant_slices=SLICES, db_slice_pool_size=1, db_slice_wait_ms=0)
+    busy, quiet = _same_slice(schemas)
+    try:
+        assert db.slices is not None
+        async with db.pooled_connection(busy) as held:
+            assert await _read_pid(db, quiet) != _pid(held)
+            assert db.slices.spilled == 1
     finally:
         await db.dispose()
