@@ -216,30 +216,20 @@ async def test_a_tenant_with_a_read_open_spills_at_once(settings, schemas):
         await db.dispose()
 
 
-async def test_a_read_that_waited_its_time_for_the_slice_spills(settings, schemas):
-    db = _database(settings, db_tenant_slices=SLICES, db_slice_pool_size=1, db_slice_wait_ms=50)
+@pytest.mark.parametrize("wait_ms", [50, 0], ids=["after-waiting-its-time", "without-a-wait"])
+async def test_a_quiet_tenants_read_spills_when_its_slice_stays_full(settings, schemas, wait_ms):
+    db = _database(settings, db_tenant_slices=SLICES, db_slice_pool_size=1, db_slice_wait_ms=wait_ms)
     busy, quiet = _same_slice(schemas)
     spills_before = _sample("platform_db_slice_spills_total")
     try:
         assert db.slices is not None
         async with db.pooled_connection(busy) as held:
-            # The slice stays taken: after 50 ms the read gives up its place and runs on the shared pool.
+            # The slice stays taken: the read gives up its place (at once, or after wait_ms) and runs
+            # on the shared pool.
             assert await _read_pid(db, quiet) != _pid(held)
             assert db.slices.spilled == 1
             assert _sample("platform_db_slice_spills_total") == spills_before + 1
             assert db.slices.open_sessions[slice_of(busy, SLICES)] == 1
             assert db.slices.open_by_schema == {busy: 1}
-    finally:
-        await db.dispose()
-
-
-async def test_without_a_wait_a_full_slice_spills_a_quiet_tenants_read_at_once(settings, schemas):
-    db = _database(settings, db_tenant_slices=SLICES, db_slice_pool_size=1, db_slice_wait_ms=0)
-    busy, quiet = _same_slice(schemas)
-    try:
-        assert db.slices is not None
-        async with db.pooled_connection(busy) as held:
-            assert await _read_pid(db, quiet) != _pid(held)
-            assert db.slices.spilled == 1
     finally:
         await db.dispose()
