@@ -11,15 +11,15 @@ Slice pools have no overflow: a connection is never closed because a burst ended
 opens no backends (each start costs a fork and a cold cache). A session is counted against its slice
 while it is open; when all of its slice's connections are taken (one tenant busier than its slice
 can serve, or a burst that hashed unevenly), the session spills over to the process's shared pool
-instead of queueing, so a hot tenant is never capped at its slice's size. A lean read (reads.py) of a
-quiet tenant, one with nothing else open in this process, waits up to DB_SLICE_WAIT_MS for its
-slice's connection first: when a slice is full because many quiet tenants hashed to it at once,
-spilling would send their reads to the shared pool's backends, which meet every tenant, are replaced
-every DB_RECYCLE_AFTER_SCHEMAS schemas and so are mostly cold for them (under load spread over 10,000
-tenants, a quarter to a half of the reads spilled that way; bench/README.md). A tenant that already
-has a session or read open is busier than its slice: it spills at once. recycling.py bounds what
-the shared pool's backends, which meet every tenant, cache: a connection that has served too many
-distinct schemas is replaced.
+instead of queueing, so a hot tenant is never capped at its slice's size. A lean read (reads.py) of
+a quiet tenant, one with nothing else open in this process, can wait up to DB_SLICE_WAIT_MS (off by
+default: the wait costs app CPU) for its slice's connection first: when a slice is full because many
+quiet tenants hashed to it at once, spilling would send their reads to the shared pool's backends,
+which meet every tenant, are replaced every DB_RECYCLE_AFTER_SCHEMAS schemas and so are mostly cold
+for them (under load spread over 10,000 tenants, a quarter to a half of the reads spilled that way;
+bench/README.md). A tenant that already has a session or read open is busier than its slice: it
+spills at once. recycling.py bounds what the shared pool's backends, which meet every tenant, cache:
+a connection that has served too many distinct schemas is replaced.
 """
 
 from __future__ import annotations
