@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 import psycopg
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
@@ -174,16 +173,10 @@ class Database:
         """A raw connection for a lean read of `schema`, and the slice it counts against (None: the
         shared pool)."""
         slices = self.slices
-        claimed = None if slices is None else slices.claim(schema, may_wait=True)
+        claimed = None if slices is None else await slices.acquire(schema)
         try:
-            if slices is not None and claimed is not None:
-                try:
-                    return await slices.engines[claimed].raw_connection(), claimed
-                except PoolTimeout:  # waited DB_SLICE_WAIT_MS for its slice: spill after all
-                    slices.release(claimed, schema)
-                    claimed = None
-                    slices.spill()
-            return await self.async_engine.raw_connection(), None
+            engine = self.async_engine if slices is None or claimed is None else slices.engines[claimed]
+            return await engine.raw_connection(), claimed
         except BaseException as exc:
             if slices is not None and claimed is not None:
                 slices.release(claimed, schema)

@@ -190,13 +190,42 @@ async def test_a_quiet_tenants_read_waits_for_its_full_slice_instead_of_spilling
         async with db.pooled_connection(busy) as held:
             slice_pid = _pid(held)
             waiting = asyncio.create_task(_read_pid(db, quiet))
-            await _until(lambda: slices.open_sessions[index] == 2)  # queued behind the held one
+            await _until(lambda: slices.waiting(index) == 1)  # queued behind the held one
             assert not waiting.done()
             assert slices.spilled == 0
+            assert slices.open_sessions[index] == 1
         assert await waiting == slice_pid  # its slice's one backend, once it was free
         assert slices.spilled == 0
         assert slices.open_sessions == [0] * SLICES
         assert slices.open_by_schema == {}
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("when", ["while-waiting", "as-its-slot-arrives"])
+async def test_a_cancelled_wait_leaves_no_slot_taken(settings, schemas, when):
+    db = _database(settings, db_tenant_slices=SLICES, db_slice_pool_size=1, db_slice_wait_ms=10_000)
+    busy, quiet = _same_slice(schemas)
+    index = slice_of(busy, SLICES)
+    try:
+        assert db.slices is not None
+        slices = db.slices
+        async with db.pooled_connection(busy):
+            waiting = asyncio.create_task(_read_pid(db, quiet))
+            await _until(lambda: slices.waiting(index) == 1)
+            if when == "while-waiting":
+                waiting.cancel()
+        if when == "as-its-slot-arrives":
+            # The held read's release handed its slot to the waiting one, which has not run since:
+            # cancelled now, it must pass the slot on instead of keeping it.
+            assert slices.waiting(index) == 0
+            waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert slices.open_sessions == [0] * SLICES
+        assert slices.open_by_schema == {}
+        assert await _read_pid(db, quiet)  # the slice serves again
+        assert slices.spilled == 0
     finally:
         await db.dispose()
 
