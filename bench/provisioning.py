@@ -48,6 +48,7 @@ from bench._common import (
     log,
     percentile,
     services,
+    vacuum_catalogs,
 )
 from platform_core.access.models import Role
 from platform_core.access.permissions import builtin_role_rows
@@ -162,19 +163,6 @@ def bulk_create(db: Database, settings: Settings, run_id: str, start: int, stop:
     return timer.elapsed
 
 
-def settle(db: Database) -> float:
-    """VACUUM (ANALYZE) every system catalog table, as autovacuum would after a bulk creation; seconds."""
-    with Timer() as timer, db.sync_engine.connect() as conn:
-        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-        catalogs = (
-            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'pg_catalog'::regnamespace"
-        )
-        names = conn.scalars(text(catalogs)).all()
-        for name in names:
-            conn.exec_driver_sql(f'VACUUM (ANALYZE) pg_catalog."{name}"')
-    return timer.elapsed
-
-
 def measure(db: Database, settings: Settings, run_id: str, label: str, rounds: int) -> dict[str, list[float]]:
     """`rounds` rounds of each method, rotating the order; every measured tenant removed after."""
     timings: dict[str, list[float]] = {m: [] for m in METHODS}
@@ -230,7 +218,7 @@ def run(argv: Sequence[str] = ()) -> Report:
                 log(f"creating {existing - before} tenants ({args.bulk_jobs} connections)")
                 bulk_s[existing] = bulk_create(db, settings, run_id, before, existing, args.bulk_jobs)
                 assert _tenant_count(db) == existing
-                settle_s[existing] = settle(db)
+                settle_s[existing] = vacuum_catalogs(url)
                 db.sync_engine.dispose()  # measured on fresh connections, not those that made the tenants
                 log(f"catalogs vacuumed in {settle_s[existing]:.0f} s")
                 log(f"at {existing} tenants: {args.rounds} rounds of {', '.join(METHODS)}")

@@ -58,9 +58,8 @@ class Settings(BaseSettings):
     db_slice_pool_size: int = Field(default=2, ge=1, le=64)
     # How long a lean read of a tenant with nothing else open in the process waits for its slice's
     # connection before spilling to the shared pool (a busier tenant spills at once); 0: never waits.
-    # Off by default: it spares PostgreSQL cold shared-pool backends only when a process serves many
-    # more tenants than DB_RECYCLE_AFTER_SCHEMAS, and the waiting costs app CPU (README).
-    db_slice_wait_ms: int = Field(default=0, ge=0, le=10_000)
+    # It keeps spread reads on their slice's warm backends (README, "Pools and many tenants").
+    db_slice_wait_ms: int = Field(default=100, ge=0, le=10_000)
     # A pooled connection is replaced once it has served this many distinct tenant schemas (its
     # backend's catalog caches grow with each one and never shrink); 0 never replaces it for that.
     db_recycle_after_schemas: int = Field(default=2_000, ge=0)

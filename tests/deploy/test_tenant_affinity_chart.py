@@ -40,6 +40,6 @@ def test_the_full_values_hash_by_host_and_set_the_pool_settings():
     assert config["DB_TENANT_AFFINITY"] == "true"
     assert config["DB_TENANT_SLICES"] == "8"
     assert config["DB_SLICE_POOL_SIZE"] == "2"
-    assert config["DB_SLICE_WAIT_MS"] == "0"
+    assert config["DB_SLICE_WAIT_MS"] == "100"
     assert config["DB_RECYCLE_AFTER_SCHEMAS"] == "2000"
     assert config["TENANT_CACHE_PRELOAD"] == "true"
