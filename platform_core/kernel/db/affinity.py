@@ -38,11 +38,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from platform_core.kernel.db.outages import discard_closed_connections
 from platform_core.kernel.db.recycling import recycle_after_schemas
 
-__all__ = ["SPILLS", "SlicedPools", "slice_of"]
+__all__ = ["SPILLS", "WAITS", "SlicedPools", "slice_of"]
 
 SPILLS = Counter(
     "platform_db_slice_spills",
     "API sessions sent to the shared pool because their tenant's slice was full",
+)
+WAITS = Counter(
+    "platform_db_slice_waits",
+    "Lean reads of a quiet tenant that waited for their full slice (those that waited in vain spilled)",
 )
 
 
@@ -108,6 +112,7 @@ class SlicedPools:
         if not self.wait_s or schema in self.open_by_schema:
             self.spill()
             return None
+        WAITS.inc()
         loop = asyncio.get_running_loop()
         handed = loop.create_future()
         self.waiters[index].append(handed)

@@ -184,6 +184,7 @@ async def test_a_quiet_tenants_read_waits_for_its_full_slice_instead_of_spilling
     db = _database(settings, db_tenant_slices=SLICES, db_slice_pool_size=1, db_slice_wait_ms=10_000)
     busy, quiet = _same_slice(schemas)
     index = slice_of(busy, SLICES)
+    waits_before = _sample("platform_db_slice_waits_total")
     try:
         assert db.slices is not None
         slices = db.slices
@@ -196,6 +197,7 @@ async def test_a_quiet_tenants_read_waits_for_its_full_slice_instead_of_spilling
             assert slices.open_sessions[index] == 1
         assert await waiting == slice_pid  # its slice's one backend, once it was free
         assert slices.spilled == 0
+        assert _sample("platform_db_slice_waits_total") == waits_before + 1
         assert slices.open_sessions == [0] * SLICES
         assert slices.open_by_schema == {}
     finally:
