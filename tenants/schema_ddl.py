@@ -22,7 +22,6 @@ from functools import lru_cache
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, MetaData, create_mock_engine, insert
-from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.sql.base import Executable
 
 from platform_core.kernel.db.base import INITIAL_ROWS, TENANT_SCHEMA
@@ -42,13 +41,13 @@ def _render_tables(metadata: MetaData) -> list[str]:
 
 def _render_initial_rows(metadata: MetaData) -> list[str]:
     """The INSERT of each table's initial rows (`INITIAL_ROWS` in its info), values inlined."""
-    dialect = PGDialect_psycopg()
+    engine = create_mock_engine(_DIALECT_URL, lambda *_, **__: None)
     statements = []
     for table in metadata.sorted_tables:  # a table's rows after those of the tables it refers to
         rows = table.info.get(INITIAL_ROWS)
         if rows is not None:
             stmt = insert(table).values(rows())
-            inlined = stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+            inlined = stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
             statements.append(str(inlined))
     return statements
 
